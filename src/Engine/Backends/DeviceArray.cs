@@ -1,0 +1,25 @@
+using System.Numerics;
+
+namespace MnistGpu.Engine.Backends;
+
+/// <summary>
+/// An array that lives where a backend computes (GPU memory, or host memory for host backends).
+/// Only the backend that allocated it can read it; the trainer just passes it around.
+/// </summary>
+public abstract class DeviceArray<T> : IDisposable
+    where T : unmanaged, INumber<T>
+{
+    protected DeviceArray(int length) => Length = length;
+
+    public int Length { get; }
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+    }
+}

@@ -1,0 +1,66 @@
+using System.Numerics;
+
+namespace MnistGpu.Engine.Backends;
+
+/// <summary>
+/// The operations a training step is made of. The trainer, evaluation and verification drive a
+/// device only through this interface, so a new backend (another accelerator, a host SIMD path)
+/// plugs in without touching them. Operations may run asynchronously; <see cref="Download{T}"/>
+/// and <see cref="Synchronize"/> wait for everything issued before them.
+/// Shapes: B = rows in this batch, I = layer inputs, O = layer outputs, C = classes, P = pixels.
+/// </summary>
+public interface ITrainingBackend : IDisposable
+{
+    /// <summary>What this backend runs on, for people: e.g. "cpu: ILGPU CPU accelerator".</summary>
+    string DeviceName { get; }
+
+    /// <summary>A new zero-filled array.</summary>
+    DeviceArray<T> Allocate<T>(int length)
+        where T : unmanaged, INumber<T>;
+
+    /// <summary>A view of elements [offset, offset + length) sharing the array's storage.</summary>
+    DeviceArray<T> Slice<T>(DeviceArray<T> array, int offset, int length)
+        where T : unmanaged, INumber<T>;
+
+    void Upload<T>(ReadOnlySpan<T> source, DeviceArray<T> target)
+        where T : unmanaged, INumber<T>;
+
+    void Download<T>(DeviceArray<T> source, Span<T> target)
+        where T : unmanaged, INumber<T>;
+
+    /// <summary>
+    /// images (N,P) bytes, labels (N), order (N) → x (B,P) = images[order[start+b]] / 255, batchLabels (B)
+    /// </summary>
+    void GatherBatch(
+        DeviceArray<byte> images, DeviceArray<byte> labels, DeviceArray<int> order, int start,
+        DeviceArray<float> x, DeviceArray<int> batchLabels, int batch, int pixels);
+
+    /// <summary>x (B,I) · W (I,O) + b (O) → y (B,O), ReLU applied when <paramref name="relu"/>.</summary>
+    void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu);
+
+    /// <summary>dy (B,O) · Wᵀ (O,I) ⊙ [activation (B,I) &gt; 0] → dx (B,I): input gradient through the ReLU below.</summary>
+    void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch);
+
+    /// <summary>xᵀ (I,B) · dy (B,O) → dW (I,O); Σ_b dy (B,O) → db (O).</summary>
+    void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch);
+
+    /// <summary>
+    /// logits (B,C), labels (B) → probabilities (B,C), losses[offset+b], predictions[offset+b] (argmax).
+    /// </summary>
+    void SoftmaxCrossEntropyForward(
+        DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> probabilities,
+        DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes);
+
+    /// <summary>
+    /// As the forward, and the gradient of the batch-mean loss: dlogits (B,C) = (softmax − onehot) / B.
+    /// </summary>
+    void SoftmaxCrossEntropyForwardBackward(
+        DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> logitGradients,
+        DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes);
+
+    /// <summary>v ← ρv + (1−ρ)g²; w ← w − lr·g/(√v + ε), elementwise over whole arrays.</summary>
+    void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, float learningRate, float rho, float epsilon);
+
+    /// <summary>Waits until every operation issued so far has finished.</summary>
+    void Synchronize();
+}

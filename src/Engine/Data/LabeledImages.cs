@@ -1,0 +1,43 @@
+namespace MnistGpu.Engine.Data;
+
+/// <summary>
+/// One split of an MNIST-layout dataset: <see cref="Count"/> greyscale images of
+/// <see cref="Rows"/>×<see cref="Columns"/> bytes, row-major and back to back, with one class label each.
+/// </summary>
+public sealed class LabeledImages
+{
+    public LabeledImages(string name, byte[] images, byte[] labels, int rows, int columns)
+    {
+        if (rows <= 0 || columns <= 0)
+            throw new ArgumentOutOfRangeException(nameof(rows), "image size must be positive");
+        if (images.Length != labels.Length * rows * columns)
+            throw new ArgumentException($"{labels.Length} labels need {labels.Length * rows * columns} pixel bytes, got {images.Length}", nameof(images));
+        Name = name;
+        Images = images;
+        Labels = labels;
+        Rows = rows;
+        Columns = columns;
+    }
+
+    public string Name { get; }
+
+    public byte[] Images { get; }
+
+    public byte[] Labels { get; }
+
+    public int Rows { get; }
+
+    public int Columns { get; }
+
+    public int Count => Labels.Length;
+
+    public int Pixels => Rows * Columns;
+
+    /// <summary>The first <paramref name="count"/> samples, for quick runs and tests.</summary>
+    public LabeledImages Take(int count)
+    {
+        if (count <= 0 || count > Count)
+            throw new ArgumentOutOfRangeException(nameof(count), $"must be in 1..{Count}");
+        return new LabeledImages(Name, Images[..(count * Pixels)], Labels[..count], Rows, Columns);
+    }
+}

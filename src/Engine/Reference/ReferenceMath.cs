@@ -1,0 +1,133 @@
+namespace MnistGpu.Engine.Reference;
+
+/// <summary>
+/// The plain double-precision definition of every training operation: the loops a reader can
+/// check against the formulas, and the yardstick every kernel is compared with. Matrices are
+/// dense row-major. Shapes: B batch rows, I layer inputs, O layer outputs, C classes, P pixels.
+/// </summary>
+public static class ReferenceMath
+{
+    /// <summary>images (N,P), labels (N), order (N) → x (B,P) = images[order[start+b]] / 255, batchLabels (B)</summary>
+    public static void GatherBatch(
+        ReadOnlySpan<double> images, ReadOnlySpan<double> labels, ReadOnlySpan<double> order, int start,
+        Span<double> x, Span<double> batchLabels, int batch, int pixels)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            int sample = (int)order[start + b];
+            for (int p = 0; p < pixels; p++)
+                x[b * pixels + p] = images[sample * pixels + p] / 255.0;
+            batchLabels[b] = labels[sample];
+        }
+    }
+
+    /// <summary>x (B,I) · W (I,O) + bias (O) → y (B,O), then ReLU when <paramref name="relu"/>.</summary>
+    public static void DenseForward(
+        ReadOnlySpan<double> x, ReadOnlySpan<double> w, ReadOnlySpan<double> bias, Span<double> y,
+        int batch, int inputs, int outputs, bool relu)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            for (int o = 0; o < outputs; o++)
+            {
+                double sum = bias[o];
+                for (int i = 0; i < inputs; i++)
+                    sum += x[b * inputs + i] * w[i * outputs + o];
+                y[b * outputs + o] = relu ? Math.Max(sum, 0.0) : sum;
+            }
+        }
+    }
+
+    /// <summary>dy (B,O) · Wᵀ (O,I) ⊙ [activation (B,I) &gt; 0] → dx (B,I)</summary>
+    public static void DenseBackwardInput(
+        ReadOnlySpan<double> dy, ReadOnlySpan<double> w, ReadOnlySpan<double> activation, Span<double> dx,
+        int batch, int inputs, int outputs)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            for (int i = 0; i < inputs; i++)
+            {
+                double sum = 0;
+                for (int o = 0; o < outputs; o++)
+                    sum += dy[b * outputs + o] * w[i * outputs + o];
+                dx[b * inputs + i] = activation[b * inputs + i] > 0 ? sum : 0.0;
+            }
+        }
+    }
+
+    /// <summary>xᵀ (I,B) · dy (B,O) → dW (I,O); Σ_b dy → db (O)</summary>
+    public static void DenseBackwardParameters(
+        ReadOnlySpan<double> x, ReadOnlySpan<double> dy, Span<double> dw, Span<double> db,
+        int batch, int inputs, int outputs)
+    {
+        for (int i = 0; i < inputs; i++)
+        {
+            for (int o = 0; o < outputs; o++)
+            {
+                double sum = 0;
+                for (int b = 0; b < batch; b++)
+                    sum += x[b * inputs + i] * dy[b * outputs + o];
+                dw[i * outputs + o] = sum;
+            }
+        }
+
+        for (int o = 0; o < outputs; o++)
+        {
+            double sum = 0;
+            for (int b = 0; b < batch; b++)
+                sum += dy[b * outputs + o];
+            db[o] = sum;
+        }
+    }
+
+    /// <summary>
+    /// logits (B,C), labels (B) → probabilities (B,C) = softmax, losses[offset+b] = −log p[label],
+    /// predictions[offset+b] = argmax (first on ties); when <paramref name="gradient"/> is given,
+    /// also dlogits (B,C) = (p − onehot(label)) / B.
+    /// </summary>
+    public static void SoftmaxCrossEntropy(
+        ReadOnlySpan<double> logits, ReadOnlySpan<double> labels, Span<double> probabilities, Span<double> gradient,
+        Span<double> losses, Span<double> predictions, int outputOffset, int batch, int classes)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            var row = logits.Slice(b * classes, classes);
+            int argmax = 0;
+            for (int c = 1; c < classes; c++)
+            {
+                if (row[c] > row[argmax])
+                    argmax = c;
+            }
+
+            double max = row[argmax];
+            double sum = 0;
+            for (int c = 0; c < classes; c++)
+                sum += Math.Exp(row[c] - max);
+
+            int label = (int)labels[b];
+            losses[outputOffset + b] = Math.Log(sum) - (row[label] - max);
+            predictions[outputOffset + b] = argmax;
+            for (int c = 0; c < classes; c++)
+            {
+                double p = Math.Exp(row[c] - max) / sum;
+                if (!probabilities.IsEmpty)
+                    probabilities[b * classes + c] = p;
+                if (!gradient.IsEmpty)
+                    gradient[b * classes + c] = (c == label ? p - 1 : p) / batch;
+            }
+        }
+    }
+
+    /// <summary>v ← ρv + (1−ρ)g²; w ← w − lr·g/(√v + ε)</summary>
+    public static void RmsPropUpdate(
+        Span<double> weights, ReadOnlySpan<double> gradients, Span<double> meanSquares,
+        double learningRate, double rho, double epsilon)
+    {
+        for (int i = 0; i < weights.Length; i++)
+        {
+            double g = gradients[i];
+            meanSquares[i] = rho * meanSquares[i] + (1 - rho) * g * g;
+            weights[i] -= learningRate * g / (Math.Sqrt(meanSquares[i]) + epsilon);
+        }
+    }
+}

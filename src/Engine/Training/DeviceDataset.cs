@@ -1,0 +1,50 @@
+using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Data;
+
+namespace MnistGpu.Engine.Training;
+
+/// <summary>
+/// A split uploaded once to a backend as raw bytes (a quarter of the float size), with the order
+/// array that batches are gathered through, and per-sample outputs the kernels write into so
+/// that results are read back once per pass rather than once per step.
+/// </summary>
+internal sealed class DeviceDataset : IDisposable
+{
+    public DeviceDataset(ITrainingBackend backend, LabeledImages split, int classes, bool keepProbabilities)
+    {
+        Split = split;
+        Images = backend.Allocate<byte>(split.Images.Length);
+        Labels = backend.Allocate<byte>(split.Count);
+        Order = backend.Allocate<int>(split.Count);
+        Losses = backend.Allocate<float>(split.Count);
+        Predictions = backend.Allocate<int>(split.Count);
+        Probabilities = keepProbabilities ? backend.Allocate<float>(split.Count * classes) : null;
+        backend.Upload<byte>(split.Images, Images);
+        backend.Upload<byte>(split.Labels, Labels);
+        backend.Upload<int>(Enumerable.Range(0, split.Count).ToArray(), Order);
+    }
+
+    public LabeledImages Split { get; }
+
+    public DeviceArray<byte> Images { get; }
+
+    public DeviceArray<byte> Labels { get; }
+
+    public DeviceArray<int> Order { get; }
+
+    public DeviceArray<float> Losses { get; }
+
+    public DeviceArray<int> Predictions { get; }
+
+    public DeviceArray<float>? Probabilities { get; }
+
+    public void Dispose()
+    {
+        Images.Dispose();
+        Labels.Dispose();
+        Order.Dispose();
+        Losses.Dispose();
+        Predictions.Dispose();
+        Probabilities?.Dispose();
+    }
+}

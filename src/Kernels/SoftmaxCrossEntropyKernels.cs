@@ -1,0 +1,87 @@
+using ILGPU;
+
+namespace MnistGpu.Kernels;
+
+/// <summary>
+/// Softmax over each row of logits with the cross-entropy against integer labels. The maximum
+/// is subtracted before exponentiating so no logit can overflow, and the loss is computed as
+/// log Σ exp(z − max) − (z[label] − max) instead of −log p, so it stays finite when p underflows.
+/// Per-sample results land at <c>outputOffset + row</c> of epoch-long buffers, which the host
+/// reads back once per epoch instead of once per step.
+/// </summary>
+public static class SoftmaxCrossEntropyKernels
+{
+    /// <summary>
+    /// logits (B,C), labels (B) → probabilities (B,C), losses[offset + b], predictions[offset + b]
+    /// </summary>
+    public static void Forward(
+        ArrayView<float> logits, ArrayView<int> labels, ArrayView<float> probabilities,
+        ArrayView<float> losses, ArrayView<int> predictions, int outputOffset,
+        int batch, int classes)
+    {
+        for (int row = GridStride.First, step = GridStride.Step; row < batch; row += step)
+        {
+            float sum = SoftmaxRow(logits, probabilities, row, classes, out float max, out int argmax);
+            int label = labels[row];
+            losses[outputOffset + row] = MathF.Log(sum) - (logits[row * classes + label] - max);
+            predictions[outputOffset + row] = argmax;
+        }
+    }
+
+    /// <summary>
+    /// Forward and backward in one pass over each row: the loss is the mean over the batch, so
+    /// dz = (p − onehot(label)) / B.
+    /// logits (B,C), labels (B) → gradient (B,C), losses[offset + b], predictions[offset + b]
+    /// </summary>
+    public static void ForwardBackward(
+        ArrayView<float> logits, ArrayView<int> labels, ArrayView<float> gradient,
+        ArrayView<float> losses, ArrayView<int> predictions, int outputOffset,
+        int batch, int classes)
+    {
+        float scale = 1f / batch;
+        for (int row = GridStride.First, step = GridStride.Step; row < batch; row += step)
+        {
+            float sum = SoftmaxRow(logits, gradient, row, classes, out float max, out int argmax);
+            int label = labels[row];
+            losses[outputOffset + row] = MathF.Log(sum) - (logits[row * classes + label] - max);
+            predictions[outputOffset + row] = argmax;
+            for (int c = 0; c < classes; c++)
+            {
+                float p = gradient[row * classes + c];
+                gradient[row * classes + c] = (c == label ? p - 1f : p) * scale;
+            }
+        }
+    }
+
+    /// <summary>Writes softmax(logits[row]) to probabilities[row]; returns Σ exp(z − max).</summary>
+    private static float SoftmaxRow(
+        ArrayView<float> logits, ArrayView<float> probabilities, int row, int classes,
+        out float max, out int argmax)
+    {
+        int offset = row * classes;
+        max = logits[offset];
+        argmax = 0;
+        for (int c = 1; c < classes; c++)
+        {
+            float z = logits[offset + c];
+            if (z > max)
+            {
+                max = z;
+                argmax = c;
+            }
+        }
+
+        float sum = 0f;
+        for (int c = 0; c < classes; c++)
+        {
+            float e = MathF.Exp(logits[offset + c] - max);
+            probabilities[offset + c] = e;
+            sum += e;
+        }
+
+        float inverse = 1f / sum;
+        for (int c = 0; c < classes; c++)
+            probabilities[offset + c] *= inverse;
+        return sum;
+    }
+}

@@ -1,0 +1,3 @@
+using MnistGpu.Runner;
+
+return Cli.Run(args, Console.Out, Console.Error);
