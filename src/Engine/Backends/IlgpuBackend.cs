@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends;
@@ -47,6 +48,16 @@ public sealed class IlgpuBackend : ITrainingBackend
     }
 
     public string DeviceName { get; }
+
+    /// <summary>
+    /// ILGPU's CPU accelerator configured as <paramref name="device"/> (default: 4 warps of 4
+    /// threads); <see cref="CPUDevice.Nvidia"/> runs kernels with NVIDIA-sized groups and warps.
+    /// </summary>
+    public static IlgpuBackend CreateCpuAccelerator(CPUDevice? device = null)
+    {
+        var context = Context.Create(builder => builder.CPU(device ?? CPUDevice.Default));
+        return new IlgpuBackend(context, context.GetCPUDevice(0), "cpu:0 (ILGPU CPU accelerator)");
+    }
 
     public DeviceArray<T> Allocate<T>(int length)
         where T : unmanaged, INumber<T>

@@ -1,0 +1,126 @@
+using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Reference;
+using MnistGpu.Tests.Support;
+
+namespace MnistGpu.Tests.Engine.Training;
+
+/// <summary>
+/// The backward pass is right: the reference's analytic gradients equal central finite
+/// differences of the whole network's loss, and the kernels' float gradients equal the reference's.
+/// </summary>
+public sealed class GradientCheckTests
+{
+    // A narrow hidden layer keeps the double-precision loops fast; every code path is the same.
+    private static readonly NetworkShape Shape = new(784, 32, 10);
+    private const int Batch = 16;
+
+    [Fact]
+    public void Reference_gradients_equal_finite_differences_of_the_loss()
+    {
+        using var reference = new ReferenceBackend();
+        using var probe = new Probe(reference);
+        probe.ComputeGradients();
+        var analytic = ReferenceBackend.Span(probe.Network.Gradients).ToArray();
+        var parameters = ReferenceBackend.Span(probe.Network.Parameters);
+
+        const double h = 1e-5;
+        int checkedNonZero = 0;
+        foreach (int index in SampledParameters(new Random(7)))
+        {
+            double saved = parameters[index];
+            parameters[index] = saved + h;
+            double plus = probe.ReferenceLoss();
+            parameters[index] = saved - h;
+            double minus = probe.ReferenceLoss();
+            parameters[index] = saved;
+
+            double numeric = (plus - minus) / (2 * h);
+            Assert.True(
+                Math.Abs(numeric - analytic[index]) <= 1e-8 + 1e-5 * Math.Abs(analytic[index]),
+                $"parameter {index}: finite difference {numeric:E6}, backward {analytic[index]:E6}");
+            if (Math.Abs(analytic[index]) > 1e-4)
+                checkedNonZero++;
+        }
+
+        Assert.True(checkedNonZero >= 20, $"only {checkedNonZero} sampled gradients were clearly non-zero");
+    }
+
+    [Fact]
+    public void Kernel_gradients_equal_reference_gradients()
+    {
+        using var reference = new ReferenceBackend();
+        using var device = IlgpuBackend.CreateCpuAccelerator();
+        using var onReference = new Probe(reference);
+        using var onDevice = new Probe(device);
+
+        onReference.ComputeGradients();
+        onDevice.ComputeGradients();
+
+        Close.Assert(ReferenceBackend.Span(onReference.Network.Gradients), onDevice.Network.GetGradients(), 1e-6, 1e-4, "gradients");
+    }
+
+    /// <summary>Weights and biases of both layers, at random.</summary>
+    private static IEnumerable<int> SampledParameters(Random random)
+    {
+        var hidden = Shape.HiddenLayer;
+        var output = Shape.OutputLayer;
+        for (int i = 0; i < 12; i++)
+        {
+            // Weights of pixels near the centre, which are ink in most digits.
+            int pixel = 14 * 28 + 7 + random.Next(14);
+            yield return hidden.WeightOffset + pixel * hidden.Outputs + random.Next(hidden.Outputs);
+        }
+
+        for (int i = 0; i < 6; i++)
+            yield return hidden.BiasOffset + random.Next(hidden.Outputs);
+        for (int i = 0; i < 12; i++)
+            yield return output.WeightOffset + random.Next(output.WeightCount);
+        for (int i = 0; i < 6; i++)
+            yield return output.BiasOffset + random.Next(output.Outputs);
+    }
+
+    /// <summary>A network with Glorot weights and small random biases, holding 16 test digits as its batch.</summary>
+    private sealed class Probe : IDisposable
+    {
+        private readonly DeviceArray<float> losses;
+        private readonly DeviceArray<int> predictions;
+
+        public Probe(ITrainingBackend backend)
+        {
+            Network = new Network(backend, Shape, Batch);
+            var parameters = GlorotUniform.Initialize(Shape, seed: 11);
+            var random = new Random(3);
+            foreach (var layer in new[] { Shape.HiddenLayer, Shape.OutputLayer })
+            {
+                for (int i = 0; i < layer.Outputs; i++)
+                    parameters[layer.BiasOffset + i] = (float)(random.NextDouble() * 0.2 - 0.1);
+            }
+
+            Network.SetParameters(parameters);
+            var test = Bundled.Mnist.Test;
+            backend.Upload<float>(test.Images[..(Batch * 784)].Select(p => p / 255f).ToArray(), Network.Input);
+            backend.Upload<int>(test.Labels[..Batch].Select(l => (int)l).ToArray(), Network.Labels);
+            losses = backend.Allocate<float>(Batch);
+            predictions = backend.Allocate<int>(Batch);
+        }
+
+        public Network Network { get; }
+
+        public void ComputeGradients() => Network.ComputeGradients(Batch, losses, predictions, 0);
+
+        /// <summary>Forward and backward on the reference; returns the batch-mean loss in double precision.</summary>
+        public double ReferenceLoss()
+        {
+            ComputeGradients();
+            return ReferenceBackend.Span(losses).ToArray().Average();
+        }
+
+        public void Dispose()
+        {
+            losses.Dispose();
+            predictions.Dispose();
+            Network.Dispose();
+        }
+    }
+}
