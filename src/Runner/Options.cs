@@ -1,9 +1,13 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.Globalization;
 
 namespace MnistGpu.Runner;
 
-/// <summary>Options shared by several commands, each with its validation, so every command rejects bad values alike.</summary>
+/// <summary>
+/// Options shared by several commands. Numeric options parse and range-check their value in one
+/// place, so every command rejects bad values alike, with one line that names the option.
+/// </summary>
 internal static class Options
 {
     public static Option<string> Device() => new("--device")
@@ -17,33 +21,30 @@ internal static class Options
         Description = "Folder with an MNIST-layout IDX set (raw or .gz); default: the bundled MNIST",
     };
 
-    public static Option<int> Epochs(int defaultValue) => AtLeastOne(new Option<int>("--epochs")
+    public static Option<int> Epochs(int defaultValue) =>
+        AtLeastOne("--epochs", "Passes over the training set", defaultValue);
+
+    /// <summary>An integer option whose value must be at least 1.</summary>
+    public static Option<int> AtLeastOne(string name, string description, int defaultValue) =>
+        Checked(name, description, defaultValue, "a whole number", value => value >= 1, "at least 1");
+
+    /// <summary>A number option whose value must be finite and greater than zero.</summary>
+    public static Option<float> Positive(string name, string description, float defaultValue) =>
+        Checked(name, description, defaultValue, "a number", value => value > 0f && float.IsFinite(value), "a positive number");
+
+    private static Option<T> Checked<T>(string name, string description, T defaultValue, string kind, Func<T, bool> isValid, string requirement)
+        where T : IParsable<T> => new(name)
     {
-        Description = "Passes over the training set",
+        Description = description,
         DefaultValueFactory = _ => defaultValue,
-    });
-
-    public static Option<int> AtLeastOne(Option<int> option)
-    {
-        option.Validators.Add(result => RequireAtLeastOne(result, option));
-        return option;
-    }
-
-    public static Option<float> Positive(Option<float> option)
-    {
-        option.Validators.Add(result =>
+        CustomParser = result =>
         {
-            float value = result.GetValueOrDefault<float>();
-            if (!(value > 0f) || float.IsInfinity(value))
-                result.AddError($"{option.Name} must be a positive number, got {value}");
-        });
-        return option;
-    }
-
-    private static void RequireAtLeastOne(OptionResult result, Option<int> option)
-    {
-        int value = result.GetValueOrDefault<int>();
-        if (value < 1)
-            result.AddError($"{option.Name} must be at least 1, got {value}");
-    }
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!T.TryParse(text, CultureInfo.InvariantCulture, out var value))
+                result.AddError($"{name} must be {kind}, got '{text}'");
+            else if (!isValid(value))
+                result.AddError($"{name} must be {requirement}, got {text}");
+            return value!;
+        },
+    };
 }

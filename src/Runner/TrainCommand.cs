@@ -16,9 +16,9 @@ internal static class TrainCommand
         var defaults = new TrainingSettings();
         var device = Options.Device();
         var epochs = Options.Epochs(defaults.Epochs);
-        var batchSize = Options.AtLeastOne(new Option<int>("--batch-size") { Description = "Samples per step", DefaultValueFactory = _ => defaults.BatchSize });
-        var learningRate = Options.Positive(new Option<float>("--learning-rate") { Description = "RMSprop step size", DefaultValueFactory = _ => defaults.LearningRate });
-        var hidden = Options.AtLeastOne(new Option<int>("--hidden") { Description = "Hidden layer width", DefaultValueFactory = _ => defaults.HiddenUnits });
+        var batchSize = Options.AtLeastOne("--batch-size", "Samples per step", defaults.BatchSize);
+        var learningRate = Options.Positive("--learning-rate", "RMSprop step size", defaults.LearningRate);
+        var hidden = Options.AtLeastOne("--hidden", "Hidden layer width", defaults.HiddenUnits);
         var seed = new Option<int>("--seed") { Description = "Seeds the initial weights and the shuffles", DefaultValueFactory = _ => defaults.Seed };
         var data = Options.Data();
         var json = new Option<FileInfo?>("--json") { Description = "Also write the run's summary as JSON to this file" };
@@ -45,6 +45,8 @@ internal static class TrainCommand
     private static int Run(TextWriter output, string deviceSpec, string? dataDirectory, string? jsonPath, TrainingSettings settings)
     {
         settings.Validate();
+        if (jsonPath is not null)
+            OutputFiles.RequireWritableFolder(jsonPath, "--json");
         var data = dataDirectory is null ? MnistData.LoadBundled() : MnistData.Load(dataDirectory);
         using var backend = OpenDevice(deviceSpec, output);
         output.WriteLine($"Data: {data.Train.Count} training and {data.Test.Count} test images of {data.Train.Rows}x{data.Train.Columns}");

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends;
@@ -17,6 +18,8 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly Context context;
     private readonly Accelerator accelerator;
     private readonly LaunchPlanner launch;
+    private readonly long? memoryLimitBytes;
+    private long allocatedBytes;
 
     private readonly Action<KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int, int> gatherBatch;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> matMulForward;
@@ -28,10 +31,15 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> softmaxForwardBackward;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float> rmsProp;
 
-    /// <summary>Creates an accelerator on <paramref name="device"/>; the backend owns <paramref name="context"/> from here on.</summary>
-    public IlgpuBackend(Context context, Device device, string deviceName)
+    /// <summary>
+    /// Creates an accelerator on <paramref name="device"/>; the backend owns <paramref name="context"/>
+    /// from here on. <paramref name="memoryLimitBytes"/> caps what this backend may allocate, below
+    /// what the device has.
+    /// </summary>
+    public IlgpuBackend(Context context, Device device, string deviceName, long? memoryLimitBytes = null)
     {
         this.context = context;
+        this.memoryLimitBytes = memoryLimitBytes;
         accelerator = device.CreateAccelerator(context);
         launch = new LaunchPlanner(accelerator);
         DeviceName = deviceName;
@@ -53,18 +61,39 @@ public sealed class IlgpuBackend : ITrainingBackend
     /// ILGPU's CPU accelerator configured as <paramref name="device"/> (default: 4 warps of 4
     /// threads); <see cref="CPUDevice.Nvidia"/> runs kernels with NVIDIA-sized groups and warps.
     /// </summary>
-    public static IlgpuBackend CreateCpuAccelerator(CPUDevice? device = null)
+    public static IlgpuBackend CreateCpuAccelerator(CPUDevice? device = null, long? memoryLimitBytes = null)
     {
         var context = Context.Create(builder => builder.CPU(device ?? CPUDevice.Default));
-        return new IlgpuBackend(context, context.GetCPUDevice(0), "cpu:0 (ILGPU CPU accelerator)");
+        return new IlgpuBackend(context, context.GetCPUDevice(0), "cpu:0 (ILGPU CPU accelerator)", memoryLimitBytes);
     }
 
+    /// <exception cref="EngineException">The device (or the configured limit) cannot hold the array.</exception>
     public DeviceArray<T> Allocate<T>(int length)
         where T : unmanaged, INumber<T>
     {
-        var buffer = accelerator.Allocate1D<T>(length);
+        long bytes = (long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        if (memoryLimitBytes is long limit && allocatedBytes + bytes > limit)
+            throw OutOfMemory(bytes, $"{limit - allocatedBytes:N0} of the {limit:N0}-byte limit free");
+
+        MemoryBuffer1D<T, Stride1D.Dense> buffer;
+        try
+        {
+            buffer = accelerator.Allocate1D<T>(length);
+        }
+        catch (Exception e) when (e is OutOfMemoryException or AcceleratorException or InvalidOperationException)
+        {
+            throw OutOfMemory(bytes, accelerator is CudaAccelerator cuda ? $"{cuda.GetFreeMemory():N0} bytes free" : e.Message.ReplaceLineEndings(" "), e);
+        }
+
         buffer.MemSetToZero();
-        return new IlgpuArray<T>(buffer, buffer.View);
+        allocatedBytes += bytes;
+        return new IlgpuArray<T>(buffer, buffer.View, () => allocatedBytes -= bytes);
+    }
+
+    private EngineException OutOfMemory(long bytes, string detail, Exception? inner = null)
+    {
+        string message = $"{DeviceName}: out of device memory allocating {bytes:N0} bytes ({detail})";
+        return inner is null ? new EngineException(message) : new EngineException(message, inner);
     }
 
     public DeviceArray<T> Slice<T>(DeviceArray<T> array, int offset, int length)
@@ -72,7 +101,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, array.Length - offset);
-        return new IlgpuArray<T>(owner: null, View(array).SubView(offset, length));
+        return new IlgpuArray<T>(owner: null, View(array).SubView(offset, length), released: null);
     }
 
     public void Upload<T>(ReadOnlySpan<T> source, DeviceArray<T> target)
@@ -143,11 +172,13 @@ public sealed class IlgpuBackend : ITrainingBackend
         where T : unmanaged, INumber<T>
     {
         private readonly MemoryBuffer? owner;
+        private Action? released;
 
-        public IlgpuArray(MemoryBuffer? owner, ArrayView<T> view)
+        public IlgpuArray(MemoryBuffer? owner, ArrayView<T> view, Action? released)
             : base((int)view.Length)
         {
             this.owner = owner;
+            this.released = released;
             View = view;
         }
 
@@ -156,7 +187,12 @@ public sealed class IlgpuBackend : ITrainingBackend
         protected override void Dispose(bool disposing)
         {
             if (disposing)
+            {
                 owner?.Dispose();
+                released?.Invoke();
+                released = null;
+            }
+
             base.Dispose(disposing);
         }
     }

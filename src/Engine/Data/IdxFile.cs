@@ -7,7 +7,7 @@ namespace MnistGpu.Engine.Data;
 /// An unsigned-byte array in LeCun's IDX format: magic 00 00 08 rank, then rank big-endian int32
 /// dimensions, then the bytes. Read from a raw file or its gzip-compressed form.
 /// </summary>
-public sealed class IdxFile
+internal sealed class IdxFile
 {
     private const byte UnsignedByteType = 0x08;
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -8,95 +9,183 @@ using MnistGpu.Engine.Backends;
 namespace MnistGpu.Engine.Devices;
 
 /// <summary>
-/// Every device ILGPU can see, and the one rule for turning a <c>--device</c> value into a backend:
-/// <c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>opencl</c>, <c>cuda:N</c>, <c>opencl:N</c> or a catalogue index.
+/// Every device ILGPU can see — usable or not, with the reason — and the one rule for turning a
+/// <c>--device</c> value into a backend: <c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>opencl</c>,
+/// <c>cuda:N</c>, <c>opencl:N</c> or a catalogue index. Each API is probed in its own ILGPU
+/// context, so a missing or broken driver becomes a note instead of an exception.
 /// </summary>
 public sealed class DeviceCatalog : IDisposable
 {
-    private readonly Context context;
-    private readonly List<(DeviceInfo Info, Device Device)> entries = [];
-    private bool contextHandedOver;
+    private readonly List<Context> contexts = [];
+    private readonly List<Entry> entries = [];
+    private readonly List<string> notes = [];
 
     public DeviceCatalog()
     {
-        // OpenCL devices ILGPU cannot compile for are enumerated too, so they can be listed with the reason.
-        context = Context.Create(builder => builder.CPU(CPUDevice.Default).Cuda().OpenCL(_ => true));
-        foreach (var device in context.Devices)
-            entries.Add((Describe(entries.Count, device), device));
+        NativeDrivers.Register();
+        Probe("cuda", builder => builder.Cuda());
+        // Devices ILGPU cannot compile for are enumerated too, so they are listed with the reason.
+        Probe("opencl", builder => builder.OpenCL(_ => true));
+        Probe("cpu", builder => builder.CPU(CPUDevice.Default));
     }
 
     public IReadOnlyList<DeviceInfo> Devices => entries.ConvertAll(e => e.Info);
 
+    /// <summary>Why an API contributed no usable device, e.g. "cuda: no CUDA driver: libcuda.so.1 not found".</summary>
+    public IReadOnlyList<string> Notes => notes;
+
     /// <summary>
-    /// Opens <paramref name="spec"/> as a training backend. The catalogue is consumed: the backend
-    /// owns the ILGPU context from here on. <paramref name="choice"/> says what was chosen and why.
+    /// Opens <paramref name="spec"/> as a training backend, which owns its ILGPU context from then
+    /// on; the catalogue can still be disposed. <paramref name="choice"/> says what was chosen and,
+    /// for <c>auto</c>, why the better kinds were passed over.
     /// </summary>
     /// <exception cref="UserInputException">No such device, or it is not usable.</exception>
-    public ITrainingBackend Open(string spec, out string choice)
+    public ITrainingBackend Open(string spec, out string choice, long? memoryLimitBytes = null)
     {
-        var (info, device) = Select(spec.Trim().ToLowerInvariant(), out choice);
-        contextHandedOver = true;
-        return new IlgpuBackend(context, device, $"{info.Id} ({info.Name})");
+        var entry = Select(spec.Trim().ToLowerInvariant(), out choice);
+        contexts.Remove(entry.Context);
+        return new IlgpuBackend(entry.Context, entry.Device, $"{entry.Info.Id} ({entry.Info.Name})", memoryLimitBytes);
     }
 
     public void Dispose()
     {
-        if (!contextHandedOver)
+        foreach (var context in contexts)
             context.Dispose();
+        contexts.Clear();
     }
 
-    private (DeviceInfo, Device) Select(string spec, out string choice)
+    private Entry Select(string spec, out string choice)
     {
         if (spec == "auto")
-        {
-            var best = entries.Where(e => e.Info.Usable && e.Info.Kind == "cuda")
-                .Concat(entries.Where(e => e.Info.Usable && e.Info.Kind == "opencl"))
-                .Concat(entries.Where(e => e.Info.Usable && e.Info.Kind == "cpu"))
-                .First();
-            choice = best.Info.Kind == "cpu"
-                ? $"auto: {best.Info.Id} ({best.Info.Name}); no usable CUDA or OpenCL device"
-                : $"auto: {best.Info.Id} ({best.Info.Name})";
-            return best;
-        }
+            return SelectAutomatically(out choice);
 
         var matches = entries.Where(e => Matches(e.Info, spec)).ToList();
         if (matches.Count == 0)
-            throw new UserInputException($"no device '{spec}'; available: {Available()}");
-        var usable = matches.FirstOrDefault(e => e.Info.Usable);
-        if (usable.Device is null)
-            throw new UserInputException($"device '{spec}' is not usable: {matches[0].Info.Reason}; available: {Available()}");
-        choice = $"{usable.Info.Id} ({usable.Info.Name})";
+        {
+            string why = spec is "cuda" or "opencl" ? $" ({string.Join("; ", notes.Where(n => n.StartsWith(spec, StringComparison.Ordinal)))})" : "";
+            throw new UserInputException($"no device '{spec}'{why}; available: {Available()}");
+        }
+
+        var usable = matches.Find(e => e.Info.Usable);
+        if (usable is null)
+            throw new UserInputException($"device '{spec}' ({matches[0].Info.Name}) is not usable: {matches[0].Info.Reason}; available: {Available()}");
+        choice = Describe(usable);
         return usable;
     }
 
+    /// <summary>A usable CUDA GPU, else a usable OpenCL GPU (discrete before integrated), else the CPU.</summary>
+    private Entry SelectAutomatically(out string choice)
+    {
+        var cuda = entries.Find(e => e.Info.Usable && e.Info.Kind == "cuda");
+        var openCl = entries
+            .Where(e => e.Info.Usable && e.Info.Kind == "opencl" && e.IsGpu)
+            .OrderBy(e => e.IsIntegrated)
+            .FirstOrDefault();
+        var best = cuda ?? openCl ?? entries.Find(e => e.Info.Kind == "cpu")!;
+        var passedOver = new List<string>();
+        if (cuda is null)
+            passedOver.Add(WhyNone("cuda"));
+        if (cuda is null && openCl is null)
+            passedOver.Add(WhyNone("opencl"));
+        choice = passedOver.Count == 0
+            ? $"auto: {Describe(best)}"
+            : $"auto: {Describe(best)}; {string.Join("; ", passedOver)}";
+        return best;
+    }
+
+    private string WhyNone(string kind)
+    {
+        var unusable = entries.Where(e => e.Info.Kind == kind).ToList();
+        if (unusable.Count > 0)
+            return string.Join("; ", unusable.Select(e => $"{e.Info.Id} ({e.Info.Name}) {(e.Info.Usable ? "is not a GPU" : "unusable: " + e.Info.Reason)}"));
+        return notes.FirstOrDefault(n => n.StartsWith(kind, StringComparison.Ordinal)) ?? $"{kind}: no device";
+    }
+
+    private static string Describe(Entry entry) => $"{entry.Info.Id} ({entry.Info.Name})";
+
     private static bool Matches(DeviceInfo info, string spec) =>
-        spec == info.Kind || spec == info.Id || spec == info.Index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        spec == info.Kind || spec == info.Id || spec == info.Index.ToString(CultureInfo.InvariantCulture);
 
     private string Available() =>
-        string.Join(", ", entries.Where(e => e.Info.Usable).Select(e => $"{e.Info.Index}={e.Info.Id} ({e.Info.Name})"));
+        string.Join(", ", entries.Where(e => e.Info.Usable).Select(e => $"{e.Info.Index}={Describe(e)}"));
 
-    private DeviceInfo Describe(int index, Device device)
+    private void Probe(string kind, Func<Context.Builder, Context.Builder> configure)
     {
-        string kind = device.AcceleratorType switch
+        string? driverProblem = kind switch
         {
-            AcceleratorType.Cuda => "cuda",
-            AcceleratorType.OpenCL => "opencl",
-            _ => "cpu",
+            "cuda" => NativeDrivers.Problem("cuda"),
+            "opencl" => NativeDrivers.Problem("OpenCL"),
+            _ => null,
         };
-        int kindIndex = entries.Count(e => e.Info.Kind == kind);
-        string? reason = device is CLDevice cl ? OpenClUnusableReason(cl) : null;
-        return new DeviceInfo(
-            index, kind, kindIndex, device.Name.Trim(), device.MemorySize, device.NumMultiprocessors,
-            device.WarpSize, device.MaxNumThreadsPerGroup, reason is null, reason);
+        if (driverProblem is not null)
+        {
+            notes.Add($"{kind}: no {(kind == "cuda" ? "CUDA driver" : "OpenCL runtime")}: {driverProblem}");
+            return;
+        }
+
+        Context context;
+        try
+        {
+            context = Context.Create(builder => configure(builder));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            notes.Add($"{kind}: the driver failed while listing devices: {e.Message.ReplaceLineEndings(" ")}");
+            return;
+        }
+
+        var found = context.Devices.Where(d => d.AcceleratorType != AcceleratorType.CPU || kind == "cpu").ToList();
+        if (found.Count == 0)
+        {
+            notes.Add($"{kind}: driver loaded, but it reports no device");
+            context.Dispose();
+            return;
+        }
+
+        contexts.Add(context);
+        for (int i = 0; i < found.Count; i++)
+            entries.Add(Describe(entries.Count, kind, i, found[i], context));
     }
 
-    /// <summary>ILGPU's own test for an OpenCL device it can compile for.</summary>
+    private static Entry Describe(int index, string kind, int kindIndex, Device device, Context context)
+    {
+        string? reason = null;
+        bool isGpu = kind == "cuda";
+        bool isIntegrated = false;
+        string name = device.Name.Trim();
+        if (device is CLDevice cl)
+        {
+            reason = OpenClUnusableReason(cl);
+            isGpu = cl.DeviceType.HasFlag(CLDeviceType.CL_DEVICE_TYPE_GPU);
+            isIntegrated = isGpu && OpenClDeviceInfo.IsIntegrated(cl.DeviceId);
+            string type = isGpu ? (isIntegrated ? "integrated GPU" : "GPU") : cl.DeviceType.HasFlag(CLDeviceType.CL_DEVICE_TYPE_CPU) ? "CPU" : "accelerator";
+            name = $"{name}, {cl.PlatformName.Trim()} {type}";
+        }
+        else if (device is CPUDevice)
+        {
+            name = $"ILGPU CPU accelerator, {device.MaxNumThreadsPerGroup} threads per group";
+        }
+        else if (device is CudaDevice cuda)
+        {
+            name = $"{name}, driver {cuda.DriverVersion}";
+        }
+
+        var info = new DeviceInfo(
+            index, kind, kindIndex, name, device.MemorySize, device.NumMultiprocessors,
+            device.WarpSize, device.MaxNumThreadsPerGroup, reason is null, reason);
+        return new Entry(info, device, context, isGpu, isIntegrated);
+    }
+
+    /// <summary>ILGPU's own test for an OpenCL device it can compile for, with the reason.</summary>
     private static string? OpenClUnusableReason(CLDevice device)
     {
-        if (device.CLStdVersion < ILGPU.Backends.OpenCL.CLBackend.MinimumVersion)
-            return $"OpenCL C {device.CLStdVersion} is older than the {ILGPU.Backends.OpenCL.CLBackend.MinimumVersion} ILGPU needs";
+        var minimum = ILGPU.Backends.OpenCL.CLBackend.MinimumVersion;
+        if (device.CLStdVersion < minimum)
+            return $"OpenCL C {device.CLStdVersion} is older than the {minimum} that ILGPU needs";
         if (!device.Capabilities.GenericAddressSpace)
-            return $"OpenCL {device.DeviceVersion} without generic address space support, which ILGPU needs";
+            return $"{device.DeviceVersion} without generic address space support, which ILGPU needs";
         return null;
     }
+
+    private sealed record Entry(DeviceInfo Info, Device Device, Context Context, bool IsGpu, bool IsIntegrated);
 }

@@ -1,7 +1,7 @@
 namespace MnistGpu.Engine.Model;
 
 /// <summary>Keras' default initialisation: weights ~ U(−l, l) with l = √(6 / (fan_in + fan_out)), biases 0.</summary>
-public static class GlorotUniform
+internal static class GlorotUniform
 {
     /// <summary>A flat parameter array for <paramref name="shape"/>, reproducible from <paramref name="seed"/>.</summary>
     public static float[] Initialize(NetworkShape shape, int seed)

@@ -5,7 +5,7 @@ namespace MnistGpu.Engine.Training;
 /// derived from the run's seed and the epoch number alone, so any epoch's order can be rebuilt
 /// without replaying the ones before it.
 /// </summary>
-public static class EpochOrder
+internal static class EpochOrder
 {
     public static int[] Shuffled(int count, int seed, int epoch)
     {

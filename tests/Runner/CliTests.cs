@@ -1,0 +1,86 @@
+using System.Text.Json;
+using MnistGpu.Runner;
+using MnistGpu.Tests.Support;
+
+namespace MnistGpu.Tests.Runner;
+
+public sealed class CliTests
+{
+    [Theory]
+    [InlineData("--batch-size 0", "--batch-size must be at least 1, got 0")]
+    [InlineData("--batch-size -5", "--batch-size must be at least 1, got -5")]
+    [InlineData("--epochs 0", "--epochs must be at least 1, got 0")]
+    [InlineData("--hidden 0", "--hidden must be at least 1, got 0")]
+    [InlineData("--learning-rate 0", "--learning-rate must be a positive number, got 0")]
+    [InlineData("--learning-rate -0.1", "--learning-rate must be a positive number, got -0.1")]
+    [InlineData("--learning-rate NaN", "--learning-rate must be a positive number, got NaN")]
+    [InlineData("--batch-size abc", "--batch-size must be a whole number, got 'abc'")]
+    [InlineData("--learning-rate fast", "--learning-rate must be a number, got 'fast'")]
+    [InlineData("--learning-rate Infinity", "--learning-rate must be a positive number, got Infinity")]
+    [InlineData("--no-such-option", "--no-such-option")]
+    [InlineData("--data /no/such/folder", "data folder not found: /no/such/folder")]
+    [InlineData("--device 99", "no device '99'; available: 0=cpu:0")]
+    [InlineData("--device tpu", "no device 'tpu'; available: 0=cpu:0")]
+    [InlineData("--json /no/such/folder/run.json", "folder /no/such/folder does not exist")]
+    public void Train_rejects_bad_input_with_one_line_and_exit_code_2(string arguments, string expected)
+    {
+        var (code, output, error) = Run(["train", .. arguments.Split(' ')]);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.DoesNotContain("Epoch", output);
+    }
+
+    [Fact]
+    public void An_unknown_command_exits_2()
+    {
+        var (code, _, error) = Run(["frobnicate"]);
+        Assert.Equal(2, code);
+        Assert.Single(error.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
+    public void A_malformed_data_file_is_named_in_one_line_with_exit_code_2()
+    {
+        using var folder = IdxWriter.MnistSubset(trainCount: 20, testCount: 10);
+        string labels = Path.Combine(folder.Path, "t10k-labels-idx1-ubyte");
+        File.WriteAllBytes(labels, File.ReadAllBytes(labels)[..^2]);
+
+        var (code, _, error) = Run(["train", "--data", folder.Path]);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"{labels}: not an IDX file: truncated", error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
+    public void Train_reports_epochs_and_test_accuracy_and_writes_the_json_summary()
+    {
+        using var folder = IdxWriter.MnistSubset(trainCount: 600, testCount: 200);
+        string json = folder.File("run.json");
+
+        var (code, output, error) = Run(["train", "--device", "cpu", "--data", folder.Path, "--epochs", "2", "--batch-size", "100", "--json", json]);
+
+        Assert.Equal(0, code);
+        Assert.Equal("", error);
+        Assert.Contains("Device: cpu:0", output);
+        Assert.Contains("Epoch 2/2", output);
+        Assert.Contains("6/6 - ", output);
+        Assert.Contains("Test loss: ", output);
+        using var summary = JsonDocument.Parse(File.ReadAllText(json));
+        var root = summary.RootElement;
+        Assert.Equal(100, root.GetProperty("settings").GetProperty("batchSize").GetInt32());
+        Assert.Equal(2, root.GetProperty("epochs").GetArrayLength());
+        Assert.Equal(200, root.GetProperty("test").GetProperty("count").GetInt32());
+        double accuracy = root.GetProperty("test").GetProperty("accuracy").GetDouble();
+        Assert.InRange(accuracy, 0.5, 1.0);
+    }
+
+    private static (int Code, string Output, string Error) Run(string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int code = Cli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+}
