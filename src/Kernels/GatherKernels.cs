@@ -20,7 +20,7 @@ public static class GatherKernels
             int row = i / pixels;
             int pixel = i - row * pixels;
             int sample = order[start + row];
-            x[i] = images[sample * pixels + pixel] * (1f / 255f);
+            x[i] = images[sample * pixels + pixel] / 255f;
             if (pixel == 0)
                 batchLabels[row] = labels[sample];
         }

@@ -18,6 +18,8 @@ public static class Cli
         var root = new RootCommand("MnistGpu: trains the Keras MNIST network (784-512-10, RMSprop) on ILGPU devices.")
         {
             TrainCommand.Create(output),
+            DevicesCommand.Create(output),
+            VerifyCommand.Create(output),
         };
 
         var parsed = root.Parse(args);
@@ -35,6 +37,11 @@ public static class Cli
         {
             error.WriteLine($"mnistgpu: {e.Message}");
             return UsageError;
+        }
+        catch (EngineException e)
+        {
+            error.WriteLine($"mnistgpu: {e.Message}");
+            return Failure;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -21,6 +21,20 @@ internal static class Options
         Description = "Folder with an MNIST-layout IDX set (raw or .gz); default: the bundled MNIST",
     };
 
+    /// <summary>Caps what the device may allocate, e.g. to share a GPU or to test the out-of-memory path.</summary>
+    public static Option<long?> MemoryLimit() => new("--memory-limit")
+    {
+        Description = "Most device memory to allocate, e.g. 512MB or 2GiB (default: what the device has)",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (ByteSize.TryParse(text, out long bytes))
+                return bytes;
+            result.AddError($"--memory-limit must be a size such as 1048576, 512MB or 2GiB, got '{text}'");
+            return null;
+        },
+    };
+
     public static Option<int> Epochs(int defaultValue) =>
         AtLeastOne("--epochs", "Passes over the training set", defaultValue);
 

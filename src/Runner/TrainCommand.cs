@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using MnistGpu.Engine;
 using MnistGpu.Engine.Data;
-using MnistGpu.Engine.Devices;
 using MnistGpu.Engine.Training;
 
 namespace MnistGpu.Runner;
@@ -22,10 +21,11 @@ internal static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "Seeds the initial weights and the shuffles", DefaultValueFactory = _ => defaults.Seed };
         var data = Options.Data();
         var json = new Option<FileInfo?>("--json") { Description = "Also write the run's summary as JSON to this file" };
+        var memoryLimit = Options.MemoryLimit();
 
         var command = new Command("train", "Train the network and report test accuracy")
         {
-            device, epochs, batchSize, learningRate, hidden, seed, data, json,
+            device, epochs, batchSize, learningRate, hidden, seed, data, json, memoryLimit,
         };
         command.SetAction(parsed =>
         {
@@ -37,18 +37,18 @@ internal static class TrainCommand
                 HiddenUnits = parsed.GetValue(hidden),
                 Seed = parsed.GetValue(seed),
             };
-            return Run(output, parsed.GetValue(device)!, parsed.GetValue(data)?.FullName, parsed.GetValue(json)?.FullName, settings);
+            return Run(output, parsed.GetValue(device)!, parsed.GetValue(memoryLimit), parsed.GetValue(data)?.FullName, parsed.GetValue(json)?.FullName, settings);
         });
         return command;
     }
 
-    private static int Run(TextWriter output, string deviceSpec, string? dataDirectory, string? jsonPath, TrainingSettings settings)
+    private static int Run(TextWriter output, string deviceSpec, long? memoryLimit, string? dataDirectory, string? jsonPath, TrainingSettings settings)
     {
         settings.Validate();
         if (jsonPath is not null)
             OutputFiles.RequireWritableFolder(jsonPath, "--json");
         var data = dataDirectory is null ? MnistData.LoadBundled() : MnistData.Load(dataDirectory);
-        using var backend = OpenDevice(deviceSpec, output);
+        using var backend = DeviceOpener.Open(deviceSpec, memoryLimit, output);
         output.WriteLine($"Data: {data.Train.Count} training and {data.Test.Count} test images of {data.Train.Rows}x{data.Train.Columns}");
 
         using var trainer = new Trainer(backend, data.Train, settings);
@@ -69,14 +69,6 @@ internal static class TrainCommand
         if (jsonPath is not null)
             WriteSummary(jsonPath, backend.DeviceName, settings, epochs, test);
         return Cli.Ok;
-    }
-
-    private static Engine.Backends.ITrainingBackend OpenDevice(string spec, TextWriter output)
-    {
-        using var catalog = new DeviceCatalog();
-        var backend = catalog.Open(spec, out string choice);
-        output.WriteLine($"Device: {choice}");
-        return backend;
     }
 
     private static void WriteSummary(string path, string device, TrainingSettings settings, List<EpochResult> epochs, Evaluation test)

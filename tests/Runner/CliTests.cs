@@ -1,5 +1,4 @@
 using System.Text.Json;
-using MnistGpu.Runner;
 using MnistGpu.Tests.Support;
 
 namespace MnistGpu.Tests.Runner;
@@ -24,7 +23,7 @@ public sealed class CliTests
     [InlineData("--json /no/such/folder/run.json", "folder /no/such/folder does not exist")]
     public void Train_rejects_bad_input_with_one_line_and_exit_code_2(string arguments, string expected)
     {
-        var (code, output, error) = Run(["train", .. arguments.Split(' ')]);
+        var (code, output, error) = CliRun.Run(["train", .. arguments.Split(' ')]);
         Assert.Equal(2, code);
         Assert.Contains(expected, error);
         Assert.Single(error.TrimEnd().Split('\n'));
@@ -34,7 +33,7 @@ public sealed class CliTests
     [Fact]
     public void An_unknown_command_exits_2()
     {
-        var (code, _, error) = Run(["frobnicate"]);
+        var (code, _, error) = CliRun.Run(["frobnicate"]);
         Assert.Equal(2, code);
         Assert.Single(error.TrimEnd().Split('\n'));
     }
@@ -46,7 +45,7 @@ public sealed class CliTests
         string labels = Path.Combine(folder.Path, "t10k-labels-idx1-ubyte");
         File.WriteAllBytes(labels, File.ReadAllBytes(labels)[..^2]);
 
-        var (code, _, error) = Run(["train", "--data", folder.Path]);
+        var (code, _, error) = CliRun.Run(["train", "--data", folder.Path]);
 
         Assert.Equal(2, code);
         Assert.Contains($"{labels}: not an IDX file: truncated", error);
@@ -59,7 +58,7 @@ public sealed class CliTests
         using var folder = IdxWriter.MnistSubset(trainCount: 600, testCount: 200);
         string json = folder.File("run.json");
 
-        var (code, output, error) = Run(["train", "--device", "cpu", "--data", folder.Path, "--epochs", "2", "--batch-size", "100", "--json", json]);
+        var (code, output, error) = CliRun.Run(["train", "--device", "cpu", "--data", folder.Path, "--epochs", "2", "--batch-size", "100", "--json", json]);
 
         Assert.Equal(0, code);
         Assert.Equal("", error);
@@ -74,13 +73,5 @@ public sealed class CliTests
         Assert.Equal(200, root.GetProperty("test").GetProperty("count").GetInt32());
         double accuracy = root.GetProperty("test").GetProperty("accuracy").GetDouble();
         Assert.InRange(accuracy, 0.5, 1.0);
-    }
-
-    private static (int Code, string Output, string Error) Run(string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        int code = Cli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
     }
 }

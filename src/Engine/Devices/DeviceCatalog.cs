@@ -170,8 +170,10 @@ public sealed class DeviceCatalog : IDisposable
             name = $"{name}, driver {cuda.DriverVersion}";
         }
 
+        // The CPU accelerator reports long.MaxValue; what it can really use is the host's memory.
+        long memory = device is CPUDevice ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : device.MemorySize;
         var info = new DeviceInfo(
-            index, kind, kindIndex, name, device.MemorySize, device.NumMultiprocessors,
+            index, kind, kindIndex, name, memory, device.NumMultiprocessors,
             device.WarpSize, device.MaxNumThreadsPerGroup, reason is null, reason);
         return new Entry(info, device, context, isGpu, isIntegrated);
     }

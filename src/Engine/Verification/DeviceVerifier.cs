@@ -1,0 +1,280 @@
+using System.Numerics;
+using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Data;
+using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Reference;
+using MnistGpu.Engine.Training;
+
+namespace MnistGpu.Engine.Verification;
+
+/// <summary>
+/// Proves a device computes what the reference computes: every operation on seeded random inputs
+/// at the training shapes and at awkward ones (odd sizes, a batch of one), then two real training
+/// steps, each compared element by element with <see cref="ReferenceBackend"/>. The test suite
+/// runs these same checks on every accelerator it finds; <c>mnistgpu verify</c> runs them on one.
+/// </summary>
+public sealed class DeviceVerifier : IDisposable
+{
+    // Float sums of up to 784 products of values in [-1, 1] drift from the double sum by ~1e-5;
+    // a wrong index or a missed edge is off by far more than this.
+    private const double MatMulAbsolute = 1e-4;
+    private const double MatMulRelative = 1e-4;
+
+    /// <summary>(batch, inputs, outputs): both layers of a training step, the last partial batch, and awkward sizes.</summary>
+    private static readonly (int Batch, int Inputs, int Outputs)[] DenseShapes =
+    [
+        (128, 784, 512), (128, 512, 10), (96, 784, 512), (1, 784, 512), (1, 1, 1), (13, 29, 11), (7, 5, 3), (33, 17, 9),
+    ];
+
+    private static readonly (string Name, Func<DeviceVerifier, CheckResult> Run)[] Checks =
+    [
+        .. new[] { (128, 784), (1, 784), (7, 13) }.Select(s => Check($"gather {s.Item1}x{s.Item2}", v => v.Gather(s.Item1, s.Item2))),
+        .. DenseShapes.Select(s => Check($"dense forward {Name(s)}", v => v.DenseForward(s, relu: false))),
+        .. DenseShapes.Select(s => Check($"dense forward+relu {Name(s)}", v => v.DenseForward(s, relu: true))),
+        .. DenseShapes.Select(s => Check($"dense backward input {Name(s)}", v => v.DenseBackwardInput(s))),
+        .. DenseShapes.Select(s => Check($"dense backward parameters {Name(s)}", v => v.DenseBackwardParameters(s))),
+        .. new[] { (128, 10), (1, 10), (5, 3), (17, 1) }.SelectMany(s => new[]
+        {
+            Check($"softmax-cross-entropy forward {s.Item1}x{s.Item2}", v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: false)),
+            Check($"softmax-cross-entropy forward+backward {s.Item1}x{s.Item2}", v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: true)),
+        }),
+        .. new[] { 407_050, 1, 1_001 }.Select(n => Check($"rmsprop {n}", v => v.RmsProp(n))),
+        Check(TrainingStepCheck, v => v.TrainingSteps()),
+    ];
+
+    private const string TrainingStepCheck = "training: 2 steps (128 + 72 digits)";
+
+    private readonly ITrainingBackend device;
+    private readonly ReferenceBackend reference = new();
+    private readonly LabeledImages digits;
+    private readonly List<IDisposable> allocated = [];
+
+    /// <param name="digits">Real training images for the training-step check; the first 200 are used.</param>
+    public DeviceVerifier(ITrainingBackend device, LabeledImages digits)
+    {
+        this.device = device;
+        this.digits = digits;
+    }
+
+    public static IReadOnlyList<string> CheckNames { get; } = Array.ConvertAll(Checks, c => c.Name);
+
+    public CheckResult Run(string checkName)
+    {
+        var check = Array.Find(Checks, c => c.Name == checkName);
+        if (check.Run is null)
+            throw new ArgumentException($"no check '{checkName}'", nameof(checkName));
+        try
+        {
+            return check.Run(this);
+        }
+        finally
+        {
+            foreach (var array in allocated)
+                array.Dispose();
+            allocated.Clear();
+        }
+    }
+
+    public IEnumerable<CheckResult> RunAll() => CheckNames.Select(Run);
+
+    public void Dispose() => reference.Dispose();
+
+    private static (string, Func<DeviceVerifier, CheckResult>) Check(string name, Func<DeviceVerifier, CheckResult> run) => (name, run);
+
+    private static string Name((int Batch, int Inputs, int Outputs) s) => $"{s.Batch}x{s.Inputs}x{s.Outputs}";
+
+    private CheckResult Gather(int batch, int pixels)
+    {
+        var random = new Random(batch * 31 + pixels);
+        const int samples = 200;
+        var order = Enumerable.Range(0, samples).ToArray();
+        random.Shuffle(order);
+        int start = samples - batch - 3;
+        var images = Both(Bytes(random, samples * pixels));
+        var labels = Both(Bytes(random, samples));
+        var orderArrays = Both(order);
+        var x = Zeros<float>(batch * pixels);
+        var batchLabels = Zeros<int>(batch);
+
+        device.GatherBatch(images.Device, labels.Device, orderArrays.Device, start, x.Device, batchLabels.Device, batch, pixels);
+        reference.GatherBatch(images.Reference, labels.Reference, orderArrays.Reference, start, x.Reference, batchLabels.Reference, batch, pixels);
+
+        return new Comparison("gather", $"{batch}x{pixels}", 1e-7, 0)
+            .Compare("x", ReferenceBackend.Span(x.Reference), Download(x.Device))
+            .Compare("labels", ReferenceBackend.Span(batchLabels.Reference), ToFloat(Download(batchLabels.Device)))
+            .Result();
+    }
+
+    private CheckResult DenseForward((int Batch, int Inputs, int Outputs) s, bool relu)
+    {
+        var random = new Random(s.Batch + s.Inputs * 7 + s.Outputs * 13);
+        var layer = Layer(random, s.Inputs, s.Outputs);
+        var x = Both(Uniform(random, s.Batch * s.Inputs));
+        var y = Zeros<float>(s.Batch * s.Outputs);
+
+        device.DenseForward(layer.Device, x.Device, y.Device, s.Batch, relu);
+        reference.DenseForward(layer.Reference, x.Reference, y.Reference, s.Batch, relu);
+
+        var actual = Download(y.Device);
+        return new Comparison(relu ? "dense forward+relu" : "dense forward", Name(s), MatMulAbsolute, MatMulRelative)
+            .Compare("y", ReferenceBackend.Span(y.Reference), actual)
+            .Require(!relu || actual.All(v => v >= 0f), "a ReLU output is negative")
+            .Result();
+    }
+
+    private CheckResult DenseBackwardInput((int Batch, int Inputs, int Outputs) s)
+    {
+        var random = new Random(s.Batch + s.Inputs * 5 + s.Outputs * 11);
+        var layer = Layer(random, s.Inputs, s.Outputs);
+        var dy = Both(Uniform(random, s.Batch * s.Outputs));
+        // About half the activations are zero, as after a ReLU, so the mask matters.
+        var activation = Both(Uniform(random, s.Batch * s.Inputs).Select(v => Math.Max(v, 0f)).ToArray());
+        var dx = Zeros<float>(s.Batch * s.Inputs);
+
+        device.DenseBackwardInput(layer.Device, dy.Device, activation.Device, dx.Device, s.Batch);
+        reference.DenseBackwardInput(layer.Reference, dy.Reference, activation.Reference, dx.Reference, s.Batch);
+
+        return new Comparison("dense backward input", Name(s), MatMulAbsolute, MatMulRelative)
+            .Compare("dx", ReferenceBackend.Span(dx.Reference), Download(dx.Device))
+            .Result();
+    }
+
+    private CheckResult DenseBackwardParameters((int Batch, int Inputs, int Outputs) s)
+    {
+        var random = new Random(s.Batch + s.Inputs * 3 + s.Outputs * 17);
+        var gradients = Layer(random, s.Inputs, s.Outputs);
+        var x = Both(Uniform(random, s.Batch * s.Inputs));
+        var dy = Both(Uniform(random, s.Batch * s.Outputs));
+
+        device.DenseBackwardParameters(gradients.Device, x.Device, dy.Device, s.Batch);
+        reference.DenseBackwardParameters(gradients.Reference, x.Reference, dy.Reference, s.Batch);
+
+        return new Comparison("dense backward parameters", Name(s), MatMulAbsolute, MatMulRelative)
+            .Compare("dW", ReferenceBackend.Span(gradients.Reference.Weights), Download(gradients.Device.Weights))
+            .Compare("db", ReferenceBackend.Span(gradients.Reference.Bias), Download(gradients.Device.Bias))
+            .Result();
+    }
+
+    private CheckResult SoftmaxCrossEntropy(int batch, int classes, bool backward)
+    {
+        var random = new Random(batch * 3 + classes);
+        var logitValues = Uniform(random, batch * classes, -10f, 10f);
+        // A row of huge logits: exp overflows unless the maximum is subtracted first.
+        for (int c = 0; c < classes; c++)
+            logitValues[c] = 1000f + c;
+        var labelValues = new int[batch];
+        for (int i = 0; i < batch; i++)
+            labelValues[i] = random.Next(classes);
+        const int offset = 3;
+        var logits = Both(logitValues);
+        var labels = Both(labelValues);
+        var output = Zeros<float>(batch * classes);
+        var losses = Zeros<float>(batch + offset);
+        var predictions = Zeros<int>(batch + offset);
+
+        if (backward)
+        {
+            device.SoftmaxCrossEntropyForwardBackward(logits.Device, labels.Device, output.Device, losses.Device, predictions.Device, offset, batch, classes);
+            reference.SoftmaxCrossEntropyForwardBackward(logits.Reference, labels.Reference, output.Reference, losses.Reference, predictions.Reference, offset, batch, classes);
+        }
+        else
+        {
+            device.SoftmaxCrossEntropyForward(logits.Device, labels.Device, output.Device, losses.Device, predictions.Device, offset, batch, classes);
+            reference.SoftmaxCrossEntropyForward(logits.Reference, labels.Reference, output.Reference, losses.Reference, predictions.Reference, offset, batch, classes);
+        }
+
+        return new Comparison(backward ? "softmax-cross-entropy forward+backward" : "softmax-cross-entropy forward", $"{batch}x{classes}", 1e-5, 1e-5)
+            .Compare(backward ? "dlogits" : "probabilities", ReferenceBackend.Span(output.Reference), Download(output.Device))
+            .Compare("losses", ReferenceBackend.Span(losses.Reference), Download(losses.Device))
+            .Compare("predictions", ReferenceBackend.Span(predictions.Reference), ToFloat(Download(predictions.Device)))
+            .Result();
+    }
+
+    private CheckResult RmsProp(int count)
+    {
+        var random = new Random(count);
+        var weights = Both(Uniform(random, count));
+        var gradients = Both(Uniform(random, count, -0.1f, 0.1f));
+        var meanSquares = Both(Uniform(random, count, 0f, 0.01f));
+        for (int step = 0; step < 3; step++)
+        {
+            device.RmsPropUpdate(weights.Device, gradients.Device, meanSquares.Device, 0.001f, 0.9f, 1e-7f);
+            reference.RmsPropUpdate(weights.Reference, gradients.Reference, meanSquares.Reference, 0.001f, 0.9f, 1e-7f);
+        }
+
+        return new Comparison("rmsprop", $"{count}, 3 steps", 1e-6, 1e-5)
+            .Compare("weights", ReferenceBackend.Span(weights.Reference), Download(weights.Device))
+            .Compare("mean squares", ReferenceBackend.Span(meanSquares.Reference), Download(meanSquares.Device))
+            .Result();
+    }
+
+    /// <summary>
+    /// The trainer's own code on both backends: 200 real digits in batches of 128, so one full
+    /// and one partial step, each with RMSprop. One RMSprop step moves a weight by about
+    /// lr/√(1−ρ) ≈ 3.2e-3, so 2e-5 is far below a step that went the wrong way or was skipped.
+    /// </summary>
+    private CheckResult TrainingSteps()
+    {
+        var subset = digits.Take(Math.Min(200, digits.Count));
+        var settings = new TrainingSettings { Seed = 4, HiddenUnits = 512 };
+        using var onDevice = new Trainer(device, subset, settings);
+        using var onReference = new Trainer(reference, subset, settings);
+        var deviceEpoch = onDevice.TrainEpoch();
+        var referenceEpoch = onReference.TrainEpoch();
+
+        return new Comparison("training", $"{subset.Count} digits, {deviceEpoch.Steps} steps", 2e-5, 0)
+            .Compare("parameters", ReferenceBackend.Span(onReference.Network.Parameters), onDevice.Network.GetParameters())
+            .Require(Math.Abs(deviceEpoch.Loss - referenceEpoch.Loss) <= 1e-5, $"mean loss {deviceEpoch.Loss}, reference {referenceEpoch.Loss}")
+            .Require(deviceEpoch.Accuracy == referenceEpoch.Accuracy, $"accuracy {deviceEpoch.Accuracy}, reference {referenceEpoch.Accuracy}")
+            .Result();
+    }
+
+    private (DenseParameters Device, DenseParameters Reference) Layer(Random random, int inputs, int outputs)
+    {
+        var shape = new DenseLayerShape(inputs, outputs, Offset: 0);
+        var parameters = Both(Uniform(random, shape.ParameterCount));
+        return (DenseParameters.Within(device, parameters.Device, shape), DenseParameters.Within(reference, parameters.Reference, shape));
+    }
+
+    private (DeviceArray<T> Device, DeviceArray<T> Reference) Both<T>(T[] values)
+        where T : unmanaged, INumber<T>
+    {
+        var arrays = Zeros<T>(values.Length);
+        device.Upload<T>(values, arrays.Device);
+        reference.Upload<T>(values, arrays.Reference);
+        return arrays;
+    }
+
+    private (DeviceArray<T> Device, DeviceArray<T> Reference) Zeros<T>(int length)
+        where T : unmanaged, INumber<T>
+    {
+        var onDevice = device.Allocate<T>(length);
+        allocated.Add(onDevice);
+        return (onDevice, reference.Allocate<T>(length));
+    }
+
+    private T[] Download<T>(DeviceArray<T> array)
+        where T : unmanaged, INumber<T>
+    {
+        var values = new T[array.Length];
+        device.Download(array, values);
+        return values;
+    }
+
+    private static float[] ToFloat(int[] values) => Array.ConvertAll(values, v => (float)v);
+
+    private static float[] Uniform(Random random, int length, float min = -1f, float max = 1f)
+    {
+        var values = new float[length];
+        for (int i = 0; i < length; i++)
+            values[i] = min + (float)random.NextDouble() * (max - min);
+        return values;
+    }
+
+    private static byte[] Bytes(Random random, int length)
+    {
+        var values = new byte[length];
+        random.NextBytes(values);
+        return values;
+    }
+}

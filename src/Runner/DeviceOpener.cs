@@ -1,0 +1,16 @@
+using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Devices;
+
+namespace MnistGpu.Runner;
+
+internal static class DeviceOpener
+{
+    /// <summary>Opens the device a --device value names and prints one line saying what was chosen.</summary>
+    public static ITrainingBackend Open(string spec, long? memoryLimitBytes, TextWriter output)
+    {
+        using var catalog = new DeviceCatalog();
+        var backend = catalog.Open(spec, out string choice, memoryLimitBytes);
+        output.WriteLine($"Device: {choice}");
+        return backend;
+    }
+}

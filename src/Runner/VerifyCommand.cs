@@ -1,0 +1,53 @@
+using System.CommandLine;
+using System.Globalization;
+using MnistGpu.Engine.Data;
+using MnistGpu.Engine.Verification;
+
+namespace MnistGpu.Runner;
+
+/// <summary>
+/// <c>mnistgpu verify</c>: runs every kernel and two training steps on a device and compares
+/// them with the double-precision reference; exits 1 on any mismatch.
+/// </summary>
+internal static class VerifyCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var device = Options.Device();
+        var data = Options.Data();
+        var memoryLimit = Options.MemoryLimit();
+        var command = new Command("verify", "Check every kernel and a training step on a device against the double-precision reference")
+        {
+            device, data, memoryLimit,
+        };
+        command.SetAction(parsed =>
+        {
+            string? dataDirectory = parsed.GetValue(data)?.FullName;
+            var digits = (dataDirectory is null ? MnistData.LoadBundled() : MnistData.Load(dataDirectory)).Train;
+            using var backend = DeviceOpener.Open(parsed.GetValue(device)!, parsed.GetValue(memoryLimit), output);
+            using var verifier = new DeviceVerifier(backend, digits);
+
+            var table = Tables.Create("check", "shape", "max abs error", "max rel error", "tolerance", "result");
+            var results = new List<CheckResult>();
+            foreach (var result in verifier.RunAll())
+            {
+                results.Add(result);
+                table.AddRow(
+                    result.Operation,
+                    result.Shape,
+                    result.MaxAbsoluteError.ToString("0.00e+00", CultureInfo.InvariantCulture),
+                    result.MaxRelativeError.ToString("0.00e+00", CultureInfo.InvariantCulture),
+                    result.Tolerance,
+                    result.Problem is null ? "ok" : $"MISMATCH: {result.Problem}");
+            }
+
+            Tables.Write(output, table);
+            int failed = results.Count(r => !r.Passed);
+            output.WriteLine(failed == 0
+                ? $"All {results.Count} checks agree with the reference on {backend.DeviceName}."
+                : $"{failed} of {results.Count} checks disagree with the reference on {backend.DeviceName}.");
+            return failed == 0 ? Cli.Ok : Cli.Failure;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,50 @@
+using MnistGpu.Tests.Support;
+
+namespace MnistGpu.Tests.Runner;
+
+public sealed class DeviceCommandsTests
+{
+    [Fact]
+    public void Devices_lists_the_cpu_accelerator_as_usable()
+    {
+        var (code, output, error) = CliRun.Run(["devices"]);
+        Assert.Equal(0, code);
+        Assert.Equal("", error);
+        var cpuRow = output.Split('\n').Single(line => line.Contains("cpu:0", StringComparison.Ordinal));
+        Assert.Contains("ILGPU CPU accelerator, 16 threads per group", cpuRow);
+        Assert.Contains("yes", cpuRow);
+    }
+
+    [Fact]
+    public void Verify_on_the_cpu_accelerator_passes_every_check()
+    {
+        var (code, output, error) = CliRun.Run(["verify", "--device", "cpu"]);
+        Assert.Equal("", error);
+        Assert.Equal(0, code);
+        Assert.Contains("dense forward+relu", output);
+        Assert.Contains("training", output);
+        Assert.DoesNotContain("MISMATCH", output);
+        Assert.Contains("checks agree with the reference on cpu:0", output);
+    }
+
+    [Fact]
+    public void Running_out_of_device_memory_is_one_line_naming_device_and_bytes()
+    {
+        using var folder = IdxWriter.MnistSubset(trainCount: 100, testCount: 10);
+        var (code, output, error) = CliRun.Run(["train", "--device", "cpu", "--data", folder.Path, "--memory-limit", "1MB"]);
+        Assert.Equal(1, code);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.Matches(@"^mnistgpu: cpu:0 \(.*\): out of device memory allocating [\d,]+ bytes \([\d,]+ of the 1,048,576-byte limit free\)", error);
+        Assert.DoesNotContain("Epoch", output);
+    }
+
+    [Theory]
+    [InlineData("--memory-limit lots", "--memory-limit must be a size such as 1048576, 512MB or 2GiB, got 'lots'")]
+    [InlineData("--memory-limit 0", "--memory-limit must be a size")]
+    public void A_bad_memory_limit_is_a_usage_error(string arguments, string expected)
+    {
+        var (code, _, error) = CliRun.Run(["train", .. arguments.Split(' ')]);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error);
+    }
+}
