@@ -22,7 +22,7 @@ internal static class DevicesCommand
                     device.Name,
                     FormatBytes(device.MemoryBytes),
                     device.ComputeUnits.ToString(CultureInfo.InvariantCulture),
-                    device.WarpSize.ToString(CultureInfo.InvariantCulture),
+                    device.WarpSize > 0 ? device.WarpSize.ToString(CultureInfo.InvariantCulture) : "-",
                     device.MaxGroupSize.ToString(CultureInfo.InvariantCulture),
                     device.Usable ? "yes" : $"no: {device.Reason}");
             }

@@ -9,7 +9,7 @@ namespace MnistGpu.Runner;
 /// </summary>
 internal static class Tables
 {
-    private const int RedirectedWidth = 200;
+    private const int RedirectedWidth = 240;
 
     public static void Write(TextWriter output, IRenderable renderable)
     {

@@ -18,8 +18,8 @@ public sealed class CliTests
     [InlineData("--learning-rate Infinity", "--learning-rate must be a positive number, got Infinity")]
     [InlineData("--no-such-option", "--no-such-option")]
     [InlineData("--data /no/such/folder", "data folder not found: /no/such/folder")]
-    [InlineData("--device 99", "no device '99'; available: 0=cpu:0")]
-    [InlineData("--device tpu", "no device 'tpu'; available: 0=cpu:0")]
+    [InlineData("--device 99", "no device '99'; available: ")]
+    [InlineData("--device tpu", "no device 'tpu'; available: ")]
     [InlineData("--json /no/such/folder/run.json", "folder /no/such/folder does not exist")]
     public void Train_rejects_bad_input_with_one_line_and_exit_code_2(string arguments, string expected)
     {

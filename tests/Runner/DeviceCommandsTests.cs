@@ -1,3 +1,4 @@
+using MnistGpu.Engine.Devices;
 using MnistGpu.Tests.Support;
 
 namespace MnistGpu.Tests.Runner;
@@ -13,6 +14,44 @@ public sealed class DeviceCommandsTests
         var cpuRow = output.Split('\n').Single(line => line.Contains("cpu:0", StringComparison.Ordinal));
         Assert.Contains("ILGPU CPU accelerator, 16 threads per group", cpuRow);
         Assert.Contains("yes", cpuRow);
+    }
+
+    [SkippableFact]
+    public void Devices_lists_an_opencl_device_ilgpu_cannot_use_with_the_reason()
+    {
+        // CI installs Debian's PoCL (OpenCL 3.0 without generic address space) without the -dev
+        // package, so only libOpenCL.so.1 exists: the engine must find it and explain the device.
+        Skip.If(NativeDrivers.Problem("OpenCL") is not null, "no OpenCL runtime on this machine");
+        using var catalog = new DeviceCatalog();
+        Skip.If(catalog.Devices.Any(d => d.Kind == "opencl" && d.Usable), "this machine has a usable OpenCL device");
+
+        var (code, output, _) = CliRun.Run(["devices"]);
+
+        Assert.Equal(0, code);
+        Assert.Matches(@"opencl:0 .* no: OpenCL [\d.]+ without generic address space support, which ILGPU needs", output.ReplaceLineEndings(" "));
+    }
+
+    [Fact]
+    public void Asking_for_a_device_that_is_absent_exits_2_listing_the_ones_that_are()
+    {
+        var (code, _, error) = CliRun.Run(["train", "--device", "7"]);
+        Assert.Equal(2, code);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.Matches(@"^mnistgpu: no device '7'; available: .*\d+=cpu:0 \(ILGPU CPU accelerator, 16 threads per group\)", error);
+    }
+
+    [SkippableFact]
+    public void Asking_for_cuda_without_a_cuda_device_exits_2_saying_why()
+    {
+        using (var catalog = new DeviceCatalog())
+            Skip.If(catalog.Devices.Any(d => d.Kind == "cuda" && d.Usable), "this machine has a CUDA device");
+
+        var (code, _, error) = CliRun.Run(["train", "--device", "cuda"]);
+
+        Assert.Equal(2, code);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.StartsWith("mnistgpu: no device 'cuda' (cuda: ", error);
+        Assert.Contains("available: ", error);
     }
 
     [Fact]

@@ -62,7 +62,9 @@ public sealed class DeviceCatalog : IDisposable
         var matches = entries.Where(e => Matches(e.Info, spec)).ToList();
         if (matches.Count == 0)
         {
-            string why = spec is "cuda" or "opencl" ? $" ({string.Join("; ", notes.Where(n => n.StartsWith(spec, StringComparison.Ordinal)))})" : "";
+            string kind = spec.Split(':')[0];
+            var kindNotes = notes.Where(n => n.StartsWith(kind + ":", StringComparison.Ordinal)).ToList();
+            string why = kindNotes.Count > 0 ? $" ({string.Join("; ", kindNotes)})" : "";
             throw new UserInputException($"no device '{spec}'{why}; available: {Available()}");
         }
 
@@ -185,7 +187,7 @@ public sealed class DeviceCatalog : IDisposable
         if (device.CLStdVersion < minimum)
             return $"OpenCL C {device.CLStdVersion} is older than the {minimum} that ILGPU needs";
         if (!device.Capabilities.GenericAddressSpace)
-            return $"{device.DeviceVersion} without generic address space support, which ILGPU needs";
+            return $"OpenCL {device.DeviceVersion} without generic address space support, which ILGPU needs";
         return null;
     }
 
