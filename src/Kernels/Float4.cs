@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace MnistGpu.Kernels;
 
 /// <summary>
@@ -17,6 +19,7 @@ internal struct Float4
     }
 
     /// <summary>acc += s · v, the inner step of a register-tiled product.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddScaled(float s, Float4 v)
     {
         X += s * v.X;
@@ -25,11 +28,15 @@ internal struct Float4
         W += s * v.W;
     }
 
-    public readonly float this[int i] => i switch
+    public readonly float this[int i]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => i switch
     {
         0 => X,
         1 => Y,
         2 => Z,
-        _ => W,
-    };
+            _ => W,
+        };
+    }
 }

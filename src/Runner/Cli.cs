@@ -20,6 +20,7 @@ public static class Cli
             TrainCommand.Create(output),
             DevicesCommand.Create(output),
             VerifyCommand.Create(output),
+            BenchCommand.Create(output),
         };
 
         var parsed = root.Parse(args);

@@ -82,15 +82,13 @@ internal static class TrainCommand
         };
         try
         {
-            File.WriteAllText(path, JsonSerializer.Serialize(summary, JsonOptions));
+            File.WriteAllText(path, JsonSerializer.Serialize(summary, Json.Options));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new UserInputException($"cannot write {path}: {e.Message}", e);
         }
     }
-
-    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

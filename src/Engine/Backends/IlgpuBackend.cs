@@ -22,49 +22,52 @@ public sealed class IlgpuBackend : ITrainingBackend
     private long allocatedBytes;
 
     private readonly Action<KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int, int> gatherBatch;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> matMulForward;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> matMulForwardRelu;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> matMulBackwardInput;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> matMulBackwardWeights;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int> biasGradient;
+    private readonly Dictionary<MatMulVariant, Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem>> matMul = [];
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> softmaxForward;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> softmaxForwardBackward;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float> rmsProp;
 
     /// <summary>
-    /// Creates an accelerator on <paramref name="device"/>; the backend owns <paramref name="context"/>
-    /// from here on. <paramref name="memoryLimitBytes"/> caps what this backend may allocate, below
-    /// what the device has.
+    /// Creates an accelerator on <paramref name="device"/> and compiles the kernels; the backend
+    /// owns <paramref name="context"/> from here on. <paramref name="memoryLimitBytes"/> caps what
+    /// this backend may allocate, below what the device has. <paramref name="profile"/> plans
+    /// launches for another device's limits than this accelerator's (tests of GPU launch shapes).
     /// </summary>
-    public IlgpuBackend(Context context, Device device, string deviceName, long? memoryLimitBytes = null)
+    public IlgpuBackend(Context context, Device device, string deviceName, long? memoryLimitBytes = null, DeviceProfile? profile = null)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         this.context = context;
         this.memoryLimitBytes = memoryLimitBytes;
         accelerator = device.CreateAccelerator(context);
-        launch = new LaunchPlanner(accelerator);
+        launch = new LaunchPlanner(profile ?? DeviceProfile.Of(accelerator));
         DeviceName = deviceName;
 
         gatherBatch = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<byte>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int, int>(GatherKernels.Batch);
-        matMulForward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.Forward);
-        matMulForwardRelu = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.ForwardRelu);
-        matMulBackwardInput = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.BackwardInput);
-        matMulBackwardWeights = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.BackwardWeights);
-        biasGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int>(BiasKernels.Gradient);
         softmaxForward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int>(SoftmaxCrossEntropyKernels.Forward);
         softmaxForwardBackward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int>(SoftmaxCrossEntropyKernels.ForwardBackward);
         rmsProp = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float>(RmsPropKernels.Update);
+        foreach (var variant in launch.Variants)
+            matMul[variant] = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem>(Kernel(variant));
+
+        KernelCompileTime = clock.Elapsed;
     }
 
     public string DeviceName { get; }
+
+    /// <summary>Time to create the accelerator and compile every kernel.</summary>
+    public TimeSpan KernelCompileTime { get; }
+
+    /// <summary>The launch plan in use, for reports.</summary>
+    public LaunchPlanner Launches => launch;
 
     /// <summary>
     /// ILGPU's CPU accelerator configured as <paramref name="device"/> (default: 4 warps of 4
     /// threads); <see cref="CPUDevice.Nvidia"/> runs kernels with NVIDIA-sized groups and warps.
     /// </summary>
-    public static IlgpuBackend CreateCpuAccelerator(CPUDevice? device = null, long? memoryLimitBytes = null)
+    public static IlgpuBackend CreateCpuAccelerator(CPUDevice? device = null, long? memoryLimitBytes = null, DeviceProfile? profile = null)
     {
         var context = Context.Create(builder => builder.CPU(device ?? CPUDevice.Default));
-        return new IlgpuBackend(context, context.GetCPUDevice(0), "cpu:0 (ILGPU CPU accelerator)", memoryLimitBytes);
+        return new IlgpuBackend(context, context.GetCPUDevice(0), "cpu:0 (ILGPU CPU accelerator)", memoryLimitBytes, profile);
     }
 
     /// <exception cref="EngineException">The device (or the configured limit) cannot hold the array.</exception>
@@ -124,22 +127,13 @@ public sealed class IlgpuBackend : ITrainingBackend
         gatherBatch(launch.For(batch * pixels), View(images), View(labels), View(order), start, View(x), View(batchLabels), batch, pixels);
 
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
-        (relu ? matMulForwardRelu : matMulForward)(
-            launch.ForMatMul(batch, layer.Outputs),
-            View(x), View(layer.Weights), View(layer.Bias), View(y), batch, layer.Inputs, layer.Outputs);
+        Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), x, layer.Weights, y, layer.Bias);
 
     public void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch) =>
-        matMulBackwardInput(
-            launch.ForMatMul(batch, layer.Inputs),
-            View(dy), View(layer.Weights), View(activation), View(dx), batch, layer.Inputs, layer.Outputs);
+        Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs), dy, layer.Weights, dx, activation);
 
-    public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch)
-    {
-        matMulBackwardWeights(
-            launch.ForMatMul(gradients.Inputs, gradients.Outputs),
-            View(x), View(dy), View(gradients.Weights), batch, gradients.Inputs, gradients.Outputs);
-        biasGradient(launch.For(gradients.Outputs), View(dy), View(gradients.Bias), batch, gradients.Outputs);
-    }
+    public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
+        Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), x, dy, gradients.All, dy);
 
     public void SoftmaxCrossEntropyForward(
         DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> probabilities,
@@ -161,6 +155,19 @@ public sealed class IlgpuBackend : ITrainingBackend
         accelerator.Dispose();
         context.Dispose();
     }
+
+    private void Multiply(MatMulProblem problem, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c, DeviceArray<float> operand)
+    {
+        var variant = launch.VariantFor(problem);
+        matMul[variant](launch.ForMatMul(variant, problem), View(a), View(b), View(c), View(operand), problem);
+    }
+
+    private static Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem> Kernel(MatMulVariant variant) => variant switch
+    {
+        MatMulVariant.RegisterTiled => MatMulKernels.RegisterTiled,
+        MatMulVariant.SparseRowPanel => MatMulKernels.SparseRowPanel,
+        _ => MatMulKernels.SharedMemoryTiled,
+    };
 
     private static ArrayView<T> View<T>(DeviceArray<T> array)
         where T : unmanaged, INumber<T> =>

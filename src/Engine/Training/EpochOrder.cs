@@ -7,11 +7,12 @@ namespace MnistGpu.Engine.Training;
 /// </summary>
 internal static class EpochOrder
 {
-    public static int[] Shuffled(int count, int seed, int epoch)
+    /// <summary>Writes the epoch's order of samples 0..order.Length−1 into <paramref name="order"/>.</summary>
+    public static void Fill(Span<int> order, int seed, int epoch)
     {
-        var order = Enumerable.Range(0, count).ToArray();
+        for (int i = 0; i < order.Length; i++)
+            order[i] = i;
         new Random(DeriveSeed(seed, epoch)).Shuffle(order);
-        return order;
     }
 
     /// <summary>SplitMix64's finaliser over (seed, epoch): nearby inputs give unrelated streams.</summary>

@@ -16,6 +16,11 @@ public sealed class Trainer : IDisposable
     private readonly DeviceDataset train;
     private readonly Dictionary<LabeledImages, DeviceDataset> evaluationSets = [];
 
+    // Host copies reused every epoch, so training allocates nothing per epoch but a Random.
+    private readonly int[] order;
+    private readonly float[] losses;
+    private readonly int[] predictions;
+
     public Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings)
     {
         settings.Validate();
@@ -25,6 +30,9 @@ public sealed class Trainer : IDisposable
         Network = new Network(backend, shape, settings.BatchSize);
         Network.SetParameters(GlorotUniform.Initialize(shape, settings.Seed));
         train = new DeviceDataset(backend, trainingSet, shape.Classes, keepProbabilities: false);
+        order = new int[trainingSet.Count];
+        losses = new float[trainingSet.Count];
+        predictions = new int[trainingSet.Count];
     }
 
     public TrainingSettings Settings { get; }
@@ -36,23 +44,25 @@ public sealed class Trainer : IDisposable
 
     public int StepsPerEpoch => (train.Split.Count + Settings.BatchSize - 1) / Settings.BatchSize;
 
-    public EpochResult TrainEpoch()
+    /// <param name="afterStep">Called after each step is issued, with the number of steps issued so far.</param>
+    public EpochResult TrainEpoch(Action<int>? afterStep = null)
     {
         var clock = Stopwatch.StartNew();
         int epoch = EpochsDone + 1;
         int count = train.Split.Count;
-        int[] order = EpochOrder.Shuffled(count, Settings.Seed, epoch);
+        EpochOrder.Fill(order, Settings.Seed, epoch);
         backend.Upload<int>(order, train.Order);
 
-        for (int start = 0; start < count; start += Settings.BatchSize)
+        for (int start = 0, step = 1; start < count; start += Settings.BatchSize, step++)
         {
             int batch = Math.Min(Settings.BatchSize, count - start);
             backend.GatherBatch(train.Images, train.Labels, train.Order, start, Network.Input, Network.Labels, batch, train.Split.Pixels);
             Network.ComputeGradients(batch, train.Losses, train.Predictions, start);
             Network.ApplyRmsProp(Settings.LearningRate, Settings.Rho, Settings.Epsilon);
+            afterStep?.Invoke(step);
         }
 
-        var (loss, accuracy) = ReadOutcomes(train, order);
+        var (loss, accuracy) = ReadOutcomes(train, order, losses, predictions);
         EpochsDone = epoch;
         return new EpochResult(epoch, StepsPerEpoch, loss, accuracy, clock.Elapsed);
     }
@@ -78,12 +88,11 @@ public sealed class Trainer : IDisposable
             backend.SoftmaxCrossEntropyForward(Network.Logits, Network.Labels, batchProbabilities, data.Losses, data.Predictions, start, batch, classes);
         }
 
-        var (loss, accuracy) = ReadOutcomes(data, order: null);
-        var predictions = new int[split.Count];
+        var samplePredictions = new int[split.Count];
+        var (loss, accuracy) = ReadOutcomes(data, order: null, new float[split.Count], samplePredictions);
         var allProbabilities = new float[split.Count * classes];
-        backend.Download(data.Predictions, predictions);
         backend.Download(probabilities, allProbabilities);
-        return new Evaluation(loss, accuracy, predictions, allProbabilities, split.Labels, clock.Elapsed);
+        return new Evaluation(loss, accuracy, samplePredictions, allProbabilities, split.Labels, clock.Elapsed);
     }
 
     public void Dispose()
@@ -94,12 +103,13 @@ public sealed class Trainer : IDisposable
         Network.Dispose();
     }
 
-    /// <summary>Mean loss and accuracy from the per-sample outputs; sample i of the pass is split sample order[i].</summary>
-    private (double Loss, double Accuracy) ReadOutcomes(DeviceDataset data, int[]? order)
+    /// <summary>
+    /// Mean loss and accuracy from the per-sample outputs, downloaded into the given host arrays;
+    /// sample i of the pass is split sample order[i].
+    /// </summary>
+    private (double Loss, double Accuracy) ReadOutcomes(DeviceDataset data, int[]? order, float[] losses, int[] predictions)
     {
         int count = data.Split.Count;
-        var losses = new float[count];
-        var predictions = new int[count];
         backend.Download(data.Losses, losses);
         backend.Download(data.Predictions, predictions);
 

@@ -1,0 +1,23 @@
+using ILGPU.Runtime;
+
+namespace MnistGpu.Engine.Backends;
+
+/// <summary>
+/// The limits launch planning depends on. Normally read from the accelerator; an explicit
+/// profile lets tests plan launches for a GPU while running on ILGPU's CPU accelerator, whose
+/// NVIDIA-like device reports unlimited shared memory and a single multiprocessor.
+/// </summary>
+public sealed record DeviceProfile(
+    bool IsCpuAccelerator, int WarpSize, int MaxThreadsPerGroup, int MaxSharedMemoryPerGroup, int Multiprocessors, int MaxThreadsPerMultiprocessor)
+{
+    /// <summary>An NVIDIA H200: warp 32, 1024 threads and 48 KiB static shared memory per group, 132 SMs of 2048 threads.</summary>
+    public static DeviceProfile NvidiaH200 { get; } = new(false, 32, 1024, 48 * 1024, 132, 2048);
+
+    public static DeviceProfile Of(Accelerator accelerator) => new(
+        accelerator.AcceleratorType == AcceleratorType.CPU,
+        Math.Max(1, accelerator.WarpSize),
+        accelerator.MaxNumThreadsPerGroup,
+        (int)Math.Min(int.MaxValue, accelerator.MaxSharedMemoryPerGroup),
+        Math.Max(1, accelerator.NumMultiprocessors),
+        Math.Max(accelerator.MaxNumThreadsPerGroup, accelerator.MaxNumThreadsPerMultiprocessor));
+}

@@ -1,0 +1,70 @@
+namespace MnistGpu.Kernels;
+
+/// <summary>What happens to each finished element of a product before it is stored.</summary>
+public static class Epilogue
+{
+    /// <summary>c = a·b</summary>
+    public const int None = 0;
+
+    /// <summary>c = a·b + bias[col]</summary>
+    public const int Bias = 1;
+
+    /// <summary>c = max(0, a·b + bias[col])</summary>
+    public const int BiasRelu = 2;
+
+    /// <summary>c = a·b where operand[row, col] &gt; 0, else 0: the ReLU's backward, fused.</summary>
+    public const int ReluMask = 3;
+}
+
+/// <summary>
+/// One matrix product c (M,N) = epilogue(a' (M,K) · b' (K,N)), c dense row-major, a' and b'
+/// addressed through their layouts. Rows of a' at or past <see cref="ARows"/> read as all ones:
+/// appending a ones row to xᵀ makes the bias gradient (a column sum) the last row of the weight
+/// gradient's product, computed in the same launch.
+/// </summary>
+public readonly struct MatMulProblem
+{
+    public MatMulProblem(int m, int n, int k, int aRows, MatrixLayout a, MatrixLayout b, int epilogue)
+    {
+        M = m;
+        N = n;
+        K = k;
+        ARows = aRows;
+        A = a;
+        B = b;
+        Epilogue = epilogue;
+    }
+
+    public int M { get; }
+
+    public int N { get; }
+
+    public int K { get; }
+
+    public int ARows { get; }
+
+    public MatrixLayout A { get; }
+
+    public MatrixLayout B { get; }
+
+    public int Epilogue { get; }
+
+    /// <summary>Dense layer forward: x (B,I) · w (I,O) + bias (O) → y (B,O), ReLU when <paramref name="relu"/>.</summary>
+    public static MatMulProblem Forward(int batch, int inputs, int outputs, bool relu) =>
+        new(batch, outputs, inputs, batch, MatrixLayout.RowMajor(inputs), MatrixLayout.RowMajor(outputs),
+            relu ? Kernels.Epilogue.BiasRelu : Kernels.Epilogue.Bias);
+
+    /// <summary>Input gradient through the ReLU below: dy (B,O) · wᵀ (O,I) ⊙ [activation (B,I) &gt; 0] → dx (B,I).</summary>
+    public static MatMulProblem BackwardInput(int batch, int inputs, int outputs) =>
+        new(batch, inputs, outputs, batch, MatrixLayout.RowMajor(outputs), MatrixLayout.Transposed(outputs), Kernels.Epilogue.ReluMask);
+
+    /// <summary>
+    /// Weight and bias gradients in one product: [xᵀ; 1ᵀ] (I+1,B) · dy (B,O) → [dW; db] (I+1,O),
+    /// which is exactly the layout of a layer's weights followed by its biases.
+    /// </summary>
+    public static MatMulProblem BackwardParameters(int batch, int inputs, int outputs) =>
+        new(inputs + 1, outputs, batch, inputs, MatrixLayout.Transposed(inputs), MatrixLayout.RowMajor(outputs), Kernels.Epilogue.None);
+
+    /// <summary>Multiply-adds performed: 2·M·N·K floating-point operations.</summary>
+    public long Flops => 2L * M * N * K;
+}

@@ -1,0 +1,128 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using MnistGpu.Engine;
+using MnistGpu.Engine.Benchmarking;
+using MnistGpu.Engine.Data;
+using MnistGpu.Engine.Devices;
+using MnistGpu.Engine.Training;
+using Spectre.Console;
+
+namespace MnistGpu.Runner;
+
+/// <summary>
+/// <c>mnistgpu bench</c>: trains the Keras recipe on one or every device and reports compile
+/// time, time to the first step, epoch time, throughput, matrix-multiply rates, a per-operation
+/// breakdown, managed allocations and the resulting accuracy (schema: docs/benchmarks.md).
+/// </summary>
+internal static class BenchCommand
+{
+    public const string Schema = "mnistgpu-bench/1";
+
+    public static Command Create(TextWriter output)
+    {
+        var defaults = new TrainingSettings();
+        var device = new Option<string>("--device")
+        {
+            Description = "all (every usable device), auto, cpu, cuda, opencl, cuda:N, opencl:N, or an index from 'devices'",
+            DefaultValueFactory = _ => "auto",
+        };
+        var epochs = Options.Epochs(defaults.Epochs);
+        var seed = new Option<int>("--seed") { Description = "Seeds the initial weights and the shuffles", DefaultValueFactory = _ => defaults.Seed };
+        var data = Options.Data();
+        var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON (schema in docs/benchmarks.md)" };
+        var command = new Command("bench", "Measure training speed and accuracy per device")
+        {
+            device, epochs, seed, data, json,
+        };
+        command.SetAction(parsed =>
+        {
+            string? jsonPath = parsed.GetValue(json)?.FullName;
+            if (jsonPath is not null)
+                OutputFiles.RequireWritableFolder(jsonPath, "--json");
+            var settings = defaults with { Epochs = parsed.GetValue(epochs), Seed = parsed.GetValue(seed) };
+            string? dataDirectory = parsed.GetValue(data)?.FullName;
+            var mnist = dataDirectory is null ? MnistData.LoadBundled() : MnistData.Load(dataDirectory);
+            var provenance = Provenance.Collect();
+
+            var results = new List<DeviceBenchmark>();
+            foreach (string spec in DeviceSpecs(parsed.GetValue(device)!))
+            {
+                output.WriteLine($"Benchmarking {spec}: {settings.Epochs} epochs of {mnist.Train.Count} images, batch {settings.BatchSize}");
+                results.Add(Benchmark.Run(
+                    () => DeviceOpener.Open(spec, memoryLimitBytes: null, output),
+                    mnist,
+                    settings,
+                    epoch => output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  epoch {epoch.Epoch}: {epoch.Duration.TotalSeconds:F2} s, loss {epoch.Loss:F4}, accuracy {epoch.Accuracy:F4}"))));
+            }
+
+            Report(output, provenance, results);
+            if (jsonPath is not null)
+                WriteJson(jsonPath, provenance, settings, results);
+            return Cli.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>The --device value as a list of devices; "all" is every usable one.</summary>
+    private static List<string> DeviceSpecs(string spec)
+    {
+        if (!spec.Trim().Equals("all", StringComparison.OrdinalIgnoreCase))
+            return [spec];
+        using var catalog = new DeviceCatalog();
+        return catalog.Devices.Where(d => d.Usable).Select(d => d.Id).ToList();
+    }
+
+    private static void Report(TextWriter output, Provenance provenance, List<DeviceBenchmark> results)
+    {
+        output.WriteLine($"commit {provenance.Commit}, {provenance.DotNet}, ILGPU {provenance.Ilgpu}, CPU {provenance.Cpu} ({provenance.CpuCores} cores), {provenance.OperatingSystem}");
+        var table = Tables.Create(["", .. results.Select(r => r.Device)]);
+        AddRow(table, "kernel compile (device open)", results, r => $"{r.KernelCompileSeconds:F2} s");
+        AddRow(table, "time to first finished step", results, r => $"{r.FirstStepSeconds:F2} s");
+        AddRow(table, "epoch time (median after the first)", results, r => $"{Duration(r.MedianEpochSeconds)}");
+        AddRow(table, "epoch times", results, r => $"{string.Join(", ", r.EpochSeconds.Select(Duration))}");
+        AddRow(table, "samples per second", results, r => $"{r.SamplesPerSecond:N0}");
+        for (int i = 0; i < results[0].MatMul.Count; i++)
+        {
+            int form = i;
+            AddRow(table, $"GFLOP/s {results[0].MatMul[form].Form} {results[0].MatMul[form].Shape}", results, r => $"{r.MatMul[form].GigaflopsPerSecond:F2} ({r.MatMul[form].Milliseconds:F3} ms, {r.MatMul[form].Kernel})");
+        }
+
+        AddRow(table, "managed bytes allocated per epoch", results, r => $"{r.ManagedBytesPerEpoch:N0}");
+        AddRow(table, "test loss / accuracy", results, r => $"{r.TestLoss:F4} / {r.TestAccuracy:P2}");
+        Tables.Write(output, table);
+
+        foreach (var result in results)
+        {
+            var breakdown = Tables.Create($"profiled epoch on {result.Device}", "calls", "time", "share");
+            foreach (var op in result.Operations)
+                breakdown.AddRow(op.Operation, op.Calls.ToString(CultureInfo.InvariantCulture), Duration(op.Seconds), op.Share.ToString("P1", CultureInfo.InvariantCulture));
+            Tables.Write(output, breakdown);
+        }
+    }
+
+    private static void AddRow(Table table, string metric, List<DeviceBenchmark> results, Func<DeviceBenchmark, FormattableString> cell) =>
+        table.AddRow([metric, .. results.Select(r => cell(r).ToString(CultureInfo.InvariantCulture))]);
+
+    private static string Duration(double seconds) =>
+        seconds < 1 ? string.Create(CultureInfo.InvariantCulture, $"{seconds * 1e3:F1} ms") : string.Create(CultureInfo.InvariantCulture, $"{seconds:F2} s");
+
+    private static void WriteJson(string path, Provenance provenance, TrainingSettings settings, List<DeviceBenchmark> results)
+    {
+        var document = new
+        {
+            schema = Schema,
+            provenance,
+            settings = new { settings.Epochs, settings.BatchSize, settings.HiddenUnits, settings.LearningRate, settings.Seed },
+            devices = results,
+        };
+        try
+        {
+            File.WriteAllText(path, JsonSerializer.Serialize(document, Json.Options));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserInputException($"cannot write {path}: {e.Message}", e);
+        }
+    }
+}

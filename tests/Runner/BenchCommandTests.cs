@@ -1,0 +1,45 @@
+using System.Text.Json;
+using MnistGpu.Tests.Support;
+
+namespace MnistGpu.Tests.Runner;
+
+public sealed class BenchCommandTests
+{
+    [Fact]
+    public void Bench_reports_every_figure_in_the_table_and_the_json()
+    {
+        using var folder = IdxWriter.MnistSubset(trainCount: 640, testCount: 200);
+        string json = folder.File("bench.json");
+
+        var (code, output, error) = CliRun.Run(["bench", "--device", "cpu", "--epochs", "2", "--data", folder.Path, "--json", json]);
+
+        Assert.Equal("", error);
+        Assert.Equal(0, code);
+        foreach (string row in new[] { "kernel compile", "time to first finished step", "epoch time (median after the first)", "samples per second", "GFLOP/s x·W", "GFLOP/s dy·Wᵀ", "GFLOP/s xᵀ·dy", "managed bytes allocated per epoch", "test loss / accuracy", "profiled epoch on cpu:0" })
+            Assert.Contains(row, output);
+
+        using var document = JsonDocument.Parse(File.ReadAllText(json));
+        var root = document.RootElement;
+        Assert.Equal("mnistgpu-bench/1", root.GetProperty("schema").GetString());
+        var provenance = root.GetProperty("provenance");
+        foreach (string field in new[] { "commit", "dotNet", "ilgpu", "cpu", "operatingSystem" })
+            Assert.False(string.IsNullOrEmpty(provenance.GetProperty(field).GetString()), field);
+
+        var device = Assert.Single(root.GetProperty("devices").EnumerateArray().ToList());
+        Assert.StartsWith("cpu:0", device.GetProperty("device").GetString());
+        Assert.True(device.GetProperty("kernelCompileSeconds").GetDouble() > 0);
+        Assert.True(device.GetProperty("firstStepSeconds").GetDouble() > device.GetProperty("kernelCompileSeconds").GetDouble());
+        Assert.Equal(2, device.GetProperty("epochSeconds").GetArrayLength());
+        Assert.Equal(device.GetProperty("epochSeconds")[1].GetDouble(), device.GetProperty("medianEpochSeconds").GetDouble());
+        Assert.Equal(640 / device.GetProperty("medianEpochSeconds").GetDouble(), device.GetProperty("samplesPerSecond").GetDouble(), 6);
+        var matMul = device.GetProperty("matMul").EnumerateArray().ToList();
+        Assert.Equal(["forward", "input-gradient", "weight-gradient"], matMul.Select(m => m.GetProperty("key").GetString()));
+        Assert.All(matMul, m => Assert.True(m.GetProperty("gigaflopsPerSecond").GetDouble() > 0));
+        var operations = device.GetProperty("operations").EnumerateArray().ToList();
+        var rmsProp = operations.Single(o => o.GetProperty("operation").GetString() == "rmsprop");
+        Assert.Equal(5, rmsProp.GetProperty("calls").GetInt32());
+        Assert.Equal(1.0, operations.Sum(o => o.GetProperty("share").GetDouble()), 6);
+        Assert.True(device.GetProperty("managedBytesPerEpoch").GetInt64() >= 0);
+        Assert.InRange(device.GetProperty("testAccuracy").GetDouble(), 0.3, 1.0);
+    }
+}
