@@ -5,6 +5,7 @@ using MnistGpu.Engine;
 using MnistGpu.Engine.Benchmarking;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Devices;
+using MnistGpu.Engine.IO;
 using MnistGpu.Engine.Training;
 using Spectre.Console;
 
@@ -39,10 +40,10 @@ internal static class BenchCommand
         {
             string? jsonPath = parsed.GetValue(json)?.FullName;
             if (jsonPath is not null)
-                OutputFiles.RequireWritableFolder(jsonPath, "--json");
+                AtomicFile.RequireFolder(jsonPath, "--json");
             var settings = defaults with { Epochs = parsed.GetValue(epochs), Seed = parsed.GetValue(seed) };
             string? dataDirectory = parsed.GetValue(data)?.FullName;
-            var mnist = dataDirectory is null ? MnistData.LoadBundled() : MnistData.Load(dataDirectory);
+            var mnist = MnistData.Load(dataDirectory);
             var provenance = Provenance.Collect();
 
             var results = new List<DeviceBenchmark>();

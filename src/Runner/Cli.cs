@@ -21,6 +21,9 @@ public static class Cli
             DevicesCommand.Create(output),
             VerifyCommand.Create(output),
             BenchCommand.Create(output),
+            EvaluateCommand.Create(output),
+            PredictCommand.Create(output),
+            ExportCommand.Create(output),
         };
 
         var parsed = root.Parse(args);

@@ -1,15 +1,24 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using MnistGpu.Engine;
 using MnistGpu.Engine.Data;
+using MnistGpu.Engine.IO;
 using MnistGpu.Engine.Training;
 
 namespace MnistGpu.Runner;
 
-/// <summary><c>mnistgpu train</c>: trains, printing Keras-style epoch lines, then the test loss and accuracy.</summary>
+/// <summary>
+/// <c>mnistgpu train</c>: trains (or resumes), printing Keras-style epoch lines, then the test
+/// loss and accuracy. With --save a checkpoint is written after every epoch; Ctrl-C or SIGTERM
+/// finishes the step under way, writes a checkpoint at that step and exits 130 or 143.
+/// </summary>
 internal static class TrainCommand
 {
+    public const int Interrupted = 130;
+    public const int Terminated = 143;
+
     public static Command Create(TextWriter output)
     {
         var defaults = new TrainingSettings();
@@ -22,73 +31,169 @@ internal static class TrainCommand
         var data = Options.Data();
         var json = new Option<FileInfo?>("--json") { Description = "Also write the run's summary as JSON to this file" };
         var memoryLimit = Options.MemoryLimit();
+        var save = new Option<FileInfo?>("--save") { Description = "Write a checkpoint here after every epoch (and on Ctrl-C)" };
+        var resume = new Option<FileInfo?>("--resume") { Description = "Continue the checkpoint at this path (saving back to it unless --save is given); --epochs is then the total" };
 
         var command = new Command("train", "Train the network and report test accuracy")
         {
-            device, epochs, batchSize, learningRate, hidden, seed, data, json, memoryLimit,
+            device, epochs, batchSize, learningRate, hidden, seed, data, json, memoryLimit, save, resume,
         };
+        command.Validators.Add(result =>
+        {
+            if (result.GetResult(resume) is null)
+                return;
+            foreach (var fixedByCheckpoint in new Option[] { batchSize, learningRate, hidden, seed })
+            {
+                if (result.GetResult(fixedByCheckpoint) is { Implicit: false })
+                    result.AddError($"{fixedByCheckpoint.Name} cannot be changed when resuming: the checkpoint fixes it");
+            }
+        });
         command.SetAction(parsed =>
         {
-            var settings = defaults with
-            {
-                Epochs = parsed.GetValue(epochs),
-                BatchSize = parsed.GetValue(batchSize),
-                LearningRate = parsed.GetValue(learningRate),
-                HiddenUnits = parsed.GetValue(hidden),
-                Seed = parsed.GetValue(seed),
-            };
-            return Run(output, parsed.GetValue(device)!, parsed.GetValue(memoryLimit), parsed.GetValue(data)?.FullName, parsed.GetValue(json)?.FullName, settings);
+            var request = new TrainRequest(
+                parsed.GetValue(device)!,
+                parsed.GetValue(memoryLimit),
+                parsed.GetValue(data)?.FullName,
+                parsed.GetValue(json)?.FullName,
+                parsed.GetValue(save)?.FullName,
+                parsed.GetValue(resume)?.FullName,
+                parsed.GetResult(epochs) is { Implicit: false } ? parsed.GetValue(epochs) : null,
+                defaults with
+                {
+                    Epochs = parsed.GetValue(epochs),
+                    BatchSize = parsed.GetValue(batchSize),
+                    LearningRate = parsed.GetValue(learningRate),
+                    HiddenUnits = parsed.GetValue(hidden),
+                    Seed = parsed.GetValue(seed),
+                });
+            return Run(output, request);
         });
         return command;
     }
 
-    private static int Run(TextWriter output, string deviceSpec, long? memoryLimit, string? dataDirectory, string? jsonPath, TrainingSettings settings)
+    private static int Run(TextWriter output, TrainRequest request)
     {
-        settings.Validate();
-        if (jsonPath is not null)
-            OutputFiles.RequireWritableFolder(jsonPath, "--json");
-        var data = dataDirectory is null ? MnistData.LoadBundled() : MnistData.Load(dataDirectory);
-        using var backend = DeviceOpener.Open(deviceSpec, memoryLimit, output);
-        output.WriteLine($"Data: {data.Train.Count} training and {data.Test.Count} test images of {data.Train.Rows}x{data.Train.Columns}");
-
-        using var trainer = new Trainer(backend, data.Train, settings);
-        output.WriteLine($"Network {trainer.Network.Shape}, batch {settings.BatchSize}, RMSprop lr {settings.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {settings.Seed}");
-
-        var epochs = new List<EpochResult>();
-        for (int i = 0; i < settings.Epochs; i++)
+        request.Settings.Validate();
+        string? savePath = request.SavePath ?? request.ResumePath;
+        foreach (var (path, option) in new[] { (request.JsonPath, "--json"), (savePath, "--save") })
         {
-            output.WriteLine($"Epoch {i + 1}/{settings.Epochs}");
-            var epoch = trainer.TrainEpoch();
-            epochs.Add(epoch);
-            output.WriteLine(Invariant($"{epoch.Steps}/{epoch.Steps} - {epoch.Duration.TotalSeconds:F1}s - loss: {epoch.Loss:F4} - accuracy: {epoch.Accuracy:F4}"));
+            if (path is not null)
+                AtomicFile.RequireFolder(path, option);
         }
 
-        var test = trainer.Evaluate(data.Test);
-        output.WriteLine(Invariant($"Test loss: {test.Loss:F4} - test accuracy: {test.Accuracy:F4} ({test.Correct}/{test.Count})"));
+        var checkpoint = request.ResumePath is null ? null : Checkpoint.Load(request.ResumePath);
+        var data = MnistData.Load(request.DataDirectory);
+        using var backend = DeviceOpener.Open(request.Device, request.MemoryLimit, output);
+        output.WriteLine($"Data: {data.Train.Count} training and {data.Test.Count} test images of {data.Train.Rows}x{data.Train.Columns}");
 
-        if (jsonPath is not null)
-            WriteSummary(jsonPath, backend.DeviceName, settings, epochs, test);
+        using var trainer = checkpoint is null
+            ? new Trainer(backend, data.Train, request.Settings)
+            : new Trainer(backend, data.Train, checkpoint, request.Epochs ?? checkpoint.Settings.Epochs);
+        var settings = trainer.Settings;
+        output.WriteLine(Invariant($"Network {trainer.Network.Shape}, batch {settings.BatchSize}, RMSprop lr {settings.LearningRate}, seed {settings.Seed}"));
+        if (checkpoint is not null)
+            output.WriteLine($"Resuming {request.ResumePath}: {Describe(trainer.Position, trainer.StepsPerEpoch)}");
+
+        using var stop = new StopSignals();
+        if (trainer.Position.EpochsDone >= settings.Epochs)
+            output.WriteLine($"The checkpoint already has {trainer.Position.EpochsDone} epochs; nothing to train.");
+        while (trainer.Position.EpochsDone < settings.Epochs)
+        {
+            int epoch = trainer.Position.EpochsDone + 1;
+            output.WriteLine(trainer.Position.StepsDoneInEpoch == 0
+                ? $"Epoch {epoch}/{settings.Epochs}"
+                : $"Epoch {epoch}/{settings.Epochs} (from step {trainer.Position.StepsDoneInEpoch + 1})");
+            var result = trainer.TrainEpochUnless(stop.Token);
+            if (result is null)
+                return Stopped(output, trainer, savePath, stop.ExitCode);
+            output.WriteLine(Invariant($"{result.Steps}/{result.Steps} - {result.Duration.TotalSeconds:F1}s - loss: {result.Loss:F4} - accuracy: {result.Accuracy:F4}"));
+            if (savePath is not null)
+                trainer.CreateCheckpoint().Save(savePath);
+        }
+
+        var test = trainer.EvaluateAfterEpoch(data.Test);
+        output.WriteLine(Invariant($"Test loss: {test.Loss:F4} - test accuracy: {test.Accuracy:F4} ({test.Correct}/{test.Count})"));
+        if (savePath is not null)
+        {
+            trainer.CreateCheckpoint().Save(savePath);
+            output.WriteLine($"Checkpoint: {savePath}");
+        }
+
+        if (request.JsonPath is not null)
+            WriteSummary(request.JsonPath, backend.DeviceName, settings, trainer.History, test);
         return Cli.Ok;
     }
 
-    private static void WriteSummary(string path, string device, TrainingSettings settings, List<EpochResult> epochs, Evaluation test)
+    /// <summary>Training was interrupted between steps: keep the position if asked to, and say where it is.</summary>
+    private static int Stopped(TextWriter output, Trainer trainer, string? savePath, int exitCode)
+    {
+        string where = Describe(trainer.Position, trainer.StepsPerEpoch);
+        if (savePath is null)
+        {
+            output.WriteLine($"Interrupted: {where}; no checkpoint written (train with --save PATH to keep progress).");
+        }
+        else
+        {
+            trainer.CreateCheckpoint().Save(savePath);
+            output.WriteLine($"Interrupted: {where}; checkpoint written to {savePath} (continue with: mnistgpu train --resume {savePath}).");
+        }
+
+        return exitCode;
+    }
+
+    private static string Describe(TrainingPosition position, int stepsPerEpoch) => position.StepsDoneInEpoch == 0
+        ? $"{position.EpochsDone} epochs done"
+        : $"epoch {position.EpochsDone + 1}, {position.StepsDoneInEpoch} of {stepsPerEpoch} steps done";
+
+    private static void WriteSummary(string path, string device, TrainingSettings settings, IReadOnlyList<EpochResult> epochs, Evaluation test)
     {
         var summary = new
         {
             device,
             settings = new { settings.Epochs, settings.BatchSize, settings.LearningRate, settings.HiddenUnits, settings.Rho, settings.Epsilon, settings.Seed },
-            epochs = epochs.Select(e => new { e.Epoch, e.Loss, e.Accuracy, seconds = e.Duration.TotalSeconds }),
+            epochs = epochs.Select(e => new { e.Epoch, e.Loss, e.Accuracy, seconds = e.Duration.TotalSeconds, e.TestLoss, e.TestAccuracy }),
             test = new { test.Loss, test.Accuracy, test.Correct, test.Count },
         };
-        try
-        {
-            File.WriteAllText(path, JsonSerializer.Serialize(summary, Json.Options));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UserInputException($"cannot write {path}: {e.Message}", e);
-        }
+        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(summary, Json.Options));
     }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private sealed record TrainRequest(
+        string Device, long? MemoryLimit, string? DataDirectory, string? JsonPath, string? SavePath, string? ResumePath, int? Epochs, TrainingSettings Settings);
+
+    /// <summary>
+    /// Turns Ctrl-C (SIGINT) and SIGTERM into a request to stop between steps, instead of the
+    /// default immediate exit, and remembers the exit code the signal asks for.
+    /// </summary>
+    private sealed class StopSignals : IDisposable
+    {
+        private readonly CancellationTokenSource source = new();
+        private readonly PosixSignalRegistration interrupt;
+        private readonly PosixSignalRegistration terminate;
+
+        public StopSignals()
+        {
+            interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => Stop(context, Interrupted));
+            terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Stop(context, Terminated));
+        }
+
+        public CancellationToken Token => source.Token;
+
+        public int ExitCode { get; private set; } = Interrupted;
+
+        public void Dispose()
+        {
+            interrupt.Dispose();
+            terminate.Dispose();
+            source.Dispose();
+        }
+
+        private void Stop(PosixSignalContext context, int exitCode)
+        {
+            context.Cancel = true;
+            ExitCode = exitCode;
+            source.Cancel();
+        }
+    }
 }

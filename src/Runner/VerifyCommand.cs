@@ -23,7 +23,7 @@ internal static class VerifyCommand
         command.SetAction(parsed =>
         {
             string? dataDirectory = parsed.GetValue(data)?.FullName;
-            var digits = (dataDirectory is null ? MnistData.LoadBundled() : MnistData.Load(dataDirectory)).Train;
+            var digits = MnistData.Load(dataDirectory).Train;
             using var backend = DeviceOpener.Open(parsed.GetValue(device)!, parsed.GetValue(memoryLimit), output);
             using var verifier = new DeviceVerifier(backend, digits);
 

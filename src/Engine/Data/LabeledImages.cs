@@ -19,6 +19,8 @@ public sealed class LabeledImages
         Columns = columns;
     }
 
+    private string? contentHash;
+
     public string Name { get; }
 
     public byte[] Images { get; }
@@ -32,6 +34,17 @@ public sealed class LabeledImages
     public int Count => Labels.Length;
 
     public int Pixels => Rows * Columns;
+
+    /// <summary>SHA-256 of the images then the labels, in hex: identifies the data a checkpoint was trained on.</summary>
+    public string ContentHash => contentHash ??= ComputeHash();
+
+    private string ComputeHash()
+    {
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        sha.AppendData(Images);
+        sha.AppendData(Labels);
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
 
     /// <summary>The first <paramref name="count"/> samples, for quick runs and tests.</summary>
     public LabeledImages Take(int count)

@@ -34,9 +34,11 @@ public sealed class MnistData
 
     public static MnistData LoadBundled() => Load(BundledDirectory);
 
+    /// <summary>The set in <paramref name="directory"/>, or the bundled MNIST when it is null.</summary>
     /// <exception cref="UserInputException">A file is missing or malformed, or the files disagree.</exception>
-    public static MnistData Load(string directory)
+    public static MnistData Load(string? directory)
     {
+        directory ??= BundledDirectory;
         if (!Directory.Exists(directory))
             throw new UserInputException($"data folder not found: {directory}");
         var train = LoadSplit(directory, "train", "train");

@@ -73,6 +73,8 @@ public sealed class Network : IDisposable
 
     public void SetParameters(ReadOnlySpan<float> parameters) => backend.Upload(parameters, Parameters);
 
+    public void SetMeanSquares(ReadOnlySpan<float> meanSquares) => backend.Upload(meanSquares, MeanSquares);
+
     public float[] GetParameters() => Download(Parameters);
 
     public float[] GetGradients() => Download(Gradients);

@@ -1,7 +1,15 @@
 namespace MnistGpu.Engine.Training;
 
-/// <summary>One epoch: mean training loss and accuracy over its samples (as each was trained, Keras-style).</summary>
-public sealed record EpochResult(int Epoch, int Steps, double Loss, double Accuracy, TimeSpan Duration);
+/// <summary>
+/// One epoch: mean training loss and accuracy over its samples (as each was trained, Keras-style),
+/// and the test loss and accuracy when the test set was evaluated after it.
+/// </summary>
+public sealed record EpochResult(int Epoch, int Steps, double Loss, double Accuracy, TimeSpan Duration)
+{
+    public double? TestLoss { get; init; }
+
+    public double? TestAccuracy { get; init; }
+}
 
 /// <summary>The network's loss and accuracy on a split, with each sample's prediction and class probabilities.</summary>
 public sealed record Evaluation(double Loss, double Accuracy, int[] Predictions, float[] Probabilities, byte[] Labels, TimeSpan Duration)
@@ -9,4 +17,24 @@ public sealed record Evaluation(double Loss, double Accuracy, int[] Predictions,
     public int Count => Labels.Length;
 
     public int Correct => Predictions.Where((p, i) => p == Labels[i]).Count();
+
+    /// <summary>How many test images of each class there are and how many were classified correctly.</summary>
+    public IReadOnlyList<ClassAccuracy> PerClass(int classes)
+    {
+        var counts = new int[classes];
+        var correct = new int[classes];
+        for (int i = 0; i < Labels.Length; i++)
+        {
+            counts[Labels[i]]++;
+            if (Predictions[i] == Labels[i])
+                correct[Labels[i]]++;
+        }
+
+        return Enumerable.Range(0, classes).Select(c => new ClassAccuracy(c, counts[c], correct[c])).ToList();
+    }
+}
+
+public sealed record ClassAccuracy(int Class, int Count, int Correct)
+{
+    public double Accuracy => Count == 0 ? double.NaN : (double)Correct / Count;
 }

@@ -8,28 +8,56 @@ namespace MnistGpu.Engine.Training;
 /// <summary>
 /// Trains the network on a backend: per epoch one shuffled order is uploaded, then every step
 /// gathers its batch on the device, runs forward, backward and RMSprop there, and writes each
-/// sample's loss and prediction into device arrays that are read back once, at the epoch's end.
+/// sample's loss and prediction into device arrays that are read back once, at the epoch's end
+/// (or when training is interrupted). A trainer starts from fresh Glorot weights or from a
+/// checkpoint, and continues exactly where the checkpoint stopped, mid-epoch included.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
     private readonly ITrainingBackend backend;
     private readonly DeviceDataset train;
-    private readonly Dictionary<LabeledImages, DeviceDataset> evaluationSets = [];
+    private readonly Evaluator evaluator;
+    private readonly List<EpochResult> history = [];
 
     // Host copies reused every epoch, so training allocates nothing per epoch but a Random.
     private readonly int[] order;
     private readonly float[] losses;
     private readonly int[] predictions;
 
+    /// <summary>A new run: Glorot-uniform weights and zero biases from <see cref="TrainingSettings.Seed"/>.</summary>
     public Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings)
+        : this(backend, trainingSet, settings, new NetworkShape(trainingSet.Pixels, settings.HiddenUnits, MnistData.Classes))
+    {
+        Network.SetParameters(GlorotUniform.Initialize(Network.Shape, settings.Seed));
+    }
+
+    /// <summary>
+    /// Continues <paramref name="checkpoint"/> on <paramref name="trainingSet"/>, which must be the
+    /// data it was trained on; <paramref name="epochs"/> sets the total number of epochs.
+    /// </summary>
+    /// <exception cref="UserInputException">The checkpoint does not fit this data.</exception>
+    public Trainer(ITrainingBackend backend, LabeledImages trainingSet, Checkpoint checkpoint, int epochs)
+        : this(backend, trainingSet, checkpoint.Settings with { Epochs = epochs }, Fit(checkpoint, trainingSet))
+    {
+        if (checkpoint.DataHash != trainingSet.ContentHash)
+            throw new UserInputException($"the checkpoint was trained on other data (SHA-256 {Short(checkpoint.DataHash)}, this training set is {Short(trainingSet.ContentHash)})");
+        int steps = StepsPerEpoch;
+        if (checkpoint.Position.StepsDoneInEpoch >= steps)
+            throw new UserInputException($"the checkpoint is at step {checkpoint.Position.StepsDoneInEpoch}, but an epoch has {steps} steps");
+        Network.SetParameters(checkpoint.Parameters);
+        Network.SetMeanSquares(checkpoint.MeanSquares);
+        Position = checkpoint.Position;
+        history.AddRange(checkpoint.History);
+    }
+
+    private Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, NetworkShape shape)
     {
         settings.Validate();
         this.backend = backend;
         Settings = settings;
-        var shape = new NetworkShape(trainingSet.Pixels, settings.HiddenUnits, MnistData.Classes);
         Network = new Network(backend, shape, settings.BatchSize);
-        Network.SetParameters(GlorotUniform.Initialize(shape, settings.Seed));
         train = new DeviceDataset(backend, trainingSet, shape.Classes, keepProbabilities: false);
+        evaluator = new Evaluator(backend, Network);
         order = new int[trainingSet.Count];
         losses = new float[trainingSet.Count];
         predictions = new int[trainingSet.Count];
@@ -39,90 +67,104 @@ public sealed class Trainer : IDisposable
 
     public Network Network { get; }
 
-    /// <summary>Epochs finished so far.</summary>
-    public int EpochsDone { get; private set; }
+    /// <summary>Where training stands: epochs done and steps into the next one.</summary>
+    public TrainingPosition Position { get; private set; } = TrainingPosition.Start;
+
+    /// <summary>Every finished epoch, across resumes.</summary>
+    public IReadOnlyList<EpochResult> History => history;
 
     public int StepsPerEpoch => (train.Split.Count + Settings.BatchSize - 1) / Settings.BatchSize;
 
-    /// <param name="afterStep">Called after each step is issued, with the number of steps issued so far.</param>
-    public EpochResult TrainEpoch(Action<int>? afterStep = null)
+    /// <summary>Trains the rest of the current epoch.</summary>
+    /// <param name="afterStep">Called after each step is issued, with the number of steps of this epoch issued so far.</param>
+    /// <exception cref="EngineException">The loss became NaN or infinite.</exception>
+    public EpochResult TrainEpoch(Action<int>? afterStep = null) => TrainEpochUnless(CancellationToken.None, afterStep)!;
+
+    /// <summary>
+    /// Trains the rest of the current epoch, checking <paramref name="stop"/> between steps: when
+    /// stop is requested it finishes the step under way, records the position and returns null.
+    /// </summary>
+    /// <exception cref="EngineException">The loss became NaN or infinite.</exception>
+    public EpochResult? TrainEpochUnless(CancellationToken stop, Action<int>? afterStep = null)
     {
         var clock = Stopwatch.StartNew();
-        int epoch = EpochsDone + 1;
+        int epoch = Position.EpochsDone + 1;
+        int firstStep = Position.StepsDoneInEpoch;
         int count = train.Split.Count;
         EpochOrder.Fill(order, Settings.Seed, epoch);
         backend.Upload<int>(order, train.Order);
 
-        for (int start = 0, step = 1; start < count; start += Settings.BatchSize, step++)
+        int step = firstStep;
+        while (step < StepsPerEpoch && !stop.IsCancellationRequested)
         {
+            int start = step * Settings.BatchSize;
             int batch = Math.Min(Settings.BatchSize, count - start);
             backend.GatherBatch(train.Images, train.Labels, train.Order, start, Network.Input, Network.Labels, batch, train.Split.Pixels);
             Network.ComputeGradients(batch, train.Losses, train.Predictions, start);
             Network.ApplyRmsProp(Settings.LearningRate, Settings.Rho, Settings.Epsilon);
+            step++;
             afterStep?.Invoke(step);
         }
 
-        var (loss, accuracy) = ReadOutcomes(train, order, losses, predictions);
-        EpochsDone = epoch;
-        return new EpochResult(epoch, StepsPerEpoch, loss, accuracy, clock.Elapsed);
+        var outcome = ReadOutcome(firstStep, step, epoch);
+        double lossSum = Position.PartialLossSum + outcome.LossSum;
+        int correct = Position.PartialCorrect + outcome.Correct;
+        if (step < StepsPerEpoch)
+        {
+            Position = new TrainingPosition(epoch - 1, step, lossSum, correct);
+            return null;
+        }
+
+        Position = new TrainingPosition(epoch, 0, 0, 0);
+        var result = new EpochResult(epoch, StepsPerEpoch, lossSum / count, (double)correct / count, clock.Elapsed);
+        history.Add(result);
+        return result;
+    }
+
+    /// <summary>Evaluates <paramref name="split"/> and records its loss and accuracy with the last finished epoch.</summary>
+    public Evaluation EvaluateAfterEpoch(LabeledImages split)
+    {
+        var evaluation = Evaluate(split);
+        if (history.Count > 0)
+            history[^1] = history[^1] with { TestLoss = evaluation.Loss, TestAccuracy = evaluation.Accuracy };
+        return evaluation;
     }
 
     /// <summary>Loss, accuracy and per-sample predictions of the current network on <paramref name="split"/>.</summary>
-    public Evaluation Evaluate(LabeledImages split)
-    {
-        var clock = Stopwatch.StartNew();
-        if (!evaluationSets.TryGetValue(split, out var data))
-        {
-            data = new DeviceDataset(backend, split, Network.Shape.Classes, keepProbabilities: true);
-            evaluationSets.Add(split, data);
-        }
+    public Evaluation Evaluate(LabeledImages split) => evaluator.Evaluate(split);
 
-        int classes = Network.Shape.Classes;
-        var probabilities = data.Probabilities!;
-        for (int start = 0; start < split.Count; start += Network.BatchCapacity)
-        {
-            int batch = Math.Min(Network.BatchCapacity, split.Count - start);
-            backend.GatherBatch(data.Images, data.Labels, data.Order, start, Network.Input, Network.Labels, batch, split.Pixels);
-            Network.Forward(batch);
-            using var batchProbabilities = backend.Slice(probabilities, start * classes, batch * classes);
-            backend.SoftmaxCrossEntropyForward(Network.Logits, Network.Labels, batchProbabilities, data.Losses, data.Predictions, start, batch, classes);
-        }
-
-        var samplePredictions = new int[split.Count];
-        var (loss, accuracy) = ReadOutcomes(data, order: null, new float[split.Count], samplePredictions);
-        var allProbabilities = new float[split.Count * classes];
-        backend.Download(probabilities, allProbabilities);
-        return new Evaluation(loss, accuracy, samplePredictions, allProbabilities, split.Labels, clock.Elapsed);
-    }
+    /// <summary>Everything needed to continue from here, or to use the network.</summary>
+    public Checkpoint CreateCheckpoint() => new(
+        Network.Shape, Settings, Position, history.ToList(), train.Split.ContentHash, Network.GetParameters(), Network.GetMeanSquares());
 
     public void Dispose()
     {
-        foreach (var data in evaluationSets.Values)
-            data.Dispose();
+        evaluator.Dispose();
         train.Dispose();
         Network.Dispose();
     }
 
-    /// <summary>
-    /// Mean loss and accuracy from the per-sample outputs, downloaded into the given host arrays;
-    /// sample i of the pass is split sample order[i].
-    /// </summary>
-    private (double Loss, double Accuracy) ReadOutcomes(DeviceDataset data, int[]? order, float[] losses, int[] predictions)
+    /// <summary>Reads back the per-sample outputs of steps [fromStep, toStep) and checks the loss is finite.</summary>
+    private Outcome ReadOutcome(int fromStep, int toStep, int epoch)
     {
-        int count = data.Split.Count;
-        backend.Download(data.Losses, losses);
-        backend.Download(data.Predictions, predictions);
-
-        double lossSum = 0;
-        int correct = 0;
-        for (int i = 0; i < count; i++)
-        {
-            lossSum += losses[i];
-            int sample = order is null ? i : order[i];
-            if (predictions[i] == data.Split.Labels[sample])
-                correct++;
-        }
-
-        return (lossSum / count, (double)correct / count);
+        int from = Math.Min(fromStep * Settings.BatchSize, train.Split.Count);
+        int to = Math.Min(toStep * Settings.BatchSize, train.Split.Count);
+        if (to == from)
+            return default;
+        backend.Download(train.Losses, losses);
+        backend.Download(train.Predictions, predictions);
+        var outcome = Outcome.Of(losses, predictions, train.Split.Labels, order, from, to);
+        if (!double.IsFinite(outcome.LossSum))
+            throw new EngineException($"training diverged: the loss became {outcome.MeanLoss} in epoch {epoch}, steps {fromStep + 1}-{toStep}");
+        return outcome;
     }
+
+    private static NetworkShape Fit(Checkpoint checkpoint, LabeledImages trainingSet)
+    {
+        if (checkpoint.Shape.Inputs != trainingSet.Pixels || checkpoint.Shape.Classes != MnistData.Classes)
+            throw new UserInputException($"the checkpoint's network takes {checkpoint.Shape.Inputs} pixels and {checkpoint.Shape.Classes} classes; the data has {trainingSet.Pixels} pixels and {MnistData.Classes} classes");
+        return checkpoint.Shape;
+    }
+
+    private static string Short(string hash) => hash.Length > 12 ? hash[..12] : hash;
 }

@@ -1,0 +1,85 @@
+using Google.Protobuf;
+using MnistGpu.Engine.IO;
+using MnistGpu.Engine.Training;
+using Onnx;
+
+namespace MnistGpu.Engine.Export;
+
+/// <summary>
+/// Writes a checkpoint's network as an ONNX model: input "input" float [N, inputs] in [0,1],
+/// Gemm → Relu → Gemm → Softmax, output "probabilities" float [N, classes]. The weights are stored
+/// (inputs, outputs) as the engine keeps them, which is Gemm's B operand without a transpose.
+/// </summary>
+public static class OnnxExporter
+{
+    /// <summary>ONNX IR version 8 with operator set 13: understood by every ONNX Runtime since 1.10.</summary>
+    private const long IrVersion = 8;
+    private const long OperatorSet = 13;
+
+    public const string InputName = "input";
+    public const string OutputName = "probabilities";
+
+    public static void Export(Checkpoint checkpoint, string path) => AtomicFile.Write(path, Build(checkpoint).ToByteArray());
+
+    public static ModelProto Build(Checkpoint checkpoint)
+    {
+        var shape = checkpoint.Shape;
+        var hidden = shape.HiddenLayer;
+        var output = shape.OutputLayer;
+        var parameters = checkpoint.Parameters.AsSpan();
+        var graph = new GraphProto { Name = $"mnistgpu {shape}" };
+        graph.Input.Add(Tensor(InputName, shape.Inputs));
+        graph.Output.Add(Tensor(OutputName, shape.Classes));
+        graph.Initializer.Add(Initializer("W1", parameters.Slice(hidden.WeightOffset, hidden.WeightCount), hidden.Inputs, hidden.Outputs));
+        graph.Initializer.Add(Initializer("b1", parameters.Slice(hidden.BiasOffset, hidden.Outputs), hidden.Outputs));
+        graph.Initializer.Add(Initializer("W2", parameters.Slice(output.WeightOffset, output.WeightCount), output.Inputs, output.Outputs));
+        graph.Initializer.Add(Initializer("b2", parameters.Slice(output.BiasOffset, output.Outputs), output.Outputs));
+        graph.Node.Add(Node("Gemm", "dense1", [InputName, "W1", "b1"], "hidden_linear"));
+        graph.Node.Add(Node("Relu", "relu1", ["hidden_linear"], "hidden"));
+        graph.Node.Add(Node("Gemm", "dense2", ["hidden", "W2", "b2"], "logits"));
+        var softmax = Node("Softmax", "softmax", ["logits"], OutputName);
+        softmax.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
+        graph.Node.Add(softmax);
+
+        var model = new ModelProto
+        {
+            IrVersion = IrVersion,
+            ProducerName = "mnistgpu",
+            DocString = $"Keras MNIST network trained by MnistGpu: {checkpoint.Position.EpochsDone} epochs, seed {checkpoint.Settings.Seed}",
+            Graph = graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OperatorSet });
+        return model;
+    }
+
+    private static ValueInfoProto Tensor(string name, int width)
+    {
+        var tensorShape = new TensorShapeProto();
+        tensorShape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "N" });
+        tensorShape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = width });
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto
+            {
+                TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = tensorShape },
+            },
+        };
+    }
+
+    private static TensorProto Initializer(string name, ReadOnlySpan<float> values, params long[] dimensions)
+    {
+        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
+        tensor.Dims.Add(dimensions);
+        tensor.FloatData.Add(values.ToArray());
+        return tensor;
+    }
+
+    private static NodeProto Node(string operation, string name, string[] inputs, string output)
+    {
+        var node = new NodeProto { OpType = operation, Name = name };
+        node.Input.Add(inputs);
+        node.Output.Add(output);
+        return node;
+    }
+}

@@ -1,0 +1,40 @@
+using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Data;
+using MnistGpu.Engine.Model;
+
+namespace MnistGpu.Engine.Training;
+
+/// <summary>A checkpoint's network loaded onto a device, for evaluation and prediction.</summary>
+public sealed class TrainedNetwork : IDisposable
+{
+    private readonly Evaluator evaluator;
+
+    public TrainedNetwork(ITrainingBackend backend, Checkpoint checkpoint)
+    {
+        Checkpoint = checkpoint;
+        Network = new Network(backend, checkpoint.Shape, checkpoint.Settings.BatchSize);
+        Network.SetParameters(checkpoint.Parameters);
+        evaluator = new Evaluator(backend, Network);
+    }
+
+    public Checkpoint Checkpoint { get; }
+
+    public Network Network { get; }
+
+    /// <exception cref="UserInputException">The split's images are not the size the network takes.</exception>
+    public Evaluation Evaluate(LabeledImages split)
+    {
+        if (split.Pixels != Network.Shape.Inputs)
+            throw new UserInputException($"the network takes {Network.Shape.Inputs} pixels, but the {split.Name} images have {split.Pixels} ({split.Rows}x{split.Columns})");
+        return evaluator.Evaluate(split);
+    }
+
+    /// <summary>Class probabilities (N,C) of N images given as (N,P) pixels in [0,1].</summary>
+    public float[] Probabilities(ReadOnlySpan<float> pixels) => evaluator.Probabilities(pixels);
+
+    public void Dispose()
+    {
+        evaluator.Dispose();
+        Network.Dispose();
+    }
+}

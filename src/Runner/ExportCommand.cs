@@ -1,0 +1,27 @@
+using System.CommandLine;
+using MnistGpu.Engine.Export;
+using MnistGpu.Engine.IO;
+using MnistGpu.Engine.Training;
+
+namespace MnistGpu.Runner;
+
+/// <summary><c>mnistgpu export</c>: a checkpoint's network as an ONNX model.</summary>
+internal static class ExportCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var model = ModelOption.Create();
+        var onnx = new Option<FileInfo>("--onnx") { Description = "Write the ONNX model here", Required = true };
+        var command = new Command("export", "Export a checkpoint's network as ONNX (Gemm, Relu, Gemm, Softmax)") { model, onnx };
+        command.SetAction(parsed =>
+        {
+            string path = parsed.GetValue(onnx)!.FullName;
+            AtomicFile.RequireFolder(path, "--onnx");
+            var checkpoint = Checkpoint.Load(parsed.GetValue(model)!.FullName);
+            OnnxExporter.Export(checkpoint, path);
+            output.WriteLine($"Wrote {path}: input '{OnnxExporter.InputName}' float [N,{checkpoint.Shape.Inputs}] in [0,1] -> Gemm -> Relu -> Gemm -> Softmax -> '{OnnxExporter.OutputName}' float [N,{checkpoint.Shape.Classes}]");
+            return Cli.Ok;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,135 @@
+using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Training;
+using MnistGpu.Tests.Support;
+
+namespace MnistGpu.Tests.Runner;
+
+/// <summary>evaluate, predict and export on a small trained checkpoint.</summary>
+public sealed class ModelCommandsTests : IDisposable
+{
+    private readonly TempDirectory folder = new();
+    private readonly string model;
+
+    public ModelCommandsTests() => model = SmallModel.WriteTo(folder);
+
+    public void Dispose() => folder.Dispose();
+
+    [Fact]
+    public void Evaluate_prints_loss_accuracy_and_every_class()
+    {
+        var (code, output, error) = CliRun.Run(["evaluate", "--model", model, "--device", "cpu"]);
+        Assert.Equal("", error);
+        Assert.Equal(0, code);
+        Assert.Matches(@"Test loss: \d\.\d{4} - test accuracy: 0\.\d{4} \(\d+/10000\)", output);
+        // The published test-set class counts, each on its own row.
+        foreach (var (digit, count) in new[] { (0, 980), (1, 1135), (5, 892), (9, 1009) })
+            Assert.Matches($@"\n\s+{digit}\s+{count}\s+\d+\s+\d+\.\d\d %", output);
+    }
+
+    [Fact]
+    public void Predict_reads_digits_drawn_either_way_round()
+    {
+        // Test samples 0, 1, 2 are a 7, a 2 and a 1, and the small model gets them right.
+        string seven = DigitPictures.LightOnDark(folder, 0, "seven.png");
+        string two = DigitPictures.DarkOnLight(folder, 1, "two-on-paper.jpg");
+        string one = DigitPictures.DarkOnLight(folder, 2, "one-on-paper.bmp");
+
+        var (code, output, error) = CliRun.Run(["predict", "--model", model, "--device", "cpu", "--json", seven, two, one]);
+
+        Assert.Equal("", error);
+        Assert.Equal(0, code);
+        using var document = JsonDocument.Parse(output);
+        var digits = document.RootElement.EnumerateArray().Select(p => p.GetProperty("digit").GetInt32()).ToList();
+        Assert.Equal([7, 2, 1], digits);
+        foreach (var prediction in document.RootElement.EnumerateArray())
+        {
+            var top3 = prediction.GetProperty("top3").EnumerateArray().Select(c => c.GetProperty("probability").GetDouble()).ToList();
+            Assert.Equal(3, top3.Count);
+            Assert.Equal(top3.OrderByDescending(p => p), top3);
+        }
+    }
+
+    [Fact]
+    public void Export_writes_an_onnx_model_that_onnx_runtime_runs_to_the_same_answers()
+    {
+        string onnx = folder.File("m.onnx");
+        var (code, _, error) = CliRun.Run(["export", "--model", model, "--onnx", onnx]);
+        Assert.Equal("", error);
+        Assert.Equal(0, code);
+
+        const int count = 1_000;
+        var test = Bundled.Mnist.Test.Take(count);
+        var pixels = test.Images.Select(p => p / 255f).ToArray();
+        float[] engine;
+        double engineAccuracy;
+        using (var device = IlgpuBackend.CreateCpuAccelerator())
+        using (var network = new TrainedNetwork(device, SmallModel.Checkpoint))
+        {
+            engine = network.Probabilities(pixels);
+            engineAccuracy = network.Evaluate(test).Accuracy;
+        }
+
+        using var session = new InferenceSession(onnx);
+        using var results = session.Run([NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(pixels, [count, 784]))]);
+        var runtime = results.Single(r => r.Name == "probabilities").AsTensor<float>().ToArray();
+
+        Assert.Equal(engine.Length, runtime.Length);
+        for (int i = 0; i < engine.Length; i++)
+            Assert.True(Math.Abs(engine[i] - runtime[i]) <= 1e-5, $"probability {i}: engine {engine[i]}, ONNX Runtime {runtime[i]}");
+        int runtimeCorrect = Enumerable.Range(0, count).Count(n => ArgMax(runtime.AsSpan(n * 10, 10)) == test.Labels[n]);
+        Assert.Equal(engineAccuracy, runtimeCorrect / (double)count);
+    }
+
+    [Fact]
+    public void Bad_pictures_each_get_one_line_naming_the_file_and_exit_2()
+    {
+        string text = folder.File("notes.png");
+        File.WriteAllText(text, "this is not a picture");
+        string empty = folder.File("empty.png");
+        File.WriteAllBytes(empty, []);
+        string huge = DigitPictures.Sized(folder, 4097, 8, "wide.png");
+        string blank = DigitPictures.Blank(folder, "blank.gif");
+        string missing = folder.File("missing.png");
+
+        foreach (var (path, expected) in new[]
+        {
+            (text, "not an image (PNG, JPEG, BMP or GIF expected)"),
+            (empty, "the file is empty"),
+            (huge, "the image is 4097x8; the limit is 4096x4096"),
+            (blank, "no digit found (the image is blank)"),
+            (missing, "no such file"),
+        })
+        {
+            var (code, _, error) = CliRun.Run(["predict", "--model", model, "--device", "cpu", path]);
+            Assert.Equal(2, code);
+            Assert.Single(error.TrimEnd().Split('\n'));
+            Assert.Contains($"{path}: {expected}", error);
+        }
+    }
+
+    [Fact]
+    public void Bad_checkpoints_each_get_one_line_and_exit_2()
+    {
+        string truncated = folder.File("truncated.ckpt");
+        File.WriteAllBytes(truncated, SmallModel.Bytes[..1000]);
+        foreach (var args in new[]
+        {
+            new[] { "evaluate", "--model", truncated },
+            ["predict", "--model", truncated, DigitPictures.LightOnDark(folder, 0, "any.png")],
+            ["export", "--model", truncated, "--onnx", folder.File("x.onnx")],
+            ["train", "--resume", truncated],
+            ["evaluate", "--model", folder.File("absent.ckpt")],
+        })
+        {
+            var (code, _, error) = CliRun.Run(args);
+            Assert.Equal(2, code);
+            Assert.Single(error.TrimEnd().Split('\n'));
+            Assert.Contains(".ckpt", error);
+        }
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> values) => values.IndexOf(System.Linq.Enumerable.Max(values.ToArray()));
+}

@@ -1,0 +1,29 @@
+using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Training;
+
+namespace MnistGpu.Tests.Support;
+
+/// <summary>A checkpoint trained once per test run: 1 epoch on 3,000 MNIST digits, hidden layer of 64, on the CPU accelerator.</summary>
+internal static class SmallModel
+{
+    private static readonly Lazy<(Checkpoint Checkpoint, byte[] Bytes)> Trained = new(() =>
+    {
+        using var device = IlgpuBackend.CreateCpuAccelerator();
+        using var trainer = new Trainer(device, Bundled.Mnist.Train.Take(3_000), new TrainingSettings { HiddenUnits = 64, Epochs = 1, Seed = 3 });
+        trainer.TrainEpoch();
+        var checkpoint = trainer.CreateCheckpoint();
+        return (checkpoint, checkpoint.Encode());
+    });
+
+    public static Checkpoint Checkpoint => Trained.Value.Checkpoint;
+
+    /// <summary>The checkpoint file's bytes.</summary>
+    public static byte[] Bytes => Trained.Value.Bytes;
+
+    public static string WriteTo(TempDirectory folder, string name = "model.ckpt")
+    {
+        string path = folder.File(name);
+        File.WriteAllBytes(path, Bytes);
+        return path;
+    }
+}
