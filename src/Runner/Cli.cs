@@ -24,6 +24,7 @@ public static class Cli
             EvaluateCommand.Create(output),
             PredictCommand.Create(output),
             ExportCommand.Create(output),
+            ReportCommand.Create(output),
         };
 
         var parsed = root.Parse(args);

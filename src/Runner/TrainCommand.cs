@@ -5,6 +5,7 @@ using System.Text.Json;
 using MnistGpu.Engine;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.IO;
+using MnistGpu.Engine.Reports;
 using MnistGpu.Engine.Training;
 
 namespace MnistGpu.Runner;
@@ -33,10 +34,13 @@ internal static class TrainCommand
         var memoryLimit = Options.MemoryLimit();
         var save = new Option<FileInfo?>("--save") { Description = "Write a checkpoint here after every epoch (and on Ctrl-C)" };
         var resume = new Option<FileInfo?>("--resume") { Description = "Continue the checkpoint at this path (saving back to it unless --save is given); --epochs is then the total" };
+        var previews = PreviewOptions.Folder();
+        var previewLimit = PreviewOptions.Limit();
+        var noProgress = new Option<bool>("--no-progress") { Description = "Plain epoch lines instead of a live progress bar" };
 
         var command = new Command("train", "Train the network and report test accuracy")
         {
-            device, epochs, batchSize, learningRate, hidden, seed, data, json, memoryLimit, save, resume,
+            device, epochs, batchSize, learningRate, hidden, seed, data, json, memoryLimit, save, resume, previews, previewLimit, noProgress,
         };
         command.Validators.Add(result =>
         {
@@ -58,6 +62,9 @@ internal static class TrainCommand
                 parsed.GetValue(save)?.FullName,
                 parsed.GetValue(resume)?.FullName,
                 parsed.GetResult(epochs) is { Implicit: false } ? parsed.GetValue(epochs) : null,
+                parsed.GetValue(previews)?.FullName,
+                parsed.GetValue(previewLimit),
+                !parsed.GetValue(noProgress),
                 defaults with
                 {
                     Epochs = parsed.GetValue(epochs),
@@ -81,6 +88,9 @@ internal static class TrainCommand
                 AtomicFile.RequireFolder(path, option);
         }
 
+        if (request.PreviewFolder is not null)
+            PreviewWriter.Prepare(request.PreviewFolder);
+
         var checkpoint = request.ResumePath is null ? null : Checkpoint.Load(request.ResumePath);
         var data = MnistData.Load(request.DataDirectory);
         using var backend = DeviceOpener.Open(request.Device, request.MemoryLimit, output);
@@ -95,6 +105,7 @@ internal static class TrainCommand
             output.WriteLine($"Resuming {request.ResumePath}: {Describe(trainer.Position, trainer.StepsPerEpoch)}");
 
         using var stop = new StopSignals();
+        var progress = new EpochProgress(output, request.ShowProgress);
         if (trainer.Position.EpochsDone >= settings.Epochs)
             output.WriteLine($"The checkpoint already has {trainer.Position.EpochsDone} epochs; nothing to train.");
         while (trainer.Position.EpochsDone < settings.Epochs)
@@ -103,10 +114,18 @@ internal static class TrainCommand
             output.WriteLine(trainer.Position.StepsDoneInEpoch == 0
                 ? $"Epoch {epoch}/{settings.Epochs}"
                 : $"Epoch {epoch}/{settings.Epochs} (from step {trainer.Position.StepsDoneInEpoch + 1})");
-            var result = trainer.TrainEpochUnless(stop.Token);
+            var result = progress.Run(trainer, $"Epoch {epoch}/{settings.Epochs}", onStep => trainer.TrainEpochUnless(stop.Token, onStep));
             if (result is null)
                 return Stopped(output, trainer, savePath, stop.ExitCode);
-            output.WriteLine(Invariant($"{result.Steps}/{result.Steps} - {result.Duration.TotalSeconds:F1}s - loss: {result.Loss:F4} - accuracy: {result.Accuracy:F4}"));
+            string line = Invariant($"{result.Steps}/{result.Steps} - {result.Duration.TotalSeconds:F1}s - loss: {result.Loss:F4} - accuracy: {result.Accuracy:F4}");
+            if (request.PreviewFolder is not null)
+            {
+                // The curves need the test figures of every epoch, not only the last.
+                var afterEpoch = trainer.EvaluateAfterEpoch(data.Test);
+                line += Invariant($" - test_loss: {afterEpoch.Loss:F4} - test_accuracy: {afterEpoch.Accuracy:F4}");
+            }
+
+            output.WriteLine(line);
             if (savePath is not null)
                 trainer.CreateCheckpoint().Save(savePath);
         }
@@ -121,6 +140,8 @@ internal static class TrainCommand
 
         if (request.JsonPath is not null)
             WriteSummary(request.JsonPath, backend.DeviceName, settings, trainer.History, test);
+        if (request.PreviewFolder is not null)
+            PreviewOptions.Write(output, request.PreviewFolder, new RunReport(backend.DeviceName, settings, trainer.History, test), data.Test, request.PreviewLimit);
         return Cli.Ok;
     }
 
@@ -160,7 +181,8 @@ internal static class TrainCommand
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     private sealed record TrainRequest(
-        string Device, long? MemoryLimit, string? DataDirectory, string? JsonPath, string? SavePath, string? ResumePath, int? Epochs, TrainingSettings Settings);
+        string Device, long? MemoryLimit, string? DataDirectory, string? JsonPath, string? SavePath, string? ResumePath, int? Epochs,
+        string? PreviewFolder, int PreviewLimit, bool ShowProgress, TrainingSettings Settings);
 
     /// <summary>
     /// Turns Ctrl-C (SIGINT) and SIGTERM into a request to stop between steps, instead of the

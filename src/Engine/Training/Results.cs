@@ -18,6 +18,15 @@ public sealed record Evaluation(double Loss, double Accuracy, int[] Predictions,
 
     public int Correct => Predictions.Where((p, i) => p == Labels[i]).Count();
 
+    /// <summary>counts[true, predicted].</summary>
+    public int[,] ConfusionMatrix(int classes)
+    {
+        var matrix = new int[classes, classes];
+        for (int i = 0; i < Labels.Length; i++)
+            matrix[Labels[i], Predictions[i]]++;
+        return matrix;
+    }
+
     /// <summary>How many test images of each class there are and how many were classified correctly.</summary>
     public IReadOnlyList<ClassAccuracy> PerClass(int classes)
     {

@@ -18,6 +18,7 @@ public sealed class Trainer : IDisposable
     private readonly DeviceDataset train;
     private readonly Evaluator evaluator;
     private readonly List<EpochResult> history = [];
+    private int epochFirstStep;
 
     // Host copies reused every epoch, so training allocates nothing per epoch but a Random.
     private readonly int[] order;
@@ -89,7 +90,7 @@ public sealed class Trainer : IDisposable
     {
         var clock = Stopwatch.StartNew();
         int epoch = Position.EpochsDone + 1;
-        int firstStep = Position.StepsDoneInEpoch;
+        int firstStep = epochFirstStep = Position.StepsDoneInEpoch;
         int count = train.Split.Count;
         EpochOrder.Fill(order, Settings.Seed, epoch);
         backend.Upload<int>(order, train.Order);
@@ -119,6 +120,22 @@ public sealed class Trainer : IDisposable
         var result = new EpochResult(epoch, StepsPerEpoch, lossSum / count, (double)correct / count, clock.Elapsed);
         history.Add(result);
         return result;
+    }
+
+    /// <summary>
+    /// Mean loss and accuracy of the epoch under way over its first <paramref name="stepsDone"/>
+    /// steps: a readback of the per-sample outputs (waiting for the device), so call it for
+    /// progress reports, not every step.
+    /// </summary>
+    /// <exception cref="EngineException">The loss became NaN or infinite.</exception>
+    public (double Loss, double Accuracy) RunningMetrics(int stepsDone)
+    {
+        int epoch = Position.EpochsDone + 1;
+        var outcome = ReadOutcome(epochFirstStep, stepsDone, epoch);
+        int samples = Math.Min(stepsDone * Settings.BatchSize, train.Split.Count);
+        return samples == 0
+            ? (double.NaN, double.NaN)
+            : ((Position.PartialLossSum + outcome.LossSum) / samples, (double)(Position.PartialCorrect + outcome.Correct) / samples);
     }
 
     /// <summary>Evaluates <paramref name="split"/> and records its loss and accuracy with the last finished epoch.</summary>

@@ -1,0 +1,34 @@
+using System.CommandLine;
+using MnistGpu.Engine.Data;
+using MnistGpu.Engine.Reports;
+using MnistGpu.Engine.Training;
+
+namespace MnistGpu.Runner;
+
+/// <summary><c>mnistgpu report</c>: the previews and report page of a saved checkpoint, with the history it carries.</summary>
+internal static class ReportCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var model = ModelOption.Create();
+        var previews = PreviewOptions.Folder();
+        previews.Required = true;
+        var limit = PreviewOptions.Limit();
+        var data = Options.Data();
+        var device = Options.Device();
+        var command = new Command("report", "Write previews and report.html for a checkpoint") { model, previews, limit, data, device };
+        command.SetAction(parsed =>
+        {
+            string folder = parsed.GetValue(previews)!.FullName;
+            PreviewWriter.Prepare(folder);
+            var checkpoint = Checkpoint.Load(parsed.GetValue(model)!.FullName);
+            var test = MnistData.Load(parsed.GetValue(data)?.FullName).Test;
+            using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, output);
+            using var network = new TrainedNetwork(backend, checkpoint);
+            var evaluation = network.Evaluate(test);
+            PreviewOptions.Write(output, folder, new RunReport(backend.DeviceName, checkpoint.Settings, checkpoint.History, evaluation), test, parsed.GetValue(limit));
+            return Cli.Ok;
+        });
+        return command;
+    }
+}
