@@ -25,16 +25,17 @@ internal static class BenchCommand
         var defaults = new TrainingSettings();
         var device = new Option<string>("--device")
         {
-            Description = "all (every usable device), auto, cpu, cuda, opencl, cuda:N, opencl:N, or an index from 'devices'",
+            Description = "all (every usable device), auto, host, cpu, cuda, opencl, cuda:N, opencl:N, or an index from 'devices'",
             DefaultValueFactory = _ => "auto",
         };
         var epochs = Options.Epochs(defaults.Epochs);
         var seed = new Option<int>("--seed") { Description = "Seeds the initial weights and the shuffles", DefaultValueFactory = _ => defaults.Seed };
         var data = Options.Data();
         var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON (schema in docs/benchmarks.md)" };
+        var threads = Options.Threads();
         var command = new Command("bench", "Measure training speed and accuracy per device")
         {
-            device, epochs, seed, data, json,
+            device, epochs, seed, data, json, threads,
         };
         command.SetAction(parsed =>
         {
@@ -51,7 +52,7 @@ internal static class BenchCommand
             {
                 output.WriteLine($"Benchmarking {spec}: {settings.Epochs} epochs of {mnist.Train.Count} images, batch {settings.BatchSize}");
                 results.Add(Benchmark.Run(
-                    () => DeviceOpener.Open(spec, memoryLimitBytes: null, output),
+                    () => DeviceOpener.Open(spec, memoryLimitBytes: null, output, parsed.GetValue(threads)),
                     mnist,
                     settings,
                     epoch => output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  epoch {epoch.Epoch}: {epoch.Duration.TotalSeconds:F2} s, loss {epoch.Loss:F4}, accuracy {epoch.Accuracy:F4}"))));

@@ -12,7 +12,7 @@ internal static class Options
 {
     public static Option<string> Device() => new("--device")
     {
-        Description = "auto, cpu (ILGPU CPU accelerator), cuda, opencl, cuda:N, opencl:N, or an index from 'devices'",
+        Description = "auto, host (this CPU, SIMD), cpu (ILGPU CPU accelerator), cuda, opencl, cuda:N, opencl:N, or an index from 'devices'",
         DefaultValueFactory = _ => "auto",
     };
 
@@ -31,6 +31,20 @@ internal static class Options
             if (ByteSize.TryParse(text, out long bytes))
                 return bytes;
             result.AddError($"--memory-limit must be a size such as 1048576, 512MB or 2GiB, got '{text}'");
+            return null;
+        },
+    };
+
+    /// <summary>Threads of the host backend.</summary>
+    public static Option<int?> Threads() => new("--threads")
+    {
+        Description = "Threads for --device host (default: one per core)",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value >= 1 && value <= 1024)
+                return value;
+            result.AddError($"--threads must be a whole number from 1 to 1024, got '{text}'");
             return null;
         },
     };

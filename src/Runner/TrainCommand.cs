@@ -37,10 +37,11 @@ internal static class TrainCommand
         var previews = PreviewOptions.Folder();
         var previewLimit = PreviewOptions.Limit();
         var noProgress = new Option<bool>("--no-progress") { Description = "Plain epoch lines instead of a live progress bar" };
+        var threads = Options.Threads();
 
         var command = new Command("train", "Train the network and report test accuracy")
         {
-            device, epochs, batchSize, learningRate, hidden, seed, data, json, memoryLimit, save, resume, previews, previewLimit, noProgress,
+            device, epochs, batchSize, learningRate, hidden, seed, data, json, memoryLimit, save, resume, previews, previewLimit, noProgress, threads,
         };
         command.Validators.Add(result =>
         {
@@ -57,6 +58,7 @@ internal static class TrainCommand
             var request = new TrainRequest(
                 parsed.GetValue(device)!,
                 parsed.GetValue(memoryLimit),
+                parsed.GetValue(threads),
                 parsed.GetValue(data)?.FullName,
                 parsed.GetValue(json)?.FullName,
                 parsed.GetValue(save)?.FullName,
@@ -93,7 +95,7 @@ internal static class TrainCommand
 
         var checkpoint = request.ResumePath is null ? null : Checkpoint.Load(request.ResumePath);
         var data = MnistData.Load(request.DataDirectory);
-        using var backend = DeviceOpener.Open(request.Device, request.MemoryLimit, output);
+        using var backend = DeviceOpener.Open(request.Device, request.MemoryLimit, output, request.Threads);
         output.WriteLine($"Data: {data.Train.Count} training and {data.Test.Count} test images of {data.Train.Rows}x{data.Train.Columns}");
 
         using var trainer = checkpoint is null
@@ -181,7 +183,7 @@ internal static class TrainCommand
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     private sealed record TrainRequest(
-        string Device, long? MemoryLimit, string? DataDirectory, string? JsonPath, string? SavePath, string? ResumePath, int? Epochs,
+        string Device, long? MemoryLimit, int? Threads, string? DataDirectory, string? JsonPath, string? SavePath, string? ResumePath, int? Epochs,
         string? PreviewFolder, int PreviewLimit, bool ShowProgress, TrainingSettings Settings);
 
     /// <summary>

@@ -16,15 +16,16 @@ internal static class VerifyCommand
         var device = Options.Device();
         var data = Options.Data();
         var memoryLimit = Options.MemoryLimit();
+        var threads = Options.Threads();
         var command = new Command("verify", "Check every kernel and a training step on a device against the double-precision reference")
         {
-            device, data, memoryLimit,
+            device, data, memoryLimit, threads,
         };
         command.SetAction(parsed =>
         {
             string? dataDirectory = parsed.GetValue(data)?.FullName;
             var digits = MnistData.Load(dataDirectory).Train;
-            using var backend = DeviceOpener.Open(parsed.GetValue(device)!, parsed.GetValue(memoryLimit), output);
+            using var backend = DeviceOpener.Open(parsed.GetValue(device)!, parsed.GetValue(memoryLimit), output, parsed.GetValue(threads));
             using var verifier = new DeviceVerifier(backend, digits);
 
             var table = Tables.Create("check", "shape", "max abs error", "max rel error", "tolerance", "result");

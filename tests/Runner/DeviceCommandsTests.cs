@@ -17,6 +17,21 @@ public sealed class DeviceCommandsTests
     }
 
     [SkippableFact]
+    public void Devices_lists_the_host_path_and_auto_picks_it_without_a_gpu()
+    {
+        var (_, output, _) = CliRun.Run(["devices"]);
+        var hostRow = output.Split('\n').Single(line => line.Contains("host:0", StringComparison.Ordinal));
+        Assert.Contains("host CPU", hostRow);
+        Assert.Contains("yes", hostRow);
+
+        using var catalog = new DeviceCatalog();
+        Skip.If(catalog.Devices.Any(d => d.Kind is "cuda" or "opencl" && d.Usable), "this machine has a usable GPU, which auto prefers");
+        using var backend = catalog.Open("auto", out string choice);
+        Assert.StartsWith("auto: host:0 (host CPU", choice);
+        Assert.StartsWith("host (", backend.DeviceName);
+    }
+
+    [SkippableFact]
     public void Devices_lists_an_opencl_device_ilgpu_cannot_use_with_the_reason()
     {
         // CI installs Debian's PoCL (OpenCL 3.0 without generic address space) without the -dev

@@ -13,6 +13,14 @@ public abstract class DeviceArray<T> : IDisposable
 
     public int Length { get; }
 
+    /// <summary>Throws unless [offset, offset + length) lies within the array: the check every backend's Slice makes.</summary>
+    public void RequireRange(int offset, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, Length - offset);
+    }
+
     public void Dispose()
     {
         Dispose(true);

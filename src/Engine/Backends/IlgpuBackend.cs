@@ -102,8 +102,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     public DeviceArray<T> Slice<T>(DeviceArray<T> array, int offset, int length)
         where T : unmanaged, INumber<T>
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, array.Length - offset);
+        array.RequireRange(offset, length);
         return new IlgpuArray<T>(owner: null, View(array).SubView(offset, length), released: null);
     }
 

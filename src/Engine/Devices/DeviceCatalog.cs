@@ -5,6 +5,7 @@ using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Backends.Host;
 
 namespace MnistGpu.Engine.Devices;
 
@@ -26,6 +27,7 @@ public sealed class DeviceCatalog : IDisposable
         Probe("cuda", builder => builder.Cuda());
         // Devices ILGPU cannot compile for are enumerated too, so they are listed with the reason.
         Probe("opencl", builder => builder.OpenCL(_ => true));
+        AddHost();
         Probe("cpu", builder => builder.CPU(CPUDevice.Default));
     }
 
@@ -40,9 +42,12 @@ public sealed class DeviceCatalog : IDisposable
     /// for <c>auto</c>, why the better kinds were passed over.
     /// </summary>
     /// <exception cref="UserInputException">No such device, or it is not usable.</exception>
-    public ITrainingBackend Open(string spec, out string choice, long? memoryLimitBytes = null)
+    /// <param name="hostThreads">Threads for the host backend (default: one per core).</param>
+    public ITrainingBackend Open(string spec, out string choice, long? memoryLimitBytes = null, int? hostThreads = null)
     {
         var entry = Select(spec.Trim().ToLowerInvariant(), out choice);
+        if (entry.Device is null || entry.Context is null)
+            return new HostBackend(hostThreads);
         contexts.Remove(entry.Context);
         return new IlgpuBackend(entry.Context, entry.Device, $"{entry.Info.Id} ({entry.Info.Name})", memoryLimitBytes);
     }
@@ -75,7 +80,7 @@ public sealed class DeviceCatalog : IDisposable
         return usable;
     }
 
-    /// <summary>A usable CUDA GPU, else a usable OpenCL GPU (discrete before integrated), else the CPU.</summary>
+    /// <summary>A usable CUDA GPU, else a usable OpenCL GPU (discrete before integrated), else the host's own SIMD path.</summary>
     private Entry SelectAutomatically(out string choice)
     {
         var cuda = entries.Find(e => e.Info.Usable && e.Info.Kind == "cuda");
@@ -83,7 +88,7 @@ public sealed class DeviceCatalog : IDisposable
             .Where(e => e.Info.Usable && e.Info.Kind == "opencl" && e.IsGpu)
             .OrderBy(e => e.IsIntegrated)
             .FirstOrDefault();
-        var best = cuda ?? openCl ?? entries.Find(e => e.Info.Kind == "cpu")!;
+        var best = cuda ?? openCl ?? entries.Find(e => e.Info.Kind == "host")!;
         var passedOver = new List<string>();
         if (cuda is null)
             passedOver.Add(WhyNone("cuda"));
@@ -110,6 +115,16 @@ public sealed class DeviceCatalog : IDisposable
 
     private string Available() =>
         string.Join(", ", entries.Where(e => e.Info.Usable).Select(e => $"{e.Info.Index}={Describe(e)}"));
+
+    /// <summary>The engine's own CPU path: always there, always usable.</summary>
+    private void AddHost()
+    {
+        string simd = Avx512Float.IsSupported ? Avx512Float.Name : Avx2Float.IsSupported ? Avx2Float.Name : PortableFloat.Name;
+        var info = new DeviceInfo(
+            entries.Count, "host", 0, $"host CPU, {simd}, {Environment.ProcessorCount} threads", GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
+            Environment.ProcessorCount, 1, Environment.ProcessorCount, Usable: true, Reason: null);
+        entries.Add(new Entry(info, Device: null, Context: null, IsGpu: false, IsIntegrated: false));
+    }
 
     private void Probe(string kind, Func<Context.Builder, Context.Builder> configure)
     {
@@ -191,5 +206,6 @@ public sealed class DeviceCatalog : IDisposable
         return null;
     }
 
-    private sealed record Entry(DeviceInfo Info, Device Device, Context Context, bool IsGpu, bool IsIntegrated);
+    /// <summary>A device; the host backend has no ILGPU device or context.</summary>
+    private sealed record Entry(DeviceInfo Info, Device? Device, Context? Context, bool IsGpu, bool IsIntegrated);
 }

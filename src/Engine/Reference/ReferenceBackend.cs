@@ -19,8 +19,7 @@ public sealed class ReferenceBackend : ITrainingBackend
     public DeviceArray<T> Slice<T>(DeviceArray<T> array, int offset, int length)
         where T : unmanaged, INumber<T>
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, array.Length - offset);
+        array.RequireRange(offset, length);
         var source = Cast(array);
         return new ReferenceArray<T>(source.Storage, source.Offset + offset, length);
     }

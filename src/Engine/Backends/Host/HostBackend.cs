@@ -1,0 +1,221 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using MnistGpu.Kernels;
+
+namespace MnistGpu.Engine.Backends.Host;
+
+/// <summary>
+/// The training operations on the host CPU itself, with SIMD (AVX-512, else AVX2+FMA, else
+/// <see cref="Vector{T}"/>) and a fixed pool of threads: no native dependency, no simulated GPU
+/// threads. It solves the same <see cref="MatMulProblem"/>s as the ILGPU kernels and is verified
+/// against the same reference. Operations run synchronously on the caller's thread and the pool.
+/// </summary>
+public sealed class HostBackend : ITrainingBackend
+{
+    private readonly WorkerPool pool;
+    private readonly IMatMul matMul;
+    private readonly RmsPropWork rmsProp;
+
+    /// <param name="threads">Threads to compute with, the caller's included; default: one per core.</param>
+    public HostBackend(int? threads = null)
+    {
+        pool = new WorkerPool(threads ?? Environment.ProcessorCount);
+        (matMul, string simd) = Avx512Float.IsSupported ? (new MatMul<Avx512Float>(pool), Avx512Float.Name)
+            : Avx2Float.IsSupported ? (new MatMul<Avx2Float>(pool), Avx2Float.Name)
+            : ((IMatMul)new MatMul<PortableFloat>(pool), PortableFloat.Name);
+        rmsProp = new RmsPropWork(pool.Threads);
+        DeviceName = $"host ({simd}, {pool.Threads} threads)";
+    }
+
+    public string DeviceName { get; }
+
+    public DeviceArray<T> Allocate<T>(int length)
+        where T : unmanaged, INumber<T> => new HostArray<T>(new T[length], 0, length);
+
+    public DeviceArray<T> Slice<T>(DeviceArray<T> array, int offset, int length)
+        where T : unmanaged, INumber<T>
+    {
+        array.RequireRange(offset, length);
+        var host = Cast(array);
+        return new HostArray<T>(host.Data, host.Offset + offset, length);
+    }
+
+    public void Upload<T>(ReadOnlySpan<T> source, DeviceArray<T> target)
+        where T : unmanaged, INumber<T>
+    {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(source.Length, target.Length);
+        source.CopyTo(Span(target));
+    }
+
+    public void Download<T>(DeviceArray<T> source, Span<T> target)
+        where T : unmanaged, INumber<T>
+    {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(target.Length, source.Length);
+        Span(source).CopyTo(target);
+    }
+
+    public void GatherBatch(
+        DeviceArray<byte> images, DeviceArray<byte> labels, DeviceArray<int> order, int start,
+        DeviceArray<float> x, DeviceArray<int> batchLabels, int batch, int pixels)
+    {
+        var all = Span(images);
+        var labelSpan = Span(labels);
+        var orderSpan = Span(order);
+        var xSpan = Span(x);
+        var batchLabelSpan = Span(batchLabels);
+        for (int row = 0; row < batch; row++)
+        {
+            int sample = orderSpan[start + row];
+            var target = xSpan.Slice(row * pixels, pixels);
+            TensorPrimitives.ConvertChecked<byte, float>(all.Slice(sample * pixels, pixels), target);
+            TensorPrimitives.Divide(target, 255f, target);
+            batchLabelSpan[row] = labelSpan[sample];
+        }
+    }
+
+    public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
+        matMul.Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), Memory(x), Memory(layer.Weights), Memory(y), Memory(layer.Bias));
+
+    public void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch) =>
+        matMul.Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs), Memory(dy), Memory(layer.Weights), Memory(dx), Memory(activation));
+
+    public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
+        matMul.Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), Memory(x), Memory(dy), Memory(gradients.All), Memory(dy));
+
+    public void SoftmaxCrossEntropyForward(
+        DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> probabilities,
+        DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes) =>
+        SoftmaxCrossEntropy(Span(logits), Span(labels), Span(probabilities), Span(losses), Span(predictions), outputOffset, batch, classes, gradient: false);
+
+    public void SoftmaxCrossEntropyForwardBackward(
+        DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> logitGradients,
+        DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes) =>
+        SoftmaxCrossEntropy(Span(logits), Span(labels), Span(logitGradients), Span(losses), Span(predictions), outputOffset, batch, classes, gradient: true);
+
+    public void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, float learningRate, float rho, float epsilon)
+    {
+        rmsProp.Set(Memory(weights), Memory(gradients), Memory(meanSquares), learningRate, rho, epsilon);
+        pool.Run(pool.Threads, rmsProp);
+    }
+
+    public void Synchronize()
+    {
+    }
+
+    public void Dispose() => pool.Dispose();
+
+    /// <summary>
+    /// The same arithmetic as <see cref="SoftmaxCrossEntropyKernels"/>, in the same order, so the
+    /// two agree to rounding: max-subtracted exponentials, loss = log Σ − (z[label] − max).
+    /// </summary>
+    private static void SoftmaxCrossEntropy(
+        ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, Span<float> output, Span<float> losses, Span<int> predictions,
+        int outputOffset, int batch, int classes, bool gradient)
+    {
+        float scale = 1f / batch;
+        for (int row = 0; row < batch; row++)
+        {
+            var z = logits.Slice(row * classes, classes);
+            var p = output.Slice(row * classes, classes);
+            int argmax = TensorPrimitives.IndexOfMax(z);
+            float max = z[argmax];
+            float sum = 0f;
+            for (int c = 0; c < classes; c++)
+            {
+                p[c] = MathF.Exp(z[c] - max);
+                sum += p[c];
+            }
+
+            TensorPrimitives.Multiply(p, 1f / sum, p);
+            int label = labels[row];
+            losses[outputOffset + row] = MathF.Log(sum) - (z[label] - max);
+            predictions[outputOffset + row] = argmax;
+            if (gradient)
+            {
+                p[label] -= 1f;
+                TensorPrimitives.Multiply(p, scale, p);
+            }
+        }
+    }
+
+    private static Span<T> Span<T>(DeviceArray<T> array)
+        where T : unmanaged, INumber<T>
+    {
+        var host = Cast(array);
+        return host.Data.AsSpan(host.Offset, host.Length);
+    }
+
+    private static Memory<float> Memory(DeviceArray<float> array)
+    {
+        var host = Cast(array);
+        return new Memory<float>(host.Data, host.Offset, host.Length);
+    }
+
+    private static HostArray<T> Cast<T>(DeviceArray<T> array)
+        where T : unmanaged, INumber<T> =>
+        array as HostArray<T> ?? throw new ArgumentException("the array belongs to another backend", nameof(array));
+
+    private interface IMatMul
+    {
+        void Multiply(MatMulProblem problem, Memory<float> a, Memory<float> b, Memory<float> c, Memory<float> operand);
+    }
+
+    private sealed class MatMul<TVec>(WorkerPool pool) : IMatMul
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        private readonly HostMatMul<TVec> inner = new(pool);
+
+        public void Multiply(MatMulProblem problem, Memory<float> a, Memory<float> b, Memory<float> c, Memory<float> operand) =>
+            inner.Multiply(problem, a, b, c, operand);
+    }
+
+    private sealed class HostArray<T>(T[] data, int offset, int length) : DeviceArray<T>(length)
+        where T : unmanaged, INumber<T>
+    {
+        public T[] Data { get; } = data;
+
+        public int Offset { get; } = offset;
+    }
+
+    /// <summary>RMSprop over the flat parameter array, one contiguous share per thread.</summary>
+    private sealed class RmsPropWork(int parts) : IParallelWork
+    {
+        private Memory<float> weights, gradients, meanSquares;
+        private float learningRate, rho, epsilon;
+
+        public void Set(Memory<float> w, Memory<float> g, Memory<float> v, float lr, float decay, float eps)
+        {
+            (weights, gradients, meanSquares) = (w, g, v);
+            (learningRate, rho, epsilon) = (lr, decay, eps);
+        }
+
+        public void Execute(int part)
+        {
+            int count = weights.Length;
+            int from = count * part / parts, to = count * (part + 1) / parts;
+            var w = weights.Span[from..to];
+            var g = gradients.Span[from..to];
+            var v = meanSquares.Span[from..to];
+            var rhoV = new Vector<float>(rho);
+            var oneMinusRho = new Vector<float>(1f - rho);
+            var lr = new Vector<float>(learningRate);
+            var eps = new Vector<float>(epsilon);
+            int i = 0;
+            for (; i <= w.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var gi = new Vector<float>(g[i..]);
+                var vi = (rhoV * new Vector<float>(v[i..])) + (oneMinusRho * gi * gi);
+                vi.CopyTo(v[i..]);
+                (new Vector<float>(w[i..]) - (lr * gi / (Vector.SquareRoot(vi) + eps))).CopyTo(w[i..]);
+            }
+
+            for (; i < w.Length; i++)
+            {
+                float gi = g[i];
+                float vi = rho * v[i] + (1f - rho) * gi * gi;
+                v[i] = vi;
+                w[i] -= learningRate * gi / (MathF.Sqrt(vi) + epsilon);
+            }
+        }
+    }
+}

@@ -1,0 +1,262 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using MnistGpu.Kernels;
+
+namespace MnistGpu.Engine.Backends.Host;
+
+/// <summary>
+/// A <see cref="MatMulProblem"/> on the host: c (M,N) = epilogue(a' (M,K) · b' (K,N)), the same
+/// problems the ILGPU kernels solve. Both operands are packed first — a' into slivers of
+/// <see cref="Rows"/> rows laid out k-major, b' into panels of two vectors' width — so the
+/// micro-kernel streams both from contiguous memory and keeps a 6×2-vector tile of c in
+/// registers (12 accumulators, two loads and six broadcasts per k). Steps where all six a'
+/// values are zero are skipped: MNIST pixels are ~80 % zeros and ReLU outputs ~half, and
+/// skipping exact zeros cannot change a finite sum. Work is split across the pool by panels (or
+/// by slivers when there are fewer panels than threads).
+/// </summary>
+internal sealed class HostMatMul<TVec> : IParallelWork
+    where TVec : struct, ISimdFloat<TVec>
+{
+    /// <summary>Rows of c per micro-kernel tile.</summary>
+    public const int Rows = 6;
+
+    /// <summary>Packed a' slivers are 8 floats per k (6 rows and 2 of padding) so one 256-bit load tests a step for zeros.</summary>
+    private const int SliverStride = 8;
+
+    private readonly WorkerPool pool;
+    private readonly float[][] panelBuffers;
+    private readonly float[][] tileBuffers;
+    private readonly PackA packA;
+    private float[] packedA = [];
+
+    // The product under way, set by Multiply for the parts to read.
+    private MatMulProblem problem;
+    private Memory<float> a, b, c, operand;
+    private int slivers, panels;
+    private bool splitByPanels;
+
+    public HostMatMul(WorkerPool pool)
+    {
+        this.pool = pool;
+        panelBuffers = new float[pool.Threads][];
+        tileBuffers = new float[pool.Threads][];
+        for (int i = 0; i < pool.Threads; i++)
+        {
+            panelBuffers[i] = [];
+            tileBuffers[i] = new float[Rows * Panel];
+        }
+
+        packA = new PackA(this);
+    }
+
+    /// <summary>Columns of c per micro-kernel tile: two vectors.</summary>
+    public static int Panel => 2 * TVec.Count;
+
+    public void Multiply(MatMulProblem p, Memory<float> aSource, Memory<float> bSource, Memory<float> cTarget, Memory<float> epilogueOperand)
+    {
+        problem = p;
+        a = aSource;
+        b = bSource;
+        c = cTarget;
+        operand = epilogueOperand;
+        slivers = (p.M + Rows - 1) / Rows;
+        panels = (p.N + Panel - 1) / Panel;
+        int packedLength = slivers * p.K * SliverStride;
+        if (packedA.Length < packedLength)
+            packedA = new float[packedLength];
+
+        pool.Run(Math.Min(pool.Threads, slivers), packA);
+        splitByPanels = panels >= pool.Threads;
+        pool.Run(Math.Min(pool.Threads, splitByPanels ? panels : slivers), this);
+    }
+
+    /// <summary>Part <paramref name="part"/> of the product: its share of panels (all slivers), or of slivers (all panels).</summary>
+    public void Execute(int part)
+    {
+        int parts = Math.Min(pool.Threads, splitByPanels ? panels : slivers);
+        var (panelFrom, panelTo) = splitByPanels ? Share(panels, parts, part) : (0, panels);
+        var (sliverFrom, sliverTo) = splitByPanels ? (0, slivers) : Share(slivers, parts, part);
+        int k = problem.K;
+        if (panelBuffers[part].Length < k * Panel)
+            panelBuffers[part] = new float[k * Panel];
+        var panel = panelBuffers[part];
+        var tile = tileBuffers[part];
+
+        for (int p = panelFrom; p < panelTo; p++)
+        {
+            PackPanel(p, panel);
+            for (int s = sliverFrom; s < sliverTo; s++)
+            {
+                MicroKernel(ref packedA[s * k * SliverStride], ref panel[0], k, tile);
+                StoreTile(s * Rows, p * Panel, tile);
+            }
+        }
+    }
+
+    private static (int From, int To) Share(int count, int parts, int part) => (count * part / parts, count * (part + 1) / parts);
+
+    /// <summary>b' columns [p·Panel, p·Panel + Panel) as K rows of Panel floats, zero beyond N.</summary>
+    private void PackPanel(int p, float[] panel)
+    {
+        var source = b.Span;
+        int col0 = p * Panel;
+        int width = Math.Min(Panel, problem.N - col0);
+        var layout = problem.B;
+        for (int k = 0; k < problem.K; k++)
+        {
+            var row = panel.AsSpan(k * Panel, Panel);
+            int start = k * layout.RowStride + col0 * layout.ColStride;
+            if (layout.ColStride == 1)
+            {
+                source.Slice(start, width).CopyTo(row);
+            }
+            else
+            {
+                for (int j = 0; j < width; j++)
+                    row[j] = source[start + j * layout.ColStride];
+            }
+
+            row[width..].Clear();
+        }
+    }
+
+    /// <summary>tile (Rows, Panel) = a' sliver (K, 8) · panel (K, Panel), skipping all-zero steps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroKernel(ref float sliver, ref float panel, int k, float[] tile)
+    {
+        TVec c00 = TVec.Zero, c01 = TVec.Zero, c10 = TVec.Zero, c11 = TVec.Zero, c20 = TVec.Zero, c21 = TVec.Zero;
+        TVec c30 = TVec.Zero, c31 = TVec.Zero, c40 = TVec.Zero, c41 = TVec.Zero, c50 = TVec.Zero, c51 = TVec.Zero;
+        int count = TVec.Count;
+        for (int i = 0; i < k; i++)
+        {
+            ref float av = ref Unsafe.Add(ref sliver, i * SliverStride);
+            if (Vector256.LoadUnsafe(ref av) == Vector256<float>.Zero)
+                continue;
+            ref float bv = ref Unsafe.Add(ref panel, i * 2 * count);
+            TVec b0 = TVec.Load(ref bv), b1 = TVec.Load(ref Unsafe.Add(ref bv, count));
+            TVec a0 = TVec.Broadcast(av);
+            c00 = TVec.MultiplyAdd(a0, b0, c00);
+            c01 = TVec.MultiplyAdd(a0, b1, c01);
+            TVec a1 = TVec.Broadcast(Unsafe.Add(ref av, 1));
+            c10 = TVec.MultiplyAdd(a1, b0, c10);
+            c11 = TVec.MultiplyAdd(a1, b1, c11);
+            TVec a2 = TVec.Broadcast(Unsafe.Add(ref av, 2));
+            c20 = TVec.MultiplyAdd(a2, b0, c20);
+            c21 = TVec.MultiplyAdd(a2, b1, c21);
+            TVec a3 = TVec.Broadcast(Unsafe.Add(ref av, 3));
+            c30 = TVec.MultiplyAdd(a3, b0, c30);
+            c31 = TVec.MultiplyAdd(a3, b1, c31);
+            TVec a4 = TVec.Broadcast(Unsafe.Add(ref av, 4));
+            c40 = TVec.MultiplyAdd(a4, b0, c40);
+            c41 = TVec.MultiplyAdd(a4, b1, c41);
+            TVec a5 = TVec.Broadcast(Unsafe.Add(ref av, 5));
+            c50 = TVec.MultiplyAdd(a5, b0, c50);
+            c51 = TVec.MultiplyAdd(a5, b1, c51);
+        }
+
+        ref float t = ref tile[0];
+        int panelWidth = 2 * count;
+        TVec.Store(c00, ref t);
+        TVec.Store(c01, ref Unsafe.Add(ref t, count));
+        TVec.Store(c10, ref Unsafe.Add(ref t, panelWidth));
+        TVec.Store(c11, ref Unsafe.Add(ref t, panelWidth + count));
+        TVec.Store(c20, ref Unsafe.Add(ref t, 2 * panelWidth));
+        TVec.Store(c21, ref Unsafe.Add(ref t, 2 * panelWidth + count));
+        TVec.Store(c30, ref Unsafe.Add(ref t, 3 * panelWidth));
+        TVec.Store(c31, ref Unsafe.Add(ref t, 3 * panelWidth + count));
+        TVec.Store(c40, ref Unsafe.Add(ref t, 4 * panelWidth));
+        TVec.Store(c41, ref Unsafe.Add(ref t, 4 * panelWidth + count));
+        TVec.Store(c50, ref Unsafe.Add(ref t, 5 * panelWidth));
+        TVec.Store(c51, ref Unsafe.Add(ref t, 5 * panelWidth + count));
+    }
+
+    /// <summary>The valid part of a finished tile into c, through the epilogue (the same as the ILGPU kernels').</summary>
+    private void StoreTile(int row0, int col0, float[] tile)
+    {
+        var target = c.Span;
+        var extra = operand.Span;
+        int n = problem.N, epilogue = problem.Epilogue;
+        int rows = Math.Min(Rows, problem.M - row0);
+        int cols = Math.Min(Panel, n - col0);
+        int vectorCols = cols / TVec.Count * TVec.Count;
+        for (int r = 0; r < rows; r++)
+        {
+            int rowStart = (row0 + r) * n + col0;
+            for (int j = 0; j < vectorCols; j += TVec.Count)
+            {
+                var value = TVec.Load(ref tile[r * Panel + j]);
+                if (epilogue == Epilogue.Bias || epilogue == Epilogue.BiasRelu)
+                    value = TVec.Add(value, TVec.Load(ref MemoryMarshal.GetReference(extra.Slice(col0 + j))));
+                if (epilogue == Epilogue.BiasRelu)
+                    value = TVec.Relu(value);
+                if (epilogue == Epilogue.ReluMask)
+                    value = TVec.WherePositive(TVec.Load(ref MemoryMarshal.GetReference(extra.Slice(rowStart + j))), value);
+                TVec.Store(value, ref MemoryMarshal.GetReference(target.Slice(rowStart + j)));
+            }
+
+            for (int j = vectorCols; j < cols; j++)
+            {
+                float value = tile[r * Panel + j];
+                if (epilogue == Epilogue.Bias || epilogue == Epilogue.BiasRelu)
+                    value += extra[col0 + j];
+                if (epilogue == Epilogue.BiasRelu)
+                    value = Math.Max(value, 0f);
+                if (epilogue == Epilogue.ReluMask && extra[rowStart + j] <= 0f)
+                    value = 0f;
+                target[rowStart + j] = value;
+            }
+        }
+    }
+
+    /// <summary>Packs a' into k-major slivers of 6 rows (8 floats a step); rows past ARows are the ones row, past M zeros.</summary>
+    private sealed class PackA(HostMatMul<TVec> owner) : IParallelWork
+    {
+        public void Execute(int part)
+        {
+            var p = owner.problem;
+            var source = owner.a.Span;
+            int parts = Math.Min(owner.pool.Threads, owner.slivers);
+            var (from, to) = Share(owner.slivers, parts, part);
+            var packed = owner.packedA.AsSpan();
+            for (int s = from; s < to; s++)
+            {
+                var sliver = packed.Slice(s * p.K * SliverStride, p.K * SliverStride);
+                int row0 = s * Rows;
+                if (p.A.RowStride == 1 && row0 + Rows <= p.ARows)
+                {
+                    // a' = xᵀ: the sliver's six values of each k are contiguous in memory.
+                    for (int k = 0; k < p.K; k++)
+                    {
+                        source.Slice(k * p.A.ColStride + row0, Rows).CopyTo(sliver.Slice(k * SliverStride));
+                        sliver[k * SliverStride + Rows] = 0f;
+                        sliver[k * SliverStride + Rows + 1] = 0f;
+                    }
+
+                    continue;
+                }
+
+                for (int r = 0; r < SliverStride; r++)
+                {
+                    int row = row0 + r;
+                    if (r >= Rows || row >= p.M)
+                    {
+                        for (int k = 0; k < p.K; k++)
+                            sliver[k * SliverStride + r] = 0f;
+                    }
+                    else if (row >= p.ARows)
+                    {
+                        for (int k = 0; k < p.K; k++)
+                            sliver[k * SliverStride + r] = 1f;
+                    }
+                    else
+                    {
+                        int offset = row * p.A.RowStride;
+                        for (int k = 0; k < p.K; k++)
+                            sliver[k * SliverStride + r] = source[offset + k * p.A.ColStride];
+                    }
+                }
+            }
+        }
+    }
+}

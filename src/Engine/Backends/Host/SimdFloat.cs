@@ -1,0 +1,142 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace MnistGpu.Engine.Backends.Host;
+
+/// <summary>
+/// The vector operations the host matrix multiply needs, over one hardware vector width. Code
+/// generic over a struct implementing this is compiled once per width with every call inlined,
+/// so one kernel serves AVX-512, AVX2+FMA and the portable <see cref="Vector{T}"/> fallback.
+/// </summary>
+internal interface ISimdFloat<TSelf>
+    where TSelf : struct, ISimdFloat<TSelf>
+{
+    static abstract int Count { get; }
+
+    static abstract bool IsSupported { get; }
+
+    static abstract string Name { get; }
+
+    static abstract TSelf Zero { get; }
+
+    static abstract TSelf Broadcast(float value);
+
+    static abstract TSelf Load(ref float source);
+
+    static abstract void Store(TSelf value, ref float target);
+
+    /// <summary>a·b + c, fused where the hardware can.</summary>
+    static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
+
+    static abstract TSelf Add(TSelf a, TSelf b);
+
+    /// <summary>max(a, 0), the ReLU.</summary>
+    static abstract TSelf Relu(TSelf a);
+
+    /// <summary>value where mask &gt; 0, else 0: the ReLU's backward.</summary>
+    static abstract TSelf WherePositive(TSelf mask, TSelf value);
+}
+
+internal readonly struct Avx512Float(Vector512<float> value) : ISimdFloat<Avx512Float>
+{
+    private readonly Vector512<float> value = value;
+
+    public static int Count => Vector512<float>.Count;
+
+    public static bool IsSupported => Avx512F.IsSupported;
+
+    public static string Name => "AVX-512";
+
+    public static Avx512Float Zero => new(Vector512<float>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx512Float Broadcast(float value) => new(Vector512.Create(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx512Float Load(ref float source) => new(Vector512.LoadUnsafe(ref source));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Avx512Float value, ref float target) => value.value.StoreUnsafe(ref target);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx512Float MultiplyAdd(Avx512Float a, Avx512Float b, Avx512Float c) => new(Avx512F.FusedMultiplyAdd(a.value, b.value, c.value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx512Float Add(Avx512Float a, Avx512Float b) => new(a.value + b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx512Float Relu(Avx512Float a) => new(Vector512.Max(a.value, Vector512<float>.Zero));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx512Float WherePositive(Avx512Float mask, Avx512Float value) => new(Vector512.ConditionalSelect(Vector512.GreaterThan(mask.value, Vector512<float>.Zero), value.value, Vector512<float>.Zero));
+}
+
+internal readonly struct Avx2Float(Vector256<float> value) : ISimdFloat<Avx2Float>
+{
+    private readonly Vector256<float> value = value;
+
+    public static int Count => Vector256<float>.Count;
+
+    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+
+    public static string Name => "AVX2+FMA";
+
+    public static Avx2Float Zero => new(Vector256<float>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx2Float Broadcast(float value) => new(Vector256.Create(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx2Float Load(ref float source) => new(Vector256.LoadUnsafe(ref source));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Avx2Float value, ref float target) => value.value.StoreUnsafe(ref target);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx2Float MultiplyAdd(Avx2Float a, Avx2Float b, Avx2Float c) => new(Fma.MultiplyAdd(a.value, b.value, c.value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx2Float Add(Avx2Float a, Avx2Float b) => new(a.value + b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx2Float Relu(Avx2Float a) => new(Vector256.Max(a.value, Vector256<float>.Zero));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx2Float WherePositive(Avx2Float mask, Avx2Float value) => new(Vector256.ConditionalSelect(Vector256.GreaterThan(mask.value, Vector256<float>.Zero), value.value, Vector256<float>.Zero));
+}
+
+internal readonly struct PortableFloat(Vector<float> value) : ISimdFloat<PortableFloat>
+{
+    private readonly Vector<float> value = value;
+
+    public static int Count => Vector<float>.Count;
+
+    public static bool IsSupported => true;
+
+    public static string Name => Vector.IsHardwareAccelerated ? $"Vector<float> ({Vector<float>.Count} lanes)" : "scalar";
+
+    public static PortableFloat Zero => new(Vector<float>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PortableFloat Broadcast(float value) => new(new Vector<float>(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PortableFloat Load(ref float source) => new(Vector.LoadUnsafe(ref source));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(PortableFloat value, ref float target) => value.value.StoreUnsafe(ref target);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PortableFloat MultiplyAdd(PortableFloat a, PortableFloat b, PortableFloat c) => new((a.value * b.value) + c.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PortableFloat Add(PortableFloat a, PortableFloat b) => new(a.value + b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PortableFloat Relu(PortableFloat a) => new(Vector.Max(a.value, Vector<float>.Zero));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PortableFloat WherePositive(PortableFloat mask, PortableFloat value) => new(Vector.ConditionalSelect(Vector.GreaterThan(mask.value, Vector<float>.Zero), value.value, Vector<float>.Zero));
+}

@@ -1,0 +1,115 @@
+namespace MnistGpu.Engine.Backends.Host;
+
+/// <summary>A piece of parallel work, split into numbered parts.</summary>
+internal interface IParallelWork
+{
+    void Execute(int part);
+}
+
+/// <summary>
+/// A fixed set of threads started once, so a training step starts no thread and allocates
+/// nothing. <see cref="Run"/> publishes the work and takes parts itself like every worker; parts
+/// are claimed with an interlocked counter, and Run returns only when every worker has left the
+/// work, so no worker can ever claim a part of the next one with the previous one's task. Workers
+/// spin briefly between operations (a step issues several in quick succession) and sleep when idle.
+/// </summary>
+internal sealed class WorkerPool : IDisposable
+{
+    private const int SpinsBeforeSleep = 20_000;
+
+    private readonly Thread[] workers;
+    private readonly SemaphoreSlim wake = new(0);
+    private IParallelWork? work;
+    private int parts;
+    private int nextPart;
+    private int workersDone;
+    private int generation;
+    private int sleepers;
+    private volatile bool disposed;
+
+    public WorkerPool(int threads)
+    {
+        Threads = Math.Max(1, threads);
+        workers = new Thread[Threads - 1];
+        for (int i = 0; i < workers.Length; i++)
+        {
+            workers[i] = new Thread(Work) { IsBackground = true, Name = $"mnistgpu-host-{i + 1}" };
+            workers[i].Start();
+        }
+    }
+
+    /// <summary>Threads doing the work, the caller's included.</summary>
+    public int Threads { get; }
+
+    /// <summary>Runs parts 0..<paramref name="count"/>−1 of <paramref name="task"/> across the pool and returns when all are done.</summary>
+    public void Run(int count, IParallelWork task)
+    {
+        if (count <= 1 || workers.Length == 0)
+        {
+            for (int part = 0; part < count; part++)
+                task.Execute(part);
+            return;
+        }
+
+        work = task;
+        parts = count;
+        nextPart = 0;
+        workersDone = 0;
+        Interlocked.Increment(ref generation);
+        int asleep = Volatile.Read(ref sleepers);
+        if (asleep > 0)
+            wake.Release(asleep);
+
+        TakeParts(task);
+        var spin = new SpinWait();
+        while (Volatile.Read(ref workersDone) < workers.Length)
+            spin.SpinOnce(sleep1Threshold: -1);
+        work = null;
+    }
+
+    public void Dispose()
+    {
+        disposed = true;
+        Interlocked.Increment(ref generation);
+        wake.Release(workers.Length);
+        foreach (var worker in workers)
+            worker.Join();
+        wake.Dispose();
+    }
+
+    private void Work()
+    {
+        int seen = 0;
+        while (true)
+        {
+            int spins = 0;
+            while (Volatile.Read(ref generation) == seen)
+            {
+                if (++spins < SpinsBeforeSleep)
+                {
+                    Thread.SpinWait(20);
+                    continue;
+                }
+
+                Interlocked.Increment(ref sleepers);
+                if (Volatile.Read(ref generation) == seen)
+                    wake.Wait();
+                Interlocked.Decrement(ref sleepers);
+                spins = 0;
+            }
+
+            seen = Volatile.Read(ref generation);
+            if (disposed)
+                return;
+            TakeParts(work!);
+            Interlocked.Increment(ref workersDone);
+        }
+    }
+
+    private void TakeParts(IParallelWork task)
+    {
+        int part;
+        while ((part = Interlocked.Increment(ref nextPart) - 1) < parts)
+            task.Execute(part);
+    }
+}
