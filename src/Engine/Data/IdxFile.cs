@@ -23,15 +23,18 @@ internal sealed class IdxFile
 
     /// <summary>
     /// Reads an IDX file holding an array of <paramref name="expectedRank"/> dimensions and checks
-    /// that its length matches them exactly.
+    /// that its length matches them exactly. The data is streamed into one array of the size the
+    /// header announces, so a 47 MB file costs 47 MB, not the several copies a decompress-then-slice
+    /// would hold at once.
     /// </summary>
     /// <exception cref="UserInputException">The file is missing, unreadable or malformed.</exception>
     public static IdxFile Read(string path, int expectedRank)
     {
-        byte[] bytes;
         try
         {
-            bytes = IsGzip(path) ? Gunzip(path) : File.ReadAllBytes(path);
+            using var file = File.OpenRead(path);
+            using var stream = IsGzip(file) ? new GZipStream(file, CompressionMode.Decompress) : (Stream)file;
+            return Read(path, stream, expectedRank);
         }
         catch (InvalidDataException e)
         {
@@ -45,31 +48,33 @@ internal sealed class IdxFile
         {
             throw new UserInputException($"{path}: cannot read ({e.Message})", e);
         }
-
-        return Parse(path, bytes, expectedRank);
     }
 
-    internal static IdxFile Parse(string path, ReadOnlySpan<byte> bytes, int expectedRank)
+    private static IdxFile Read(string path, Stream stream, int expectedRank)
     {
-        if (bytes.Length < 4)
-            throw Malformed(path, $"{bytes.Length} bytes is too short for an IDX header");
-        if (bytes[0] != 0 || bytes[1] != 0)
-            throw Malformed(path, $"bad magic number 0x{bytes[0]:x2}{bytes[1]:x2}{bytes[2]:x2}{bytes[3]:x2} (expected 0x000008{expectedRank:x2})");
-        if (bytes[2] != UnsignedByteType)
-            throw Malformed(path, $"element type 0x{bytes[2]:x2} is not unsigned byte (0x08)");
-        int rank = bytes[3];
+        Span<byte> magic = stackalloc byte[4];
+        int got = stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
+        if (got < 4)
+            throw Malformed(path, $"{got} bytes is too short for an IDX header");
+        if (magic[0] != 0 || magic[1] != 0)
+            throw Malformed(path, $"bad magic number 0x{magic[0]:x2}{magic[1]:x2}{magic[2]:x2}{magic[3]:x2} (expected 0x000008{expectedRank:x2})");
+        if (magic[2] != UnsignedByteType)
+            throw Malformed(path, $"element type 0x{magic[2]:x2} is not unsigned byte (0x08)");
+        int rank = magic[3];
         if (rank != expectedRank)
             throw Malformed(path, $"rank {rank}, expected {expectedRank}");
 
         int headerLength = 4 + 4 * rank;
-        if (bytes.Length < headerLength)
-            throw Malformed(path, $"truncated header: {bytes.Length} bytes, expected {headerLength}");
+        var header = new byte[4 * rank];
+        got = stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
+        if (got < header.Length)
+            throw Malformed(path, $"truncated header: {4 + got} bytes, expected {headerLength}");
 
         var dimensions = new int[rank];
         long elements = 1;
         for (int i = 0; i < rank; i++)
         {
-            int dimension = BinaryPrimitives.ReadInt32BigEndian(bytes.Slice(4 + 4 * i, 4));
+            int dimension = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(4 * i, 4));
             if (dimension <= 0)
                 throw Malformed(path, $"dimension {i} is {dimension}");
             dimensions[i] = dimension;
@@ -77,31 +82,39 @@ internal sealed class IdxFile
         }
 
         long expectedLength = headerLength + elements;
-        if (bytes.Length != expectedLength)
+        if (elements > Array.MaxLength)
+            throw Malformed(path, $"dimensions {string.Join('x', dimensions)} are too large");
+        var data = new byte[elements];
+        got = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
+        long trailing = got == data.Length ? CountRest(stream) : 0;
+        if (got < data.Length || trailing > 0)
         {
-            string what = bytes.Length < expectedLength ? "truncated" : "trailing bytes";
-            throw Malformed(path, $"{what}: {bytes.Length} bytes, but dimensions {string.Join('x', dimensions)} need {expectedLength}");
+            string what = got < data.Length ? "truncated" : "trailing bytes";
+            throw Malformed(path, $"{what}: {headerLength + got + trailing} bytes, but dimensions {string.Join('x', dimensions)} need {expectedLength}");
         }
 
-        return new IdxFile(dimensions, bytes[headerLength..].ToArray());
+        return new IdxFile(dimensions, data);
+    }
+
+    private static long CountRest(Stream stream)
+    {
+        var buffer = new byte[4096];
+        long count = 0;
+        int read;
+        while ((read = stream.Read(buffer)) > 0)
+            count += read;
+        return count;
     }
 
     private static UserInputException Malformed(string path, string problem) =>
         new($"{path}: not an IDX file: {problem}");
 
-    private static bool IsGzip(string path)
+    /// <summary>True when the stream starts with gzip's magic; the stream is rewound either way.</summary>
+    private static bool IsGzip(FileStream file)
     {
-        using var stream = File.OpenRead(path);
         Span<byte> magic = stackalloc byte[2];
-        return stream.ReadAtLeast(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-    }
-
-    private static byte[] Gunzip(string path)
-    {
-        using var file = File.OpenRead(path);
-        using var gzip = new GZipStream(file, CompressionMode.Decompress);
-        using var memory = new MemoryStream();
-        gzip.CopyTo(memory);
-        return memory.ToArray();
+        bool gzip = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+        file.Position = 0;
+        return gzip;
     }
 }

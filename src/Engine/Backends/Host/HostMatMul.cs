@@ -83,13 +83,19 @@ internal sealed class HostMatMul<TVec> : IParallelWork
         var panel = panelBuffers[part];
         var tile = tileBuffers[part];
 
+        var layout = problem.B;
         for (int p = panelFrom; p < panelTo; p++)
         {
-            PackPanel(p, panel);
+            // A full panel of a row-major b' is read where it lies, one row of it per k;
+            // transposed or ragged panels are packed into contiguous rows first.
+            int col0 = p * Panel;
+            bool direct = layout.ColStride == 1 && col0 + Panel <= problem.N;
+            ref float panelStart = ref direct ? ref b.Span[col0] : ref PackPanel(p, panel);
+            int stride = direct ? layout.RowStride : Panel;
             for (int s = sliverFrom; s < sliverTo; s++)
             {
-                MicroKernel(ref packedA[s * k * SliverStride], ref panel[0], k, tile);
-                StoreTile(s * Rows, p * Panel, tile);
+                MicroKernel(ref packedA[s * k * SliverStride], ref panelStart, stride, k, tile);
+                StoreTile(s * Rows, col0, tile);
             }
         }
     }
@@ -97,7 +103,8 @@ internal sealed class HostMatMul<TVec> : IParallelWork
     private static (int From, int To) Share(int count, int parts, int part) => (count * part / parts, count * (part + 1) / parts);
 
     /// <summary>b' columns [p·Panel, p·Panel + Panel) as K rows of Panel floats, zero beyond N.</summary>
-    private void PackPanel(int p, float[] panel)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private ref float PackPanel(int p, float[] panel)
     {
         var source = b.Span;
         int col0 = p * Panel;
@@ -119,11 +126,13 @@ internal sealed class HostMatMul<TVec> : IParallelWork
 
             row[width..].Clear();
         }
+
+        return ref panel[0];
     }
 
-    /// <summary>tile (Rows, Panel) = a' sliver (K, 8) · panel (K, Panel), skipping all-zero steps.</summary>
+    /// <summary>tile (Rows, Panel) = a' sliver (K, 8) · panel (K rows of Panel floats, <paramref name="stride"/> apart), skipping all-zero steps.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MicroKernel(ref float sliver, ref float panel, int k, float[] tile)
+    private static void MicroKernel(ref float sliver, ref float panel, int stride, int k, float[] tile)
     {
         TVec c00 = TVec.Zero, c01 = TVec.Zero, c10 = TVec.Zero, c11 = TVec.Zero, c20 = TVec.Zero, c21 = TVec.Zero;
         TVec c30 = TVec.Zero, c31 = TVec.Zero, c40 = TVec.Zero, c41 = TVec.Zero, c50 = TVec.Zero, c51 = TVec.Zero;
@@ -133,7 +142,7 @@ internal sealed class HostMatMul<TVec> : IParallelWork
             ref float av = ref Unsafe.Add(ref sliver, i * SliverStride);
             if (Vector256.LoadUnsafe(ref av) == Vector256<float>.Zero)
                 continue;
-            ref float bv = ref Unsafe.Add(ref panel, i * 2 * count);
+            ref float bv = ref Unsafe.Add(ref panel, i * stride);
             TVec b0 = TVec.Load(ref bv), b1 = TVec.Load(ref Unsafe.Add(ref bv, count));
             TVec a0 = TVec.Broadcast(av);
             c00 = TVec.MultiplyAdd(a0, b0, c00);
@@ -172,6 +181,7 @@ internal sealed class HostMatMul<TVec> : IParallelWork
     }
 
     /// <summary>The valid part of a finished tile into c, through the epilogue (the same as the ILGPU kernels').</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void StoreTile(int row0, int col0, float[] tile)
     {
         var target = c.Span;
@@ -212,6 +222,7 @@ internal sealed class HostMatMul<TVec> : IParallelWork
     /// <summary>Packs a' into k-major slivers of 6 rows (8 floats a step); rows past ARows are the ones row, past M zeros.</summary>
     private sealed class PackA(HostMatMul<TVec> owner) : IParallelWork
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int part)
         {
             var p = owner.problem;
