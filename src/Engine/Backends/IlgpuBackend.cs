@@ -35,7 +35,6 @@ public sealed class IlgpuBackend : ITrainingBackend
     /// </summary>
     public IlgpuBackend(Context context, Device device, string deviceName, long? memoryLimitBytes = null, DeviceProfile? profile = null)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         this.context = context;
         this.memoryLimitBytes = memoryLimitBytes;
         accelerator = device.CreateAccelerator(context);
@@ -48,14 +47,9 @@ public sealed class IlgpuBackend : ITrainingBackend
         rmsProp = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float>(RmsPropKernels.Update);
         foreach (var variant in launch.Variants)
             matMul[variant] = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem>(Kernel(variant));
-
-        KernelCompileTime = clock.Elapsed;
     }
 
     public string DeviceName { get; }
-
-    /// <summary>Time to create the accelerator and compile every kernel.</summary>
-    public TimeSpan KernelCompileTime { get; }
 
     /// <summary>The launch plan in use, for reports.</summary>
     public LaunchPlanner Launches => launch;
