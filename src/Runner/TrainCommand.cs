@@ -110,6 +110,7 @@ internal static class TrainCommand
         var progress = new EpochProgress(output, request.ShowProgress);
         if (trainer.Position.EpochsDone >= settings.Epochs)
             output.WriteLine($"The checkpoint already has {trainer.Position.EpochsDone} epochs; nothing to train.");
+        Evaluation? afterLastEpoch = null;
         while (trainer.Position.EpochsDone < settings.Epochs)
         {
             int epoch = trainer.Position.EpochsDone + 1;
@@ -123,8 +124,8 @@ internal static class TrainCommand
             if (request.PreviewFolder is not null)
             {
                 // The curves need the test figures of every epoch, not only the last.
-                var afterEpoch = trainer.EvaluateAfterEpoch(data.Test);
-                line += Invariant($" - test_loss: {afterEpoch.Loss:F4} - test_accuracy: {afterEpoch.Accuracy:F4}");
+                afterLastEpoch = trainer.EvaluateAfterEpoch(data.Test);
+                line += Invariant($" - test_loss: {afterLastEpoch.Loss:F4} - test_accuracy: {afterLastEpoch.Accuracy:F4}");
             }
 
             output.WriteLine(line);
@@ -132,7 +133,7 @@ internal static class TrainCommand
                 trainer.CreateCheckpoint().Save(savePath);
         }
 
-        var test = trainer.EvaluateAfterEpoch(data.Test);
+        var test = afterLastEpoch ?? trainer.EvaluateAfterEpoch(data.Test);
         output.WriteLine(Invariant($"Test loss: {test.Loss:F4} - test accuracy: {test.Accuracy:F4} ({test.Correct}/{test.Count})"));
         if (savePath is not null)
         {
