@@ -168,8 +168,11 @@ public sealed class Trainer : IDisposable
         int to = Math.Min(toStep * Settings.BatchSize, train.Split.Count);
         if (to == from)
             return default;
-        backend.Download(train.Losses, losses);
-        backend.Download(train.Predictions, predictions);
+        // Only the outputs of these steps come back, not the whole epoch's arrays.
+        using (var lossRange = backend.Slice(train.Losses, from, to - from))
+            backend.Download(lossRange, losses.AsSpan(from, to - from));
+        using (var predictionRange = backend.Slice(train.Predictions, from, to - from))
+            backend.Download(predictionRange, predictions.AsSpan(from, to - from));
         var outcome = Outcome.Of(losses, predictions, train.Split.Labels, order, from, to);
         if (!double.IsFinite(outcome.LossSum))
             throw new EngineException($"training diverged: the loss became {outcome.MeanLoss} in epoch {epoch}, steps {fromStep + 1}-{toStep}");

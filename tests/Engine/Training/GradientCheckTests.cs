@@ -1,6 +1,7 @@
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Reference;
+using MnistGpu.Engine.Verification;
 using MnistGpu.Tests.Support;
 
 namespace MnistGpu.Tests.Engine.Training;
@@ -57,7 +58,10 @@ public sealed class GradientCheckTests
         onReference.ComputeGradients();
         onDevice.ComputeGradients();
 
-        Close.Assert(ReferenceBackend.Span(onReference.Network.Gradients), onDevice.Network.GetGradients(), 1e-6, 1e-4, "gradients");
+        var result = new Comparison("gradients", "784-32-10, 16 digits", 1e-6, 1e-4)
+            .Compare("gradients", ReferenceBackend.Span(onReference.Network.Gradients), onDevice.Network.GetGradients())
+            .Result();
+        Assert.True(result.Passed, result.ToString());
     }
 
     /// <summary>Weights and biases of both layers, at random.</summary>
