@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using MnistGpu.Engine;
 using MnistGpu.Engine.Benchmarking;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Devices;
@@ -41,7 +40,7 @@ internal static class BenchCommand
         {
             string? jsonPath = parsed.GetValue(json)?.FullName;
             if (jsonPath is not null)
-                AtomicFile.RequireFolder(jsonPath, "--json");
+                OutputFile.Check(jsonPath, "--json", OutputFile.SummaryBytes);
             var settings = defaults with { Epochs = parsed.GetValue(epochs), Seed = parsed.GetValue(seed) };
             string? dataDirectory = parsed.GetValue(data)?.FullName;
             var mnist = MnistData.Load(dataDirectory);
@@ -118,13 +117,6 @@ internal static class BenchCommand
             settings = new { settings.Epochs, settings.BatchSize, settings.HiddenUnits, settings.LearningRate, settings.Seed },
             devices = results,
         };
-        try
-        {
-            File.WriteAllText(path, JsonSerializer.Serialize(document, Json.Options));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UserInputException($"cannot write {path}: {e.Message}", e);
-        }
+        OutputFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(document, Json.Options));
     }
 }

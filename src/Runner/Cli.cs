@@ -22,7 +22,7 @@ public static class Cli
             VerifyCommand.Create(output),
             BenchCommand.Create(output),
             EvaluateCommand.Create(output),
-            PredictCommand.Create(output),
+            PredictCommand.Create(output, error),
             ExportCommand.Create(output),
             ReportCommand.Create(output),
         };
@@ -48,7 +48,12 @@ public static class Cli
             error.WriteLine($"mnistgpu: {e.Message}");
             return Failure;
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (OutOfMemoryException)
+        {
+            error.WriteLine("mnistgpu: out of memory");
+            return Failure;
+        }
+        catch (Exception e)
         {
             error.WriteLine($"mnistgpu: {e.GetType().Name}: {OneLine(e.Message)}");
             return Failure;

@@ -16,8 +16,8 @@ internal static class ExportCommand
         command.SetAction(parsed =>
         {
             string path = parsed.GetValue(onnx)!.FullName;
-            AtomicFile.RequireFolder(path, "--onnx");
             var checkpoint = Checkpoint.Load(parsed.GetValue(model)!.FullName);
+            OutputFile.Check(path, "--onnx", OnnxExporter.FileBytes(checkpoint.Shape));
             OnnxExporter.Export(checkpoint, path);
             output.WriteLine($"Wrote {path}: input '{OnnxExporter.InputName}' float [N,{checkpoint.Shape.Inputs}] in [0,1] -> Gemm -> Relu -> Gemm -> Softmax -> '{OnnxExporter.OutputName}' float [N,{checkpoint.Shape.Classes}]");
             return Cli.Ok;

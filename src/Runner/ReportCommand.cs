@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MnistGpu.Engine.Data;
+using MnistGpu.Engine.IO;
 using MnistGpu.Engine.Reports;
 using MnistGpu.Engine.Training;
 
@@ -20,7 +21,7 @@ internal static class ReportCommand
         command.SetAction(parsed =>
         {
             string folder = parsed.GetValue(previews)!.FullName;
-            PreviewWriter.Prepare(folder);
+            OutputFile.CheckFolder(folder, "--previews");
             var checkpoint = Checkpoint.Load(parsed.GetValue(model)!.FullName);
             var test = MnistData.Load(parsed.GetValue(data)?.FullName).Test;
             using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, output);

@@ -5,6 +5,7 @@ using System.Text.Json;
 using MnistGpu.Engine;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.IO;
+using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Reports;
 using MnistGpu.Engine.Training;
 
@@ -84,23 +85,24 @@ internal static class TrainCommand
     {
         request.Settings.Validate();
         string? savePath = request.SavePath ?? request.ResumePath;
-        foreach (var (path, option) in new[] { (request.JsonPath, "--json"), (savePath, "--save") })
-        {
-            if (path is not null)
-                AtomicFile.RequireFolder(path, option);
-        }
-
+        if (request.JsonPath is not null)
+            OutputFile.Check(request.JsonPath, "--json", OutputFile.SummaryBytes);
         if (request.PreviewFolder is not null)
-            PreviewWriter.Prepare(request.PreviewFolder);
+            OutputFile.CheckFolder(request.PreviewFolder, "--previews");
 
         var checkpoint = request.ResumePath is null ? null : Checkpoint.Load(request.ResumePath);
         var data = MnistData.Load(request.DataDirectory);
+        var shape = checkpoint?.Shape ?? new NetworkShape(data.Train.Pixels, request.Settings.HiddenUnits, MnistData.Classes);
+        shape.Validate();
+        if (savePath is not null)
+            OutputFile.Check(savePath, "--save", Checkpoint.FileBytes(shape));
+
         using var backend = DeviceOpener.Open(request.Device, request.MemoryLimit, output, request.Threads);
         output.WriteLine($"Data: {data.Train.Count} training and {data.Test.Count} test images of {data.Train.Rows}x{data.Train.Columns}");
 
         using var trainer = checkpoint is null
-            ? new Trainer(backend, data.Train, request.Settings)
-            : new Trainer(backend, data.Train, checkpoint, request.Epochs ?? checkpoint.Settings.Epochs);
+            ? new Trainer(backend, data.Train, request.Settings, data.Test)
+            : new Trainer(backend, data.Train, checkpoint, request.Epochs ?? checkpoint.Settings.Epochs, data.Test);
         var settings = trainer.Settings;
         output.WriteLine(Invariant($"Network {trainer.Network.Shape}, batch {settings.BatchSize}, RMSprop lr {settings.LearningRate}, seed {settings.Seed}"));
         if (checkpoint is not null)
@@ -178,7 +180,7 @@ internal static class TrainCommand
             epochs = epochs.Select(e => new { e.Epoch, e.Loss, e.Accuracy, seconds = e.Duration.TotalSeconds, e.TestLoss, e.TestAccuracy }),
             test = new { test.Loss, test.Accuracy, test.Correct, test.Count },
         };
-        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(summary, Json.Options));
+        OutputFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(summary, Json.Options));
     }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

@@ -88,7 +88,7 @@ public sealed class DeviceCommandsTests
         var (code, output, error) = CliRun.Run(["train", "--device", "cpu", "--data", folder.Path, "--memory-limit", "1MB"]);
         Assert.Equal(1, code);
         Assert.Single(error.TrimEnd().Split('\n'));
-        Assert.Matches(@"^mnistgpu: cpu:0 \(.*\): out of device memory allocating [\d,]+ bytes \([\d,]+ of the 1,048,576-byte limit free\)", error);
+        Assert.Matches(@"^mnistgpu: cpu:0 \(.*\): out of device memory: this needs [\d,]+ bytes \(the network [\d,]+, the train set [\d,]+, the test set [\d,]+\), but 1,048,576 are available", error);
         Assert.DoesNotContain("Epoch", output);
     }
 

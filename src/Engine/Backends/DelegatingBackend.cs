@@ -13,6 +13,8 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
 
     public virtual string DeviceName => Inner.DeviceName;
 
+    public long AvailableMemoryBytes => Inner.AvailableMemoryBytes;
+
     public DeviceArray<T> Allocate<T>(int length)
         where T : unmanaged, INumber<T> => Inner.Allocate<T>(length);
 

@@ -14,6 +14,9 @@ public interface ITrainingBackend : IDisposable
     /// <summary>What this backend runs on, for people: e.g. "cpu: ILGPU CPU accelerator".</summary>
     string DeviceName { get; }
 
+    /// <summary>Bytes that may still be allocated here: what the device has free, within any memory limit.</summary>
+    long AvailableMemoryBytes { get; }
+
     /// <summary>A new zero-filled array.</summary>
     DeviceArray<T> Allocate<T>(int length)
         where T : unmanaged, INumber<T>;

@@ -18,8 +18,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly Context context;
     private readonly Accelerator accelerator;
     private readonly LaunchPlanner launch;
-    private readonly long? memoryLimitBytes;
-    private long allocatedBytes;
+    private readonly MemoryBudget memory;
 
     private readonly Action<KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int, int> gatherBatch;
     private readonly Dictionary<MatMulVariant, Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem>> matMul = [];
@@ -36,10 +35,10 @@ public sealed class IlgpuBackend : ITrainingBackend
     public IlgpuBackend(Context context, Device device, string deviceName, long? memoryLimitBytes = null, DeviceProfile? profile = null)
     {
         this.context = context;
-        this.memoryLimitBytes = memoryLimitBytes;
         accelerator = device.CreateAccelerator(context);
         launch = new LaunchPlanner(profile ?? DeviceProfile.Of(accelerator));
         DeviceName = deviceName;
+        memory = new MemoryBudget(deviceName, memoryLimitBytes);
 
         gatherBatch = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<byte>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int, int>(GatherKernels.Batch);
         softmaxForward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int>(SoftmaxCrossEntropyKernels.Forward);
@@ -50,6 +49,13 @@ public sealed class IlgpuBackend : ITrainingBackend
     }
 
     public string DeviceName { get; }
+
+    public long AvailableMemoryBytes => memory.Available(accelerator switch
+    {
+        CudaAccelerator cuda => cuda.GetFreeMemory(),
+        CPUAccelerator => HostMemory.AvailableBytes(),
+        _ => accelerator.MemorySize - memory.AllocatedBytes,
+    });
 
     /// <summary>The launch plan in use, for reports.</summary>
     public LaunchPlanner Launches => launch;
@@ -69,9 +75,7 @@ public sealed class IlgpuBackend : ITrainingBackend
         where T : unmanaged, INumber<T>
     {
         long bytes = (long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-        if (memoryLimitBytes is long limit && allocatedBytes + bytes > limit)
-            throw OutOfMemory(bytes, $"{limit - allocatedBytes:N0} of the {limit:N0}-byte limit free");
-
+        memory.Take(bytes);
         MemoryBuffer1D<T, Stride1D.Dense> buffer;
         try
         {
@@ -79,18 +83,12 @@ public sealed class IlgpuBackend : ITrainingBackend
         }
         catch (Exception e) when (e is OutOfMemoryException or AcceleratorException or InvalidOperationException)
         {
-            throw OutOfMemory(bytes, accelerator is CudaAccelerator cuda ? $"{cuda.GetFreeMemory():N0} bytes free" : e.Message.ReplaceLineEndings(" "), e);
+            memory.Release(bytes);
+            throw memory.OutOfMemory(bytes, accelerator is CudaAccelerator cuda ? $"{cuda.GetFreeMemory():N0} bytes free" : e.Message.ReplaceLineEndings(" "), e);
         }
 
         buffer.MemSetToZero();
-        allocatedBytes += bytes;
-        return new IlgpuArray<T>(buffer, buffer.View, () => allocatedBytes -= bytes);
-    }
-
-    private EngineException OutOfMemory(long bytes, string detail, Exception? inner = null)
-    {
-        string message = $"{DeviceName}: out of device memory allocating {bytes:N0} bytes ({detail})";
-        return inner is null ? new EngineException(message) : new EngineException(message, inner);
+        return new IlgpuArray<T>(buffer, buffer.View, () => memory.Release(bytes));
     }
 
     public DeviceArray<T> Slice<T>(DeviceArray<T> array, int offset, int length)
@@ -151,6 +149,7 @@ public sealed class IlgpuBackend : ITrainingBackend
 
     private void Multiply(MatMulProblem problem, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c, DeviceArray<float> operand)
     {
+        MatMulOperands.Require(problem, a.Length, b.Length, c.Length, operand.Length);
         var variant = launch.VariantFor(problem);
         matMul[variant](launch.ForMatMul(variant, problem), View(a), View(b), View(c), View(operand), problem);
     }

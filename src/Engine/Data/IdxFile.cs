@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using MnistGpu.Engine.IO;
 
 namespace MnistGpu.Engine.Data;
 
@@ -23,34 +24,36 @@ internal sealed class IdxFile
 
     /// <summary>
     /// Reads an IDX file holding an array of <paramref name="expectedRank"/> dimensions and checks
-    /// that its length matches them exactly. The data is streamed into one array of the size the
-    /// header announces, so a 47 MB file costs 47 MB, not the several copies a decompress-then-slice
-    /// would hold at once.
+    /// that its length matches them exactly. The length is checked against the header before the
+    /// data array is allocated — the file's size for a raw file, the size gzip records in its
+    /// trailer for a compressed one — so no file can make this allocate more than its stated
+    /// dimensions need, and those need at least as many bytes as the file claims to hold. The
+    /// data is streamed into one array, so a 47 MB file costs 47 MB.
     /// </summary>
-    /// <exception cref="UserInputException">The file is missing, unreadable or malformed.</exception>
+    /// <exception cref="UserInputException">The file is missing, not a regular file, unreadable or malformed.</exception>
     public static IdxFile Read(string path, int expectedRank)
     {
+        using var file = InputFile.OpenRead(path, "an IDX file", out long length);
         try
         {
-            using var file = File.OpenRead(path);
-            using var stream = IsGzip(file) ? new GZipStream(file, CompressionMode.Decompress) : (Stream)file;
-            return Read(path, stream, expectedRank);
+            if (!IsGzip(file))
+                return Read(path, file, expectedRank, length, compressed: false);
+            long recorded = RecordedUncompressedSize(file, length);
+            using var gzip = new GZipStream(file, CompressionMode.Decompress);
+            return Read(path, gzip, expectedRank, recorded, compressed: true);
         }
         catch (InvalidDataException e)
         {
             throw new UserInputException($"{path}: not a valid gzip file ({e.Message})", e);
         }
-        catch (IOException e)
-        {
-            throw new UserInputException($"{path}: cannot read ({e.Message})", e);
-        }
-        catch (UnauthorizedAccessException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new UserInputException($"{path}: cannot read ({e.Message})", e);
         }
     }
 
-    private static IdxFile Read(string path, Stream stream, int expectedRank)
+    /// <param name="announced">What the container says the IDX bytes total: the file length, or gzip's ISIZE (the length modulo 2³²).</param>
+    private static IdxFile Read(string path, Stream stream, int expectedRank, long announced, bool compressed)
     {
         Span<byte> magic = stackalloc byte[4];
         int got = stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
@@ -78,22 +81,42 @@ internal sealed class IdxFile
             if (dimension <= 0)
                 throw Malformed(path, $"dimension {i} is {dimension}");
             dimensions[i] = dimension;
-            elements *= dimension;
+            // Clamped so that no number of int dimensions overflows; anything this large is refused below.
+            elements = Math.Min(elements * dimension, long.MaxValue / int.MaxValue);
         }
 
-        long expectedLength = headerLength + elements;
+        string shape = string.Join('x', dimensions);
         if (elements > Array.MaxLength)
-            throw Malformed(path, $"dimensions {string.Join('x', dimensions)} are too large");
+            throw Malformed(path, $"dimensions {shape} are too large");
+        long expectedLength = headerLength + elements;
+        if (compressed ? (expectedLength & uint.MaxValue) != announced : expectedLength != announced)
+        {
+            string what = compressed ? "gzip records" : announced < expectedLength ? "truncated: the file is" : "trailing bytes: the file is";
+            throw Malformed(path, $"{what} {announced:N0} bytes, but dimensions {shape} need {expectedLength:N0}");
+        }
+
         var data = new byte[elements];
         got = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
         long trailing = got == data.Length ? CountRest(stream) : 0;
         if (got < data.Length || trailing > 0)
         {
             string what = got < data.Length ? "truncated" : "trailing bytes";
-            throw Malformed(path, $"{what}: {headerLength + got + trailing} bytes, but dimensions {string.Join('x', dimensions)} need {expectedLength}");
+            throw Malformed(path, $"{what}: {headerLength + got + trailing} bytes, but dimensions {shape} need {expectedLength}");
         }
 
         return new IdxFile(dimensions, data);
+    }
+
+    /// <summary>gzip's ISIZE: the uncompressed length modulo 2³², in the last four bytes. The stream is rewound.</summary>
+    private static long RecordedUncompressedSize(FileStream file, long length)
+    {
+        if (length < 18)
+            throw new InvalidDataException($"{length} bytes is too short for gzip");
+        Span<byte> trailer = stackalloc byte[4];
+        file.Position = length - 4;
+        file.ReadExactly(trailer);
+        file.Position = 0;
+        return BinaryPrimitives.ReadUInt32LittleEndian(trailer);
     }
 
     private static long CountRest(Stream stream)

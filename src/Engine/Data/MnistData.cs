@@ -1,3 +1,5 @@
+using MnistGpu.Engine.IO;
+
 namespace MnistGpu.Engine.Data;
 
 /// <summary>
@@ -39,8 +41,11 @@ public sealed class MnistData
     public static MnistData Load(string? directory)
     {
         directory ??= BundledDirectory;
-        if (!Directory.Exists(directory))
+        var kind = FileKinds.Of(directory);
+        if (kind == FileKind.Missing)
             throw new UserInputException($"data folder not found: {directory}");
+        if (kind != FileKind.Directory)
+            throw new UserInputException($"data folder {directory}: is {FileKinds.Describe(kind)}, not a folder");
         var train = LoadSplit(directory, "train", "train");
         var test = LoadSplit(directory, "t10k", "test");
         if (train.Rows != test.Rows || train.Columns != test.Columns)
@@ -66,8 +71,9 @@ public sealed class MnistData
     {
         foreach (string candidate in new[] { baseName, baseName + ".gz" })
         {
+            // Whatever is there is returned, so that a folder or a FIFO by that name is named as such.
             string path = Path.Combine(directory, candidate);
-            if (File.Exists(path))
+            if (FileKinds.Of(path) != FileKind.Missing)
                 return path;
         }
 

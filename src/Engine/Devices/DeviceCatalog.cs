@@ -47,7 +47,7 @@ public sealed class DeviceCatalog : IDisposable
     {
         var entry = Select(spec.Trim().ToLowerInvariant(), out choice);
         if (entry.Device is null || entry.Context is null)
-            return new HostBackend(hostThreads);
+            return new HostBackend(hostThreads, memoryLimitBytes);
         contexts.Remove(entry.Context);
         return new IlgpuBackend(entry.Context, entry.Device, $"{entry.Info.Id} ({entry.Info.Name})", memoryLimitBytes);
     }

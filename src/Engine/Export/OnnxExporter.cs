@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using MnistGpu.Engine.IO;
+using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Training;
 using Onnx;
 
@@ -19,7 +20,11 @@ public static class OnnxExporter
     public const string InputName = "input";
     public const string OutputName = "probabilities";
 
-    public static void Export(Checkpoint checkpoint, string path) => AtomicFile.Write(path, Build(checkpoint).ToByteArray());
+    /// <summary>About the size of the exported file: the float weights and a little structure.</summary>
+    public static long FileBytes(NetworkShape shape) => 4L * shape.ParameterCount + (64 << 10);
+
+    /// <exception cref="EngineException">Writing failed (disk full, I/O error).</exception>
+    public static void Export(Checkpoint checkpoint, string path) => OutputFile.Write(path, Build(checkpoint).ToByteArray());
 
     public static ModelProto Build(Checkpoint checkpoint)
     {

@@ -1,3 +1,4 @@
+using MnistGpu.Engine.IO;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Bmp;
@@ -36,15 +37,18 @@ public static class DigitImage
     /// <exception cref="UserInputException">Missing, empty, too large, not an accepted image, undecodable or blank.</exception>
     public static float[] Load(string path)
     {
-        byte[] bytes = ReadBounded(path);
+        byte[] bytes = InputFile.ReadAll(path, "an image", MaxFileBytes);
         Image<Rgba32> image;
         try
         {
-            var info = Image.Identify(Decoding, bytes, out var format);
-            if (info is null || format is null)
+            var format = Image.DetectFormat(Decoding, bytes);
+            if (format is null)
                 throw new UserInputException($"{path}: not an image (PNG, JPEG, BMP or GIF expected)");
             if (!Accepted.Contains(format))
                 throw new UserInputException($"{path}: {format.Name} images are not accepted (PNG, JPEG, BMP or GIF expected)");
+            if (PictureIntegrity.Problem(bytes, format) is string problem)
+                throw new UserInputException($"{path}: the {format.Name} file is damaged: {problem}");
+            var info = Image.Identify(Decoding, bytes, out _) ?? throw new UserInputException($"{path}: not an image (PNG, JPEG, BMP or GIF expected)");
             if (info.Width > MaxSide || info.Height > MaxSide)
                 throw new UserInputException($"{path}: the image is {info.Width}x{info.Height}; the limit is {MaxSide}x{MaxSide}");
             image = Image.Load<Rgba32>(Decoding, bytes);
@@ -185,25 +189,6 @@ public static class DigitImage
         }
 
         return right < 0 ? null : new Rectangle(left, top, right - left + 1, bottom - top + 1);
-    }
-
-    private static byte[] ReadBounded(string path)
-    {
-        try
-        {
-            var file = new FileInfo(path);
-            if (!file.Exists)
-                throw new UserInputException($"{path}: no such file");
-            if (file.Length == 0)
-                throw new UserInputException($"{path}: the file is empty");
-            if (file.Length > MaxFileBytes)
-                throw new UserInputException($"{path}: {file.Length:N0} bytes is more than the {MaxFileBytes:N0}-byte limit for an image");
-            return File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UserInputException($"{path}: cannot read: {e.Message}", e);
-        }
     }
 
     /// <summary>ImageSharp's defaults, with decoders limited to what one digit picture can need.</summary>

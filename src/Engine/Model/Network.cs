@@ -37,6 +37,23 @@ public sealed class Network : IDisposable
 
     public NetworkShape Shape { get; }
 
+    /// <summary>
+    /// Adds what the constructor allocates for <paramref name="shape"/> and a batch of
+    /// <paramref name="batchCapacity"/> to <paramref name="plan"/>, after checking the shape.
+    /// </summary>
+    /// <exception cref="UserInputException">The shape is invalid or an array could not exist.</exception>
+    public static MemoryPlan Plan(MemoryPlan plan, NetworkShape shape, int batchCapacity)
+    {
+        shape.Validate();
+        const string Part = "the network";
+        return plan
+            .Add<float>(Part, "parameters, gradients and RMSprop state", shape.ParameterCount, count: 3)
+            .Add<float>(Part, "the batch's inputs", (long)batchCapacity * shape.Inputs)
+            .Add<int>(Part, "the batch's labels", batchCapacity)
+            .Add<float>(Part, "hidden activations and their gradients", (long)batchCapacity * shape.Hidden, count: 2)
+            .Add<float>(Part, "logits and their gradients", (long)batchCapacity * shape.Classes, count: 2);
+    }
+
     public int BatchCapacity { get; }
 
     internal DeviceArray<float> Parameters { get; }

@@ -17,6 +17,37 @@ public sealed record NetworkShape(int Inputs, int Hidden, int Classes)
     public DenseLayerShape OutputLayer => new(Hidden, Classes, Offset: HiddenLayer.ParameterCount);
 
     public override string ToString() => $"{Inputs}-{Hidden}-{Classes}";
+
+    /// <summary>
+    /// Checks, in 64-bit arithmetic, that every size is positive and that the flat parameter
+    /// array can exist at all, before anything computes <see cref="ParameterCount"/> (which would
+    /// overflow) or allocates.
+    /// </summary>
+    /// <exception cref="UserInputException">A size is out of range, or the network is too large for one array.</exception>
+    public void Validate()
+    {
+        if (Inputs < 1 || Hidden < 1 || Classes < 2)
+            throw new UserInputException($"a network needs at least 1 input, 1 hidden unit and 2 classes, not {this}");
+        long parameters = ((long)Inputs + 1) * Hidden + ((long)Hidden + 1) * Classes;
+        if (parameters > Array.MaxLength)
+            throw new UserInputException($"a {this} network has {parameters:N0} parameters; one array holds at most {Array.MaxLength:N0}");
+    }
+
+    /// <summary>Where flat parameter <paramref name="index"/> sits, for messages: "layer 1 weight [3, 17]".</summary>
+    public string Locate(int index)
+    {
+        foreach (var (layer, number) in new[] { (HiddenLayer, 1), (OutputLayer, 2) })
+        {
+            int offset = index - layer.Offset;
+            if (offset < 0 || offset >= layer.ParameterCount)
+                continue;
+            return offset < layer.WeightCount
+                ? $"layer {number} ({layer.Inputs}->{layer.Outputs}) weight [{offset / layer.Outputs}, {offset % layer.Outputs}]"
+                : $"layer {number} ({layer.Inputs}->{layer.Outputs}) bias [{offset - layer.WeightCount}]";
+        }
+
+        return "past the last layer";
+    }
 }
 
 /// <summary>A dense layer's place in the flat parameter array: weights, then biases.</summary>

@@ -35,27 +35,19 @@ public static class PreviewWriter
     private static readonly Rgba32 TrainColour = new(80, 150, 255);
     private static readonly Rgba32 TestColour = new(255, 160, 40);
 
-    /// <summary>Creates <paramref name="folder"/> and proves it writable, so a bad folder fails before training, not after.</summary>
-    /// <exception cref="UserInputException">The folder cannot be created or written.</exception>
-    public static void Prepare(string folder)
+    /// <returns>The paths written.</returns>
+    /// <exception cref="EngineException">A file or the folders could not be written.</exception>
+    public static IReadOnlyList<string> Write(string folder, RunReport run, LabeledImages testSet, int sheetLimit = 100)
     {
         try
         {
             Directory.CreateDirectory(Path.Combine(folder, MistakeFolder));
-            string probe = Path.Combine(folder, $".write-test-{Environment.ProcessId}");
-            File.WriteAllBytes(probe, []);
-            File.Delete(probe);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UserInputException($"--previews {folder}: cannot write there: {e.Message}", e);
+            throw OutputFile.WriteFailure(folder, e);
         }
-    }
 
-    /// <returns>The paths written.</returns>
-    public static IReadOnlyList<string> Write(string folder, RunReport run, LabeledImages testSet, int sheetLimit = 100)
-    {
-        Prepare(folder);
         int classes = MnistData.Classes;
         var mistakes = Mistake.All(run.Test, classes);
         var written = new List<string>
@@ -278,7 +270,7 @@ public static class PreviewWriter
         {
             using var memory = new MemoryStream();
             image.SaveAsPng(memory);
-            AtomicFile.Write(path, memory.ToArray());
+            OutputFile.Write(path, memory.ToArray());
         }
 
         return path;
@@ -286,7 +278,7 @@ public static class PreviewWriter
 
     private static string WriteText(string path, string text)
     {
-        AtomicFile.Write(path, Encoding.UTF8.GetBytes(text));
+        OutputFile.Write(path, Encoding.UTF8.GetBytes(text));
         return path;
     }
 }

@@ -24,6 +24,17 @@ internal sealed class DeviceDataset : IDisposable
         backend.Upload<int>(Enumerable.Range(0, split.Count).ToArray(), Order);
     }
 
+    /// <summary>Adds what the constructor allocates for <paramref name="split"/> to <paramref name="plan"/>.</summary>
+    public static MemoryPlan Plan(MemoryPlan plan, LabeledImages split, int classes, bool keepProbabilities)
+    {
+        string part = $"the {split.Name} set";
+        return plan
+            .Add<byte>(part, "images and labels", split.Images.LongLength + split.Count)
+            .Add<int>(part, "order and predictions", split.Count, count: 2)
+            .Add<float>(part, "losses", split.Count)
+            .Add<float>(part, "probabilities", keepProbabilities ? (long)split.Count * classes : 0);
+    }
+
     public LabeledImages Split { get; }
 
     public DeviceArray<byte> Images { get; }

@@ -27,6 +27,7 @@ public sealed class Evaluator : IDisposable
         var clock = Stopwatch.StartNew();
         if (!splits.TryGetValue(split, out var data))
         {
+            DeviceDataset.Plan(new MemoryPlan(), split, network.Shape.Classes, keepProbabilities: true).RequireFits(backend);
             data = new DeviceDataset(backend, split, network.Shape.Classes, keepProbabilities: true);
             splits.Add(split, data);
         }

@@ -12,6 +12,7 @@ public sealed class TrainedNetwork : IDisposable
     public TrainedNetwork(ITrainingBackend backend, Checkpoint checkpoint)
     {
         Checkpoint = checkpoint;
+        Network.Plan(new MemoryPlan(), checkpoint.Shape, checkpoint.Settings.BatchSize).RequireFits(backend);
         Network = new Network(backend, checkpoint.Shape, checkpoint.Settings.BatchSize);
         Network.SetParameters(checkpoint.Parameters);
         evaluator = new Evaluator(backend, Network);
@@ -21,12 +22,22 @@ public sealed class TrainedNetwork : IDisposable
 
     public Network Network { get; }
 
-    /// <exception cref="UserInputException">The split's images are not the size the network takes.</exception>
+    /// <exception cref="UserInputException">
+    /// The split's images are not the size the network takes, its labels are not all classes of
+    /// the network, or the network's outputs are not finite (weights too large for float).
+    /// </exception>
     public Evaluation Evaluate(LabeledImages split)
     {
         if (split.Pixels != Network.Shape.Inputs)
             throw new UserInputException($"the network takes {Network.Shape.Inputs} pixels, but the {split.Name} images have {split.Pixels} ({split.Rows}x{split.Columns})");
-        return evaluator.Evaluate(split);
+        int classes = Network.Shape.Classes;
+        int label = split.Labels.Length == 0 ? 0 : split.Labels.Max();
+        if (label >= classes)
+            throw new UserInputException($"the network has {classes} classes, but the {split.Name} labels go up to {label}");
+        var evaluation = evaluator.Evaluate(split);
+        if (!double.IsFinite(evaluation.Loss))
+            throw new UserInputException($"the network's outputs are not finite on the {split.Name} images (its weights are too large for float arithmetic)");
+        return evaluation;
     }
 
     /// <summary>Class probabilities (N,C) of N images given as (N,P) pixels in [0,1].</summary>

@@ -26,8 +26,11 @@ public sealed class Trainer : IDisposable
     private readonly int[] predictions;
 
     /// <summary>A new run: Glorot-uniform weights and zero biases from <see cref="TrainingSettings.Seed"/>.</summary>
-    public Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings)
-        : this(backend, trainingSet, settings, new NetworkShape(trainingSet.Pixels, settings.HiddenUnits, MnistData.Classes))
+    /// <param name="evaluationSet">The split that will be evaluated, when known: its device copy is counted when checking that the run fits the device.</param>
+    /// <exception cref="UserInputException">A setting is invalid, or the network is too large to exist.</exception>
+    /// <exception cref="EngineException">The network and data do not fit the device's memory.</exception>
+    public Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, LabeledImages? evaluationSet = null)
+        : this(backend, trainingSet, settings, new NetworkShape(trainingSet.Pixels, settings.HiddenUnits, MnistData.Classes), evaluationSet)
     {
         Network.SetParameters(GlorotUniform.Initialize(Network.Shape, settings.Seed));
     }
@@ -37,8 +40,9 @@ public sealed class Trainer : IDisposable
     /// data it was trained on; <paramref name="epochs"/> sets the total number of epochs.
     /// </summary>
     /// <exception cref="UserInputException">The checkpoint does not fit this data.</exception>
-    public Trainer(ITrainingBackend backend, LabeledImages trainingSet, Checkpoint checkpoint, int epochs)
-        : this(backend, trainingSet, checkpoint.Settings with { Epochs = epochs }, Fit(checkpoint, trainingSet))
+    /// <exception cref="EngineException">The network and data do not fit the device's memory.</exception>
+    public Trainer(ITrainingBackend backend, LabeledImages trainingSet, Checkpoint checkpoint, int epochs, LabeledImages? evaluationSet = null)
+        : this(backend, trainingSet, checkpoint.Settings with { Epochs = epochs }, Fit(checkpoint, trainingSet), evaluationSet)
     {
         if (checkpoint.DataHash != trainingSet.ContentHash)
             throw new UserInputException($"the checkpoint was trained on other data (SHA-256 {Short(checkpoint.DataHash)}, this training set is {Short(trainingSet.ContentHash)})");
@@ -51,9 +55,14 @@ public sealed class Trainer : IDisposable
         history.AddRange(checkpoint.History);
     }
 
-    private Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, NetworkShape shape)
+    private Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, NetworkShape shape, LabeledImages? evaluationSet)
     {
         settings.Validate();
+        var plan = Network.Plan(new MemoryPlan(), shape, settings.BatchSize);
+        DeviceDataset.Plan(plan, trainingSet, shape.Classes, keepProbabilities: false);
+        if (evaluationSet is not null)
+            DeviceDataset.Plan(plan, evaluationSet, shape.Classes, keepProbabilities: true);
+        plan.RequireFits(backend);
         this.backend = backend;
         Settings = settings;
         Network = new Network(backend, shape, settings.BatchSize);

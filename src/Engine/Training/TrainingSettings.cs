@@ -6,6 +6,9 @@ namespace MnistGpu.Engine.Training;
 /// </summary>
 public sealed record TrainingSettings
 {
+    /// <summary>Far beyond any real run, and small enough that no count built from it overflows.</summary>
+    public const int MaxEpochs = 1_000_000;
+
     /// <summary>Five passes reach Keras' ~98.9 % train / 97.8 % test accuracy.</summary>
     public int Epochs { get; init; } = 5;
 
@@ -36,8 +39,8 @@ public sealed record TrainingSettings
     /// <exception cref="UserInputException">A setting is out of range.</exception>
     public void Validate()
     {
-        if (Epochs < 1)
-            throw new UserInputException($"epochs must be at least 1, got {Epochs}");
+        if (Epochs < 1 || Epochs > MaxEpochs)
+            throw new UserInputException($"epochs must be in 1..{MaxEpochs}, got {Epochs}");
         if (BatchSize < 1)
             throw new UserInputException($"batch size must be at least 1, got {BatchSize}");
         if (HiddenUnits < 1)

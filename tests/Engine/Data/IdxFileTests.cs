@@ -41,7 +41,18 @@ public sealed class IdxFileTests : IDisposable
         string path = Write("truncated", bytes[..^1]);
         var error = Assert.Throws<UserInputException>(() => IdxFile.Read(path, 2));
         Assert.Contains(path, error.Message);
-        Assert.Contains("truncated: 17 bytes, but dimensions 3x2 need 18", error.Message);
+        Assert.Contains("truncated: the file is 17 bytes, but dimensions 3x2 need 18", error.Message);
+    }
+
+    [Fact]
+    public void Refuses_a_small_gzip_file_whose_header_announces_a_gigabyte_before_allocating_it()
+    {
+        var header = IdxWriter.Encode([], 1_000_000_000);
+        string path = Write("bomb.gz", IdxWriter.Gzip([.. header, .. new byte[1000]]));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<UserInputException>(() => IdxFile.Read(path, 1));
+        Assert.Contains("gzip records 1,008 bytes, but dimensions 1000000000 need 1,000,000,008", error.Message);
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 1 << 20);
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 using System.Text;
 using MnistGpu.Engine;
 using MnistGpu.Engine.Training;
@@ -46,7 +45,7 @@ public sealed class CheckpointTests : IDisposable
     public void A_truncated_checkpoint_is_refused()
     {
         string path = Write(SmallModel.Bytes[..^100]);
-        Assert.Contains("checksum mismatch", Refusal(path));
+        Assert.Contains("the file is truncated or damaged: it is ", Refusal(path));
     }
 
     [Fact]
@@ -68,15 +67,63 @@ public sealed class CheckpointTests : IDisposable
     [Fact]
     public void A_checkpoint_of_another_architecture_is_refused_even_with_a_valid_checksum()
     {
-        var bytes = Resealed(SmallModel.Bytes, json => json.Replace(Checkpoint.Architecture, "conv-pool-dense", StringComparison.Ordinal));
+        var bytes = CraftedCheckpoint.WithMetadata(SmallModel.Bytes, json => json["architecture"] = "conv-pool-dense");
         Assert.Contains("checkpoint of a 'conv-pool-dense' network", Refusal(Write(bytes)));
     }
 
     [Fact]
     public void A_checkpoint_whose_parameters_do_not_fit_its_shape_is_refused()
     {
-        var bytes = Resealed(SmallModel.Bytes, json => json.Replace("\"hidden\":64", "\"hidden\":65", StringComparison.Ordinal));
+        var bytes = CraftedCheckpoint.WithMetadata(SmallModel.Bytes, json => json["hidden"] = 65);
         Assert.Contains("parameters stored, but a 784-65-10 network has", Refusal(Write(bytes)));
+    }
+
+    [Theory]
+    [InlineData("stepsDoneInEpoch", -5, "stepsDoneInEpoch is -5")]
+    [InlineData("epochsDone", -1, "epochsDone is -1, not in 0..1000000")]
+    [InlineData("epochsDone", 2, "the history has 1 epochs, but 2 are done")]
+    [InlineData("partialCorrect", 7, "partialCorrect is 7, but 0 steps of 128 were trained")]
+    public void A_checksummed_checkpoint_whose_position_makes_no_sense_is_refused(string field, int value, string expected)
+    {
+        var bytes = CraftedCheckpoint.WithMetadata(SmallModel.Bytes, json => json["position"]![field] = value);
+        Assert.Contains($"the checkpoint's metadata makes no sense: {expected}", Refusal(Write(bytes)));
+    }
+
+    [Theory]
+    [InlineData(1000, float.NaN, "parameter 1000 (layer 1 (784->64) weight [15, 40]) is NaN")]
+    [InlineData(50_176 + 3, float.PositiveInfinity, "parameter 50179 (layer 1 (784->64) bias [3]) is Infinity")]
+    [InlineData(50_890 + 50_240 + 13, -1e-3f, "RMSprop mean square 50253 (layer 2 (64->10) weight [1, 3]) is -0.001")]
+    public void A_checksummed_checkpoint_with_a_non_finite_value_is_refused_naming_its_place(int index, float value, string expected)
+    {
+        var bytes = CraftedCheckpoint.WithFloat(SmallModel.Bytes, index, value);
+        Assert.Contains(expected, Refusal(Write(bytes)));
+    }
+
+    [Fact]
+    public void A_checksummed_checkpoint_of_an_impossible_size_is_refused_before_anything_is_allocated()
+    {
+        var bytes = CraftedCheckpoint.WithMetadata(SmallModel.Bytes, json => json["hidden"] = 50_000_000);
+        Assert.Contains("a 784-50000000-10 network has 39,750,000,010 parameters; one array holds at most", Refusal(Write(bytes)));
+        var oneClass = CraftedCheckpoint.WithMetadata(SmallModel.Bytes, json => json["classes"] = 1);
+        Assert.Contains("a network needs at least 1 input, 1 hidden unit and 2 classes, not 784-64-1", Refusal(Write(oneClass)));
+    }
+
+    [Fact]
+    public void A_large_random_file_is_refused_after_its_header_without_reading_it()
+    {
+        var random = new byte[100 << 20];
+        new Random(1).NextBytes(random);
+        string path = Write(random);
+        random = [];
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Contains("not an MnistGpu checkpoint", Refusal(path));
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 1 << 20);
+
+        var valid = SmallModel.Bytes.ToArray();
+        BinaryPrimitives.WriteUInt32LittleEndian(valid.AsSpan(16 + BinaryPrimitives.ReadInt32LittleEndian(valid.AsSpan(12))), 400_000_000);
+        before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Contains("but its header and parameter count make 3,200,0", Refusal(Write(valid)));
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 1 << 20);
     }
 
     [Fact]
@@ -84,7 +131,7 @@ public sealed class CheckpointTests : IDisposable
     {
         Assert.Contains("not an MnistGpu checkpoint", Refusal(Write(Encoding.UTF8.GetBytes("PK\u0003\u0004 this is a zip file, honest"))));
         Assert.Contains("not an MnistGpu checkpoint", Refusal(Write([])));
-        Assert.Contains("cannot read checkpoint", Refusal(folder.File("absent.ckpt")));
+        Assert.Contains("absent.ckpt: no such file", Refusal(folder.File("absent.ckpt")));
     }
 
     private string Write(byte[] bytes)
@@ -95,19 +142,4 @@ public sealed class CheckpointTests : IDisposable
     }
 
     private static string Refusal(string path) => Assert.Throws<UserInputException>(() => Checkpoint.Load(path)).Message;
-
-    /// <summary>The checkpoint with its metadata edited and a fresh, valid checksum: only the content check can refuse it.</summary>
-    private static byte[] Resealed(byte[] bytes, Func<string, string> edit)
-    {
-        int length = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(12));
-        string json = edit(Encoding.UTF8.GetString(bytes, 16, length));
-        byte[] metadata = Encoding.UTF8.GetBytes(json);
-        var result = new List<byte>();
-        result.AddRange(bytes[..12]);
-        result.AddRange(BitConverter.GetBytes((uint)metadata.Length));
-        result.AddRange(metadata);
-        result.AddRange(bytes[(16 + length)..^32]);
-        result.AddRange(SHA256.HashData(result.ToArray()));
-        return result.ToArray();
-    }
 }

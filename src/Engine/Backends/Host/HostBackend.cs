@@ -15,9 +15,11 @@ public sealed class HostBackend : ITrainingBackend
     private readonly WorkerPool pool;
     private readonly IMatMul matMul;
     private readonly RmsPropWork rmsProp;
+    private readonly MemoryBudget memory;
 
     /// <param name="threads">Threads to compute with, the caller's included; default: one per core.</param>
-    public HostBackend(int? threads = null)
+    /// <param name="memoryLimitBytes">Caps what this backend may allocate, below what the host has.</param>
+    public HostBackend(int? threads = null, long? memoryLimitBytes = null)
     {
         pool = new WorkerPool(threads ?? Environment.ProcessorCount);
         (matMul, string simd) = Avx512Float.IsSupported ? (new MatMul<Avx512Float>(pool), Avx512Float.Name)
@@ -25,19 +27,36 @@ public sealed class HostBackend : ITrainingBackend
             : ((IMatMul)new MatMul<PortableFloat>(pool), PortableFloat.Name);
         rmsProp = new RmsPropWork(pool.Threads);
         DeviceName = $"host ({simd}, {pool.Threads} threads)";
+        memory = new MemoryBudget(DeviceName, memoryLimitBytes);
     }
 
     public string DeviceName { get; }
 
+    public long AvailableMemoryBytes => memory.Available(HostMemory.AvailableBytes());
+
+    /// <exception cref="EngineException">The host (or the configured limit) cannot hold the array.</exception>
     public DeviceArray<T> Allocate<T>(int length)
-        where T : unmanaged, INumber<T> => new HostArray<T>(new T[length], 0, length);
+        where T : unmanaged, INumber<T>
+    {
+        long bytes = (long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        memory.Take(bytes);
+        try
+        {
+            return new HostArray<T>(new T[length], 0, length, () => memory.Release(bytes));
+        }
+        catch (OutOfMemoryException e)
+        {
+            memory.Release(bytes);
+            throw memory.OutOfMemory(bytes, "the host has no room for it", e);
+        }
+    }
 
     public DeviceArray<T> Slice<T>(DeviceArray<T> array, int offset, int length)
         where T : unmanaged, INumber<T>
     {
         array.RequireRange(offset, length);
         var host = Cast(array);
-        return new HostArray<T>(host.Data, host.Offset + offset, length);
+        return new HostArray<T>(host.Data, host.Offset + offset, length, released: null);
     }
 
     public void Upload<T>(ReadOnlySpan<T> source, DeviceArray<T> target)
@@ -169,12 +188,25 @@ public sealed class HostBackend : ITrainingBackend
             inner.Multiply(problem, a, b, c, operand);
     }
 
-    private sealed class HostArray<T>(T[] data, int offset, int length) : DeviceArray<T>(length)
+    private sealed class HostArray<T>(T[] data, int offset, int length, Action? released) : DeviceArray<T>(length)
         where T : unmanaged, INumber<T>
     {
+        private Action? released = released;
+
         public T[] Data { get; } = data;
 
         public int Offset { get; } = offset;
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                released?.Invoke();
+                released = null;
+            }
+
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>RMSprop over the flat parameter array, one contiguous share per thread.</summary>

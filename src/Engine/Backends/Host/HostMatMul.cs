@@ -55,6 +55,8 @@ internal sealed class HostMatMul<TVec> : IParallelWork
 
     public void Multiply(MatMulProblem p, Memory<float> aSource, Memory<float> bSource, Memory<float> cTarget, Memory<float> epilogueOperand)
     {
+        // The micro-kernel indexes through unchecked references: the operands are checked here, once.
+        MatMulOperands.Require(p, aSource.Length, bSource.Length, cTarget.Length, epilogueOperand.Length);
         problem = p;
         a = aSource;
         b = bSource;

@@ -71,7 +71,8 @@ internal sealed class WorkerPool : IDisposable
     {
         disposed = true;
         Interlocked.Increment(ref generation);
-        wake.Release(workers.Length);
+        if (workers.Length > 0)
+            wake.Release(workers.Length);
         foreach (var worker in workers)
             worker.Join();
         wake.Dispose();

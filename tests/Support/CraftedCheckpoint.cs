@@ -1,0 +1,64 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace MnistGpu.Tests.Support;
+
+/// <summary>
+/// Checkpoint bytes edited the way an attacker would: the metadata or the floats changed and a
+/// fresh, valid SHA-256 appended, so only the checks of meaning can refuse them.
+/// </summary>
+internal static class CraftedCheckpoint
+{
+    private const int HeaderLength = 16;
+
+    /// <summary>The checkpoint with its metadata JSON edited and resealed.</summary>
+    public static byte[] WithMetadata(byte[] bytes, Action<JsonObject> edit)
+    {
+        var (metadata, parameters) = Split(bytes);
+        var json = JsonNode.Parse(metadata)!.AsObject();
+        edit(json);
+        return Seal(bytes[..12], Encoding.UTF8.GetBytes(json.ToJsonString()), parameters);
+    }
+
+    /// <summary>The checkpoint with float <paramref name="index"/> of its parameters (or, past them, of its mean squares) set to <paramref name="value"/>.</summary>
+    public static byte[] WithFloat(byte[] bytes, int index, float value)
+    {
+        var (metadata, parameters) = Split(bytes);
+        BinaryPrimitives.WriteSingleLittleEndian(parameters.AsSpan(4 + 4 * index), value);
+        return Seal(bytes[..12], metadata, parameters);
+    }
+
+    /// <summary>The checkpoint of a network with <paramref name="classes"/> classes: the metadata says so and the parameter block is cut to match.</summary>
+    public static byte[] WithClasses(byte[] bytes, int classes)
+    {
+        var (metadata, parameters) = Split(bytes);
+        var json = JsonNode.Parse(metadata)!.AsObject();
+        int inputs = (int)json["inputs"]!, hidden = (int)json["hidden"]!;
+        int count = BinaryPrimitives.ReadInt32LittleEndian(parameters);
+        int newCount = (inputs + 1) * hidden + (hidden + 1) * classes;
+        json["classes"] = classes;
+        var block = new byte[4 + 8 * newCount];
+        BinaryPrimitives.WriteInt32LittleEndian(block, newCount);
+        parameters.AsSpan(4, 4 * newCount).CopyTo(block.AsSpan(4));
+        parameters.AsSpan(4 + 4 * count, 4 * newCount).CopyTo(block.AsSpan(4 + 4 * newCount));
+        return Seal(bytes[..12], Encoding.UTF8.GetBytes(json.ToJsonString()), block);
+    }
+
+    private static (byte[] Metadata, byte[] Parameters) Split(byte[] bytes)
+    {
+        int length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
+        return (bytes[HeaderLength..(HeaderLength + length)], bytes[(HeaderLength + length)..^32]);
+    }
+
+    private static byte[] Seal(byte[] magicAndVersion, byte[] metadata, byte[] parameters)
+    {
+        var result = new List<byte>(magicAndVersion);
+        result.AddRange(BitConverter.GetBytes((uint)metadata.Length));
+        result.AddRange(metadata);
+        result.AddRange(parameters);
+        result.AddRange(SHA256.HashData(result.ToArray()));
+        return result.ToArray();
+    }
+}
