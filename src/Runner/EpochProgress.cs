@@ -6,23 +6,26 @@ using Spectre.Console;
 namespace MnistGpu.Runner;
 
 /// <summary>
-/// How an epoch's progress is shown: a live bar (steps, samples/s, running loss and accuracy,
-/// time left) on a terminal; nothing until the Keras-style epoch line when the output is a file or
-/// pipe, or when --no-progress is given, so logs stay readable.
+/// How <c>train</c> shows a run: Keras-style epoch lines and, on a terminal, a live bar per epoch
+/// (steps, samples/s, running loss and accuracy, time left). Redirected, or with --no-progress,
+/// only the lines, so logs stay readable.
 /// </summary>
-internal sealed class EpochProgress(TextWriter output, bool enabled)
+internal sealed class EpochProgress(TextWriter output, bool live) : TrainingObserver
 {
     /// <summary>The running loss is read back from the device at most this often.</summary>
     private static readonly TimeSpan Refresh = TimeSpan.FromMilliseconds(500);
 
-    private bool Live => enabled && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
+    private bool Live => live && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
 
-    /// <summary>Runs <paramref name="train"/>, which reports each step it finishes to the callback it is given.</summary>
-    public EpochResult? Run(Trainer trainer, string title, Func<Action<int>?, EpochResult?> train)
+    public override void EpochStarting(int epoch, int epochs, int fromStep) =>
+        output.WriteLine(fromStep == 0 ? $"Epoch {epoch}/{epochs}" : $"Epoch {epoch}/{epochs} (from step {fromStep + 1})");
+
+    public override EpochResult? RunEpoch(Trainer trainer, int epoch, Func<Action<int>?, EpochResult?> train)
     {
         if (!Live)
             return train(null);
 
+        string title = $"Epoch {epoch}/{trainer.Settings.Epochs}";
         int steps = trainer.StepsPerEpoch;
         int firstStep = trainer.Position.StepsDoneInEpoch;
         return AnsiConsole.Progress()
@@ -45,5 +48,13 @@ internal sealed class EpochProgress(TextWriter output, bool enabled)
                     task.Description = string.Create(CultureInfo.InvariantCulture, $"{title} {step}/{steps} {samplesPerSecond:N0}/s loss {loss:F4} acc {accuracy:F4}");
                 });
             });
+    }
+
+    public override void EpochFinished(EpochResult result, Evaluation? test)
+    {
+        string line = string.Create(CultureInfo.InvariantCulture, $"{result.Steps}/{result.Steps} - {result.Duration.TotalSeconds:F1}s - loss: {result.Loss:F4} - accuracy: {result.Accuracy:F4}");
+        if (test is not null)
+            line += string.Create(CultureInfo.InvariantCulture, $" - test_loss: {test.Loss:F4} - test_accuracy: {test.Accuracy:F4}");
+        output.WriteLine(line);
     }
 }

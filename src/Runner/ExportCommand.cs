@@ -1,5 +1,5 @@
 using System.CommandLine;
-using MnistGpu.Engine.Export;
+using MnistGpu.Reports.Export;
 using MnistGpu.Engine.IO;
 using MnistGpu.Engine.Training;
 

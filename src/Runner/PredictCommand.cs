@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using MnistGpu.Engine;
-using MnistGpu.Engine.Imaging;
+using MnistGpu.Reports.Imaging;
 using MnistGpu.Engine.Training;
 
 namespace MnistGpu.Runner;

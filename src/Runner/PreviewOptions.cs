@@ -1,6 +1,6 @@
 using System.CommandLine;
 using MnistGpu.Engine.Data;
-using MnistGpu.Engine.Reports;
+using MnistGpu.Reports.Previews;
 
 namespace MnistGpu.Runner;
 

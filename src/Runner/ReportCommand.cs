@@ -1,7 +1,7 @@
 using System.CommandLine;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.IO;
-using MnistGpu.Engine.Reports;
+using MnistGpu.Reports.Previews;
 using MnistGpu.Engine.Training;
 
 namespace MnistGpu.Runner;

@@ -5,8 +5,7 @@ using System.Text.Json;
 using MnistGpu.Engine;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.IO;
-using MnistGpu.Engine.Model;
-using MnistGpu.Engine.Reports;
+using MnistGpu.Reports.Previews;
 using MnistGpu.Engine.Training;
 
 namespace MnistGpu.Runner;
@@ -84,7 +83,6 @@ internal static class TrainCommand
     private static int Run(TextWriter output, TrainRequest request)
     {
         request.Settings.Validate();
-        string? savePath = request.SavePath ?? request.ResumePath;
         if (request.JsonPath is not null)
             OutputFile.Check(request.JsonPath, "--json", OutputFile.SummaryBytes);
         if (request.PreviewFolder is not null)
@@ -92,79 +90,41 @@ internal static class TrainCommand
 
         var checkpoint = request.ResumePath is null ? null : Checkpoint.Load(request.ResumePath);
         var data = MnistData.Load(request.DataDirectory);
-        var shape = checkpoint?.Shape ?? new NetworkShape(data.Train.Pixels, request.Settings.HiddenUnits, MnistData.Classes);
-        shape.Validate();
-        if (savePath is not null)
-            OutputFile.Check(savePath, "--save", Checkpoint.FileBytes(shape));
-
         using var backend = DeviceOpener.Open(request.Device, request.MemoryLimit, output, request.Threads);
         output.WriteLine($"Data: {data.Train.Count} training and {data.Test.Count} test images of {data.Train.Rows}x{data.Train.Columns}");
 
-        using var trainer = checkpoint is null
-            ? new Trainer(backend, data.Train, request.Settings, data.Test)
-            : new Trainer(backend, data.Train, checkpoint, request.Epochs ?? checkpoint.Settings.Epochs, data.Test);
+        var options = new TrainingRunOptions { SavePath = request.SavePath ?? request.ResumePath, EvaluateEveryEpoch = request.PreviewFolder is not null };
+        using var run = checkpoint is null
+            ? new TrainingRun(backend, data, request.Settings, options)
+            : new TrainingRun(backend, data, checkpoint, request.Epochs ?? checkpoint.Settings.Epochs, options);
+        var trainer = run.Trainer;
         var settings = trainer.Settings;
         output.WriteLine(Invariant($"Network {trainer.Network.Shape}, batch {settings.BatchSize}, RMSprop lr {settings.LearningRate}, seed {settings.Seed}"));
         if (checkpoint is not null)
             output.WriteLine($"Resuming {request.ResumePath}: {Describe(trainer.Position, trainer.StepsPerEpoch)}");
-
-        using var stop = new StopSignals();
-        var progress = new EpochProgress(output, request.ShowProgress);
         if (trainer.Position.EpochsDone >= settings.Epochs)
             output.WriteLine($"The checkpoint already has {trainer.Position.EpochsDone} epochs; nothing to train.");
-        Evaluation? afterLastEpoch = null;
-        while (trainer.Position.EpochsDone < settings.Epochs)
-        {
-            int epoch = trainer.Position.EpochsDone + 1;
-            output.WriteLine(trainer.Position.StepsDoneInEpoch == 0
-                ? $"Epoch {epoch}/{settings.Epochs}"
-                : $"Epoch {epoch}/{settings.Epochs} (from step {trainer.Position.StepsDoneInEpoch + 1})");
-            var result = progress.Run(trainer, $"Epoch {epoch}/{settings.Epochs}", onStep => trainer.TrainEpochUnless(stop.Token, onStep));
-            if (result is null)
-                return Stopped(output, trainer, savePath, stop.ExitCode);
-            string line = Invariant($"{result.Steps}/{result.Steps} - {result.Duration.TotalSeconds:F1}s - loss: {result.Loss:F4} - accuracy: {result.Accuracy:F4}");
-            if (request.PreviewFolder is not null)
-            {
-                // The curves need the test figures of every epoch, not only the last.
-                afterLastEpoch = trainer.EvaluateAfterEpoch(data.Test);
-                line += Invariant($" - test_loss: {afterLastEpoch.Loss:F4} - test_accuracy: {afterLastEpoch.Accuracy:F4}");
-            }
 
-            output.WriteLine(line);
-            if (savePath is not null)
-                trainer.CreateCheckpoint().Save(savePath);
+        using var stop = new StopSignals();
+        var outcome = run.Run(new EpochProgress(output, request.ShowProgress), stop.Token);
+        string where = Describe(outcome.Position, trainer.StepsPerEpoch);
+        if (!outcome.Finished)
+        {
+            output.WriteLine(outcome.Checkpoint is null
+                ? $"Interrupted: {where}; no checkpoint written (train with --save PATH to keep progress)."
+                : $"Interrupted: {where}; checkpoint written to {outcome.Checkpoint} (continue with: mnistgpu train --resume {outcome.Checkpoint}).");
+            return stop.ExitCode;
         }
 
-        var test = afterLastEpoch ?? trainer.EvaluateAfterEpoch(data.Test);
+        var test = outcome.Test!;
         output.WriteLine(Invariant($"Test loss: {test.Loss:F4} - test accuracy: {test.Accuracy:F4} ({test.Correct}/{test.Count})"));
-        if (savePath is not null)
-        {
-            trainer.CreateCheckpoint().Save(savePath);
-            output.WriteLine($"Checkpoint: {savePath}");
-        }
-
+        if (outcome.Checkpoint is not null)
+            output.WriteLine($"Checkpoint: {outcome.Checkpoint}");
         if (request.JsonPath is not null)
             WriteSummary(request.JsonPath, backend.DeviceName, settings, trainer.History, test);
         if (request.PreviewFolder is not null)
             PreviewOptions.Write(output, request.PreviewFolder, new RunReport(backend.DeviceName, settings, trainer.History, test), data.Test, request.PreviewLimit);
         return Cli.Ok;
-    }
-
-    /// <summary>Training was interrupted between steps: keep the position if asked to, and say where it is.</summary>
-    private static int Stopped(TextWriter output, Trainer trainer, string? savePath, int exitCode)
-    {
-        string where = Describe(trainer.Position, trainer.StepsPerEpoch);
-        if (savePath is null)
-        {
-            output.WriteLine($"Interrupted: {where}; no checkpoint written (train with --save PATH to keep progress).");
-        }
-        else
-        {
-            trainer.CreateCheckpoint().Save(savePath);
-            output.WriteLine($"Interrupted: {where}; checkpoint written to {savePath} (continue with: mnistgpu train --resume {savePath}).");
-        }
-
-        return exitCode;
     }
 
     private static string Describe(TrainingPosition position, int stepsPerEpoch) => position.StepsDoneInEpoch == 0

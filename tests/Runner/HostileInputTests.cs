@@ -204,7 +204,7 @@ public sealed class HostileInputTests : IDisposable
         Skip.If(disk.Unavailable is not null, disk.Unavailable);
         var (code, output, error) = CliRun.Run(["train", "--device", "host", "--data", data.Path, "--epochs", "1", "--save", disk.File("m.ckpt")]);
         Assert.Equal(1, code);
-        AssertOneLine(error, $"mnistgpu: --save {disk.File("m.ckpt")}: the disk is full: ");
+        AssertOneLine(error, $"mnistgpu: checkpoint {disk.File("m.ckpt")}: the disk is full: ");
         Assert.DoesNotContain("Epoch", output);
         Assert.Empty(Directory.GetFileSystemEntries(disk.Path));
     }

@@ -1,11 +1,15 @@
 using System.Numerics;
+using MnistGpu.Engine.Model;
+using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends;
 
 /// <summary>
 /// A backend that passes every call to another one: the base for decorators that watch or
-/// alter some operations (profiling, fault injection in tests). The inner backend stays with
-/// its owner: disposing the decorator does not dispose it.
+/// alter operations (profiling, fault injection in tests). Each compute operation goes through
+/// <see cref="Around"/> with a label that says what it is, so a decorator that only watches
+/// overrides that one hook. The inner backend stays with its owner: disposing the decorator does
+/// not dispose it.
 /// </summary>
 public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBackend
 {
@@ -27,28 +31,36 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
     public void Download<T>(DeviceArray<T> source, Span<T> target)
         where T : unmanaged, INumber<T> => Inner.Download(source, target);
 
-    public virtual void GatherBatch(DeviceArray<byte> images, DeviceArray<byte> labels, DeviceArray<int> order, int start, DeviceArray<float> x, DeviceArray<int> batchLabels, int batch, int pixels) =>
-        Inner.GatherBatch(images, labels, order, start, x, batchLabels, batch, pixels);
+    public virtual void TrainStep(TrainingStep work, int start, int batch) =>
+        Around("training step", () => Inner.TrainStep(work, start, batch));
+
+    public virtual void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels) =>
+        Around("gather", () => Inner.GatherBatch(source, start, batch, x, labels));
 
     public virtual void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
-        Inner.DenseForward(layer, x, y, batch, relu);
+        Around($"dense forward {layer.Inputs}->{layer.Outputs}{(relu ? " +ReLU" : "")}", () => Inner.DenseForward(layer, x, y, batch, relu));
 
     public virtual void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch) =>
-        Inner.DenseBackwardInput(layer, dy, activation, dx, batch);
+        Around($"dense backward input {layer.Outputs}->{layer.Inputs} +ReLU mask", () => Inner.DenseBackwardInput(layer, dy, activation, dx, batch));
 
     public virtual void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
-        Inner.DenseBackwardParameters(gradients, x, dy, batch);
+        Around($"dense backward parameters {gradients.Inputs}->{gradients.Outputs}", () => Inner.DenseBackwardParameters(gradients, x, dy, batch));
 
-    public virtual void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> probabilities, DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes) =>
-        Inner.SoftmaxCrossEntropyForward(logits, labels, probabilities, losses, predictions, outputOffset, batch, classes);
+    public virtual void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
+        Around("softmax-cross-entropy forward", () => Inner.SoftmaxCrossEntropyForward(logits, labels, batch, classes, probabilities, outputs));
 
-    public virtual void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> logitGradients, DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes) =>
-        Inner.SoftmaxCrossEntropyForwardBackward(logits, labels, logitGradients, losses, predictions, outputOffset, batch, classes);
+    public virtual void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
+        Around("softmax-cross-entropy forward+backward", () => Inner.SoftmaxCrossEntropyForwardBackward(logits, labels, batch, classes, logitGradients, outputs));
 
-    public virtual void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, float learningRate, float rho, float epsilon) =>
-        Inner.RmsPropUpdate(weights, gradients, meanSquares, learningRate, rho, epsilon);
+    public virtual void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, RmsProp settings) =>
+        Around("rmsprop", () => Inner.RmsPropUpdate(weights, gradients, meanSquares, settings));
 
     public virtual void Synchronize() => Inner.Synchronize();
 
+    public string MatMulImplementation(MatMulProblem problem) => Inner.MatMulImplementation(problem);
+
     public void Dispose() => GC.SuppressFinalize(this);
+
+    /// <summary>Runs one compute operation; <paramref name="operation"/> says which, e.g. "dense forward 784->512 +ReLU".</summary>
+    protected virtual void Around(string operation, Action body) => body();
 }

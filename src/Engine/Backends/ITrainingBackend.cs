@@ -1,4 +1,6 @@
 using System.Numerics;
+using MnistGpu.Engine.Model;
+using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends;
 
@@ -32,11 +34,15 @@ public interface ITrainingBackend : IDisposable
         where T : unmanaged, INumber<T>;
 
     /// <summary>
-    /// images (N,P) bytes, labels (N), order (N) → x (B,P) = images[order[start+b]] / 255, batchLabels (B)
+    /// One training step on rows [start, start + batch) of the epoch's order: gather, forward,
+    /// softmax-cross-entropy, backward, RMSprop. By default it is the operations below, in the
+    /// order <see cref="TrainingStep.Compose"/> gives; a backend may implement it fused, and is
+    /// then checked against that composition.
     /// </summary>
-    void GatherBatch(
-        DeviceArray<byte> images, DeviceArray<byte> labels, DeviceArray<int> order, int start,
-        DeviceArray<float> x, DeviceArray<int> batchLabels, int batch, int pixels);
+    void TrainStep(TrainingStep work, int start, int batch) => work.Compose(start, batch);
+
+    /// <summary>source → x (B,P) = images[order[start+b]] / 255, labels (B) = labels[order[start+b]]</summary>
+    void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels);
 
     /// <summary>x (B,I) · W (I,O) + b (O) → y (B,O), ReLU applied when <paramref name="relu"/>.</summary>
     void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu);
@@ -47,23 +53,18 @@ public interface ITrainingBackend : IDisposable
     /// <summary>xᵀ (I,B) · dy (B,O) → dW (I,O); Σ_b dy (B,O) → db (O).</summary>
     void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch);
 
-    /// <summary>
-    /// logits (B,C), labels (B) → probabilities (B,C), losses[offset+b], predictions[offset+b] (argmax).
-    /// </summary>
-    void SoftmaxCrossEntropyForward(
-        DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> probabilities,
-        DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes);
+    /// <summary>logits (B,C), labels (B) → probabilities (B,C), outputs: loss and prediction (argmax) per row.</summary>
+    void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs);
 
-    /// <summary>
-    /// As the forward, and the gradient of the batch-mean loss: dlogits (B,C) = (softmax − onehot) / B.
-    /// </summary>
-    void SoftmaxCrossEntropyForwardBackward(
-        DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> logitGradients,
-        DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes);
+    /// <summary>As the forward, and the gradient of the batch-mean loss: dlogits (B,C) = (softmax − onehot) / B.</summary>
+    void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs);
 
     /// <summary>v ← ρv + (1−ρ)g²; w ← w − lr·g/(√v + ε), elementwise over whole arrays.</summary>
-    void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, float learningRate, float rho, float epsilon);
+    void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, RmsProp settings);
 
     /// <summary>Waits until every operation issued so far has finished.</summary>
     void Synchronize();
+
+    /// <summary>Which implementation runs <paramref name="problem"/> here, for benchmark reports: e.g. "SharedMemoryTiled".</summary>
+    string MatMulImplementation(MatMulProblem problem);
 }

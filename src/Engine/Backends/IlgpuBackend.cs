@@ -112,10 +112,8 @@ public sealed class IlgpuBackend : ITrainingBackend
         View(source).CopyToCPU(ref MemoryMarshal.GetReference(target), target.Length);
     }
 
-    public void GatherBatch(
-        DeviceArray<byte> images, DeviceArray<byte> labels, DeviceArray<int> order, int start,
-        DeviceArray<float> x, DeviceArray<int> batchLabels, int batch, int pixels) =>
-        gatherBatch(launch.For(batch * pixels), View(images), View(labels), View(order), start, View(x), View(batchLabels), batch, pixels);
+    public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels) =>
+        gatherBatch(launch.For(batch * source.Pixels), View(source.Images), View(source.Labels), View(source.Order), start, View(x), View(labels), batch, source.Pixels);
 
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
         Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), x, layer.Weights, y, layer.Bias);
@@ -126,18 +124,16 @@ public sealed class IlgpuBackend : ITrainingBackend
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
         Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), x, dy, gradients.All, dy);
 
-    public void SoftmaxCrossEntropyForward(
-        DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> probabilities,
-        DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes) =>
-        softmaxForward(launch.For(batch), View(logits), View(labels), View(probabilities), View(losses), View(predictions), outputOffset, batch, classes);
+    public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
+        softmaxForward(launch.For(batch), View(logits), View(labels), View(probabilities), View(outputs.Losses), View(outputs.Predictions), outputs.Offset, batch, classes);
 
-    public void SoftmaxCrossEntropyForwardBackward(
-        DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> logitGradients,
-        DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes) =>
-        softmaxForwardBackward(launch.For(batch), View(logits), View(labels), View(logitGradients), View(losses), View(predictions), outputOffset, batch, classes);
+    public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
+        softmaxForwardBackward(launch.For(batch), View(logits), View(labels), View(logitGradients), View(outputs.Losses), View(outputs.Predictions), outputs.Offset, batch, classes);
 
-    public void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, float learningRate, float rho, float epsilon) =>
-        rmsProp(launch.For(weights.Length), View(weights), View(gradients), View(meanSquares), weights.Length, learningRate, rho, epsilon);
+    public void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, RmsProp settings) =>
+        rmsProp(launch.For(weights.Length), View(weights), View(gradients), View(meanSquares), weights.Length, settings.LearningRate, settings.Rho, settings.Epsilon);
+
+    public string MatMulImplementation(MatMulProblem problem) => launch.VariantFor(problem).ToString();
 
     public void Synchronize() => accelerator.Synchronize();
 

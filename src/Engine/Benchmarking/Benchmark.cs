@@ -48,45 +48,25 @@ public static class Benchmark
         using var backend = open();
         double compileSeconds = clock.Elapsed.TotalSeconds;
 
-        double firstStepSeconds = 0;
-        var epochs = new List<EpochResult>();
-        var allocated = new List<long>();
-        using (var trainer = new Trainer(backend, data.Train, settings))
-        {
-            for (int i = 0; i < settings.Epochs; i++)
-            {
-                long before = GC.GetTotalAllocatedBytes(precise: true);
-                var epoch = i == 0
-                    ? trainer.TrainEpoch(step =>
-                    {
-                        if (step == 1)
-                        {
-                            backend.Synchronize();
-                            firstStepSeconds = clock.Elapsed.TotalSeconds;
-                        }
-                    })
-                    : trainer.TrainEpoch();
-                allocated.Add(GC.GetTotalAllocatedBytes(precise: true) - before);
-                epochs.Add(epoch);
-                onEpoch?.Invoke(epoch);
-            }
+        var watcher = new EpochWatcher(backend, clock, onEpoch);
+        Evaluation test;
+        using (var run = new TrainingRun(backend, data, settings))
+            test = run.Run(watcher).Test!;
 
-            var test = trainer.Evaluate(data.Test);
-            var seconds = epochs.ConvertAll(e => e.Duration.TotalSeconds);
-            double median = Median(seconds.Count > 1 ? seconds.Skip(1) : seconds);
-            return new DeviceBenchmark(
-                backend.DeviceName,
-                compileSeconds,
-                firstStepSeconds,
-                seconds,
-                median,
-                data.Train.Count / median,
-                MatMulRates(backend, new NetworkShape(data.Train.Pixels, settings.HiddenUnits, MnistData.Classes), settings.BatchSize),
-                ProfileOneEpoch(backend, data.Train, settings),
-                (long)Median((allocated.Count > 1 ? allocated.Skip(1) : allocated).Select(b => (double)b)),
-                test.Loss,
-                test.Accuracy);
-        }
+        var seconds = watcher.Epochs.ConvertAll(e => e.Duration.TotalSeconds);
+        double median = Median(seconds.Count > 1 ? seconds.Skip(1) : seconds);
+        return new DeviceBenchmark(
+            backend.DeviceName,
+            compileSeconds,
+            watcher.FirstStepSeconds,
+            seconds,
+            median,
+            data.Train.Count / median,
+            MatMulRates(backend, Trainer.ShapeFor(data.Train, settings), settings.BatchSize),
+            ProfileOneEpoch(backend, data.Train, settings),
+            (long)Median((watcher.Allocated.Count > 1 ? watcher.Allocated.Skip(1) : watcher.Allocated).Select(b => (double)b)),
+            test.Loss,
+            test.Accuracy);
     }
 
     /// <summary>The three products of the first layer's training step, each timed alone.</summary>
@@ -116,7 +96,7 @@ public static class Benchmark
 
     private static MatMulRate Rate(ITrainingBackend backend, string key, string form, string shape, MatMulProblem problem, Action run)
     {
-        string kernel = backend is IlgpuBackend ilgpu ? ilgpu.Launches.VariantFor(problem).ToString() : backend.GetType().Name;
+        string kernel = backend.MatMulImplementation(problem);
         run();
         backend.Synchronize();
         var clock = Stopwatch.StartNew();
@@ -160,6 +140,38 @@ public static class Benchmark
             .Select(t => new OperationTime(t.Key, t.Value.Calls, t.Value.Time.TotalSeconds, t.Value.Time.TotalSeconds / total))
             .OrderByDescending(t => t.Seconds)
             .ToList();
+    }
+
+    /// <summary>Times the first step (waiting for the device, so it is really done) and counts what each epoch allocates.</summary>
+    private sealed class EpochWatcher(ITrainingBackend backend, Stopwatch clock, Action<EpochResult>? onEpoch) : TrainingObserver
+    {
+        public List<EpochResult> Epochs { get; } = [];
+
+        /// <summary>Managed bytes allocated by each epoch, on every thread.</summary>
+        public List<long> Allocated { get; } = [];
+
+        public double FirstStepSeconds { get; private set; }
+
+        public override EpochResult? RunEpoch(Trainer trainer, int epoch, Func<Action<int>?, EpochResult?> train)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            var result = train(epoch > 1 ? null : step =>
+            {
+                if (step == 1)
+                {
+                    backend.Synchronize();
+                    FirstStepSeconds = clock.Elapsed.TotalSeconds;
+                }
+            });
+            Allocated.Add(GC.GetTotalAllocatedBytes(precise: true) - before);
+            return result;
+        }
+
+        public override void EpochFinished(EpochResult result, Evaluation? test)
+        {
+            Epochs.Add(result);
+            onEpoch?.Invoke(result);
+        }
     }
 
     private static double Median(IEnumerable<double> values)

@@ -6,36 +6,58 @@ namespace MnistGpu.Engine.Model;
 /// The network on a backend: parameters, their gradients and the RMSprop state as three flat
 /// arrays of the same layout (one optimizer launch covers all of them), and the activations of a
 /// batch of up to <see cref="BatchCapacity"/> rows. Everything is allocated here, once; a
-/// training step only launches operations on it.
+/// training step only launches operations on it. <see cref="Forward"/> and
+/// <see cref="ComputeGradients"/> are the unfused definition of the network, llm.c-style.
 /// </summary>
 public sealed class Network : IDisposable
 {
-    private readonly ITrainingBackend backend;
     private readonly List<IDisposable> owned = [];
 
     public Network(ITrainingBackend backend, NetworkShape shape, int batchCapacity)
     {
-        this.backend = backend;
+        Backend = backend;
         Shape = shape;
         BatchCapacity = batchCapacity;
 
         Parameters = Own(backend.Allocate<float>(shape.ParameterCount));
         Gradients = Own(backend.Allocate<float>(shape.ParameterCount));
         MeanSquares = Own(backend.Allocate<float>(shape.ParameterCount));
-        Hidden = DenseParameters.Within(backend, Parameters, shape.HiddenLayer);
-        Output = DenseParameters.Within(backend, Parameters, shape.OutputLayer);
-        HiddenGradients = DenseParameters.Within(backend, Gradients, shape.HiddenLayer);
-        OutputGradients = DenseParameters.Within(backend, Gradients, shape.OutputLayer);
-
         Input = Own(backend.Allocate<float>(batchCapacity * shape.Inputs));
         Labels = Own(backend.Allocate<int>(batchCapacity));
-        HiddenActivations = Own(backend.Allocate<float>(batchCapacity * shape.Hidden));
-        Logits = Own(backend.Allocate<float>(batchCapacity * shape.Classes));
-        LogitGradients = Own(backend.Allocate<float>(batchCapacity * shape.Classes));
-        HiddenActivationGradients = Own(backend.Allocate<float>(batchCapacity * shape.Hidden));
+        Layers = shape.Layers.Select(layer => new DenseLayer(
+            DenseParameters.Within(backend, Parameters, layer),
+            DenseParameters.Within(backend, Gradients, layer),
+            Own(backend.Allocate<float>(batchCapacity * layer.Outputs)),
+            Own(backend.Allocate<float>(batchCapacity * layer.Outputs)))).ToList();
     }
 
+    /// <summary>The backend everything here lives on and every operation runs on.</summary>
+    public ITrainingBackend Backend { get; }
+
     public NetworkShape Shape { get; }
+
+    public int BatchCapacity { get; }
+
+    internal DeviceArray<float> Parameters { get; }
+
+    internal DeviceArray<float> Gradients { get; }
+
+    internal DeviceArray<float> MeanSquares { get; }
+
+    /// <summary>x (B,I): the batch's pixels in [0,1].</summary>
+    internal DeviceArray<float> Input { get; }
+
+    /// <summary>(B): the batch's class labels.</summary>
+    internal DeviceArray<int> Labels { get; }
+
+    /// <summary>Every dense layer, input side first; all but the last are followed by a ReLU.</summary>
+    internal IReadOnlyList<DenseLayer> Layers { get; }
+
+    /// <summary>z (B,C): the last layer's output.</summary>
+    internal DeviceArray<float> Logits => Layers[^1].Output;
+
+    /// <summary>dz (B,C); also receives the probabilities of a forward-only pass.</summary>
+    internal DeviceArray<float> LogitGradients => Layers[^1].OutputGradient;
 
     /// <summary>
     /// Adds what the constructor allocates for <paramref name="shape"/> and a batch of
@@ -46,51 +68,17 @@ public sealed class Network : IDisposable
     {
         shape.Validate();
         const string Part = "the network";
-        return plan
-            .Add<float>(Part, "parameters, gradients and RMSprop state", shape.ParameterCount, count: 3)
+        plan.Add<float>(Part, "parameters, gradients and RMSprop state", shape.ParameterCount, count: 3)
             .Add<float>(Part, "the batch's inputs", (long)batchCapacity * shape.Inputs)
-            .Add<int>(Part, "the batch's labels", batchCapacity)
-            .Add<float>(Part, "hidden activations and their gradients", (long)batchCapacity * shape.Hidden, count: 2)
-            .Add<float>(Part, "logits and their gradients", (long)batchCapacity * shape.Classes, count: 2);
+            .Add<int>(Part, "the batch's labels", batchCapacity);
+        foreach (var layer in shape.Layers)
+            plan.Add<float>(Part, $"the {layer.Outputs}-wide activations and their gradients", (long)batchCapacity * layer.Outputs, count: 2);
+        return plan;
     }
 
-    public int BatchCapacity { get; }
+    public void SetParameters(ReadOnlySpan<float> parameters) => Backend.Upload(parameters, Parameters);
 
-    internal DeviceArray<float> Parameters { get; }
-
-    internal DeviceArray<float> Gradients { get; }
-
-    internal DeviceArray<float> MeanSquares { get; }
-
-    internal DenseParameters Hidden { get; }
-
-    internal DenseParameters Output { get; }
-
-    internal DenseParameters HiddenGradients { get; }
-
-    internal DenseParameters OutputGradients { get; }
-
-    /// <summary>x (B,I): the batch's pixels in [0,1].</summary>
-    internal DeviceArray<float> Input { get; }
-
-    /// <summary>(B): the batch's class labels.</summary>
-    internal DeviceArray<int> Labels { get; }
-
-    /// <summary>h (B,H) = ReLU(x·W1 + b1)</summary>
-    internal DeviceArray<float> HiddenActivations { get; }
-
-    /// <summary>z (B,C) = h·W2 + b2</summary>
-    internal DeviceArray<float> Logits { get; }
-
-    /// <summary>dz (B,C); also receives the probabilities of a forward-only pass.</summary>
-    internal DeviceArray<float> LogitGradients { get; }
-
-    /// <summary>dh (B,H), already masked by the ReLU.</summary>
-    internal DeviceArray<float> HiddenActivationGradients { get; }
-
-    public void SetParameters(ReadOnlySpan<float> parameters) => backend.Upload(parameters, Parameters);
-
-    public void SetMeanSquares(ReadOnlySpan<float> meanSquares) => backend.Upload(meanSquares, MeanSquares);
+    public void SetMeanSquares(ReadOnlySpan<float> meanSquares) => Backend.Upload(meanSquares, MeanSquares);
 
     public float[] GetParameters() => Download(Parameters);
 
@@ -98,29 +86,30 @@ public sealed class Network : IDisposable
 
     public float[] GetMeanSquares() => Download(MeanSquares);
 
-    /// <summary>Logits for the <paramref name="batch"/> rows already in <see cref="Input"/>.</summary>
+    /// <summary>Logits for the <paramref name="batch"/> rows already in <see cref="Input"/>: each layer's output is the next one's input.</summary>
     internal void Forward(int batch)
     {
-        backend.DenseForward(Hidden, Input, HiddenActivations, batch, relu: true);
-        backend.DenseForward(Output, HiddenActivations, Logits, batch, relu: false);
+        for (int i = 0; i < Layers.Count; i++)
+            Backend.DenseForward(Layers[i].Parameters, LayerInput(i), Layers[i].Output, batch, relu: i < Layers.Count - 1);
     }
 
     /// <summary>
     /// Forward and backward for the batch in <see cref="Input"/>/<see cref="Labels"/>: leaves the
     /// gradient of the batch-mean loss in <see cref="Gradients"/> and each sample's loss and
-    /// prediction at <paramref name="outputOffset"/> of the given arrays.
+    /// prediction in <paramref name="outputs"/>. Backward runs from the last layer down: each
+    /// layer's parameter gradient, then the gradient of its input through the ReLU below it.
     /// </summary>
-    internal void ComputeGradients(int batch, DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset)
+    internal void ComputeGradients(int batch, SampleOutputs outputs)
     {
         Forward(batch);
-        backend.SoftmaxCrossEntropyForwardBackward(Logits, Labels, LogitGradients, losses, predictions, outputOffset, batch, Shape.Classes);
-        backend.DenseBackwardParameters(OutputGradients, HiddenActivations, LogitGradients, batch);
-        backend.DenseBackwardInput(Output, LogitGradients, HiddenActivations, HiddenActivationGradients, batch);
-        backend.DenseBackwardParameters(HiddenGradients, Input, HiddenActivationGradients, batch);
+        Backend.SoftmaxCrossEntropyForwardBackward(Logits, Labels, batch, Shape.Classes, LogitGradients, outputs);
+        for (int i = Layers.Count - 1; i >= 0; i--)
+        {
+            Backend.DenseBackwardParameters(Layers[i].Gradients, LayerInput(i), Layers[i].OutputGradient, batch);
+            if (i > 0)
+                Backend.DenseBackwardInput(Layers[i].Parameters, Layers[i].OutputGradient, Layers[i - 1].Output, Layers[i - 1].OutputGradient, batch);
+        }
     }
-
-    internal void ApplyRmsProp(float learningRate, float rho, float epsilon) =>
-        backend.RmsPropUpdate(Parameters, Gradients, MeanSquares, learningRate, rho, epsilon);
 
     public void Dispose()
     {
@@ -129,10 +118,12 @@ public sealed class Network : IDisposable
         owned.Clear();
     }
 
+    private DeviceArray<float> LayerInput(int layer) => layer == 0 ? Input : Layers[layer - 1].Output;
+
     private float[] Download(DeviceArray<float> array)
     {
         var result = new float[array.Length];
-        backend.Download(array, result);
+        Backend.Download(array, result);
         return result;
     }
 
@@ -143,3 +134,10 @@ public sealed class Network : IDisposable
         return array;
     }
 }
+
+/// <summary>
+/// One dense layer on the device: its parameters and their gradients (views into the flat
+/// arrays), its output y (B,O) — after the ReLU, for hidden layers — and dy (B,O), the gradient
+/// of the loss with respect to it (already masked by that ReLU).
+/// </summary>
+internal sealed record DenseLayer(DenseParameters Parameters, DenseParameters Gradients, DeviceArray<float> Output, DeviceArray<float> OutputGradient);

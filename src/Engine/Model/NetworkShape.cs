@@ -16,6 +16,9 @@ public sealed record NetworkShape(int Inputs, int Hidden, int Classes)
 
     public DenseLayerShape OutputLayer => new(Hidden, Classes, Offset: HiddenLayer.ParameterCount);
 
+    /// <summary>Every dense layer, input side first.</summary>
+    public IReadOnlyList<DenseLayerShape> Layers => [HiddenLayer, OutputLayer];
+
     public override string ToString() => $"{Inputs}-{Hidden}-{Classes}";
 
     /// <summary>
@@ -36,7 +39,7 @@ public sealed record NetworkShape(int Inputs, int Hidden, int Classes)
     /// <summary>Where flat parameter <paramref name="index"/> sits, for messages: "layer 1 weight [3, 17]".</summary>
     public string Locate(int index)
     {
-        foreach (var (layer, number) in new[] { (HiddenLayer, 1), (OutputLayer, 2) })
+        foreach (var (layer, number) in Layers.Select((layer, i) => (layer, i + 1)))
         {
             int offset = index - layer.Offset;
             if (offset < 0 || offset >= layer.ParameterCount)

@@ -1,5 +1,6 @@
 using System.Numerics;
 using MnistGpu.Engine.Backends;
+using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Reference;
 
@@ -17,15 +18,10 @@ public sealed class ReferenceBackend : ITrainingBackend
 
     public DeviceArray<T> Allocate<T>(int length)
         where T : unmanaged, INumber<T> =>
-        new ReferenceArray<T>(new double[length], 0, length);
+        new HostArray<T, double>(new double[length], 0, length, released: null);
 
     public DeviceArray<T> Slice<T>(DeviceArray<T> array, int offset, int length)
-        where T : unmanaged, INumber<T>
-    {
-        array.RequireRange(offset, length);
-        var source = Cast(array);
-        return new ReferenceArray<T>(source.Storage, source.Offset + offset, length);
-    }
+        where T : unmanaged, INumber<T> => HostArray<T, double>.Of(array).Slice(offset, length);
 
     public void Upload<T>(ReadOnlySpan<T> source, DeviceArray<T> target)
         where T : unmanaged, INumber<T>
@@ -45,10 +41,8 @@ public sealed class ReferenceBackend : ITrainingBackend
             target[i] = T.CreateChecked(span[i]);
     }
 
-    public void GatherBatch(
-        DeviceArray<byte> images, DeviceArray<byte> labels, DeviceArray<int> order, int start,
-        DeviceArray<float> x, DeviceArray<int> batchLabels, int batch, int pixels) =>
-        ReferenceMath.GatherBatch(Span(images), Span(labels), Span(order), start, Span(x), Span(batchLabels), batch, pixels);
+    public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels) =>
+        ReferenceMath.GatherBatch(Span(source.Images), Span(source.Labels), Span(source.Order), start, Span(x), Span(labels), batch, source.Pixels);
 
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
         ReferenceMath.DenseForward(Span(x), Span(layer.Weights), Span(layer.Bias), Span(y), batch, layer.Inputs, layer.Outputs, relu);
@@ -59,22 +53,20 @@ public sealed class ReferenceBackend : ITrainingBackend
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
         ReferenceMath.DenseBackwardParameters(Span(x), Span(dy), Span(gradients.Weights), Span(gradients.Bias), batch, gradients.Inputs, gradients.Outputs);
 
-    public void SoftmaxCrossEntropyForward(
-        DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> probabilities,
-        DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes) =>
-        ReferenceMath.SoftmaxCrossEntropy(Span(logits), Span(labels), Span(probabilities), [], Span(losses), Span(predictions), outputOffset, batch, classes);
+    public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
+        ReferenceMath.SoftmaxCrossEntropy(Span(logits), Span(labels), Span(probabilities), [], Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes);
 
-    public void SoftmaxCrossEntropyForwardBackward(
-        DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> logitGradients,
-        DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes) =>
-        ReferenceMath.SoftmaxCrossEntropy(Span(logits), Span(labels), [], Span(logitGradients), Span(losses), Span(predictions), outputOffset, batch, classes);
+    public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
+        ReferenceMath.SoftmaxCrossEntropy(Span(logits), Span(labels), [], Span(logitGradients), Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes);
 
-    public void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, float learningRate, float rho, float epsilon) =>
-        ReferenceMath.RmsPropUpdate(Span(weights), Span(gradients), Span(meanSquares), learningRate, rho, epsilon);
+    public void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, RmsProp settings) =>
+        ReferenceMath.RmsPropUpdate(Span(weights), Span(gradients), Span(meanSquares), settings.LearningRate, settings.Rho, settings.Epsilon);
 
     public void Synchronize()
     {
     }
+
+    public string MatMulImplementation(MatMulProblem problem) => "double-precision loops";
 
     public void Dispose()
     {
@@ -82,21 +74,5 @@ public sealed class ReferenceBackend : ITrainingBackend
 
     /// <summary>The double-precision contents of an array this backend allocated.</summary>
     public static Span<double> Span<T>(DeviceArray<T> array)
-        where T : unmanaged, INumber<T>
-    {
-        var reference = Cast(array);
-        return reference.Storage.AsSpan(reference.Offset, reference.Length);
-    }
-
-    private static ReferenceArray<T> Cast<T>(DeviceArray<T> array)
-        where T : unmanaged, INumber<T> =>
-        array as ReferenceArray<T> ?? throw new ArgumentException("the array belongs to another backend", nameof(array));
-
-    private sealed class ReferenceArray<T>(double[] storage, int offset, int length) : DeviceArray<T>(length)
-        where T : unmanaged, INumber<T>
-    {
-        public double[] Storage { get; } = storage;
-
-        public int Offset { get; } = offset;
-    }
+        where T : unmanaged, INumber<T> => HostArray<T, double>.Of(array).Span;
 }

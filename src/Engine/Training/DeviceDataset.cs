@@ -22,6 +22,7 @@ internal sealed class DeviceDataset : IDisposable
         backend.Upload<byte>(split.Images, Images);
         backend.Upload<byte>(split.Labels, Labels);
         backend.Upload<int>(Enumerable.Range(0, split.Count).ToArray(), Order);
+        Source = new BatchSource(Images, Labels, Order, split.Pixels);
     }
 
     /// <summary>Adds what the constructor allocates for <paramref name="split"/> to <paramref name="plan"/>.</summary>
@@ -38,6 +39,9 @@ internal sealed class DeviceDataset : IDisposable
     public LabeledImages Split { get; }
 
     public DeviceArray<byte> Images { get; }
+
+    /// <summary>What batches are gathered from: the images and labels through <see cref="Order"/>.</summary>
+    public BatchSource Source { get; }
 
     public DeviceArray<byte> Labels { get; }
 

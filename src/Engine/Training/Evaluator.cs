@@ -37,10 +37,10 @@ public sealed class Evaluator : IDisposable
         for (int start = 0; start < split.Count; start += network.BatchCapacity)
         {
             int batch = Math.Min(network.BatchCapacity, split.Count - start);
-            backend.GatherBatch(data.Images, data.Labels, data.Order, start, network.Input, network.Labels, batch, split.Pixels);
+            backend.GatherBatch(data.Source, start, batch, network.Input, network.Labels);
             network.Forward(batch);
             using var batchProbabilities = backend.Slice(probabilities, start * classes, batch * classes);
-            backend.SoftmaxCrossEntropyForward(network.Logits, network.Labels, batchProbabilities, data.Losses, data.Predictions, start, batch, classes);
+            backend.SoftmaxCrossEntropyForward(network.Logits, network.Labels, batch, classes, batchProbabilities, new SampleOutputs(data.Losses, data.Predictions, start));
         }
 
         var losses = new float[split.Count];
@@ -72,7 +72,7 @@ public sealed class Evaluator : IDisposable
             backend.Upload(pixels.Slice(start * inputs, batch * inputs), input);
             backend.Upload<int>(labels.AsSpan(0, batch), batchLabels);
             network.Forward(batch);
-            backend.SoftmaxCrossEntropyForward(network.Logits, network.Labels, batchProbabilities, losses, predictions, 0, batch, classes);
+            backend.SoftmaxCrossEntropyForward(network.Logits, network.Labels, batch, classes, batchProbabilities, new SampleOutputs(losses, predictions, 0));
             backend.Download(batchProbabilities, result.AsSpan(start * classes, batch * classes));
         }
 

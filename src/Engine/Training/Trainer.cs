@@ -17,6 +17,7 @@ public sealed class Trainer : IDisposable
     private readonly ITrainingBackend backend;
     private readonly DeviceDataset train;
     private readonly Evaluator evaluator;
+    private readonly TrainingStep step;
     private readonly List<EpochResult> history = [];
     private int epochFirstStep;
 
@@ -30,7 +31,7 @@ public sealed class Trainer : IDisposable
     /// <exception cref="UserInputException">A setting is invalid, or the network is too large to exist.</exception>
     /// <exception cref="EngineException">The network and data do not fit the device's memory.</exception>
     public Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, LabeledImages? evaluationSet = null)
-        : this(backend, trainingSet, settings, new NetworkShape(trainingSet.Pixels, settings.HiddenUnits, MnistData.Classes), evaluationSet)
+        : this(backend, trainingSet, settings, ShapeFor(trainingSet, settings), evaluationSet)
     {
         Network.SetParameters(GlorotUniform.Initialize(Network.Shape, settings.Seed));
     }
@@ -44,11 +45,6 @@ public sealed class Trainer : IDisposable
     public Trainer(ITrainingBackend backend, LabeledImages trainingSet, Checkpoint checkpoint, int epochs, LabeledImages? evaluationSet = null)
         : this(backend, trainingSet, checkpoint.Settings with { Epochs = epochs }, Fit(checkpoint, trainingSet), evaluationSet)
     {
-        if (checkpoint.DataHash != trainingSet.ContentHash)
-            throw new UserInputException($"the checkpoint was trained on other data (SHA-256 {Short(checkpoint.DataHash)}, this training set is {Short(trainingSet.ContentHash)})");
-        int steps = StepsPerEpoch;
-        if (checkpoint.Position.StepsDoneInEpoch >= steps)
-            throw new UserInputException($"the checkpoint is at step {checkpoint.Position.StepsDoneInEpoch}, but an epoch has {steps} steps");
         Network.SetParameters(checkpoint.Parameters);
         Network.SetMeanSquares(checkpoint.MeanSquares);
         Position = checkpoint.Position;
@@ -67,6 +63,7 @@ public sealed class Trainer : IDisposable
         Settings = settings;
         Network = new Network(backend, shape, settings.BatchSize);
         train = new DeviceDataset(backend, trainingSet, shape.Classes, keepProbabilities: false);
+        step = new TrainingStep(Network, train.Source, train.Losses, train.Predictions, settings.Optimizer);
         evaluator = new Evaluator(backend, Network);
         order = new int[trainingSet.Count];
         losses = new float[trainingSet.Count];
@@ -74,6 +71,10 @@ public sealed class Trainer : IDisposable
     }
 
     public TrainingSettings Settings { get; }
+
+    /// <summary>The network a new run with <paramref name="settings"/> trains on <paramref name="trainingSet"/>.</summary>
+    public static NetworkShape ShapeFor(LabeledImages trainingSet, TrainingSettings settings) =>
+        new(trainingSet.Pixels, settings.HiddenUnits, MnistData.Classes);
 
     public Network Network { get; }
 
@@ -88,14 +89,15 @@ public sealed class Trainer : IDisposable
     /// <summary>Trains the rest of the current epoch.</summary>
     /// <param name="afterStep">Called after each step is issued, with the number of steps of this epoch issued so far.</param>
     /// <exception cref="EngineException">The loss became NaN or infinite.</exception>
-    public EpochResult TrainEpoch(Action<int>? afterStep = null) => TrainEpochUnless(CancellationToken.None, afterStep)!;
+    public EpochResult TrainEpoch(Action<int>? afterStep = null) => TrainEpoch(CancellationToken.None, afterStep)!;
 
     /// <summary>
     /// Trains the rest of the current epoch, checking <paramref name="stop"/> between steps: when
     /// stop is requested it finishes the step under way, records the position and returns null.
     /// </summary>
+    /// <param name="afterStep">Called after each step is issued, with the number of steps of this epoch issued so far.</param>
     /// <exception cref="EngineException">The loss became NaN or infinite.</exception>
-    public EpochResult? TrainEpochUnless(CancellationToken stop, Action<int>? afterStep = null)
+    public EpochResult? TrainEpoch(CancellationToken stop, Action<int>? afterStep = null)
     {
         var clock = Stopwatch.StartNew();
         int epoch = Position.EpochsDone + 1;
@@ -104,24 +106,21 @@ public sealed class Trainer : IDisposable
         EpochOrder.Fill(order, Settings.Seed, epoch);
         backend.Upload<int>(order, train.Order);
 
-        int step = firstStep;
-        while (step < StepsPerEpoch && !stop.IsCancellationRequested)
+        int done = firstStep;
+        while (done < StepsPerEpoch && !stop.IsCancellationRequested)
         {
-            int start = step * Settings.BatchSize;
-            int batch = Math.Min(Settings.BatchSize, count - start);
-            backend.GatherBatch(train.Images, train.Labels, train.Order, start, Network.Input, Network.Labels, batch, train.Split.Pixels);
-            Network.ComputeGradients(batch, train.Losses, train.Predictions, start);
-            Network.ApplyRmsProp(Settings.LearningRate, Settings.Rho, Settings.Epsilon);
-            step++;
-            afterStep?.Invoke(step);
+            int start = done * Settings.BatchSize;
+            backend.TrainStep(step, start, Math.Min(Settings.BatchSize, count - start));
+            done++;
+            afterStep?.Invoke(done);
         }
 
-        var outcome = ReadOutcome(firstStep, step, epoch);
+        var outcome = ReadOutcome(firstStep, done, epoch);
         double lossSum = Position.PartialLossSum + outcome.LossSum;
         int correct = Position.PartialCorrect + outcome.Correct;
-        if (step < StepsPerEpoch)
+        if (done < StepsPerEpoch)
         {
-            Position = new TrainingPosition(epoch - 1, step, lossSum, correct);
+            Position = new TrainingPosition(epoch - 1, done, lossSum, correct);
             return null;
         }
 
@@ -188,10 +187,16 @@ public sealed class Trainer : IDisposable
         return outcome;
     }
 
+    /// <summary>The checkpoint's network, once it is known to continue on this data: checked before anything is allocated.</summary>
     private static NetworkShape Fit(Checkpoint checkpoint, LabeledImages trainingSet)
     {
         if (checkpoint.Shape.Inputs != trainingSet.Pixels || checkpoint.Shape.Classes != MnistData.Classes)
             throw new UserInputException($"the checkpoint's network takes {checkpoint.Shape.Inputs} pixels and {checkpoint.Shape.Classes} classes; the data has {trainingSet.Pixels} pixels and {MnistData.Classes} classes");
+        if (checkpoint.DataHash != trainingSet.ContentHash)
+            throw new UserInputException($"the checkpoint was trained on other data (SHA-256 {Short(checkpoint.DataHash)}, this training set is {Short(trainingSet.ContentHash)})");
+        int steps = (trainingSet.Count + checkpoint.Settings.BatchSize - 1) / checkpoint.Settings.BatchSize;
+        if (checkpoint.Position.StepsDoneInEpoch >= steps)
+            throw new UserInputException($"the checkpoint is at step {checkpoint.Position.StepsDoneInEpoch}, but an epoch has {steps} steps");
         return checkpoint.Shape;
     }
 

@@ -1,3 +1,5 @@
+using MnistGpu.Engine.Backends;
+
 namespace MnistGpu.Engine.Training;
 
 /// <summary>
@@ -32,6 +34,9 @@ public sealed record TrainingSettings
     /// Keras' default, added outside the square root as Keras does.
     /// </summary>
     public float Epsilon { get; init; } = 1e-7f;
+
+    /// <summary>The optimizer these settings describe.</summary>
+    public RmsProp Optimizer => new(LearningRate, Rho, Epsilon);
 
     /// <summary>Seeds the initial weights and every epoch's shuffle.</summary>
     public int Seed { get; init; } = 1;

@@ -38,11 +38,14 @@ public sealed class DeviceVerifier : IDisposable
             Check($"softmax-cross-entropy forward {s.Item1}x{s.Item2}", v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: false)),
             Check($"softmax-cross-entropy forward+backward {s.Item1}x{s.Item2}", v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: true)),
         }),
-        .. new[] { 407_050, 1, 1_001 }.Select(n => Check($"rmsprop {n}", v => v.RmsProp(n))),
+        .. new[] { 407_050, 1, 1_001 }.Select(n => Check($"rmsprop {n}", v => v.RmsPropCheck(n))),
         Check(TrainingStepCheck, v => v.TrainingSteps()),
     ];
 
     private const string TrainingStepCheck = "training: 2 steps (128 + 72 digits)";
+
+    /// <summary>RMSprop with Keras' defaults, the optimizer of every training step.</summary>
+    private static readonly RmsProp Keras = new TrainingSettings().Optimizer;
 
     private readonly ITrainingBackend device;
     private readonly ITrainingBackend reference;
@@ -112,8 +115,8 @@ public sealed class DeviceVerifier : IDisposable
         var x = Zeros<float>(batch * pixels);
         var batchLabels = Zeros<int>(batch);
 
-        device.GatherBatch(images.Device, labels.Device, orderArrays.Device, start, x.Device, batchLabels.Device, batch, pixels);
-        reference.GatherBatch(images.Reference, labels.Reference, orderArrays.Reference, start, x.Reference, batchLabels.Reference, batch, pixels);
+        device.GatherBatch(new BatchSource(images.Device, labels.Device, orderArrays.Device, pixels), start, batch, x.Device, batchLabels.Device);
+        reference.GatherBatch(new BatchSource(images.Reference, labels.Reference, orderArrays.Reference, pixels), start, batch, x.Reference, batchLabels.Reference);
 
         return new Comparison("gather", $"{batch}x{pixels}", 1e-7, 0)
             .Compare("x", Expected(x.Reference), Download(x.Device))
@@ -190,13 +193,13 @@ public sealed class DeviceVerifier : IDisposable
 
         if (backward)
         {
-            device.SoftmaxCrossEntropyForwardBackward(logits.Device, labels.Device, output.Device, losses.Device, predictions.Device, offset, batch, classes);
-            reference.SoftmaxCrossEntropyForwardBackward(logits.Reference, labels.Reference, output.Reference, losses.Reference, predictions.Reference, offset, batch, classes);
+            device.SoftmaxCrossEntropyForwardBackward(logits.Device, labels.Device, batch, classes, output.Device, new SampleOutputs(losses.Device, predictions.Device, offset));
+            reference.SoftmaxCrossEntropyForwardBackward(logits.Reference, labels.Reference, batch, classes, output.Reference, new SampleOutputs(losses.Reference, predictions.Reference, offset));
         }
         else
         {
-            device.SoftmaxCrossEntropyForward(logits.Device, labels.Device, output.Device, losses.Device, predictions.Device, offset, batch, classes);
-            reference.SoftmaxCrossEntropyForward(logits.Reference, labels.Reference, output.Reference, losses.Reference, predictions.Reference, offset, batch, classes);
+            device.SoftmaxCrossEntropyForward(logits.Device, labels.Device, batch, classes, output.Device, new SampleOutputs(losses.Device, predictions.Device, offset));
+            reference.SoftmaxCrossEntropyForward(logits.Reference, labels.Reference, batch, classes, output.Reference, new SampleOutputs(losses.Reference, predictions.Reference, offset));
         }
 
         return new Comparison(backward ? "softmax-cross-entropy forward+backward" : "softmax-cross-entropy forward", $"{batch}x{classes}", 1e-5, 1e-5)
@@ -206,7 +209,7 @@ public sealed class DeviceVerifier : IDisposable
             .Result();
     }
 
-    private CheckResult RmsProp(int count)
+    private CheckResult RmsPropCheck(int count)
     {
         var random = new Random(count);
         var weights = Both(Uniform(random, count));
@@ -214,8 +217,8 @@ public sealed class DeviceVerifier : IDisposable
         var meanSquares = Both(Uniform(random, count, 0f, 0.01f));
         for (int step = 0; step < 3; step++)
         {
-            device.RmsPropUpdate(weights.Device, gradients.Device, meanSquares.Device, 0.001f, 0.9f, 1e-7f);
-            reference.RmsPropUpdate(weights.Reference, gradients.Reference, meanSquares.Reference, 0.001f, 0.9f, 1e-7f);
+            device.RmsPropUpdate(weights.Device, gradients.Device, meanSquares.Device, Keras);
+            reference.RmsPropUpdate(weights.Reference, gradients.Reference, meanSquares.Reference, Keras);
         }
 
         return new Comparison("rmsprop", $"{count}, 3 steps", 1e-6, 1e-5)

@@ -111,7 +111,7 @@ public sealed class GradientCheckTests
 
         public Network Network { get; }
 
-        public void ComputeGradients() => Network.ComputeGradients(Batch, losses, predictions, 0);
+        public void ComputeGradients() => Network.ComputeGradients(Batch, new SampleOutputs(losses, predictions, 0));
 
         /// <summary>Forward and backward on the reference; returns the batch-mean loss in double precision.</summary>
         public double ReferenceLoss()

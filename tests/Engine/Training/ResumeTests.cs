@@ -34,7 +34,7 @@ public sealed class ResumeTests
         {
             trainer.TrainEpoch();
             using var stop = new CancellationTokenSource();
-            var result = trainer.TrainEpochUnless(stop.Token, step =>
+            var result = trainer.TrainEpoch(stop.Token, step =>
             {
                 if (step == 7)
                     stop.Cancel();

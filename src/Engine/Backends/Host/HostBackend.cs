@@ -22,13 +22,16 @@ public sealed class HostBackend : ITrainingBackend
     public HostBackend(int? threads = null, long? memoryLimitBytes = null)
     {
         pool = new WorkerPool(threads ?? Environment.ProcessorCount);
-        (matMul, string simd) = Avx512Float.IsSupported ? (new MatMul<Avx512Float>(pool), Avx512Float.Name)
-            : Avx2Float.IsSupported ? (new MatMul<Avx2Float>(pool), Avx2Float.Name)
-            : ((IMatMul)new MatMul<PortableFloat>(pool), PortableFloat.Name);
+        matMul = Avx512Float.IsSupported ? new MatMul<Avx512Float>(pool)
+            : Avx2Float.IsSupported ? new MatMul<Avx2Float>(pool)
+            : new MatMul<PortableFloat>(pool);
         rmsProp = new RmsPropWork(pool.Threads);
-        DeviceName = $"host ({simd}, {pool.Threads} threads)";
+        DeviceName = $"host ({SimdName}, {pool.Threads} threads)";
         memory = new MemoryBudget(DeviceName, memoryLimitBytes);
     }
+
+    /// <summary>The vector instructions the host backend uses on this CPU: "AVX-512", "AVX2+FMA" or the portable fallback.</summary>
+    public static string SimdName => Avx512Float.IsSupported ? Avx512Float.Name : Avx2Float.IsSupported ? Avx2Float.Name : PortableFloat.Name;
 
     public string DeviceName { get; }
 
@@ -42,7 +45,7 @@ public sealed class HostBackend : ITrainingBackend
         memory.Take(bytes);
         try
         {
-            return new HostArray<T>(new T[length], 0, length, () => memory.Release(bytes));
+            return new HostArray<T, T>(new T[length], 0, length, () => memory.Release(bytes));
         }
         catch (OutOfMemoryException e)
         {
@@ -52,12 +55,7 @@ public sealed class HostBackend : ITrainingBackend
     }
 
     public DeviceArray<T> Slice<T>(DeviceArray<T> array, int offset, int length)
-        where T : unmanaged, INumber<T>
-    {
-        array.RequireRange(offset, length);
-        var host = Cast(array);
-        return new HostArray<T>(host.Data, host.Offset + offset, length, released: null);
-    }
+        where T : unmanaged, INumber<T> => HostArray<T, T>.Of(array).Slice(offset, length);
 
     public void Upload<T>(ReadOnlySpan<T> source, DeviceArray<T> target)
         where T : unmanaged, INumber<T>
@@ -73,22 +71,21 @@ public sealed class HostBackend : ITrainingBackend
         Span(source).CopyTo(target);
     }
 
-    public void GatherBatch(
-        DeviceArray<byte> images, DeviceArray<byte> labels, DeviceArray<int> order, int start,
-        DeviceArray<float> x, DeviceArray<int> batchLabels, int batch, int pixels)
+    public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels)
     {
-        var all = Span(images);
-        var labelSpan = Span(labels);
-        var orderSpan = Span(order);
+        var images = Span(source.Images);
+        var allLabels = Span(source.Labels);
+        var order = Span(source.Order);
         var xSpan = Span(x);
-        var batchLabelSpan = Span(batchLabels);
+        var labelSpan = Span(labels);
+        int pixels = source.Pixels;
         for (int row = 0; row < batch; row++)
         {
-            int sample = orderSpan[start + row];
+            int sample = order[start + row];
             var target = xSpan.Slice(row * pixels, pixels);
-            TensorPrimitives.ConvertChecked<byte, float>(all.Slice(sample * pixels, pixels), target);
+            TensorPrimitives.ConvertChecked<byte, float>(images.Slice(sample * pixels, pixels), target);
             TensorPrimitives.Divide(target, 255f, target);
-            batchLabelSpan[row] = labelSpan[sample];
+            labelSpan[row] = allLabels[sample];
         }
     }
 
@@ -101,25 +98,23 @@ public sealed class HostBackend : ITrainingBackend
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
         matMul.Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), Memory(x), Memory(dy), Memory(gradients.All), Memory(dy));
 
-    public void SoftmaxCrossEntropyForward(
-        DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> probabilities,
-        DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes) =>
-        SoftmaxCrossEntropy(Span(logits), Span(labels), Span(probabilities), Span(losses), Span(predictions), outputOffset, batch, classes, gradient: false);
+    public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
+        SoftmaxCrossEntropy(Span(logits), Span(labels), Span(probabilities), Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes, gradient: false);
 
-    public void SoftmaxCrossEntropyForwardBackward(
-        DeviceArray<float> logits, DeviceArray<int> labels, DeviceArray<float> logitGradients,
-        DeviceArray<float> losses, DeviceArray<int> predictions, int outputOffset, int batch, int classes) =>
-        SoftmaxCrossEntropy(Span(logits), Span(labels), Span(logitGradients), Span(losses), Span(predictions), outputOffset, batch, classes, gradient: true);
+    public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
+        SoftmaxCrossEntropy(Span(logits), Span(labels), Span(logitGradients), Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes, gradient: true);
 
-    public void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, float learningRate, float rho, float epsilon)
+    public void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, RmsProp settings)
     {
-        rmsProp.Set(Memory(weights), Memory(gradients), Memory(meanSquares), learningRate, rho, epsilon);
+        rmsProp.Set(Memory(weights), Memory(gradients), Memory(meanSquares), settings);
         pool.Run(pool.Threads, rmsProp);
     }
 
     public void Synchronize()
     {
     }
+
+    public string MatMulImplementation(MatMulProblem problem) => $"host {SimdName} micro-kernel";
 
     public void Dispose() => pool.Dispose();
 
@@ -158,21 +153,9 @@ public sealed class HostBackend : ITrainingBackend
     }
 
     private static Span<T> Span<T>(DeviceArray<T> array)
-        where T : unmanaged, INumber<T>
-    {
-        var host = Cast(array);
-        return host.Data.AsSpan(host.Offset, host.Length);
-    }
+        where T : unmanaged, INumber<T> => HostArray<T, T>.Of(array).Span;
 
-    private static Memory<float> Memory(DeviceArray<float> array)
-    {
-        var host = Cast(array);
-        return new Memory<float>(host.Data, host.Offset, host.Length);
-    }
-
-    private static HostArray<T> Cast<T>(DeviceArray<T> array)
-        where T : unmanaged, INumber<T> =>
-        array as HostArray<T> ?? throw new ArgumentException("the array belongs to another backend", nameof(array));
+    private static Memory<float> Memory(DeviceArray<float> array) => HostArray<float, float>.Of(array).Memory;
 
     private interface IMatMul
     {
@@ -188,37 +171,16 @@ public sealed class HostBackend : ITrainingBackend
             inner.Multiply(problem, a, b, c, operand);
     }
 
-    private sealed class HostArray<T>(T[] data, int offset, int length, Action? released) : DeviceArray<T>(length)
-        where T : unmanaged, INumber<T>
-    {
-        private Action? released = released;
-
-        public T[] Data { get; } = data;
-
-        public int Offset { get; } = offset;
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                released?.Invoke();
-                released = null;
-            }
-
-            base.Dispose(disposing);
-        }
-    }
-
     /// <summary>RMSprop over the flat parameter array, one contiguous share per thread.</summary>
     private sealed class RmsPropWork(int parts) : IParallelWork
     {
         private Memory<float> weights, gradients, meanSquares;
         private float learningRate, rho, epsilon;
 
-        public void Set(Memory<float> w, Memory<float> g, Memory<float> v, float lr, float decay, float eps)
+        public void Set(Memory<float> w, Memory<float> g, Memory<float> v, RmsProp settings)
         {
             (weights, gradients, meanSquares) = (w, g, v);
-            (learningRate, rho, epsilon) = (lr, decay, eps);
+            (learningRate, rho, epsilon) = (settings.LearningRate, settings.Rho, settings.Epsilon);
         }
 
         public void Execute(int part)

@@ -1,3 +1,4 @@
+using MnistGpu.Engine;
 using MnistGpu.Engine.IO;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
@@ -9,7 +10,7 @@ using SixLabors.ImageSharp.Memory;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
 
-namespace MnistGpu.Engine.Imaging;
+namespace MnistGpu.Reports.Imaging;
 
 /// <summary>
 /// Turns a person's picture of a digit into an MNIST sample the way MNIST itself was made:

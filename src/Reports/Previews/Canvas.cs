@@ -1,7 +1,7 @@
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace MnistGpu.Engine.Reports;
+namespace MnistGpu.Reports.Previews;
 
 /// <summary>The few pixel operations the report images are drawn with.</summary>
 internal static class Canvas

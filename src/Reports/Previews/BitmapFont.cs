@@ -1,7 +1,7 @@
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace MnistGpu.Engine.Reports;
+namespace MnistGpu.Reports.Previews;
 
 /// <summary>
 /// A 3×5-pixel font for digits, a few symbols and the capitals the reports need, drawn pixel by

@@ -4,7 +4,7 @@ using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Training;
 using Onnx;
 
-namespace MnistGpu.Engine.Export;
+namespace MnistGpu.Reports.Export;
 
 /// <summary>
 /// Writes a checkpoint's network as an ONNX model: input "input" float [N, inputs] in [0,1],

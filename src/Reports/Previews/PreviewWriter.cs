@@ -3,10 +3,11 @@ using System.Net;
 using System.Text;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.IO;
+using MnistGpu.Engine.Training;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace MnistGpu.Engine.Reports;
+namespace MnistGpu.Reports.Previews;
 
 /// <summary>
 /// Writes what people look at after training: a contact sheet of the misclassified test digits
@@ -131,7 +132,7 @@ public static class PreviewWriter
     }
 
     /// <summary>Two panels, loss and accuracy per epoch, train in blue and test in orange.</summary>
-    private static Image<Rgba32> DrawCurves(IReadOnlyList<Training.EpochResult> history)
+    private static Image<Rgba32> DrawCurves(IReadOnlyList<EpochResult> history)
     {
         const int panelWidth = 420, panelHeight = 280, margin = 52;
         var image = new Image<Rgba32>(2 * panelWidth, panelHeight + 30, Background);

@@ -1,6 +1,6 @@
 using MnistGpu.Engine.Training;
 
-namespace MnistGpu.Engine.Reports;
+namespace MnistGpu.Reports.Previews;
 
 /// <summary>A misclassified test image: how sure the network was of its wrong answer, and its top three.</summary>
 public sealed record Mistake(int Index, int Label, int Predicted, float Confidence, IReadOnlyList<(int Digit, float Probability)> Top3)

@@ -7,7 +7,7 @@ using SixLabors.ImageSharp.Formats.Gif;
 using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
 
-namespace MnistGpu.Engine.Imaging;
+namespace MnistGpu.Reports.Imaging;
 
 /// <summary>
 /// Checks that a picture file is whole before it is decoded. ImageSharp, like most lenient

@@ -1,0 +1,16 @@
+namespace MnistGpu.Engine.Backends;
+
+/// <summary>
+/// Where a batch is gathered from: a split resident on the device as bytes, and the order in
+/// which this epoch visits it. images (N,P) uint8, labels (N) uint8, order (N).
+/// </summary>
+public sealed record BatchSource(DeviceArray<byte> Images, DeviceArray<byte> Labels, DeviceArray<int> Order, int Pixels);
+
+/// <summary>
+/// Where softmax-cross-entropy leaves each sample's loss and prediction: at
+/// <see cref="Offset"/> + row of arrays as long as the pass, so they are read back once per pass.
+/// </summary>
+public readonly record struct SampleOutputs(DeviceArray<float> Losses, DeviceArray<int> Predictions, int Offset);
+
+/// <summary>RMSprop's hyperparameters, with Keras' meaning (ε added outside the square root).</summary>
+public readonly record struct RmsProp(float LearningRate, float Rho, float Epsilon);

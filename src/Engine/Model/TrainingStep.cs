@@ -1,0 +1,36 @@
+using MnistGpu.Engine.Backends;
+
+namespace MnistGpu.Engine.Model;
+
+/// <summary>
+/// Everything one training step reads and writes: the network's arrays, the training split on
+/// the device with this epoch's order, where per-sample results go, and the optimizer's
+/// settings. Built once per trainer, so a step passes only where its batch starts. A backend
+/// runs it through <see cref="ITrainingBackend.TrainStep"/>, fused or as <see cref="Compose"/>.
+/// </summary>
+public sealed class TrainingStep(Network network, BatchSource source, DeviceArray<float> losses, DeviceArray<int> predictions, RmsProp optimizer)
+{
+    public Network Network { get; } = network;
+
+    public BatchSource Source { get; } = source;
+
+    /// <summary>(N): each sample's loss, at its position in the epoch's order.</summary>
+    public DeviceArray<float> Losses { get; } = losses;
+
+    /// <summary>(N): each sample's prediction, at its position in the epoch's order.</summary>
+    public DeviceArray<int> Predictions { get; } = predictions;
+
+    public RmsProp Optimizer { get; } = optimizer;
+
+    /// <summary>
+    /// The step as separate operations on the network's backend: gather, forward, loss,
+    /// backward, one RMSprop launch over the flat arrays. The definition a fused step must match.
+    /// </summary>
+    public void Compose(int start, int batch)
+    {
+        var backend = Network.Backend;
+        backend.GatherBatch(Source, start, batch, Network.Input, Network.Labels);
+        Network.ComputeGradients(batch, new SampleOutputs(Losses, Predictions, start));
+        backend.RmsPropUpdate(Network.Parameters, Network.Gradients, Network.MeanSquares, Optimizer);
+    }
+}

@@ -1,0 +1,126 @@
+using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Data;
+using MnistGpu.Engine.IO;
+using MnistGpu.Engine.Model;
+
+namespace MnistGpu.Engine.Training;
+
+/// <summary>What a run does besides training.</summary>
+public sealed record TrainingRunOptions
+{
+    /// <summary>
+    /// Where a checkpoint is written after every epoch, when the run is stopped (at the step
+    /// reached) and after the final evaluation; null for none. Checked before anything is trained.
+    /// </summary>
+    public string? SavePath { get; init; }
+
+    /// <summary>Evaluates the test set after every epoch, so the history has test figures for every epoch (curves need them), not only the last.</summary>
+    public bool EvaluateEveryEpoch { get; init; }
+}
+
+/// <summary>How a run ended. <see cref="Test"/> is the final evaluation, absent when the run was stopped.</summary>
+public sealed record TrainingOutcome(bool Finished, TrainingPosition Position, Evaluation? Test, string? Checkpoint);
+
+/// <summary>
+/// What a front end hears while a run trains. Every member does nothing by default; a front end
+/// overrides what it shows.
+/// </summary>
+public class TrainingObserver
+{
+    /// <param name="fromStep">The first step trained: 0, or where a resumed checkpoint stopped.</param>
+    public virtual void EpochStarting(int epoch, int epochs, int fromStep)
+    {
+    }
+
+    /// <summary>
+    /// Trains one epoch by calling <paramref name="train"/> once and returning what it returns;
+    /// a live display passes a callback that is told each step as it is issued.
+    /// </summary>
+    public virtual EpochResult? RunEpoch(Trainer trainer, int epoch, Func<Action<int>?, EpochResult?> train) => train(null);
+
+    /// <param name="test">The test evaluation after this epoch, when the run evaluates every epoch.</param>
+    public virtual void EpochFinished(EpochResult result, Evaluation? test)
+    {
+    }
+}
+
+/// <summary>
+/// A training run from start (or a checkpoint) to the test accuracy: the epoch loop, the
+/// evaluation of the test set (after every epoch when asked, and at the end), the checkpoint
+/// policy (after every epoch, on stop, at the end) and stopping between steps. The command
+/// line, the benchmark and library users all train through it.
+/// </summary>
+public sealed class TrainingRun : IDisposable
+{
+    private readonly LabeledImages testSet;
+    private readonly TrainingRunOptions options;
+
+    /// <summary>A new run of <paramref name="settings"/> on <paramref name="data"/>'s training set.</summary>
+    /// <exception cref="UserInputException">A setting is invalid, the network is too large to exist, or the save path cannot be written.</exception>
+    /// <exception cref="EngineException">The run does not fit the device's memory, or the disk has no room for a checkpoint.</exception>
+    public TrainingRun(ITrainingBackend backend, MnistData data, TrainingSettings settings, TrainingRunOptions? options = null)
+        : this(data, options, Trainer.ShapeFor(data.Train, settings), () => new Trainer(backend, data.Train, settings, data.Test))
+    {
+    }
+
+    /// <summary>Continues <paramref name="checkpoint"/> up to <paramref name="epochs"/> epochs in total.</summary>
+    /// <exception cref="UserInputException">The checkpoint does not fit this data, or the save path cannot be written.</exception>
+    /// <exception cref="EngineException">The run does not fit the device's memory, or the disk has no room for a checkpoint.</exception>
+    public TrainingRun(ITrainingBackend backend, MnistData data, Checkpoint checkpoint, int epochs, TrainingRunOptions? options = null)
+        : this(data, options, checkpoint.Shape, () => new Trainer(backend, data.Train, checkpoint, epochs, data.Test))
+    {
+    }
+
+    private TrainingRun(MnistData data, TrainingRunOptions? options, NetworkShape shape, Func<Trainer> createTrainer)
+    {
+        testSet = data.Test;
+        this.options = options ?? new TrainingRunOptions();
+        if (this.options.SavePath is string path)
+        {
+            shape.Validate();
+            OutputFile.Check(path, "checkpoint", Checkpoint.FileBytes(shape));
+        }
+
+        Trainer = createTrainer();
+    }
+
+    public Trainer Trainer { get; }
+
+    /// <summary>
+    /// Trains up to the run's number of epochs, then evaluates the test set. When
+    /// <paramref name="stop"/> is requested, the step under way finishes, a checkpoint is written
+    /// at that step (when saving) and the outcome is not finished.
+    /// </summary>
+    /// <exception cref="EngineException">The loss became NaN or infinite (the last checkpoint stays as it was), or a checkpoint could not be written.</exception>
+    public TrainingOutcome Run(TrainingObserver? observer = null, CancellationToken stop = default)
+    {
+        observer ??= new TrainingObserver();
+        var settings = Trainer.Settings;
+        Evaluation? afterLastEpoch = null;
+        while (Trainer.Position.EpochsDone < settings.Epochs)
+        {
+            int epoch = Trainer.Position.EpochsDone + 1;
+            observer.EpochStarting(epoch, settings.Epochs, Trainer.Position.StepsDoneInEpoch);
+            var result = observer.RunEpoch(Trainer, epoch, onStep => Trainer.TrainEpoch(stop, onStep));
+            if (result is null)
+                return new TrainingOutcome(false, Trainer.Position, null, Save());
+
+            afterLastEpoch = options.EvaluateEveryEpoch ? Trainer.EvaluateAfterEpoch(testSet) : null;
+            observer.EpochFinished(result, afterLastEpoch);
+            Save();
+        }
+
+        var test = afterLastEpoch ?? Trainer.EvaluateAfterEpoch(testSet);
+        return new TrainingOutcome(true, Trainer.Position, test, Save());
+    }
+
+    public void Dispose() => Trainer.Dispose();
+
+    /// <returns>The path written, or null when the run does not save.</returns>
+    private string? Save()
+    {
+        if (options.SavePath is string path)
+            Trainer.CreateCheckpoint().Save(path);
+        return options.SavePath;
+    }
+}

@@ -1,0 +1,147 @@
+using MnistGpu.Engine;
+using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Data;
+using MnistGpu.Engine.Training;
+using MnistGpu.Tests.Support;
+
+namespace MnistGpu.Tests.Engine.Training;
+
+/// <summary>The run's policies, in-process: when it saves, what it evaluates, how it stops and resumes.</summary>
+public sealed class TrainingRunTests : IDisposable
+{
+    private static readonly TrainingSettings Settings = new() { HiddenUnits = 32, Epochs = 3, Seed = 2, BatchSize = 100 };
+    private readonly TempDirectory folder = new();
+    private readonly TempDirectory subset = IdxWriter.MnistSubset(trainCount: 1_000, testCount: 200);
+    private readonly MnistData data;
+
+    public TrainingRunTests() => data = MnistData.Load(subset.Path);
+
+    public void Dispose()
+    {
+        folder.Dispose();
+        subset.Dispose();
+    }
+
+    [Fact]
+    public void A_checkpoint_is_written_after_every_epoch_and_after_the_final_evaluation()
+    {
+        string path = folder.File("m.ckpt");
+        var seen = new List<int>();
+        var observer = new Observer { Starting = epoch => seen.Add(File.Exists(path) ? Checkpoint.Load(path).Position.EpochsDone : -1) };
+        using var device = IlgpuBackend.CreateCpuAccelerator();
+        using var run = new TrainingRun(device, data, Settings, new TrainingRunOptions { SavePath = path });
+
+        var outcome = run.Run(observer);
+
+        Assert.True(outcome.Finished);
+        Assert.Equal(path, outcome.Checkpoint);
+        Assert.Equal([-1, 1, 2], seen);
+        var saved = Checkpoint.Load(path);
+        Assert.Equal(3, saved.Position.EpochsDone);
+        Assert.Equal(outcome.Test!.Accuracy, saved.History[^1].TestAccuracy);
+    }
+
+    [Fact]
+    public void Evaluating_every_epoch_gives_every_epoch_test_figures_and_otherwise_only_the_last()
+    {
+        using var device = IlgpuBackend.CreateCpuAccelerator();
+        using (var run = new TrainingRun(device, data, Settings, new TrainingRunOptions { EvaluateEveryEpoch = true }))
+        {
+            var tests = new List<Evaluation?>();
+            run.Run(new Observer { Finished = (_, test) => tests.Add(test) });
+            Assert.All(tests, Assert.NotNull);
+            Assert.All(run.Trainer.History, e => Assert.NotNull(e.TestAccuracy));
+        }
+
+        using (var run = new TrainingRun(device, data, Settings))
+        {
+            run.Run();
+            Assert.Equal([false, false, true], run.Trainer.History.Select(e => e.TestAccuracy.HasValue));
+        }
+    }
+
+    [Fact]
+    public void Stopping_mid_epoch_saves_at_the_step_reached_and_resuming_ends_where_never_stopping_does()
+    {
+        string path = folder.File("m.ckpt");
+        using var stop = new CancellationTokenSource();
+        var stopAtStep = new Observer
+        {
+            Training = (epoch, train) => train(step =>
+            {
+                if (epoch == 2 && step == 4)
+                    stop.Cancel();
+            }),
+        };
+
+        TrainingOutcome stopped;
+        using (var device = IlgpuBackend.CreateCpuAccelerator())
+        using (var run = new TrainingRun(device, data, Settings, new TrainingRunOptions { SavePath = path }))
+            stopped = run.Run(stopAtStep, stop.Token);
+
+        Assert.False(stopped.Finished);
+        Assert.Null(stopped.Test);
+        Assert.Equal((1, 4), (stopped.Position.EpochsDone, stopped.Position.StepsDoneInEpoch));
+        Assert.Equal(stopped.Position, Checkpoint.Load(path).Position);
+
+        float[] resumed, straight;
+        using (var device = IlgpuBackend.CreateCpuAccelerator())
+        using (var run = new TrainingRun(device, data, Checkpoint.Load(path), Settings.Epochs))
+        {
+            Assert.True(run.Run().Finished);
+            resumed = run.Trainer.Network.GetParameters();
+        }
+
+        using (var device = IlgpuBackend.CreateCpuAccelerator())
+        using (var run = new TrainingRun(device, data, Settings))
+        {
+            run.Run();
+            straight = run.Trainer.Network.GetParameters();
+        }
+
+        Assert.Equal(straight, resumed);
+    }
+
+    [Fact]
+    public void A_checkpoint_that_already_has_its_epochs_is_evaluated_without_training()
+    {
+        string path = folder.File("m.ckpt");
+        using var device = IlgpuBackend.CreateCpuAccelerator();
+        using (var run = new TrainingRun(device, data, Settings with { Epochs = 1 }, new TrainingRunOptions { SavePath = path }))
+            run.Run();
+
+        var starts = new List<int>();
+        using var again = new TrainingRun(device, data, Checkpoint.Load(path), epochs: 1);
+        var outcome = again.Run(new Observer { Starting = starts.Add });
+        Assert.True(outcome.Finished);
+        Assert.Empty(starts);
+        Assert.InRange(outcome.Test!.Accuracy, 0.5, 1);
+    }
+
+    [Fact]
+    public void A_diverging_run_stops_and_leaves_the_last_checkpoint_as_it_was()
+    {
+        string path = folder.File("m.ckpt");
+        File.WriteAllBytes(path, SmallModel.Bytes);
+        using var device = IlgpuBackend.CreateCpuAccelerator();
+        using var run = new TrainingRun(device, data, Settings with { LearningRate = 1e30f }, new TrainingRunOptions { SavePath = path });
+        Assert.Throws<EngineException>(() => run.Run());
+        Assert.Equal(SmallModel.Bytes, File.ReadAllBytes(path));
+    }
+
+    private sealed class Observer : TrainingObserver
+    {
+        public Action<int>? Starting { get; init; }
+
+        public Func<int, Func<Action<int>?, EpochResult?>, EpochResult?>? Training { get; init; }
+
+        public Action<EpochResult, Evaluation?>? Finished { get; init; }
+
+        public override void EpochStarting(int epoch, int epochs, int fromStep) => Starting?.Invoke(epoch);
+
+        public override EpochResult? RunEpoch(Trainer trainer, int epoch, Func<Action<int>?, EpochResult?> train) =>
+            Training is null ? train(null) : Training(epoch, train);
+
+        public override void EpochFinished(EpochResult result, Evaluation? test) => Finished?.Invoke(result, test);
+    }
+}
