@@ -32,10 +32,10 @@ internal struct Float4
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => i switch
-    {
-        0 => X,
-        1 => Y,
-        2 => Z,
+        {
+            0 => X,
+            1 => Y,
+            2 => Z,
             _ => W,
         };
     }

@@ -1,19 +1,19 @@
 namespace MnistGpu.Kernels;
 
-/// <summary>What happens to each finished element of a product before it is stored.</summary>
-public static class Epilogue
+/// <summary>What happens to each finished element of a product before it is stored, using the epilogue operand.</summary>
+public enum Epilogue
 {
     /// <summary>c = a·b</summary>
-    public const int None = 0;
+    None,
 
-    /// <summary>c = a·b + bias[col]</summary>
-    public const int Bias = 1;
+    /// <summary>c = a·b + epilogueOperand[col] (the bias)</summary>
+    Bias,
 
-    /// <summary>c = max(0, a·b + bias[col])</summary>
-    public const int BiasRelu = 2;
+    /// <summary>c = max(0, a·b + epilogueOperand[col])</summary>
+    BiasRelu,
 
-    /// <summary>c = a·b where operand[row, col] &gt; 0, else 0: the ReLU's backward, fused.</summary>
-    public const int ReluMask = 3;
+    /// <summary>c = a·b where epilogueOperand[row, col] &gt; 0, else 0: the ReLU's backward, fused.</summary>
+    ReluMask,
 }
 
 /// <summary>
@@ -24,7 +24,7 @@ public static class Epilogue
 /// </summary>
 public readonly struct MatMulProblem
 {
-    public MatMulProblem(int m, int n, int k, int aRows, MatrixLayout a, MatrixLayout b, int epilogue)
+    public MatMulProblem(int m, int n, int k, int aRows, MatrixLayout a, MatrixLayout b, Epilogue epilogue)
     {
         M = m;
         N = n;
@@ -47,7 +47,7 @@ public readonly struct MatMulProblem
 
     public MatrixLayout B { get; }
 
-    public int Epilogue { get; }
+    public Epilogue Epilogue { get; }
 
     /// <summary>Dense layer forward: x (B,I) · w (I,O) + bias (O) → y (B,O), ReLU when <paramref name="relu"/>.</summary>
     public static MatMulProblem Forward(int batch, int inputs, int outputs, bool relu) =>

@@ -22,13 +22,9 @@ internal static class BenchCommand
     public static Command Create(TextWriter output)
     {
         var defaults = new TrainingSettings();
-        var device = new Option<string>("--device")
-        {
-            Description = "all (every usable device), auto, host, cpu, cuda, opencl, cuda:N, opencl:N, or an index from 'devices'",
-            DefaultValueFactory = _ => "auto",
-        };
+        var device = Options.Device(all: true);
         var epochs = Options.Epochs(defaults.Epochs);
-        var seed = new Option<int>("--seed") { Description = "Seeds the initial weights and the shuffles", DefaultValueFactory = _ => defaults.Seed };
+        var seed = Options.Seed(defaults.Seed);
         var data = Options.Data();
         var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON (schema in docs/benchmarks.md)" };
         var threads = Options.Threads();
@@ -49,7 +45,7 @@ internal static class BenchCommand
             var results = new List<DeviceBenchmark>();
             foreach (string spec in DeviceSpecs(parsed.GetValue(device)!))
             {
-                output.WriteLine($"Benchmarking {spec}: {settings.Epochs} epochs of {mnist.Train.Count} images, batch {settings.BatchSize}");
+                output.WriteLine($"Benchmarking {spec}: {Options.Count(settings.Epochs, "epoch")} of {mnist.Train.Count} images, batch {settings.BatchSize}");
                 results.Add(Benchmark.Run(
                     () => DeviceOpener.Open(spec, memoryLimitBytes: null, output, parsed.GetValue(threads)),
                     mnist,

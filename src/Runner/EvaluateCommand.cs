@@ -23,7 +23,7 @@ internal static class EvaluateCommand
             using var network = new TrainedNetwork(backend, checkpoint);
             var evaluation = network.Evaluate(test);
 
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Model: {checkpoint.Shape} after {checkpoint.Position.EpochsDone} epochs (seed {checkpoint.Settings.Seed})"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Model: {checkpoint.Shape} after {Options.Count(checkpoint.Position.EpochsDone, "epoch")} (seed {checkpoint.Settings.Seed})"));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Test loss: {evaluation.Loss:F4} - test accuracy: {evaluation.Accuracy:F4} ({evaluation.Correct}/{evaluation.Count})"));
             var table = Tables.Create("class", "images", "correct", "accuracy");
             foreach (var perClass in evaluation.PerClass(checkpoint.Shape.Classes))

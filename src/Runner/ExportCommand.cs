@@ -1,7 +1,7 @@
 using System.CommandLine;
-using MnistGpu.Reports.Export;
 using MnistGpu.Engine.IO;
 using MnistGpu.Engine.Training;
+using MnistGpu.Reports.Export;
 
 namespace MnistGpu.Runner;
 

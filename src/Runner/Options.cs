@@ -10,11 +10,21 @@ namespace MnistGpu.Runner;
 /// </summary>
 internal static class Options
 {
-    public static Option<string> Device() => new("--device")
+    /// <param name="all">Whether "all" (every usable device, one after the other) is accepted, as bench does.</param>
+    public static Option<string> Device(bool all = false) => new("--device")
     {
-        Description = "auto, host (this CPU, SIMD), cpu (ILGPU CPU accelerator), cuda, opencl, cuda:N, opencl:N, or an index from 'devices'",
+        Description = (all ? "all (every usable device), " : "") + "auto, host (this CPU, SIMD), cpu (ILGPU CPU accelerator), cuda, opencl, cuda:N, opencl:N, or an index from 'devices'",
         DefaultValueFactory = _ => "auto",
     };
+
+    public static Option<int> Seed(int defaultValue) => new("--seed")
+    {
+        Description = "Seeds the initial weights and the shuffles",
+        DefaultValueFactory = _ => defaultValue,
+    };
+
+    /// <summary>"1 epoch", "5 epochs".</summary>
+    public static string Count(int count, string singular) => count == 1 ? $"1 {singular}" : $"{count} {singular}s";
 
     public static Option<DirectoryInfo?> Data() => new("--data")
     {
@@ -62,17 +72,17 @@ internal static class Options
 
     private static Option<T> Checked<T>(string name, string description, T defaultValue, string kind, Func<T, bool> isValid, string requirement)
         where T : IParsable<T> => new(name)
-    {
-        Description = description,
-        DefaultValueFactory = _ => defaultValue,
-        CustomParser = result =>
         {
-            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (!T.TryParse(text, CultureInfo.InvariantCulture, out var value))
-                result.AddError($"{name} must be {kind}, got '{text}'");
-            else if (!isValid(value))
-                result.AddError($"{name} must be {requirement}, got {text}");
-            return value!;
-        },
-    };
+            Description = description,
+            DefaultValueFactory = _ => defaultValue,
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                if (!T.TryParse(text, CultureInfo.InvariantCulture, out var value))
+                    result.AddError($"{name} must be {kind}, got '{text}'");
+                else if (!isValid(value))
+                    result.AddError($"{name} must be {requirement}, got {text}");
+                return value!;
+            },
+        };
 }

@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using MnistGpu.Engine;
-using MnistGpu.Reports.Imaging;
 using MnistGpu.Engine.Training;
+using MnistGpu.Reports.Imaging;
 
 namespace MnistGpu.Runner;
 

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.IO;
-using MnistGpu.Reports.Previews;
 using MnistGpu.Engine.Training;
+using MnistGpu.Reports.Previews;
 
 namespace MnistGpu.Runner;
 

@@ -5,8 +5,8 @@ using System.Text.Json;
 using MnistGpu.Engine;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.IO;
-using MnistGpu.Reports.Previews;
 using MnistGpu.Engine.Training;
+using MnistGpu.Reports.Previews;
 
 namespace MnistGpu.Runner;
 
@@ -28,7 +28,7 @@ internal static class TrainCommand
         var batchSize = Options.AtLeastOne("--batch-size", "Samples per step", defaults.BatchSize);
         var learningRate = Options.Positive("--learning-rate", "RMSprop step size", defaults.LearningRate);
         var hidden = Options.AtLeastOne("--hidden", "Hidden layer width", defaults.HiddenUnits);
-        var seed = new Option<int>("--seed") { Description = "Seeds the initial weights and the shuffles", DefaultValueFactory = _ => defaults.Seed };
+        var seed = Options.Seed(defaults.Seed);
         var data = Options.Data();
         var json = new Option<FileInfo?>("--json") { Description = "Also write the run's summary as JSON to this file" };
         var memoryLimit = Options.MemoryLimit();
@@ -103,7 +103,7 @@ internal static class TrainCommand
         if (checkpoint is not null)
             output.WriteLine($"Resuming {request.ResumePath}: {Describe(trainer.Position, trainer.StepsPerEpoch)}");
         if (trainer.Position.EpochsDone >= settings.Epochs)
-            output.WriteLine($"The checkpoint already has {trainer.Position.EpochsDone} epochs; nothing to train.");
+            output.WriteLine($"The checkpoint already has {Options.Count(trainer.Position.EpochsDone, "epoch")}; nothing to train.");
 
         using var stop = new StopSignals();
         var outcome = run.Run(new EpochProgress(output, request.ShowProgress), stop.Token);
@@ -128,7 +128,7 @@ internal static class TrainCommand
     }
 
     private static string Describe(TrainingPosition position, int stepsPerEpoch) => position.StepsDoneInEpoch == 0
-        ? $"{position.EpochsDone} epochs done"
+        ? $"{Options.Count(position.EpochsDone, "epoch")} done"
         : $"epoch {position.EpochsDone + 1}, {position.StepsDoneInEpoch} of {stepsPerEpoch} steps done";
 
     private static void WriteSummary(string path, string device, TrainingSettings settings, IReadOnlyList<EpochResult> epochs, Evaluation test)

@@ -28,7 +28,8 @@ public sealed class BenchCommandTests
         var device = Assert.Single(root.GetProperty("devices").EnumerateArray().ToList());
         Assert.StartsWith("cpu:0", device.GetProperty("device").GetString());
         Assert.True(device.GetProperty("kernelCompileSeconds").GetDouble() > 0);
-        Assert.True(device.GetProperty("firstStepSeconds").GetDouble() > device.GetProperty("kernelCompileSeconds").GetDouble());
+        Assert.True(device.GetProperty("firstStepSeconds").GetDouble() > 0);
+        Assert.Equal(JsonValueKind.Number, device.GetProperty("managedBytesPerEpoch").ValueKind);
         Assert.Equal(2, device.GetProperty("epochSeconds").GetArrayLength());
         Assert.Equal(device.GetProperty("epochSeconds")[1].GetDouble(), device.GetProperty("medianEpochSeconds").GetDouble());
         Assert.Equal(640 / device.GetProperty("medianEpochSeconds").GetDouble(), device.GetProperty("samplesPerSecond").GetDouble(), 6);
@@ -39,7 +40,6 @@ public sealed class BenchCommandTests
         var rmsProp = operations.Single(o => o.GetProperty("operation").GetString() == "rmsprop");
         Assert.Equal(5, rmsProp.GetProperty("calls").GetInt32());
         Assert.Equal(1.0, operations.Sum(o => o.GetProperty("share").GetDouble()), 6);
-        Assert.True(device.GetProperty("managedBytesPerEpoch").GetInt64() >= 0);
         Assert.InRange(device.GetProperty("testAccuracy").GetDouble(), 0.3, 1.0);
     }
 }

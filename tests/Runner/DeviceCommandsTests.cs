@@ -25,7 +25,7 @@ public sealed class DeviceCommandsTests
         Assert.Contains("yes", hostRow);
 
         using var catalog = new DeviceCatalog();
-        Skip.If(catalog.Devices.Any(d => d.Kind is "cuda" or "opencl" && d.Usable), "this machine has a usable GPU, which auto prefers");
+        Skip.If(catalog.Devices.Any(d => d.Kind is DeviceKind.Cuda or DeviceKind.OpenCl && d.Usable), "this machine has a usable GPU, which auto prefers");
         using var backend = catalog.Open("auto", out string choice);
         Assert.StartsWith("auto: host:0 (host CPU", choice);
         Assert.StartsWith("host (", backend.DeviceName);
@@ -38,7 +38,7 @@ public sealed class DeviceCommandsTests
         // package, so only libOpenCL.so.1 exists: the engine must find it and explain the device.
         Skip.If(NativeDrivers.Problem("OpenCL") is not null, "no OpenCL runtime on this machine");
         using var catalog = new DeviceCatalog();
-        Skip.If(catalog.Devices.Any(d => d.Kind == "opencl" && d.Usable), "this machine has a usable OpenCL device");
+        Skip.If(catalog.Devices.Any(d => d.Kind == DeviceKind.OpenCl && d.Usable), "this machine has a usable OpenCL device");
 
         var (code, output, _) = CliRun.Run(["devices"]);
 
@@ -59,7 +59,7 @@ public sealed class DeviceCommandsTests
     public void Asking_for_cuda_without_a_cuda_device_exits_2_saying_why()
     {
         using (var catalog = new DeviceCatalog())
-            Skip.If(catalog.Devices.Any(d => d.Kind == "cuda" && d.Usable), "this machine has a CUDA device");
+            Skip.If(catalog.Devices.Any(d => d.Kind == DeviceKind.Cuda && d.Usable), "this machine has a CUDA device");
 
         var (code, _, error) = CliRun.Run(["train", "--device", "cuda"]);
 

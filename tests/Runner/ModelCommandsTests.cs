@@ -17,6 +17,7 @@ public sealed class ModelCommandsTests : IDisposable
 
     public void Dispose() => folder.Dispose();
 
+    [Trait(Category.Name, Category.Slow)]
     [Fact]
     public void Evaluate_prints_loss_accuracy_and_every_class()
     {
@@ -115,7 +116,7 @@ public sealed class ModelCommandsTests : IDisposable
     {
         string truncated = folder.File("truncated.ckpt");
         File.WriteAllBytes(truncated, SmallModel.Bytes[..1000]);
-        foreach (var args in new[]
+        foreach (string[]? args in new[]
         {
             new[] { "evaluate", "--model", truncated },
             ["predict", "--model", truncated, DigitPictures.LightOnDark(folder, 0, "any.png")],

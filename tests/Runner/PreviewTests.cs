@@ -9,6 +9,7 @@ using SixLabors.ImageSharp.PixelFormats;
 namespace MnistGpu.Tests.Runner;
 
 /// <summary>train --previews and report --previews write pictures people can look at, and they say what the evaluation says.</summary>
+[Trait(Category.Name, Category.Slow)]
 public sealed class PreviewTests : IClassFixture<PreviewTests.TrainedWithPreviews>
 {
     private readonly TrainedWithPreviews run;

@@ -143,11 +143,11 @@ public sealed class IlgpuBackend : ITrainingBackend
         context.Dispose();
     }
 
-    private void Multiply(MatMulProblem problem, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c, DeviceArray<float> operand)
+    private void Multiply(MatMulProblem problem, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c, DeviceArray<float> epilogueOperand)
     {
-        MatMulOperands.Require(problem, a.Length, b.Length, c.Length, operand.Length);
+        MatMulOperands.Require(problem, a.Length, b.Length, c.Length, epilogueOperand.Length);
         var variant = launch.VariantFor(problem);
-        matMul[variant](launch.ForMatMul(variant, problem), View(a), View(b), View(c), View(operand), problem);
+        matMul[variant](launch.ForMatMul(variant, problem), View(a), View(b), View(c), View(epilogueOperand), problem);
     }
 
     private static Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem> Kernel(MatMulVariant variant) => variant switch

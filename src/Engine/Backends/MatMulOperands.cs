@@ -10,7 +10,7 @@ namespace MnistGpu.Engine.Backends;
 internal static class MatMulOperands
 {
     /// <exception cref="ArgumentException">An operand is shorter than the problem needs.</exception>
-    public static void Require(MatMulProblem p, int aLength, int bLength, int cLength, int operandLength)
+    public static void Require(MatMulProblem p, int aLength, int bLength, int cLength, int epilogueOperandLength)
     {
         long a = p.ARows == 0 ? 0 : Furthest(p.ARows, p.K, p.A) + 1;
         long b = Furthest(p.K, p.N, p.B) + 1;
@@ -21,8 +21,8 @@ internal static class MatMulOperands
             Epilogue.ReluMask => c,
             _ => 0,
         };
-        if (p.M < 1 || p.N < 1 || p.K < 1 || p.ARows < 0 || aLength < a || bLength < b || cLength < c || operandLength < operand)
-            throw new ArgumentException($"a {p.M}x{p.K} · {p.K}x{p.N} product needs operands of {a}, {b}, {c} and {operand} elements; got {aLength}, {bLength}, {cLength} and {operandLength}");
+        if (p.M < 1 || p.N < 1 || p.K < 1 || p.ARows < 0 || aLength < a || bLength < b || cLength < c || epilogueOperandLength < operand)
+            throw new ArgumentException($"a {p.M}x{p.K} · {p.K}x{p.N} product needs operands of {a}, {b}, {c} and {operand} elements; got {aLength}, {bLength}, {cLength} and {epilogueOperandLength}");
     }
 
     private static long Furthest(int rows, int columns, MatrixLayout layout) =>

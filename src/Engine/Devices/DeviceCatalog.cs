@@ -24,11 +24,11 @@ public sealed class DeviceCatalog : IDisposable
     public DeviceCatalog()
     {
         NativeDrivers.Register();
-        Probe("cuda", builder => builder.Cuda());
+        Probe(DeviceKind.Cuda, builder => builder.Cuda());
         // Devices ILGPU cannot compile for are enumerated too, so they are listed with the reason.
-        Probe("opencl", builder => builder.OpenCL(_ => true));
+        Probe(DeviceKind.OpenCl, builder => builder.OpenCL(_ => true));
         AddHost();
-        Probe("cpu", builder => builder.CPU(CPUDevice.Default));
+        Probe(DeviceKind.Cpu, builder => builder.CPU(CPUDevice.Default));
     }
 
     public IReadOnlyList<DeviceInfo> Devices => entries.ConvertAll(e => e.Info);
@@ -83,35 +83,36 @@ public sealed class DeviceCatalog : IDisposable
     /// <summary>A usable CUDA GPU, else a usable OpenCL GPU (discrete before integrated), else the host's own SIMD path.</summary>
     private Entry SelectAutomatically(out string choice)
     {
-        var cuda = entries.Find(e => e.Info.Usable && e.Info.Kind == "cuda");
+        var cuda = entries.Find(e => e.Info.Usable && e.Info.Kind == DeviceKind.Cuda);
         var openCl = entries
-            .Where(e => e.Info.Usable && e.Info.Kind == "opencl" && e.IsGpu)
+            .Where(e => e.Info.Usable && e.Info.Kind == DeviceKind.OpenCl && e.IsGpu)
             .OrderBy(e => e.IsIntegrated)
             .FirstOrDefault();
-        var best = cuda ?? openCl ?? entries.Find(e => e.Info.Kind == "host")!;
+        var best = cuda ?? openCl ?? entries.Find(e => e.Info.Kind == DeviceKind.Host)!;
         var passedOver = new List<string>();
         if (cuda is null)
-            passedOver.Add(WhyNone("cuda"));
+            passedOver.Add(WhyNone(DeviceKind.Cuda));
         if (cuda is null && openCl is null)
-            passedOver.Add(WhyNone("opencl"));
+            passedOver.Add(WhyNone(DeviceKind.OpenCl));
         choice = passedOver.Count == 0
             ? $"auto: {Describe(best)}"
             : $"auto: {Describe(best)}; {string.Join("; ", passedOver)}";
         return best;
     }
 
-    private string WhyNone(string kind)
+    private string WhyNone(DeviceKind kind)
     {
         var unusable = entries.Where(e => e.Info.Kind == kind).ToList();
         if (unusable.Count > 0)
             return string.Join("; ", unusable.Select(e => $"{e.Info.Id} ({e.Info.Name}) {(e.Info.Usable ? "is not a GPU" : "unusable: " + e.Info.Reason)}"));
-        return notes.FirstOrDefault(n => n.StartsWith(kind, StringComparison.Ordinal)) ?? $"{kind}: no device";
+        string name = DeviceInfo.NameOf(kind);
+        return notes.FirstOrDefault(n => n.StartsWith(name, StringComparison.Ordinal)) ?? $"{name}: no device";
     }
 
     private static string Describe(Entry entry) => $"{entry.Info.Id} ({entry.Info.Name})";
 
     private static bool Matches(DeviceInfo info, string spec) =>
-        spec == info.Kind || spec == info.Id || spec == info.Index.ToString(CultureInfo.InvariantCulture);
+        spec == info.KindName || spec == info.Id || spec == info.Index.ToString(CultureInfo.InvariantCulture);
 
     private string Available() =>
         string.Join(", ", entries.Where(e => e.Info.Usable).Select(e => $"{e.Info.Index}={Describe(e)}"));
@@ -119,24 +120,24 @@ public sealed class DeviceCatalog : IDisposable
     /// <summary>The engine's own CPU path: always there, always usable.</summary>
     private void AddHost()
     {
-        string simd = Avx512Float.IsSupported ? Avx512Float.Name : Avx2Float.IsSupported ? Avx2Float.Name : PortableFloat.Name;
         var info = new DeviceInfo(
-            entries.Count, "host", 0, $"host CPU, {simd}, {Environment.ProcessorCount} threads", GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
+            entries.Count, DeviceKind.Host, 0, $"host CPU, {HostBackend.SimdName}, {Environment.ProcessorCount} threads", GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
             Environment.ProcessorCount, 1, Environment.ProcessorCount, Usable: true, Reason: null);
         entries.Add(new Entry(info, Device: null, Context: null, IsGpu: false, IsIntegrated: false));
     }
 
-    private void Probe(string kind, Func<Context.Builder, Context.Builder> configure)
+    private void Probe(DeviceKind kind, Func<Context.Builder, Context.Builder> configure)
     {
+        string name = DeviceInfo.NameOf(kind);
         string? driverProblem = kind switch
         {
-            "cuda" => NativeDrivers.Problem("cuda"),
-            "opencl" => NativeDrivers.Problem("OpenCL"),
+            DeviceKind.Cuda => NativeDrivers.Problem("cuda"),
+            DeviceKind.OpenCl => NativeDrivers.Problem("OpenCL"),
             _ => null,
         };
         if (driverProblem is not null)
         {
-            notes.Add($"{kind}: no {(kind == "cuda" ? "CUDA driver" : "OpenCL runtime")}: {driverProblem}");
+            notes.Add($"{name}: no {(kind == DeviceKind.Cuda ? "CUDA driver" : "OpenCL runtime")}: {driverProblem}");
             return;
         }
 
@@ -147,14 +148,14 @@ public sealed class DeviceCatalog : IDisposable
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            notes.Add($"{kind}: the driver failed while listing devices: {e.Message.ReplaceLineEndings(" ")}");
+            notes.Add($"{name}: the driver failed while listing devices: {e.Message.ReplaceLineEndings(" ")}");
             return;
         }
 
-        var found = context.Devices.Where(d => d.AcceleratorType != AcceleratorType.CPU || kind == "cpu").ToList();
+        var found = context.Devices.Where(d => d.AcceleratorType != AcceleratorType.CPU || kind == DeviceKind.Cpu).ToList();
         if (found.Count == 0)
         {
-            notes.Add($"{kind}: driver loaded, but it reports no device");
+            notes.Add($"{name}: driver loaded, but it reports no device");
             context.Dispose();
             return;
         }
@@ -164,10 +165,10 @@ public sealed class DeviceCatalog : IDisposable
             entries.Add(Describe(entries.Count, kind, i, found[i], context));
     }
 
-    private static Entry Describe(int index, string kind, int kindIndex, Device device, Context context)
+    private static Entry Describe(int index, DeviceKind kind, int kindIndex, Device device, Context context)
     {
         string? reason = null;
-        bool isGpu = kind == "cuda";
+        bool isGpu = kind == DeviceKind.Cuda;
         bool isIntegrated = false;
         string name = device.Name.Trim();
         if (device is CLDevice cl)

@@ -1,13 +1,33 @@
 namespace MnistGpu.Engine.Devices;
 
+/// <summary>The kinds of device, by how the engine drives them.</summary>
+public enum DeviceKind
+{
+    /// <summary>The engine's own SIMD path on this CPU.</summary>
+    Host,
+
+    /// <summary>ILGPU's CPU accelerator, which runs the GPU kernels with OS threads.</summary>
+    Cpu,
+
+    /// <summary>An NVIDIA GPU through ILGPU's CUDA backend.</summary>
+    Cuda,
+
+    /// <summary>An OpenCL device through ILGPU's OpenCL backend.</summary>
+    OpenCl,
+}
+
 /// <summary>One device as people see it in <c>mnistgpu devices</c>.</summary>
 /// <param name="Index">Position in the catalogue; <c>--device N</c> selects it.</param>
-/// <param name="Kind">host (the engine's own SIMD path), cpu (ILGPU's CPU accelerator), cuda or opencl.</param>
 /// <param name="KindIndex">Position among devices of the same kind; <c>--device cuda:N</c> selects it.</param>
 /// <param name="Reason">Why the device cannot be used, when it cannot.</param>
 public sealed record DeviceInfo(
-    int Index, string Kind, int KindIndex, string Name, long MemoryBytes, int ComputeUnits,
+    int Index, DeviceKind Kind, int KindIndex, string Name, long MemoryBytes, int ComputeUnits,
     int WarpSize, int MaxGroupSize, bool Usable, string? Reason)
 {
-    public string Id => $"{Kind}:{KindIndex}";
+    /// <summary>The kind as <c>--device</c> spells it: host, cpu, cuda, opencl.</summary>
+    public string KindName => NameOf(Kind);
+
+    public string Id => $"{KindName}:{KindIndex}";
+
+    public static string NameOf(DeviceKind kind) => kind.ToString().ToLowerInvariant();
 }

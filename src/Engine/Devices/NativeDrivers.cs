@@ -35,7 +35,7 @@ public static class NativeDrivers
         var tried = Candidates[api];
         foreach (string name in tried)
         {
-            if (NativeLibrary.TryLoad(name, out var handle))
+            if (NativeLibrary.TryLoad(name, out nint handle))
             {
                 NativeLibrary.Free(handle);
                 return null;
@@ -48,11 +48,11 @@ public static class NativeDrivers
     private static IntPtr Resolve(Assembly assembly, string libraryName)
     {
         bool ours = assembly == typeof(ILGPU.Context).Assembly || assembly == typeof(NativeDrivers).Assembly;
-        if (!ours || !Candidates.TryGetValue(libraryName, out var names))
+        if (!ours || !Candidates.TryGetValue(libraryName, out string[]? names))
             return IntPtr.Zero;
         foreach (string name in names)
         {
-            if (NativeLibrary.TryLoad(name, out var handle))
+            if (NativeLibrary.TryLoad(name, out nint handle))
                 return handle;
         }
 

@@ -56,7 +56,7 @@ internal static class BitmapFont
     {
         foreach (char c in text)
         {
-            if (Glyphs.TryGetValue(char.ToUpperInvariant(c), out var rows))
+            if (Glyphs.TryGetValue(char.ToUpperInvariant(c), out string[]? rows))
             {
                 for (int row = 0; row < GlyphHeight; row++)
                 {

@@ -6,6 +6,7 @@ namespace MnistGpu.Tests.Engine.Training;
 
 public sealed class HostTrainingTests
 {
+    [Trait(Category.Name, Category.Slow)]
     [Fact]
     public void The_host_path_reaches_97_8_percent_in_five_epochs()
     {

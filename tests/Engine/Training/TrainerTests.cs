@@ -18,6 +18,7 @@ public sealed class TrainerTests
         Assert.NotEqual(first, otherSeed);
     }
 
+    [Trait(Category.Name, Category.Slow)]
     [Fact]
     public void One_epoch_on_6000_images_reaches_85_percent_on_the_test_set()
     {

@@ -159,7 +159,7 @@ public sealed class HostBackend : ITrainingBackend
 
     private interface IMatMul
     {
-        void Multiply(MatMulProblem problem, Memory<float> a, Memory<float> b, Memory<float> c, Memory<float> operand);
+        void Multiply(MatMulProblem problem, Memory<float> a, Memory<float> b, Memory<float> c, Memory<float> epilogueOperand);
     }
 
     private sealed class MatMul<TVec>(WorkerPool pool) : IMatMul
@@ -167,8 +167,8 @@ public sealed class HostBackend : ITrainingBackend
     {
         private readonly HostMatMul<TVec> inner = new(pool);
 
-        public void Multiply(MatMulProblem problem, Memory<float> a, Memory<float> b, Memory<float> c, Memory<float> operand) =>
-            inner.Multiply(problem, a, b, c, operand);
+        public void Multiply(MatMulProblem problem, Memory<float> a, Memory<float> b, Memory<float> c, Memory<float> epilogueOperand) =>
+            inner.Multiply(problem, a, b, c, epilogueOperand);
     }
 
     /// <summary>RMSprop over the flat parameter array, one contiguous share per thread.</summary>

@@ -32,7 +32,7 @@ internal sealed class HostMatMul<TVec> : IParallelWork
 
     // The product under way, set by Multiply for the parts to read.
     private MatMulProblem problem;
-    private Memory<float> a, b, c, operand;
+    private Memory<float> a, b, c, epilogueOperand;
     private int slivers, panels;
     private bool splitByPanels;
 
@@ -53,15 +53,15 @@ internal sealed class HostMatMul<TVec> : IParallelWork
     /// <summary>Columns of c per micro-kernel tile: two vectors.</summary>
     public static int Panel => 2 * TVec.Count;
 
-    public void Multiply(MatMulProblem p, Memory<float> aSource, Memory<float> bSource, Memory<float> cTarget, Memory<float> epilogueOperand)
+    public void Multiply(MatMulProblem p, Memory<float> aSource, Memory<float> bSource, Memory<float> cTarget, Memory<float> epilogueSource)
     {
         // The micro-kernel indexes through unchecked references: the operands are checked here, once.
-        MatMulOperands.Require(p, aSource.Length, bSource.Length, cTarget.Length, epilogueOperand.Length);
+        MatMulOperands.Require(p, aSource.Length, bSource.Length, cTarget.Length, epilogueSource.Length);
         problem = p;
         a = aSource;
         b = bSource;
         c = cTarget;
-        operand = epilogueOperand;
+        epilogueOperand = epilogueSource;
         slivers = (p.M + Rows - 1) / Rows;
         panels = (p.N + Panel - 1) / Panel;
         int packedLength = slivers * p.K * SliverStride;
@@ -187,8 +187,9 @@ internal sealed class HostMatMul<TVec> : IParallelWork
     private void StoreTile(int row0, int col0, float[] tile)
     {
         var target = c.Span;
-        var extra = operand.Span;
-        int n = problem.N, epilogue = problem.Epilogue;
+        var epilogueSpan = epilogueOperand.Span;
+        int n = problem.N;
+        var epilogue = problem.Epilogue;
         int rows = Math.Min(Rows, problem.M - row0);
         int cols = Math.Min(Panel, n - col0);
         int vectorCols = cols / TVec.Count * TVec.Count;
@@ -199,11 +200,11 @@ internal sealed class HostMatMul<TVec> : IParallelWork
             {
                 var value = TVec.Load(ref tile[r * Panel + j]);
                 if (epilogue == Epilogue.Bias || epilogue == Epilogue.BiasRelu)
-                    value = TVec.Add(value, TVec.Load(ref MemoryMarshal.GetReference(extra.Slice(col0 + j))));
+                    value = TVec.Add(value, TVec.Load(ref MemoryMarshal.GetReference(epilogueSpan.Slice(col0 + j))));
                 if (epilogue == Epilogue.BiasRelu)
                     value = TVec.Relu(value);
                 if (epilogue == Epilogue.ReluMask)
-                    value = TVec.WherePositive(TVec.Load(ref MemoryMarshal.GetReference(extra.Slice(rowStart + j))), value);
+                    value = TVec.WherePositive(TVec.Load(ref MemoryMarshal.GetReference(epilogueSpan.Slice(rowStart + j))), value);
                 TVec.Store(value, ref MemoryMarshal.GetReference(target.Slice(rowStart + j)));
             }
 
@@ -211,10 +212,10 @@ internal sealed class HostMatMul<TVec> : IParallelWork
             {
                 float value = tile[r * Panel + j];
                 if (epilogue == Epilogue.Bias || epilogue == Epilogue.BiasRelu)
-                    value += extra[col0 + j];
+                    value += epilogueSpan[col0 + j];
                 if (epilogue == Epilogue.BiasRelu)
                     value = Math.Max(value, 0f);
-                if (epilogue == Epilogue.ReluMask && extra[rowStart + j] <= 0f)
+                if (epilogue == Epilogue.ReluMask && epilogueSpan[rowStart + j] <= 0f)
                     value = 0f;
                 target[rowStart + j] = value;
             }

@@ -1,3 +1,5 @@
+using System.Runtime.ExceptionServices;
+
 namespace MnistGpu.Engine.Backends.Host;
 
 /// <summary>A piece of parallel work, split into numbered parts.</summary>
@@ -12,6 +14,8 @@ internal interface IParallelWork
 /// are claimed with an interlocked counter, and Run returns only when every worker has left the
 /// work, so no worker can ever claim a part of the next one with the previous one's task. Workers
 /// spin briefly between operations (a step issues several in quick succession) and sleep when idle.
+/// A part that throws does not kill its thread: the first exception is rethrown by Run, on the
+/// caller's thread, once every other part is done.
 /// </summary>
 internal sealed class WorkerPool : IDisposable
 {
@@ -26,6 +30,7 @@ internal sealed class WorkerPool : IDisposable
     private int generation;
     private int sleepers;
     private volatile bool disposed;
+    private ExceptionDispatchInfo? failure;
 
     public WorkerPool(int threads)
     {
@@ -42,6 +47,7 @@ internal sealed class WorkerPool : IDisposable
     public int Threads { get; }
 
     /// <summary>Runs parts 0..<paramref name="count"/>−1 of <paramref name="task"/> across the pool and returns when all are done.</summary>
+    /// <exception cref="Exception">The first exception a part threw.</exception>
     public void Run(int count, IParallelWork task)
     {
         if (count <= 1 || workers.Length == 0)
@@ -65,6 +71,8 @@ internal sealed class WorkerPool : IDisposable
         while (Volatile.Read(ref workersDone) < workers.Length)
             spin.SpinOnce(sleep1Threshold: -1);
         work = null;
+        var thrown = Interlocked.Exchange(ref failure, null);
+        thrown?.Throw();
     }
 
     public void Dispose()
@@ -111,6 +119,15 @@ internal sealed class WorkerPool : IDisposable
     {
         int part;
         while ((part = Interlocked.Increment(ref nextPart) - 1) < parts)
-            task.Execute(part);
+        {
+            try
+            {
+                task.Execute(part);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null);
+            }
+        }
     }
 }
