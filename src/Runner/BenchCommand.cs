@@ -89,6 +89,15 @@ internal static class BenchCommand
         AddRow(table, "test loss / accuracy", results, r => $"{r.TestLoss:F4} / {r.TestAccuracy:P2}");
         Tables.Write(output, table);
 
+        foreach (var result in results.Where(r => r.MatMulVariants.Select(v => v.Kernel).Distinct().Count() > 1))
+        {
+            var forms = result.MatMul.Select(m => m.Key).ToList();
+            var variants = Tables.Create([$"GFLOP/s per variant on {result.Device}", .. result.MatMul.Select(m => m.Form)]);
+            foreach (var kernel in result.MatMulVariants.GroupBy(v => v.Kernel))
+                variants.AddRow([kernel.Key, .. forms.Select(key => kernel.Single(v => v.Key == key).GigaflopsPerSecond.ToString("F2", CultureInfo.InvariantCulture))]);
+            Tables.Write(output, variants);
+        }
+
         foreach (var result in results)
         {
             var breakdown = Tables.Create($"profiled epoch on {result.Device}", "calls", "time", "share");

@@ -25,6 +25,7 @@ public static class Cli
             PredictCommand.Create(output, error),
             ExportCommand.Create(output),
             ReportCommand.Create(output),
+            KernelsCommand.Create(output),
         };
 
         var parsed = root.Parse(args);

@@ -24,7 +24,7 @@ internal static class DevicesCommand
                     device.ComputeUnits.ToString(CultureInfo.InvariantCulture),
                     device.WarpSize > 0 ? device.WarpSize.ToString(CultureInfo.InvariantCulture) : "-",
                     device.MaxGroupSize.ToString(CultureInfo.InvariantCulture),
-                    device.Usable ? "yes" : $"no: {device.Reason}");
+                    device.Usable ? (device.Note is null ? "yes" : $"yes ({device.Note})") : $"no: {device.Reason}");
             }
 
             Tables.Write(output, table);

@@ -36,6 +36,11 @@ public sealed class BenchCommandTests
         var matMul = device.GetProperty("matMul").EnumerateArray().ToList();
         Assert.Equal(["forward", "input-gradient", "weight-gradient"], matMul.Select(m => m.GetProperty("key").GetString()));
         Assert.All(matMul, m => Assert.True(m.GetProperty("gigaflopsPerSecond").GetDouble() > 0));
+        Assert.Equal(["SparseRowPanel", "RegisterTiled", "SparseRowPanel"], matMul.Select(m => m.GetProperty("kernel").GetString()));
+        var variants = device.GetProperty("matMulVariants").EnumerateArray().ToList();
+        Assert.Equal(["RegisterTiled", "SparseRowPanel"], variants.Select(v => v.GetProperty("kernel").GetString()).Distinct());
+        Assert.Equal(6, variants.Count);
+        Assert.Contains("GFLOP/s per variant on cpu:0", output);
         var operations = device.GetProperty("operations").EnumerateArray().ToList();
         var rmsProp = operations.Single(o => o.GetProperty("operation").GetString() == "rmsprop");
         Assert.Equal(5, rmsProp.GetProperty("calls").GetInt32());

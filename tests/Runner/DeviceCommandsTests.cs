@@ -3,6 +3,7 @@ using MnistGpu.Tests.Support;
 
 namespace MnistGpu.Tests.Runner;
 
+[Collection(MnistGpu.Tests.Kernels.OpenClRuntime.Name)]
 public sealed class DeviceCommandsTests
 {
     [Fact]
@@ -25,25 +26,37 @@ public sealed class DeviceCommandsTests
         Assert.Contains("yes", hostRow);
 
         using var catalog = new DeviceCatalog();
-        Skip.If(catalog.Devices.Any(d => d.Kind is DeviceKind.Cuda or DeviceKind.OpenCl && d.Usable), "this machine has a usable GPU, which auto prefers");
+        Skip.If(catalog.Devices.Any(d => d.IsGpu && d.Usable), "this machine has a usable GPU, which auto prefers");
         using var backend = catalog.Open("auto", out string choice);
         Assert.StartsWith("auto: host:0 (host CPU", choice);
         Assert.StartsWith("host (", backend.DeviceName);
     }
 
     [SkippableFact]
-    public void Devices_lists_an_opencl_device_ilgpu_cannot_use_with_the_reason()
+    public void Devices_lists_pocl_as_usable_once_every_kernel_builds_on_it()
     {
         // CI installs Debian's PoCL (OpenCL 3.0 without generic address space) without the -dev
-        // package, so only libOpenCL.so.1 exists: the engine must find it and explain the device.
+        // package, so only libOpenCL.so.1 exists: the engine must find it, and build every kernel
+        // on it before it calls it usable.
         Skip.If(NativeDrivers.Problem("OpenCL") is not null, "no OpenCL runtime on this machine");
-        using var catalog = new DeviceCatalog();
-        Skip.If(catalog.Devices.Any(d => d.Kind == DeviceKind.OpenCl && d.Usable), "this machine has a usable OpenCL device");
+        using (var catalog = new DeviceCatalog())
+            Skip.IfNot(catalog.Devices.Any(d => d.Name.Contains("Portable Computing Language", StringComparison.Ordinal)), "no PoCL device on this machine");
 
         var (code, output, _) = CliRun.Run(["devices"]);
 
         Assert.Equal(0, code);
-        Assert.Matches(@"opencl:0 .* no: OpenCL [\d.]+ without generic address space support, which ILGPU needs", output.ReplaceLineEndings(" "));
+        Assert.Matches(@"opencl:\d+ +\S.*Portable Computing Language CPU .* yes \(ILGPU reports no generic address space; every kernel built\)", output.ReplaceLineEndings(" "));
+    }
+
+    [SkippableFact]
+    public void Auto_does_not_pick_an_opencl_cpu_device()
+    {
+        using var catalog = new DeviceCatalog();
+        Skip.If(catalog.Devices.Any(d => d.IsGpu && d.Usable), "this machine has a usable GPU, which auto prefers");
+        Skip.IfNot(catalog.Devices.Any(d => d.Kind == DeviceKind.OpenCl && d.Usable), "no usable OpenCL CPU device on this machine");
+        using var backend = catalog.Open("auto", out string choice);
+        Assert.StartsWith("host (", backend.DeviceName);
+        Assert.Contains("is not a GPU", choice);
     }
 
     [Fact]

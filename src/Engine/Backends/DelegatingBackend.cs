@@ -57,7 +57,17 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
 
     public virtual void Synchronize() => Inner.Synchronize();
 
+    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch) => Inner.PlannedLaunches(shape, batch);
+
     public string MatMulImplementation(MatMulProblem problem) => Inner.MatMulImplementation(problem);
+
+    public IReadOnlyList<string> MatMulVariants => Inner.MatMulVariants;
+
+    public string? MatMulVariantOverride
+    {
+        get => Inner.MatMulVariantOverride;
+        set => Inner.MatMulVariantOverride = value;
+    }
 
     public void Dispose() => GC.SuppressFinalize(this);
 

@@ -13,6 +13,12 @@ public sealed record DeviceProfile(
     /// <summary>An NVIDIA H200: warp 32, 1024 threads and 48 KiB static shared memory per group, 132 SMs of 2048 threads.</summary>
     public static DeviceProfile NvidiaH200 { get; } = new(false, 32, 1024, 48 * 1024, 132, 2048);
 
+    /// <summary>
+    /// What every NVIDIA GPU since Maxwell allows a group: warp 32, 1024 threads, 48 KiB of static
+    /// shared memory; one multiprocessor, since group sizes, not grids, are what this plans.
+    /// </summary>
+    public static DeviceProfile AnyNvidiaGpu { get; } = new(false, 32, 1024, 48 * 1024, 1, 2048);
+
     public static DeviceProfile Of(Accelerator accelerator) => new(
         accelerator.AcceleratorType == AcceleratorType.CPU,
         Math.Max(1, accelerator.WarpSize),

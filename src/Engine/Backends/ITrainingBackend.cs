@@ -67,4 +67,20 @@ public interface ITrainingBackend : IDisposable
 
     /// <summary>Which implementation runs <paramref name="problem"/> here, for benchmark reports: e.g. "SharedMemoryTiled".</summary>
     string MatMulImplementation(MatMulProblem problem);
+
+    /// <summary>
+    /// The kernel launches of one training step of <paramref name="shape"/> at <paramref name="batch"/>
+    /// rows as this backend plans them; empty for a backend that launches no kernels.
+    /// </summary>
+    IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch);
+
+    /// <summary>Every matrix-multiply implementation this backend can run, planned or not, by name.</summary>
+    IReadOnlyList<string> MatMulVariants { get; }
+
+    /// <summary>
+    /// The implementation every product runs with instead of the planned one (null: the plan), so
+    /// tests and benchmarks reach each one; one of <see cref="MatMulVariants"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not one of <see cref="MatMulVariants"/>.</exception>
+    string? MatMulVariantOverride { get; set; }
 }

@@ -4,6 +4,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
+using MnistGpu.Engine.Model;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends;
@@ -19,6 +20,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly Accelerator accelerator;
     private readonly LaunchPlanner launch;
     private readonly MemoryBudget memory;
+    private MatMulVariant? variantOverride;
 
     private readonly Action<KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int, int> gatherBatch;
     private readonly Dictionary<MatMulVariant, Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem>> matMul = [];
@@ -45,7 +47,7 @@ public sealed class IlgpuBackend : ITrainingBackend
         softmaxForwardBackward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int>(SoftmaxCrossEntropyKernels.ForwardBackward);
         rmsProp = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float>(RmsPropKernels.Update);
         foreach (var variant in launch.Variants)
-            matMul[variant] = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem>(Kernel(variant));
+            LoadMatMul(variant);
     }
 
     public string DeviceName { get; }
@@ -60,13 +62,35 @@ public sealed class IlgpuBackend : ITrainingBackend
     /// <summary>The launch plan in use, for reports.</summary>
     public LaunchPlanner Launches => launch;
 
+    public IReadOnlyList<string> MatMulVariants => launch.RunnableVariants.Select(v => v.ToString()).ToList();
+
+    /// <summary>The variant every product runs with instead of the planned one, compiled when first chosen; null: the plan.</summary>
+    /// <exception cref="ArgumentException">The name is not a variant this device can run.</exception>
+    public string? MatMulVariantOverride
+    {
+        get => variantOverride?.ToString();
+        set
+        {
+            if (value is null)
+            {
+                variantOverride = null;
+                return;
+            }
+
+            if (!Enum.TryParse(value, out MatMulVariant variant) || !launch.RunnableVariants.Contains(variant))
+                throw new ArgumentException($"{DeviceName} cannot run a '{value}' matrix multiply; it runs {string.Join(", ", MatMulVariants)}", nameof(value));
+            LoadMatMul(variant);
+            variantOverride = variant;
+        }
+    }
+
     /// <summary>
     /// ILGPU's CPU accelerator configured as <paramref name="device"/> (default: 4 warps of 4
     /// threads); <see cref="CPUDevice.Nvidia"/> runs kernels with NVIDIA-sized groups and warps.
     /// </summary>
     public static IlgpuBackend CreateCpuAccelerator(CPUDevice? device = null, long? memoryLimitBytes = null, DeviceProfile? profile = null)
     {
-        var context = Context.Create(builder => builder.CPU(device ?? CPUDevice.Default));
+        var context = IlgpuContexts.Create(builder => builder.CPU(device ?? CPUDevice.Default));
         return new IlgpuBackend(context, context.GetCPUDevice(0), "cpu:0 (ILGPU CPU accelerator)", memoryLimitBytes, profile);
     }
 
@@ -133,7 +157,9 @@ public sealed class IlgpuBackend : ITrainingBackend
     public void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, RmsProp settings) =>
         rmsProp(launch.For(weights.Length), View(weights), View(gradients), View(meanSquares), weights.Length, settings.LearningRate, settings.Rho, settings.Epsilon);
 
-    public string MatMulImplementation(MatMulProblem problem) => launch.VariantFor(problem).ToString();
+    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch) => KernelInventory.TrainingStep(launch, shape, batch);
+
+    public string MatMulImplementation(MatMulProblem problem) => VariantFor(problem).ToString();
 
     public void Synchronize() => accelerator.Synchronize();
 
@@ -146,16 +172,17 @@ public sealed class IlgpuBackend : ITrainingBackend
     private void Multiply(MatMulProblem problem, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c, DeviceArray<float> epilogueOperand)
     {
         MatMulOperands.Require(problem, a.Length, b.Length, c.Length, epilogueOperand.Length);
-        var variant = launch.VariantFor(problem);
+        var variant = VariantFor(problem);
         matMul[variant](launch.ForMatMul(variant, problem), View(a), View(b), View(c), View(epilogueOperand), problem);
     }
 
-    private static Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem> Kernel(MatMulVariant variant) => variant switch
+    private MatMulVariant VariantFor(MatMulProblem problem) => variantOverride ?? launch.VariantFor(problem);
+
+    private void LoadMatMul(MatMulVariant variant)
     {
-        MatMulVariant.RegisterTiled => MatMulKernels.RegisterTiled,
-        MatMulVariant.SparseRowPanel => MatMulKernels.SparseRowPanel,
-        _ => MatMulKernels.SharedMemoryTiled,
-    };
+        if (!matMul.ContainsKey(variant))
+            matMul[variant] = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem>(KernelInventory.MatMul(variant));
+    }
 
     private static ArrayView<T> View<T>(DeviceArray<T> array)
         where T : unmanaged, INumber<T> =>

@@ -64,6 +64,15 @@ public sealed class LaunchPlanner
         : sharedTilesFit ? [MatMulVariant.SharedMemoryTiled]
         : [MatMulVariant.RegisterTiled];
 
+    /// <summary>
+    /// Every variant this device can run, chosen or not: the grid-stride ones run with any group,
+    /// the shared-memory one where a group of 256 threads and its tiles fit. What tests check and
+    /// bench measures, each on its own.
+    /// </summary>
+    public IReadOnlyList<MatMulVariant> RunnableVariants =>
+        sharedTilesFit ? [MatMulVariant.RegisterTiled, MatMulVariant.SparseRowPanel, MatMulVariant.SharedMemoryTiled]
+        : [MatMulVariant.RegisterTiled, MatMulVariant.SparseRowPanel];
+
     /// <summary>A grid-stride launch for <paramref name="workItems"/> independent items.</summary>
     public KernelConfig For(int workItems)
     {

@@ -10,7 +10,7 @@ namespace MnistGpu.Engine.Benchmarking;
 /// <summary>
 /// The throughput of one matrix-product form at the first layer's training shape.
 /// <paramref name="Key"/> is forward, input-gradient or weight-gradient; <paramref name="Kernel"/>
-/// names the implementation the device's launch plan chose.
+/// names the implementation measured.
 /// </summary>
 public sealed record MatMulRate(string Key, string Form, string Shape, string Kernel, double Milliseconds, double GigaflopsPerSecond);
 
@@ -26,6 +26,7 @@ public sealed record DeviceBenchmark(
     double MedianEpochSeconds,
     double SamplesPerSecond,
     IReadOnlyList<MatMulRate> MatMul,
+    IReadOnlyList<MatMulRate> MatMulVariants,
     IReadOnlyList<OperationTime> Operations,
     long ManagedBytesPerEpoch,
     double TestLoss,
@@ -40,6 +41,9 @@ public static class Benchmark
 {
     private static readonly TimeSpan MatMulBudget = TimeSpan.FromSeconds(0.5);
 
+    /// <summary>The products of a dense layer's step, in the order reports list them.</summary>
+    private static readonly List<string> FormOrder = ["forward", "input-gradient", "weight-gradient"];
+
     /// <param name="open">Opens the device; timed as the kernel compile time.</param>
     /// <param name="onEpoch">Told about each timed epoch as it finishes.</param>
     public static DeviceBenchmark Run(Func<ITrainingBackend> open, MnistData data, TrainingSettings settings, Action<EpochResult>? onEpoch = null)
@@ -53,6 +57,8 @@ public static class Benchmark
         using (var run = new TrainingRun(backend, data, settings))
             test = run.Run(watcher).Test!;
 
+        var variants = MatMulRates(backend, Trainer.ShapeFor(data.Train, settings), settings.BatchSize);
+        var planned = variants.Where(r => r.Kernel == r.Planned).Select(r => r.Rate).OrderBy(r => FormOrder.IndexOf(r.Key)).ToList();
         var seconds = watcher.Epochs.ConvertAll(e => e.Duration.TotalSeconds);
         double median = Median(seconds.Count > 1 ? seconds.Skip(1) : seconds);
         return new DeviceBenchmark(
@@ -62,15 +68,19 @@ public static class Benchmark
             seconds,
             median,
             data.Train.Count / median,
-            MatMulRates(backend, Trainer.ShapeFor(data.Train, settings), settings.BatchSize),
+            planned,
+            variants.ConvertAll(r => r.Rate),
             ProfileOneEpoch(backend, data.Train, settings),
             (long)Median((watcher.Allocated.Count > 1 ? watcher.Allocated.Skip(1) : watcher.Allocated).Select(b => (double)b)),
             test.Loss,
             test.Accuracy);
     }
 
-    /// <summary>The three products of the first layer's training step, each timed alone.</summary>
-    private static List<MatMulRate> MatMulRates(ITrainingBackend backend, NetworkShape shape, int batch)
+    /// <summary>
+    /// The three products of the first layer's training step, each timed alone, with every
+    /// matrix-multiply variant the device can run; each with the variant its plan would choose.
+    /// </summary>
+    private static List<(MatMulRate Rate, string Kernel, string Planned)> MatMulRates(ITrainingBackend backend, NetworkShape shape, int batch)
     {
         var layerShape = shape.HiddenLayer with { Offset = 0 };
         var random = new Random(1);
@@ -80,18 +90,32 @@ public static class Benchmark
         using var y = Filled(backend, batch * shape.Hidden, random);
         using var dx = backend.Allocate<float>(batch * shape.Inputs);
 
-        var forward = MatMulProblem.Forward(batch, shape.Inputs, shape.Hidden, relu: true);
-        var input = MatMulProblem.BackwardInput(batch, shape.Inputs, shape.Hidden);
-        var weights = MatMulProblem.BackwardParameters(batch, shape.Inputs, shape.Hidden);
-        return
-        [
-            Rate(backend, "forward", "x·W", $"{batch}x{shape.Inputs} · {shape.Inputs}x{shape.Hidden}", forward,
+        var forms = new (string Key, string Form, string Shape, MatMulProblem Problem, Action Run)[]
+        {
+            ("forward", "x·W", $"{batch}x{shape.Inputs} · {shape.Inputs}x{shape.Hidden}", MatMulProblem.Forward(batch, shape.Inputs, shape.Hidden, relu: true),
                 () => backend.DenseForward(layer, x, y, batch, relu: true)),
-            Rate(backend, "input-gradient", "dy·Wᵀ", $"{batch}x{shape.Hidden} · {shape.Hidden}x{shape.Inputs}", input,
+            ("input-gradient", "dy·Wᵀ", $"{batch}x{shape.Hidden} · {shape.Hidden}x{shape.Inputs}", MatMulProblem.BackwardInput(batch, shape.Inputs, shape.Hidden),
                 () => backend.DenseBackwardInput(layer, y, x, dx, batch)),
-            Rate(backend, "weight-gradient", "xᵀ·dy", $"{shape.Inputs}x{batch} · {batch}x{shape.Hidden}", weights,
+            ("weight-gradient", "xᵀ·dy", $"{shape.Inputs}x{batch} · {batch}x{shape.Hidden}", MatMulProblem.BackwardParameters(batch, shape.Inputs, shape.Hidden),
                 () => backend.DenseBackwardParameters(layer, x, y, batch)),
-        ];
+        };
+        var planned = forms.Select(f => backend.MatMulImplementation(f.Problem)).ToArray();
+        var rates = new List<(MatMulRate, string, string)>();
+        foreach (string variant in backend.MatMulVariants)
+        {
+            backend.MatMulVariantOverride = variant;
+            try
+            {
+                for (int i = 0; i < forms.Length; i++)
+                    rates.Add((Rate(backend, forms[i].Key, forms[i].Form, forms[i].Shape, forms[i].Problem, forms[i].Run), variant, planned[i]));
+            }
+            finally
+            {
+                backend.MatMulVariantOverride = null;
+            }
+        }
+
+        return rates;
     }
 
     private static MatMulRate Rate(ITrainingBackend backend, string key, string form, string shape, MatMulProblem problem, Action run)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using ILGPU;
 using ILGPU.Runtime;
@@ -11,12 +12,17 @@ namespace MnistGpu.Engine.Devices;
 
 /// <summary>
 /// Every device ILGPU can see — usable or not, with the reason — and the one rule for turning a
-/// <c>--device</c> value into a backend: <c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>opencl</c>,
-/// <c>cuda:N</c>, <c>opencl:N</c> or a catalogue index. Each API is probed in its own ILGPU
-/// context, so a missing or broken driver becomes a note instead of an exception.
+/// <c>--device</c> value into a backend: <c>auto</c>, <c>host</c>, <c>cpu</c>, <c>cuda</c>,
+/// <c>opencl</c>, <c>cuda:N</c>, <c>opencl:N</c> or a catalogue index. Each API is probed in its
+/// own ILGPU context, so a missing or broken driver becomes a note instead of an exception.
+/// Usable means "builds": an OpenCL device that ILGPU refuses only for want of generic address
+/// space (<see cref="GenericAddressSpaceOverride"/>) is usable when every kernel builds on it,
+/// which is found out only when it is listed or asked for, so no other command pays for it.
 /// </summary>
 public sealed class DeviceCatalog : IDisposable
 {
+    private const string OverrideNote = "ILGPU reports no generic address space; every kernel built";
+
     private readonly List<Context> contexts = [];
     private readonly List<Entry> entries = [];
     private readonly List<string> notes = [];
@@ -31,7 +37,19 @@ public sealed class DeviceCatalog : IDisposable
         Probe(DeviceKind.Cpu, builder => builder.CPU(CPUDevice.Default));
     }
 
-    public IReadOnlyList<DeviceInfo> Devices => entries.ConvertAll(e => e.Info);
+    /// <summary>
+    /// Every device, each known usable or not: OpenCL devices that need the override have every
+    /// kernel built here, which takes seconds on PoCL.
+    /// </summary>
+    public IReadOnlyList<DeviceInfo> Devices
+    {
+        get
+        {
+            foreach (var entry in entries.Where(e => e.Unchecked))
+                CheckByBuilding(entry);
+            return entries.ConvertAll(e => e.Info);
+        }
+    }
 
     /// <summary>Why an API contributed no usable device, e.g. "cuda: no CUDA driver: libcuda.so.1 not found".</summary>
     public IReadOnlyList<string> Notes => notes;
@@ -39,30 +57,16 @@ public sealed class DeviceCatalog : IDisposable
     /// <summary>
     /// Opens <paramref name="spec"/> as a training backend, which owns its ILGPU context from then
     /// on; the catalogue can still be disposed. <paramref name="choice"/> says what was chosen and,
-    /// for <c>auto</c>, why the better kinds were passed over.
+    /// for <c>auto</c> (a CUDA GPU, else an OpenCL GPU, else the host), why the better kinds were
+    /// passed over. An OpenCL device that is not a GPU (PoCL) is opened only when asked for.
     /// </summary>
     /// <exception cref="UserInputException">No such device, or it is not usable.</exception>
     /// <param name="hostThreads">Threads for the host backend (default: one per core).</param>
     public ITrainingBackend Open(string spec, out string choice, long? memoryLimitBytes = null, int? hostThreads = null)
     {
-        var entry = Select(spec.Trim().ToLowerInvariant(), out choice);
-        if (entry.Device is null || entry.Context is null)
-            return new HostBackend(hostThreads, memoryLimitBytes);
-        contexts.Remove(entry.Context);
-        return new IlgpuBackend(entry.Context, entry.Device, $"{entry.Info.Id} ({entry.Info.Name})", memoryLimitBytes);
-    }
-
-    public void Dispose()
-    {
-        foreach (var context in contexts)
-            context.Dispose();
-        contexts.Clear();
-    }
-
-    private Entry Select(string spec, out string choice)
-    {
+        spec = spec.Trim().ToLowerInvariant();
         if (spec == "auto")
-            return SelectAutomatically(out choice);
+            return OpenAutomatically(out choice, memoryLimitBytes, hostThreads);
 
         var matches = entries.Where(e => Matches(e.Info, spec)).ToList();
         if (matches.Count == 0)
@@ -73,38 +77,116 @@ public sealed class DeviceCatalog : IDisposable
             throw new UserInputException($"no device '{spec}'{why}; available: {Available()}");
         }
 
-        var usable = matches.Find(e => e.Info.Usable);
-        if (usable is null)
-            throw new UserInputException($"device '{spec}' ({matches[0].Info.Name}) is not usable: {matches[0].Info.Reason}; available: {Available()}");
-        choice = Describe(usable);
-        return usable;
+        var entry = matches.Find(e => e.Info.Usable || e.Unchecked) ?? matches[0];
+        var backend = entry.Info.Usable || entry.Unchecked ? TryOpen(entry, memoryLimitBytes, hostThreads) : null;
+        if (backend is null)
+            throw new UserInputException($"device '{spec}' ({entry.Info.Name}) is not usable: {entry.Info.Reason}; available: {Available()}");
+        choice = Describe(entry);
+        return backend;
+    }
+
+    public void Dispose()
+    {
+        foreach (var context in contexts)
+            context.Dispose();
+        contexts.Clear();
     }
 
     /// <summary>A usable CUDA GPU, else a usable OpenCL GPU (discrete before integrated), else the host's own SIMD path.</summary>
-    private Entry SelectAutomatically(out string choice)
+    private ITrainingBackend OpenAutomatically(out string choice, long? memoryLimitBytes, int? hostThreads)
     {
-        var cuda = entries.Find(e => e.Info.Usable && e.Info.Kind == DeviceKind.Cuda);
-        var openCl = entries
-            .Where(e => e.Info.Usable && e.Info.Kind == DeviceKind.OpenCl && e.IsGpu)
-            .OrderBy(e => e.IsIntegrated)
-            .FirstOrDefault();
-        var best = cuda ?? openCl ?? entries.Find(e => e.Info.Kind == DeviceKind.Host)!;
-        var passedOver = new List<string>();
-        if (cuda is null)
-            passedOver.Add(WhyNone(DeviceKind.Cuda));
-        if (cuda is null && openCl is null)
-            passedOver.Add(WhyNone(DeviceKind.OpenCl));
-        choice = passedOver.Count == 0
-            ? $"auto: {Describe(best)}"
-            : $"auto: {Describe(best)}; {string.Join("; ", passedOver)}";
-        return best;
+        var candidates = entries.Where(e => e.Info.Kind == DeviceKind.Cuda && e.Info.Usable)
+            .Concat(entries.Where(e => e.Info.Kind == DeviceKind.OpenCl && e.IsGpu && (e.Info.Usable || e.Unchecked)).OrderBy(e => e.IsIntegrated))
+            .Append(entries.Find(e => e.Info.Kind == DeviceKind.Host)!);
+        foreach (var entry in candidates)
+        {
+            if (TryOpen(entry, memoryLimitBytes, hostThreads) is not { } backend)
+                continue;
+            var passedOver = new List<string>();
+            if (entry.Info.Kind != DeviceKind.Cuda)
+                passedOver.Add(WhyNone(DeviceKind.Cuda));
+            if (entry.Info.Kind == DeviceKind.Host)
+                passedOver.Add(WhyNone(DeviceKind.OpenCl));
+            choice = passedOver.Count == 0 ? $"auto: {Describe(entry)}" : $"auto: {Describe(entry)}; {string.Join("; ", passedOver)}";
+            return backend;
+        }
+
+        throw new UnreachableException("the host is always usable");
+    }
+
+    /// <summary>The backend for <paramref name="entry"/>, or null when it turns out unusable (its info then says why).</summary>
+    private ITrainingBackend? TryOpen(Entry entry, long? memoryLimitBytes, int? hostThreads)
+    {
+        if (entry.Device is null || entry.Context is null)
+            return new HostBackend(hostThreads, memoryLimitBytes);
+        if (entry.Unchecked && entry.Device is CLDevice device)
+            GenericAddressSpaceOverride.Apply(device);
+        var (backend, error) = Build(entry.Context, entry.Device, entry, memoryLimitBytes);
+        if (backend is null)
+        {
+            entry.MarkUnusable(error!);
+            return null;
+        }
+
+        if (entry.Unchecked)
+            entry.MarkUsable(OverrideNote);
+        contexts.Remove(entry.Context);
+        return backend;
+    }
+
+    /// <summary>Builds every kernel on a fresh context of the same device, as listing needs, and records the result.</summary>
+    private static void CheckByBuilding(Entry entry)
+    {
+        var context = IlgpuContexts.Create(builder => builder.OpenCL(_ => true));
+        var device = context.Devices.OfType<CLDevice>().FirstOrDefault(d => d.DeviceId == ((CLDevice)entry.Device!).DeviceId);
+        if (device is null)
+        {
+            context.Dispose();
+            entry.MarkUnusable("the driver did not list it a second time");
+            return;
+        }
+
+        GenericAddressSpaceOverride.Apply(device);
+        var (backend, error) = Build(context, device, entry, memoryLimitBytes: null);
+        if (backend is null)
+        {
+            context.Dispose();
+            entry.MarkUnusable(error!);
+            return;
+        }
+
+        backend.Dispose();
+        entry.MarkUsable(OverrideNote);
+    }
+
+    /// <summary>Creates the accelerator and builds every kernel; on failure, the compiler's first error line (ILGPU traces the build log).</summary>
+    private static (IlgpuBackend? Backend, string? Error) Build(Context context, Device device, Entry entry, long? memoryLimitBytes)
+    {
+        using var log = new StringWriter();
+        using var listener = new TextWriterTraceListener(log);
+        Trace.Listeners.Add(listener);
+        try
+        {
+            return (new IlgpuBackend(context, device, Describe(entry), memoryLimitBytes), null);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            listener.Flush();
+            string? compilerError = log.ToString().Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Contains("error", StringComparison.OrdinalIgnoreCase));
+            string reason = compilerError ?? e.Message.ReplaceLineEndings(" ");
+            return (null, entry.Unchecked ? $"ILGPU reports no generic address space, and building the kernels failed: {reason}" : reason);
+        }
+        finally
+        {
+            Trace.Listeners.Remove(listener);
+        }
     }
 
     private string WhyNone(DeviceKind kind)
     {
-        var unusable = entries.Where(e => e.Info.Kind == kind).ToList();
-        if (unusable.Count > 0)
-            return string.Join("; ", unusable.Select(e => $"{e.Info.Id} ({e.Info.Name}) {(e.Info.Usable ? "is not a GPU" : "unusable: " + e.Info.Reason)}"));
+        var found = entries.Where(e => e.Info.Kind == kind).ToList();
+        if (found.Count > 0)
+            return string.Join("; ", found.Select(e => $"{e.Info.Id} ({e.Info.Name}) {(!e.IsGpu ? "is not a GPU" : e.Info.Usable ? "is usable" : "unusable: " + e.Info.Reason)}"));
         string name = DeviceInfo.NameOf(kind);
         return notes.FirstOrDefault(n => n.StartsWith(name, StringComparison.Ordinal)) ?? $"{name}: no device";
     }
@@ -115,15 +197,15 @@ public sealed class DeviceCatalog : IDisposable
         spec == info.KindName || spec == info.Id || spec == info.Index.ToString(CultureInfo.InvariantCulture);
 
     private string Available() =>
-        string.Join(", ", entries.Where(e => e.Info.Usable).Select(e => $"{e.Info.Index}={Describe(e)}"));
+        string.Join(", ", entries.Where(e => e.Info.Usable || e.Unchecked).Select(e => $"{e.Info.Index}={Describe(e)}"));
 
     /// <summary>The engine's own CPU path: always there, always usable.</summary>
     private void AddHost()
     {
         var info = new DeviceInfo(
             entries.Count, DeviceKind.Host, 0, $"host CPU, {HostBackend.SimdName}, {Environment.ProcessorCount} threads", GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
-            Environment.ProcessorCount, 1, Environment.ProcessorCount, Usable: true, Reason: null);
-        entries.Add(new Entry(info, Device: null, Context: null, IsGpu: false, IsIntegrated: false));
+            Environment.ProcessorCount, 1, Environment.ProcessorCount, IsGpu: false, Usable: true, Reason: null);
+        entries.Add(new Entry(info, Device: null, Context: null, IsGpu: false, IsIntegrated: false, Unchecked: false));
     }
 
     private void Probe(DeviceKind kind, Func<Context.Builder, Context.Builder> configure)
@@ -144,7 +226,7 @@ public sealed class DeviceCatalog : IDisposable
         Context context;
         try
         {
-            context = Context.Create(builder => configure(builder));
+            context = IlgpuContexts.Create(configure);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -170,10 +252,11 @@ public sealed class DeviceCatalog : IDisposable
         string? reason = null;
         bool isGpu = kind == DeviceKind.Cuda;
         bool isIntegrated = false;
+        bool needsOverride = false;
         string name = device.Name.Trim();
         if (device is CLDevice cl)
         {
-            reason = OpenClUnusableReason(cl);
+            (reason, needsOverride) = OpenClUnusableReason(cl);
             isGpu = cl.DeviceType.HasFlag(CLDeviceType.CL_DEVICE_TYPE_GPU);
             isIntegrated = isGpu && OpenClDeviceInfo.IsIntegrated(cl.DeviceId);
             string type = isGpu ? (isIntegrated ? "integrated GPU" : "GPU") : cl.DeviceType.HasFlag(CLDeviceType.CL_DEVICE_TYPE_CPU) ? "CPU" : "accelerator";
@@ -192,21 +275,51 @@ public sealed class DeviceCatalog : IDisposable
         long memory = device is CPUDevice ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : device.MemorySize;
         var info = new DeviceInfo(
             index, kind, kindIndex, name, memory, device.NumMultiprocessors,
-            device.WarpSize, device.MaxNumThreadsPerGroup, reason is null, reason);
-        return new Entry(info, device, context, isGpu, isIntegrated);
+            device.WarpSize, device.MaxNumThreadsPerGroup, isGpu, reason is null, reason);
+        return new Entry(info, device, context, isGpu, isIntegrated, needsOverride);
     }
 
-    /// <summary>ILGPU's own test for an OpenCL device it can compile for, with the reason.</summary>
-    private static string? OpenClUnusableReason(CLDevice device)
+    /// <summary>ILGPU's own test for an OpenCL device it can compile for, with the reason; whether only the override stands in the way.</summary>
+    private static (string? Reason, bool NeedsOverride) OpenClUnusableReason(CLDevice device)
     {
         var minimum = ILGPU.Backends.OpenCL.CLBackend.MinimumVersion;
         if (device.CLStdVersion < minimum)
-            return $"OpenCL C {device.CLStdVersion} is older than the {minimum} that ILGPU needs";
+            return ($"OpenCL C {device.CLStdVersion} is older than the {minimum} that ILGPU needs", false);
         if (!device.Capabilities.GenericAddressSpace)
-            return $"OpenCL {device.DeviceVersion} without generic address space support, which ILGPU needs";
-        return null;
+        {
+            return GenericAddressSpaceOverride.IsAvailable
+                ? ("not checked yet", true)
+                : ($"OpenCL {device.DeviceVersion} without generic address space support, which ILGPU needs", false);
+        }
+
+        return (null, false);
     }
 
-    /// <summary>A device; the host backend has no ILGPU device or context.</summary>
-    private sealed record Entry(DeviceInfo Info, Device? Device, Context? Context, bool IsGpu, bool IsIntegrated);
+    /// <summary>A device; the host backend has no ILGPU device or context. <see cref="Unchecked"/>: usable only if its kernels build, not yet tried.</summary>
+    private sealed class Entry(DeviceInfo info, Device? Device, Context? Context, bool IsGpu, bool IsIntegrated, bool Unchecked)
+    {
+        public DeviceInfo Info { get; private set; } = info;
+
+        public Device? Device { get; } = Device;
+
+        public Context? Context { get; } = Context;
+
+        public bool IsGpu { get; } = IsGpu;
+
+        public bool IsIntegrated { get; } = IsIntegrated;
+
+        public bool Unchecked { get; private set; } = Unchecked;
+
+        public void MarkUsable(string note)
+        {
+            Info = Info with { Usable = true, Reason = null, Note = note };
+            Unchecked = false;
+        }
+
+        public void MarkUnusable(string reason)
+        {
+            Info = Info with { Usable = false, Reason = reason };
+            Unchecked = false;
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using System.Numerics;
 using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Model;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Reference;
@@ -11,6 +12,8 @@ namespace MnistGpu.Engine.Reference;
 /// </summary>
 public sealed class ReferenceBackend : ITrainingBackend
 {
+    private static string Implementation => "double-precision loops";
+
     public string DeviceName => "reference: double-precision host loops";
 
     /// <summary>The host's; the reference runs the small problems of tests and verification, so its double copies are not planned for.</summary>
@@ -66,7 +69,22 @@ public sealed class ReferenceBackend : ITrainingBackend
     {
     }
 
-    public string MatMulImplementation(MatMulProblem problem) => "double-precision loops";
+    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch) => [];
+
+    public string MatMulImplementation(MatMulProblem problem) => Implementation;
+
+    public IReadOnlyList<string> MatMulVariants => [Implementation];
+
+    /// <summary>There is one implementation here; choosing it is allowed, so a test can ask every backend alike.</summary>
+    public string? MatMulVariantOverride
+    {
+        get => null;
+        set
+        {
+            if (value is not null && value != Implementation)
+                throw new ArgumentException($"{DeviceName} runs only '{Implementation}'", nameof(value));
+        }
+    }
 
     public void Dispose()
     {

@@ -2,6 +2,29 @@ using System.Globalization;
 
 namespace MnistGpu.Engine.Verification;
 
+/// <summary>What a verifier check exercises.</summary>
+public enum CheckKind
+{
+    Gather,
+    MatMul,
+    SoftmaxCrossEntropy,
+    Optimizer,
+    TrainingStep,
+}
+
+/// <summary>One check of <see cref="DeviceVerifier"/>, described by its fields so that callers choose checks by them, not by their names.</summary>
+/// <param name="LargestDimension">The largest size it computes with: a rows, columns or element count.</param>
+public sealed record VerifierCheck(string Name, CheckKind Kind, int LargestDimension)
+{
+    /// <summary>
+    /// Every size below 512 and no training step: what simulated devices that run each GPU thread
+    /// as an OS thread can afford to run.
+    /// </summary>
+    public bool IsSmall => Kind != CheckKind.TrainingStep && LargestDimension < 512;
+
+    public override string ToString() => Name;
+}
+
 /// <summary>
 /// One comparison of a device result with the reference: passed when every element satisfies
 /// |device − reference| ≤ AbsoluteTolerance + RelativeTolerance·|reference| and no

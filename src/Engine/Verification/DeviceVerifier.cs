@@ -26,23 +26,21 @@ public sealed class DeviceVerifier : IDisposable
         (128, 784, 512), (128, 512, 10), (96, 784, 512), (1, 784, 512), (1, 1, 1), (13, 29, 11), (7, 5, 3), (33, 17, 9),
     ];
 
-    private static readonly (string Name, Func<DeviceVerifier, CheckResult> Run)[] Checks =
+    private static readonly (VerifierCheck Check, Func<DeviceVerifier, CheckResult> Run)[] All =
     [
-        .. new[] { (128, 784), (1, 784), (7, 13) }.Select(s => Check($"gather {s.Item1}x{s.Item2}", v => v.Gather(s.Item1, s.Item2))),
-        .. DenseShapes.Select(s => Check($"dense forward {Name(s)}", v => v.DenseForward(s, relu: false))),
-        .. DenseShapes.Select(s => Check($"dense forward+relu {Name(s)}", v => v.DenseForward(s, relu: true))),
-        .. DenseShapes.Select(s => Check($"dense backward input {Name(s)}", v => v.DenseBackwardInput(s))),
-        .. DenseShapes.Select(s => Check($"dense backward parameters {Name(s)}", v => v.DenseBackwardParameters(s))),
+        .. new[] { (128, 784), (1, 784), (7, 13) }.Select(s => Check($"gather {s.Item1}x{s.Item2}", CheckKind.Gather, Math.Max(s.Item1, s.Item2), v => v.Gather(s.Item1, s.Item2))),
+        .. DenseShapes.Select(s => Check($"dense forward {Name(s)}", CheckKind.MatMul, Largest(s), v => v.DenseForward(s, relu: false))),
+        .. DenseShapes.Select(s => Check($"dense forward+relu {Name(s)}", CheckKind.MatMul, Largest(s), v => v.DenseForward(s, relu: true))),
+        .. DenseShapes.Select(s => Check($"dense backward input {Name(s)}", CheckKind.MatMul, Largest(s), v => v.DenseBackwardInput(s))),
+        .. DenseShapes.Select(s => Check($"dense backward parameters {Name(s)}", CheckKind.MatMul, Largest(s), v => v.DenseBackwardParameters(s))),
         .. new[] { (128, 10), (1, 10), (5, 3), (17, 1) }.SelectMany(s => new[]
         {
-            Check($"softmax-cross-entropy forward {s.Item1}x{s.Item2}", v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: false)),
-            Check($"softmax-cross-entropy forward+backward {s.Item1}x{s.Item2}", v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: true)),
+            Check($"softmax-cross-entropy forward {s.Item1}x{s.Item2}", CheckKind.SoftmaxCrossEntropy, Math.Max(s.Item1, s.Item2), v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: false)),
+            Check($"softmax-cross-entropy forward+backward {s.Item1}x{s.Item2}", CheckKind.SoftmaxCrossEntropy, Math.Max(s.Item1, s.Item2), v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: true)),
         }),
-        .. new[] { 407_050, 1, 1_001 }.Select(n => Check($"rmsprop {n}", v => v.RmsPropCheck(n))),
-        Check(TrainingStepCheck, v => v.TrainingSteps()),
+        .. new[] { 407_050, 1, 1_001 }.Select(n => Check($"rmsprop {n}", CheckKind.Optimizer, n, v => v.RmsPropCheck(n))),
+        Check("training: 2 steps (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps()),
     ];
-
-    private const string TrainingStepCheck = "training: 2 steps (128 + 72 digits)";
 
     /// <summary>RMSprop with Keras' defaults, the optimizer of every training step.</summary>
     private static readonly RmsProp Keras = new TrainingSettings().Optimizer;
@@ -63,19 +61,14 @@ public sealed class DeviceVerifier : IDisposable
         ownsReference = against is null;
     }
 
-    public static IReadOnlyList<string> CheckNames { get; } = Array.ConvertAll(Checks, c => c.Name);
+    /// <summary>Every check, in the order <see cref="RunAll"/> runs them.</summary>
+    public static IReadOnlyList<VerifierCheck> Checks { get; } = Array.ConvertAll(All, c => c.Check);
 
-    /// <summary>
-    /// The checks whose shapes are all small (no dimension of 512 or more, no training step): for
-    /// simulated devices that run each GPU thread as an OS thread, where the full set is slow.
-    /// </summary>
-    public static IReadOnlyList<string> SmallCheckNames { get; } = CheckNames
-        .Where(name => name != TrainingStepCheck && !name.Split(' ', 'x').Any(part => int.TryParse(part, out int size) && size >= 512))
-        .ToList();
+    public static IReadOnlyList<string> CheckNames { get; } = Checks.Select(c => c.Name).ToList();
 
     public CheckResult Run(string checkName)
     {
-        var check = Array.Find(Checks, c => c.Name == checkName);
+        var check = Array.Find(All, c => c.Check.Name == checkName);
         if (check.Run is null)
             throw new ArgumentException($"no check '{checkName}'", nameof(checkName));
         try
@@ -98,7 +91,10 @@ public sealed class DeviceVerifier : IDisposable
             reference.Dispose();
     }
 
-    private static (string, Func<DeviceVerifier, CheckResult>) Check(string name, Func<DeviceVerifier, CheckResult> run) => (name, run);
+    private static (VerifierCheck, Func<DeviceVerifier, CheckResult>) Check(string name, CheckKind kind, int largestDimension, Func<DeviceVerifier, CheckResult> run) =>
+        (new VerifierCheck(name, kind, largestDimension), run);
+
+    private static int Largest((int Batch, int Inputs, int Outputs) s) => Math.Max(s.Batch, Math.Max(s.Inputs, s.Outputs));
 
     private static string Name((int Batch, int Inputs, int Outputs) s) => $"{s.Batch}x{s.Inputs}x{s.Outputs}";
 

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using MnistGpu.Engine.Model;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends.Host;
@@ -32,6 +33,8 @@ public sealed class HostBackend : ITrainingBackend
 
     /// <summary>The vector instructions the host backend uses on this CPU: "AVX-512", "AVX2+FMA" or the portable fallback.</summary>
     public static string SimdName => Avx512Float.IsSupported ? Avx512Float.Name : Avx2Float.IsSupported ? Avx2Float.Name : PortableFloat.Name;
+
+    private static string Implementation => $"host {SimdName} micro-kernel";
 
     public string DeviceName { get; }
 
@@ -114,7 +117,22 @@ public sealed class HostBackend : ITrainingBackend
     {
     }
 
-    public string MatMulImplementation(MatMulProblem problem) => $"host {SimdName} micro-kernel";
+    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch) => [];
+
+    public string MatMulImplementation(MatMulProblem problem) => Implementation;
+
+    public IReadOnlyList<string> MatMulVariants => [Implementation];
+
+    /// <summary>There is one implementation here; choosing it is allowed, so a test can ask every backend alike.</summary>
+    public string? MatMulVariantOverride
+    {
+        get => null;
+        set
+        {
+            if (value is not null && value != Implementation)
+                throw new ArgumentException($"{DeviceName} runs only '{Implementation}'", nameof(value));
+        }
+    }
 
     public void Dispose() => pool.Dispose();
 

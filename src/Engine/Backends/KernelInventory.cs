@@ -1,0 +1,104 @@
+using System.Reflection;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using MnistGpu.Engine.Model;
+using MnistGpu.Kernels;
+
+namespace MnistGpu.Engine.Backends;
+
+/// <summary>One kernel the engine can launch: its name, its method and, for matrix products, its variant.</summary>
+public sealed record KernelEntry(string Name, MethodInfo Method, MatMulVariant? Variant);
+
+/// <summary>One launch of a training step as a device's plan makes it.</summary>
+public sealed record PlannedLaunch(string Operation, string Kernel, int Groups, int GroupSize, int SharedMemoryBytes);
+
+/// <summary>
+/// Every kernel the engine launches, in one list: what <see cref="IlgpuBackend"/> compiles, what
+/// <c>mnistgpu kernels</c> lists with each device's launch plan, and what is compiled to PTX for
+/// NVIDIA's assembler — for any CUDA architecture, without a GPU.
+/// </summary>
+public static class KernelInventory
+{
+    /// <summary>
+    /// PTX ISA 7.8: what CUDA 11.8's ptxas (Debian 12's) accepts, and the newest ILGPU 1.5.3 emits
+    /// for sm_80 and below; newer architectures get sm_80 code, which their drivers run.
+    /// </summary>
+    private static CudaInstructionSet PtxInstructionSet => CudaInstructionSet.ISA_78;
+
+    /// <summary>The PTX ISA version every PTX file is written for, as ptxas names it.</summary>
+    public static string PtxVersion => $"{PtxInstructionSet.Major}.{PtxInstructionSet.Minor}";
+
+    public static IReadOnlyList<KernelEntry> All { get; } =
+    [
+        Entry(nameof(GatherKernels) + "." + nameof(GatherKernels.Batch), typeof(GatherKernels), nameof(GatherKernels.Batch)),
+        .. Enum.GetValues<MatMulVariant>().Select(variant =>
+            Entry($"{nameof(MatMulKernels)}.{variant}", typeof(MatMulKernels), variant.ToString()) with { Variant = variant }),
+        Entry(nameof(SoftmaxCrossEntropyKernels) + "." + nameof(SoftmaxCrossEntropyKernels.Forward), typeof(SoftmaxCrossEntropyKernels), nameof(SoftmaxCrossEntropyKernels.Forward)),
+        Entry(nameof(SoftmaxCrossEntropyKernels) + "." + nameof(SoftmaxCrossEntropyKernels.ForwardBackward), typeof(SoftmaxCrossEntropyKernels), nameof(SoftmaxCrossEntropyKernels.ForwardBackward)),
+        Entry(nameof(RmsPropKernels) + "." + nameof(RmsPropKernels.Update), typeof(RmsPropKernels), nameof(RmsPropKernels.Update)),
+    ];
+
+    /// <summary>The matrix-multiply kernel of <paramref name="variant"/>.</summary>
+    public static Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem> MatMul(MatMulVariant variant) => variant switch
+    {
+        MatMulVariant.RegisterTiled => MatMulKernels.RegisterTiled,
+        MatMulVariant.SparseRowPanel => MatMulKernels.SparseRowPanel,
+        _ => MatMulKernels.SharedMemoryTiled,
+    };
+
+    /// <summary>The launches of one training step of <paramref name="shape"/> at <paramref name="batch"/> rows, as <paramref name="planner"/> plans them.</summary>
+    public static IReadOnlyList<PlannedLaunch> TrainingStep(LaunchPlanner planner, NetworkShape shape, int batch)
+    {
+        var launches = new List<PlannedLaunch> { Grid("gather", "GatherKernels.Batch", planner.For(batch * shape.Inputs)) };
+        var layers = shape.Layers;
+        for (int i = 0; i < layers.Count; i++)
+            launches.Add(Product($"dense forward {layers[i].Inputs}->{layers[i].Outputs}", MatMulProblem.Forward(batch, layers[i].Inputs, layers[i].Outputs, relu: i < layers.Count - 1)));
+        launches.Add(Grid("softmax-cross-entropy forward+backward", "SoftmaxCrossEntropyKernels.ForwardBackward", planner.For(batch)));
+        for (int i = layers.Count - 1; i >= 0; i--)
+        {
+            launches.Add(Product($"dense backward parameters {layers[i].Inputs}->{layers[i].Outputs}", MatMulProblem.BackwardParameters(batch, layers[i].Inputs, layers[i].Outputs)));
+            if (i > 0)
+                launches.Add(Product($"dense backward input {layers[i].Outputs}->{layers[i].Inputs}", MatMulProblem.BackwardInput(batch, layers[i].Inputs, layers[i].Outputs)));
+        }
+
+        launches.Add(Grid("rmsprop", "RmsPropKernels.Update", planner.For(shape.ParameterCount)));
+        return launches;
+
+        PlannedLaunch Product(string operation, MatMulProblem problem)
+        {
+            var variant = planner.VariantFor(problem);
+            var config = planner.ForMatMul(variant, problem);
+            return new PlannedLaunch(operation, $"MatMulKernels.{variant}", config.GridDim.X, config.GroupDim.X, SharedMemoryBytes(variant));
+        }
+    }
+
+    /// <summary>The group size <paramref name="planner"/> launches <paramref name="kernel"/> with.</summary>
+    public static int GroupSize(KernelEntry kernel, LaunchPlanner planner) => kernel.Variant is { } variant
+        ? planner.ForMatMul(variant, MatMulProblem.Forward(128, 784, 512, relu: true)).GroupDim.X
+        : planner.For(int.MaxValue).GroupDim.X;
+
+    /// <summary>Static shared memory per group of <paramref name="kernel"/>.</summary>
+    public static int SharedMemoryBytes(KernelEntry kernel) => kernel.Variant is { } variant ? SharedMemoryBytes(variant) : 0;
+
+    /// <summary>Static shared memory per group of a matrix-multiply variant.</summary>
+    public static int SharedMemoryBytes(MatMulVariant variant) => variant == MatMulVariant.SharedMemoryTiled ? MatMulKernels.SharedMemoryBytes : 0;
+
+    /// <summary>The PTX of <paramref name="kernel"/> for compute capability <paramref name="smVersion"/> (80 for sm_80), compiled without any GPU.</summary>
+    public static string Ptx(KernelEntry kernel, int smVersion)
+    {
+        var architecture = new CudaArchitecture(smVersion / 10, smVersion % 10);
+        using var context = IlgpuContexts.Create(builder => builder);
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(architecture), architecture, PtxInstructionSet, nvvmAPI: null);
+        var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel.Method), KernelSpecialization.Empty);
+        return compiled.PTXAssembly;
+    }
+
+    private static PlannedLaunch Grid(string operation, string kernel, KernelConfig config) =>
+        new(operation, kernel, config.GridDim.X, config.GroupDim.X, 0);
+
+    private static KernelEntry Entry(string name, Type type, string method) =>
+        new(name, type.GetMethod(method, BindingFlags.Public | BindingFlags.Static) ?? throw new MissingMethodException(type.Name, method), null);
+}
