@@ -28,9 +28,10 @@ internal static class BenchCommand
         var data = Options.Data();
         var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON (schema in docs/benchmarks.md)" };
         var threads = Options.Threads();
+        var unfused = new Option<bool>("--unfused") { Description = "Run every step as separate operations instead of fused, to compare the two" };
         var command = new Command("bench", "Measure training speed and accuracy per device")
         {
-            device, epochs, seed, data, json, threads,
+            device, epochs, seed, data, json, threads, unfused,
         };
         command.SetAction(parsed =>
         {
@@ -50,7 +51,8 @@ internal static class BenchCommand
                     () => DeviceOpener.Open(spec, memoryLimitBytes: null, output, parsed.GetValue(threads)),
                     mnist,
                     settings,
-                    epoch => output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  epoch {epoch.Epoch}: {epoch.Duration.TotalSeconds:F2} s, loss {epoch.Loss:F4}, accuracy {epoch.Accuracy:F4}"))));
+                    fused: !parsed.GetValue(unfused),
+                    onEpoch: epoch => output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  epoch {epoch.Epoch}: {epoch.Duration.TotalSeconds:F2} s, loss {epoch.Loss:F4}, accuracy {epoch.Accuracy:F4}"))));
             }
 
             Report(output, provenance, results);
@@ -86,6 +88,9 @@ internal static class BenchCommand
         }
 
         AddRow(table, "managed bytes allocated per epoch", results, r => $"{r.ManagedBytesPerEpoch:N0}");
+        AddRow(table, "training step", results, r => $"{(r.FusedSteps ? "fused where the device can" : "separate operations (--unfused)")}");
+        AddRow(table, "kernel launches per step", results, r => $"{r.LaunchesPerStep}");
+        AddRow(table, "host time issuing launches per epoch", results, r => $"{Duration(r.LaunchIssueSecondsPerEpoch)}");
         AddRow(table, "test loss / accuracy", results, r => $"{r.TestLoss:F4} / {r.TestAccuracy:P2}");
         Tables.Write(output, table);
 

@@ -6,6 +6,21 @@ namespace MnistGpu.Tests.Runner;
 public sealed class BenchCommandTests
 {
     [Fact]
+    public void Unfused_steps_launch_eight_kernels_on_the_cpu_accelerator()
+    {
+        using var folder = IdxWriter.MnistSubset(trainCount: 256, testCount: 100);
+        string json = folder.File("bench.json");
+        var (code, output, error) = CliRun.Run(["bench", "--device", "cpu", "--epochs", "1", "--data", folder.Path, "--json", json, "--unfused"]);
+        Assert.Equal("", error);
+        Assert.Equal(0, code);
+        Assert.Contains("separate operations (--unfused)", output);
+        using var document = JsonDocument.Parse(File.ReadAllText(json));
+        var device = Assert.Single(document.RootElement.GetProperty("devices").EnumerateArray().ToList());
+        Assert.False(device.GetProperty("fusedSteps").GetBoolean());
+        Assert.Equal(8, device.GetProperty("launchesPerStep").GetInt32());
+    }
+
+    [Fact]
     public void Bench_reports_every_figure_in_the_table_and_the_json()
     {
         using var folder = IdxWriter.MnistSubset(trainCount: 640, testCount: 200);
@@ -30,6 +45,9 @@ public sealed class BenchCommandTests
         Assert.True(device.GetProperty("kernelCompileSeconds").GetDouble() > 0);
         Assert.True(device.GetProperty("firstStepSeconds").GetDouble() > 0);
         Assert.Equal(JsonValueKind.Number, device.GetProperty("managedBytesPerEpoch").ValueKind);
+        Assert.True(device.GetProperty("fusedSteps").GetBoolean());
+        Assert.Equal(3, device.GetProperty("launchesPerStep").GetInt32());
+        Assert.True(device.GetProperty("launchIssueSecondsPerEpoch").GetDouble() > 0);
         Assert.Equal(2, device.GetProperty("epochSeconds").GetArrayLength());
         Assert.Equal(device.GetProperty("epochSeconds")[1].GetDouble(), device.GetProperty("medianEpochSeconds").GetDouble());
         Assert.Equal(640 / device.GetProperty("medianEpochSeconds").GetDouble(), device.GetProperty("samplesPerSecond").GetDouble(), 6);

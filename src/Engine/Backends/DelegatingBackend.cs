@@ -34,6 +34,19 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
     public virtual void TrainStep(TrainingStep work, int start, int batch) =>
         Around("training step", () => Inner.TrainStep(work, start, batch));
 
+    public virtual void EvaluateBatch(EvaluationPass work, int start, int batch) =>
+        Around("evaluation batch", () => Inner.EvaluateBatch(work, start, batch));
+
+    public bool FusedSteps
+    {
+        get => Inner.FusedSteps;
+        set => Inner.FusedSteps = value;
+    }
+
+    public long KernelLaunches => Inner.KernelLaunches;
+
+    public TimeSpan LaunchIssueTime => Inner.LaunchIssueTime;
+
     public virtual void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels) =>
         Around("gather", () => Inner.GatherBatch(source, start, batch, x, labels));
 

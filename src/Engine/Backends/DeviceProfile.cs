@@ -1,4 +1,5 @@
 using ILGPU.Runtime;
+using ILGPU.Runtime.OpenCL;
 
 namespace MnistGpu.Engine.Backends;
 
@@ -7,8 +8,9 @@ namespace MnistGpu.Engine.Backends;
 /// profile lets tests plan launches for a GPU while running on ILGPU's CPU accelerator, whose
 /// NVIDIA-like device reports unlimited shared memory and a single multiprocessor.
 /// </summary>
+/// <param name="RunsOnCpu">The device's threads are CPU cores: ILGPU's CPU accelerator, or an OpenCL CPU device such as PoCL.</param>
 public sealed record DeviceProfile(
-    bool IsCpuAccelerator, int WarpSize, int MaxThreadsPerGroup, int MaxSharedMemoryPerGroup, int Multiprocessors, int MaxThreadsPerMultiprocessor)
+    bool IsCpuAccelerator, int WarpSize, int MaxThreadsPerGroup, int MaxSharedMemoryPerGroup, int Multiprocessors, int MaxThreadsPerMultiprocessor, bool RunsOnCpu = false)
 {
     /// <summary>An NVIDIA H200: warp 32, 1024 threads and 48 KiB static shared memory per group, 132 SMs of 2048 threads.</summary>
     public static DeviceProfile NvidiaH200 { get; } = new(false, 32, 1024, 48 * 1024, 132, 2048);
@@ -25,5 +27,6 @@ public sealed record DeviceProfile(
         accelerator.MaxNumThreadsPerGroup,
         (int)Math.Min(int.MaxValue, accelerator.MaxSharedMemoryPerGroup),
         Math.Max(1, accelerator.NumMultiprocessors),
-        Math.Max(accelerator.MaxNumThreadsPerGroup, accelerator.MaxNumThreadsPerMultiprocessor));
+        Math.Max(accelerator.MaxNumThreadsPerGroup, accelerator.MaxNumThreadsPerMultiprocessor),
+        accelerator.AcceleratorType == AcceleratorType.CPU || (accelerator is CLAccelerator cl && cl.DeviceType.HasFlag(CLDeviceType.CL_DEVICE_TYPE_CPU)));
 }

@@ -41,6 +41,21 @@ public interface ITrainingBackend : IDisposable
     /// </summary>
     void TrainStep(TrainingStep work, int start, int batch) => work.Compose(start, batch);
 
+    /// <summary>
+    /// Rows [start, start + batch) of a forward-only pass: probabilities, losses and predictions.
+    /// By default the operations <see cref="EvaluationPass.Compose"/> gives; a backend may fuse it.
+    /// </summary>
+    void EvaluateBatch(EvaluationPass work, int start, int batch) => work.Compose(start, batch);
+
+    /// <summary>Whether <see cref="TrainStep"/> and <see cref="EvaluateBatch"/> run fused where this backend can; false runs the compositions, to compare the two.</summary>
+    bool FusedSteps { get; set; }
+
+    /// <summary>Kernel launches issued so far; 0 for a backend that launches none.</summary>
+    long KernelLaunches { get; }
+
+    /// <summary>Host time spent issuing those launches (what a launch-bound GPU step costs the CPU).</summary>
+    TimeSpan LaunchIssueTime { get; }
+
     /// <summary>source → x (B,P) = images[order[start+b]] / 255, labels (B) = labels[order[start+b]]</summary>
     void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels);
 

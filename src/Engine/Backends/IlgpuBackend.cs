@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
 using MnistGpu.Engine.Model;
 using MnistGpu.Kernels;
 
@@ -27,6 +29,11 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> softmaxForward;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> softmaxForwardBackward;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float> rmsProp;
+    private readonly Action<KernelConfig, FusedStep> fusedHiddenForward;
+    private readonly Action<KernelConfig, FusedStep, int> fusedTail;
+    private readonly Action<KernelConfig, FusedStep> fusedGradients;
+    private long launches;
+    private long issueTicks;
 
     /// <summary>
     /// Creates an accelerator on <paramref name="device"/> and compiles the kernels; the backend
@@ -34,11 +41,12 @@ public sealed class IlgpuBackend : ITrainingBackend
     /// this backend may allocate, below what the device has. <paramref name="profile"/> plans
     /// launches for another device's limits than this accelerator's (tests of GPU launch shapes).
     /// </summary>
-    public IlgpuBackend(Context context, Device device, string deviceName, long? memoryLimitBytes = null, DeviceProfile? profile = null)
+    /// <param name="fusedVariant">Which form of the fused step's kernels to use instead of the planned one (tests of both forms on one device).</param>
+    public IlgpuBackend(Context context, Device device, string deviceName, long? memoryLimitBytes = null, DeviceProfile? profile = null, FusedVariant? fusedVariant = null)
     {
         this.context = context;
         accelerator = device.CreateAccelerator(context);
-        launch = new LaunchPlanner(profile ?? DeviceProfile.Of(accelerator));
+        launch = new LaunchPlanner(profile ?? DeviceProfile.Of(accelerator), fusedVariant);
         DeviceName = deviceName;
         memory = new MemoryBudget(deviceName, memoryLimitBytes);
 
@@ -48,9 +56,24 @@ public sealed class IlgpuBackend : ITrainingBackend
         rmsProp = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float>(RmsPropKernels.Update);
         foreach (var variant in launch.Variants)
             LoadMatMul(variant);
+        bool tiled = launch.FusedVariant == FusedVariant.Tiled;
+        fusedHiddenForward = accelerator.LoadStreamKernel<FusedStep>(tiled ? FusedStepKernels.HiddenForwardTiled : FusedStepKernels.HiddenForwardPanel);
+        // OpenCL drivers (PoCL, NVIDIA's) lack the work-group collectives ILGPU.Algorithms reduces with there.
+        fusedTail = accelerator.LoadStreamKernel<FusedStep, int>(
+            !tiled ? FusedStepKernels.TailPerRow
+            : accelerator is CLAccelerator ? FusedStepKernels.TailPerGroup<FusedStepKernels.SharedMemoryGroupSum>
+            : FusedStepKernels.TailPerGroup<FusedStepKernels.AlgorithmsGroupSum>);
+        fusedGradients = accelerator.LoadStreamKernel<FusedStep>(tiled ? FusedStepKernels.GradientsRmsPropTiled : FusedStepKernels.GradientsRmsPropPanel);
     }
 
     public string DeviceName { get; }
+
+    /// <summary>Whether training steps and evaluation batches of the seed network run as the fused launches of <see cref="FusedStepKernels"/>.</summary>
+    public bool FusedSteps { get; set; } = true;
+
+    public long KernelLaunches => launches;
+
+    public TimeSpan LaunchIssueTime => Stopwatch.GetElapsedTime(0, issueTicks);
 
     public long AvailableMemoryBytes => memory.Available(accelerator switch
     {
@@ -136,8 +159,54 @@ public sealed class IlgpuBackend : ITrainingBackend
         View(source).CopyToCPU(ref MemoryMarshal.GetReference(target), target.Length);
     }
 
-    public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels) =>
+    /// <summary>
+    /// Three launches (<see cref="FusedStepKernels"/>) for Dense → ReLU → Dense → softmax with at most
+    /// <see cref="FusedStepKernels.MaxClasses"/> classes on this backend's own arrays; otherwise, or
+    /// with <see cref="FusedSteps"/> off, the composition.
+    /// </summary>
+    public void TrainStep(TrainingStep work, int start, int batch)
+    {
+        if (!CanFuse(work.Network))
+        {
+            work.Compose(start, batch);
+            return;
+        }
+
+        var step = Fused(work.Network, work.Source, work.Network.Layers[^1].OutputGradient, work.Losses, work.Predictions, start, batch, work.Optimizer);
+        var shape = work.Network.Shape;
+        long issued = Stopwatch.GetTimestamp();
+        fusedHiddenForward(launch.ForFusedHiddenForward(batch, shape.Hidden), step);
+        fusedTail(launch.ForFusedTail(batch), step, 1);
+        fusedGradients(launch.ForFusedGradients(shape.Inputs, shape.Hidden, shape.Classes), step);
+        Issued(issued, count: 3);
+    }
+
+    /// <summary>Launches 1 and 2 of the fused step, without the backward part, writing probabilities.</summary>
+    public void EvaluateBatch(EvaluationPass work, int start, int batch)
+    {
+        if (!CanFuse(work.Network))
+        {
+            work.Compose(start, batch);
+            return;
+        }
+
+        int classes = work.Network.Shape.Classes;
+        var step = Fused(work.Network, work.Source, work.Probabilities, work.Losses, work.Predictions, start, batch, default) with
+        {
+            Output = View(work.Probabilities).SubView(start * classes, batch * classes),
+        };
+        long issued = Stopwatch.GetTimestamp();
+        fusedHiddenForward(launch.ForFusedHiddenForward(batch, work.Network.Shape.Hidden), step);
+        fusedTail(launch.ForFusedTail(batch), step, 0);
+        Issued(issued, count: 2);
+    }
+
+    public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels)
+    {
+        long issued = Stopwatch.GetTimestamp();
         gatherBatch(launch.For(batch * source.Pixels), View(source.Images), View(source.Labels), View(source.Order), start, View(x), View(labels), batch, source.Pixels);
+        Issued(issued);
+    }
 
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
         Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), x, layer.Weights, y, layer.Bias);
@@ -148,16 +217,29 @@ public sealed class IlgpuBackend : ITrainingBackend
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
         Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), x, dy, gradients.All, dy);
 
-    public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
+    public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs)
+    {
+        long issued = Stopwatch.GetTimestamp();
         softmaxForward(launch.For(batch), View(logits), View(labels), View(probabilities), View(outputs.Losses), View(outputs.Predictions), outputs.Offset, batch, classes);
+        Issued(issued);
+    }
 
-    public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
+    public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs)
+    {
+        long issued = Stopwatch.GetTimestamp();
         softmaxForwardBackward(launch.For(batch), View(logits), View(labels), View(logitGradients), View(outputs.Losses), View(outputs.Predictions), outputs.Offset, batch, classes);
+        Issued(issued);
+    }
 
-    public void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, RmsProp settings) =>
+    public void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, RmsProp settings)
+    {
+        long issued = Stopwatch.GetTimestamp();
         rmsProp(launch.For(weights.Length), View(weights), View(gradients), View(meanSquares), weights.Length, settings.LearningRate, settings.Rho, settings.Epsilon);
+        Issued(issued);
+    }
 
-    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch) => KernelInventory.TrainingStep(launch, shape, batch);
+    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch) =>
+        KernelInventory.TrainingStep(launch, shape, batch, fused: FusedSteps && shape.Classes <= FusedStepKernels.MaxClasses);
 
     public string MatMulImplementation(MatMulProblem problem) => VariantFor(problem).ToString();
 
@@ -173,8 +255,43 @@ public sealed class IlgpuBackend : ITrainingBackend
     {
         MatMulOperands.Require(problem, a.Length, b.Length, c.Length, epilogueOperand.Length);
         var variant = VariantFor(problem);
+        long issued = Stopwatch.GetTimestamp();
         matMul[variant](launch.ForMatMul(variant, problem), View(a), View(b), View(c), View(epilogueOperand), problem);
+        Issued(issued);
     }
+
+    /// <summary>Counts launches and the host time spent issuing them since <paramref name="since"/>.</summary>
+    private void Issued(long since, int count = 1)
+    {
+        issueTicks += Stopwatch.GetTimestamp() - since;
+        launches += count;
+    }
+
+    /// <summary>The fused kernels are written for two dense layers, this backend's arrays, and a row's logits in registers.</summary>
+    private bool CanFuse(Network network) =>
+        FusedSteps && ReferenceEquals(network.Backend, this) && network.Layers.Count == 2 && network.Shape.Classes <= FusedStepKernels.MaxClasses;
+
+    private static FusedStep Fused(Network network, BatchSource source, DeviceArray<float> output, DeviceArray<float> losses, DeviceArray<int> predictions, int start, int batch, RmsProp optimizer) => new()
+    {
+        Images = View(source.Images),
+        Labels = View(source.Labels),
+        Order = View(source.Order),
+        Parameters = View(network.Parameters),
+        MeanSquares = View(network.MeanSquares),
+        Hidden = View(network.Layers[0].Output),
+        HiddenGradient = View(network.Layers[0].OutputGradient),
+        Output = View(output),
+        Losses = View(losses),
+        Predictions = View(predictions),
+        Start = start,
+        Batch = batch,
+        Pixels = network.Shape.Inputs,
+        HiddenUnits = network.Shape.Hidden,
+        Classes = network.Shape.Classes,
+        LearningRate = optimizer.LearningRate,
+        Rho = optimizer.Rho,
+        Epsilon = optimizer.Epsilon,
+    };
 
     private MatMulVariant VariantFor(MatMulProblem problem) => variantOverride ?? launch.VariantFor(problem);
 

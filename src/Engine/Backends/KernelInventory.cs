@@ -9,8 +9,11 @@ using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends;
 
-/// <summary>One kernel the engine can launch: its name, its method and, for matrix products, its variant.</summary>
-public sealed record KernelEntry(string Name, MethodInfo Method, MatMulVariant? Variant);
+/// <summary>One kernel the engine can launch: its name, its method and, for matrix products or fused steps, its variant.</summary>
+public sealed record KernelEntry(string Name, MethodInfo Method, MatMulVariant? Variant)
+{
+    public FusedVariant? Fused { get; init; }
+}
 
 /// <summary>One launch of a training step as a device's plan makes it.</summary>
 public sealed record PlannedLaunch(string Operation, string Kernel, int Groups, int GroupSize, int SharedMemoryBytes);
@@ -39,6 +42,13 @@ public static class KernelInventory
         Entry(nameof(SoftmaxCrossEntropyKernels) + "." + nameof(SoftmaxCrossEntropyKernels.Forward), typeof(SoftmaxCrossEntropyKernels), nameof(SoftmaxCrossEntropyKernels.Forward)),
         Entry(nameof(SoftmaxCrossEntropyKernels) + "." + nameof(SoftmaxCrossEntropyKernels.ForwardBackward), typeof(SoftmaxCrossEntropyKernels), nameof(SoftmaxCrossEntropyKernels.ForwardBackward)),
         Entry(nameof(RmsPropKernels) + "." + nameof(RmsPropKernels.Update), typeof(RmsPropKernels), nameof(RmsPropKernels.Update)),
+        Fused(nameof(FusedStepKernels.HiddenForwardTiled), FusedVariant.Tiled),
+        Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, typeof(FusedStepKernels.AlgorithmsGroupSum)),
+        Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, typeof(FusedStepKernels.SharedMemoryGroupSum)),
+        Fused(nameof(FusedStepKernels.GradientsRmsPropTiled), FusedVariant.Tiled),
+        Fused(nameof(FusedStepKernels.HiddenForwardPanel), FusedVariant.Panel),
+        Fused(nameof(FusedStepKernels.TailPerRow), FusedVariant.Panel),
+        Fused(nameof(FusedStepKernels.GradientsRmsPropPanel), FusedVariant.Panel),
     ];
 
     /// <summary>The matrix-multiply kernel of <paramref name="variant"/>.</summary>
@@ -49,14 +59,29 @@ public static class KernelInventory
         _ => MatMulKernels.SharedMemoryTiled,
     };
 
-    /// <summary>The launches of one training step of <paramref name="shape"/> at <paramref name="batch"/> rows, as <paramref name="planner"/> plans them.</summary>
-    public static IReadOnlyList<PlannedLaunch> TrainingStep(LaunchPlanner planner, NetworkShape shape, int batch)
+    /// <summary>
+    /// The launches of one training step of <paramref name="shape"/> at <paramref name="batch"/>
+    /// rows, as <paramref name="planner"/> plans them: the three fused ones when <paramref name="fused"/>.
+    /// </summary>
+    public static IReadOnlyList<PlannedLaunch> TrainingStep(LaunchPlanner planner, NetworkShape shape, int batch, bool fused)
     {
-        var launches = new List<PlannedLaunch> { Grid("gather", "GatherKernels.Batch", planner.For(batch * shape.Inputs)) };
+        if (fused)
+        {
+            bool tiled = planner.FusedVariant == FusedVariant.Tiled;
+            int shared = tiled ? FusedStepKernels.TiledSharedMemoryBytes : 0;
+            return
+            [
+                Grid("hidden layer, x gathered from the images", tiled ? "FusedStepKernels.HiddenForwardTiled" : "FusedStepKernels.HiddenForwardPanel", planner.ForFusedHiddenForward(batch, shape.Hidden), shared),
+                Grid("output layer, softmax-cross-entropy, dz and dh", tiled ? "FusedStepKernels.TailPerGroup" : "FusedStepKernels.TailPerRow", planner.ForFusedTail(batch), 0),
+                Grid("every parameter's gradient and RMSprop", tiled ? "FusedStepKernels.GradientsRmsPropTiled" : "FusedStepKernels.GradientsRmsPropPanel", planner.ForFusedGradients(shape.Inputs, shape.Hidden, shape.Classes), shared),
+            ];
+        }
+
+        var launches = new List<PlannedLaunch> { Grid("gather", "GatherKernels.Batch", planner.For(batch * shape.Inputs), 0) };
         var layers = shape.Layers;
         for (int i = 0; i < layers.Count; i++)
             launches.Add(Product($"dense forward {layers[i].Inputs}->{layers[i].Outputs}", MatMulProblem.Forward(batch, layers[i].Inputs, layers[i].Outputs, relu: i < layers.Count - 1)));
-        launches.Add(Grid("softmax-cross-entropy forward+backward", "SoftmaxCrossEntropyKernels.ForwardBackward", planner.For(batch)));
+        launches.Add(Grid("softmax-cross-entropy forward+backward", "SoftmaxCrossEntropyKernels.ForwardBackward", planner.For(batch), 0));
         for (int i = layers.Count - 1; i >= 0; i--)
         {
             launches.Add(Product($"dense backward parameters {layers[i].Inputs}->{layers[i].Outputs}", MatMulProblem.BackwardParameters(batch, layers[i].Inputs, layers[i].Outputs)));
@@ -64,7 +89,7 @@ public static class KernelInventory
                 launches.Add(Product($"dense backward input {layers[i].Outputs}->{layers[i].Inputs}", MatMulProblem.BackwardInput(batch, layers[i].Inputs, layers[i].Outputs)));
         }
 
-        launches.Add(Grid("rmsprop", "RmsPropKernels.Update", planner.For(shape.ParameterCount)));
+        launches.Add(Grid("rmsprop", "RmsPropKernels.Update", planner.For(shape.ParameterCount), 0));
         return launches;
 
         PlannedLaunch Product(string operation, MatMulProblem problem)
@@ -76,12 +101,22 @@ public static class KernelInventory
     }
 
     /// <summary>The group size <paramref name="planner"/> launches <paramref name="kernel"/> with.</summary>
-    public static int GroupSize(KernelEntry kernel, LaunchPlanner planner) => kernel.Variant is { } variant
-        ? planner.ForMatMul(variant, MatMulProblem.Forward(128, 784, 512, relu: true)).GroupDim.X
-        : planner.For(int.MaxValue).GroupDim.X;
+    public static int GroupSize(KernelEntry kernel, LaunchPlanner planner) => kernel switch
+    {
+        { Variant: { } variant } => planner.ForMatMul(variant, MatMulProblem.Forward(128, 784, 512, relu: true)).GroupDim.X,
+        { Fused: FusedVariant.Tiled } when kernel.Method.Name == nameof(FusedStepKernels.TailPerGroup) => planner.ForFusedTail(128).GroupDim.X,
+        { Fused: FusedVariant.Tiled } => FusedStepKernels.TiledGroupSize,
+        _ => planner.For(int.MaxValue).GroupDim.X,
+    };
 
-    /// <summary>Static shared memory per group of <paramref name="kernel"/>.</summary>
-    public static int SharedMemoryBytes(KernelEntry kernel) => kernel.Variant is { } variant ? SharedMemoryBytes(variant) : 0;
+    /// <summary>The static shared memory per group that the engine's own code in <paramref name="kernel"/> allocates (ILGPU.Algorithms may add to it).</summary>
+    public static int SharedMemoryBytes(KernelEntry kernel) => kernel switch
+    {
+        { Variant: { } variant } => SharedMemoryBytes(variant),
+        { Fused: FusedVariant.Tiled } when kernel.Method.Name == nameof(FusedStepKernels.TailPerGroup) => FusedStepKernels.MaxClasses * sizeof(float),
+        { Fused: FusedVariant.Tiled } => FusedStepKernels.TiledSharedMemoryBytes,
+        _ => 0,
+    };
 
     /// <summary>Static shared memory per group of a matrix-multiply variant.</summary>
     public static int SharedMemoryBytes(MatMulVariant variant) => variant == MatMulVariant.SharedMemoryTiled ? MatMulKernels.SharedMemoryBytes : 0;
@@ -96,8 +131,21 @@ public static class KernelInventory
         return compiled.PTXAssembly;
     }
 
-    private static PlannedLaunch Grid(string operation, string kernel, KernelConfig config) =>
-        new(operation, kernel, config.GridDim.X, config.GroupDim.X, 0);
+    private static PlannedLaunch Grid(string operation, string kernel, KernelConfig config, int sharedMemoryBytes) =>
+        new(operation, kernel, config.GridDim.X, config.GroupDim.X, sharedMemoryBytes);
+
+    private static KernelEntry Fused(string method, FusedVariant variant, Type? sum = null)
+    {
+        var info = typeof(FusedStepKernels).GetMethod(method, BindingFlags.Public | BindingFlags.Static) ?? throw new MissingMethodException(nameof(FusedStepKernels), method);
+        string name = $"{nameof(FusedStepKernels)}.{method}";
+        if (sum is not null)
+        {
+            info = info.MakeGenericMethod(sum);
+            name += "." + sum.Name;
+        }
+
+        return new KernelEntry(name, info, null) { Fused = variant };
+    }
 
     private static KernelEntry Entry(string name, Type type, string method) =>
         new(name, type.GetMethod(method, BindingFlags.Public | BindingFlags.Static) ?? throw new MissingMethodException(type.Name, method), null);

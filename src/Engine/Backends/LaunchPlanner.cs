@@ -1,3 +1,4 @@
+using System.Numerics;
 using ILGPU;
 using MnistGpu.Kernels;
 
@@ -9,6 +10,16 @@ public enum MatMulVariant
     RegisterTiled,
     SparseRowPanel,
     SharedMemoryTiled,
+}
+
+/// <summary>The two forms of the fused training step's kernels (<see cref="FusedStepKernels"/>).</summary>
+public enum FusedVariant
+{
+    /// <summary>Fat work items over 4×16 panels and whole rows, skipping zero pixels: CPU-like devices.</summary>
+    Panel,
+
+    /// <summary>16×16 shared-memory tiles, one output per thread, group reductions: GPUs.</summary>
+    Tiled,
 }
 
 /// <summary>
@@ -23,10 +34,14 @@ public sealed class LaunchPlanner
     private readonly int groupSize;
     private readonly int maxGroups;
     private readonly bool sharedTilesFit;
+    private readonly bool fusedTilesFit;
+    private readonly FusedVariant? fusedVariantOverride;
 
-    public LaunchPlanner(DeviceProfile profile)
+    /// <param name="fusedVariant">The fused variant to plan for instead of the one the profile suggests (tests).</param>
+    public LaunchPlanner(DeviceProfile profile, FusedVariant? fusedVariant = null)
     {
         this.profile = profile;
+        fusedVariantOverride = fusedVariant;
         if (profile.IsCpuAccelerator)
         {
             // Each CPU-accelerator group ends in a barrier across its OS threads, so one full
@@ -43,6 +58,44 @@ public sealed class LaunchPlanner
 
         sharedTilesFit = profile.MaxThreadsPerGroup >= MatMulKernels.SharedGroupSize
             && profile.MaxSharedMemoryPerGroup >= MatMulKernels.SharedMemoryBytes;
+        fusedTilesFit = profile.MaxThreadsPerGroup >= FusedStepKernels.TiledGroupSize
+            && profile.MaxSharedMemoryPerGroup >= FusedStepKernels.TiledSharedMemoryBytes;
+    }
+
+    /// <summary>
+    /// The fused step's kernels for this device: tiles on GPUs; panels where the threads are CPU
+    /// cores (on PoCL 2–3× faster than the tiles, measured) or the tiles do not fit.
+    /// </summary>
+    public FusedVariant FusedVariant => fusedVariantOverride ?? (profile.RunsOnCpu || profile.IsCpuAccelerator || !fusedTilesFit ? FusedVariant.Panel : FusedVariant.Tiled);
+
+    /// <summary>Whether this device can run the tiled fused kernels (256-thread groups with their shared memory).</summary>
+    public bool FusedTilesFit => fusedTilesFit;
+
+    /// <summary>Launch 1 of the fused step: h (B,H). On a GPU one group per 16×16 tile, so 128×512 spreads over 256 groups.</summary>
+    public KernelConfig ForFusedHiddenForward(int batch, int hidden) => FusedVariant == FusedVariant.Tiled
+        ? new KernelConfig(Math.Clamp(DivUp(batch, FusedStepKernels.Tile) * DivUp(hidden, FusedStepKernels.Tile), 1, MaxResidentSharedGroups()), FusedStepKernels.TiledGroupSize)
+        : For(DivUp(batch, MatMulKernels.PanelRows) * DivUp(hidden, MatMulKernels.PanelCols));
+
+    /// <summary>
+    /// Launch 2 of the fused step: on a GPU one group per row, its threads sharing the row's dot
+    /// products; a power of two of them, as the shared-memory sum needs.
+    /// </summary>
+    public KernelConfig ForFusedTail(int batch) => FusedVariant == FusedVariant.Tiled
+        ? new KernelConfig(Math.Clamp(batch, 1, maxGroups), 1 << BitOperations.Log2((uint)Math.Min(groupSize, FusedStepKernels.SharedMemoryGroupSum.MaxGroupSize)))
+        : For(batch);
+
+    /// <summary>Launch 3 of the fused step: every parameter of both layers, tile by tile (or panel by panel).</summary>
+    public KernelConfig ForFusedGradients(int pixels, int hidden, int classes)
+    {
+        if (FusedVariant == FusedVariant.Tiled)
+        {
+            int tiles = DivUp(pixels + 1, FusedStepKernels.Tile) * DivUp(hidden, FusedStepKernels.Tile)
+                + DivUp(hidden + 1, FusedStepKernels.Tile) * DivUp(classes, FusedStepKernels.Tile);
+            return new KernelConfig(Math.Clamp(tiles, 1, MaxResidentSharedGroups()), FusedStepKernels.TiledGroupSize);
+        }
+
+        return For(DivUp(pixels + 1, MatMulKernels.PanelRows) * DivUp(hidden, MatMulKernels.PanelCols)
+            + DivUp(hidden + 1, MatMulKernels.PanelRows) * DivUp(classes, MatMulKernels.PanelCols));
     }
 
     /// <summary>

@@ -29,6 +29,9 @@ public sealed record DeviceBenchmark(
     IReadOnlyList<MatMulRate> MatMulVariants,
     IReadOnlyList<OperationTime> Operations,
     long ManagedBytesPerEpoch,
+    bool FusedSteps,
+    int LaunchesPerStep,
+    double LaunchIssueSecondsPerEpoch,
     double TestLoss,
     double TestAccuracy);
 
@@ -45,12 +48,14 @@ public static class Benchmark
     private static readonly List<string> FormOrder = ["forward", "input-gradient", "weight-gradient"];
 
     /// <param name="open">Opens the device; timed as the kernel compile time.</param>
+    /// <param name="fused">Whether steps run fused where the device can (false: composed of the separate operations, for A/B runs).</param>
     /// <param name="onEpoch">Told about each timed epoch as it finishes.</param>
-    public static DeviceBenchmark Run(Func<ITrainingBackend> open, MnistData data, TrainingSettings settings, Action<EpochResult>? onEpoch = null)
+    public static DeviceBenchmark Run(Func<ITrainingBackend> open, MnistData data, TrainingSettings settings, bool fused = true, Action<EpochResult>? onEpoch = null)
     {
         var clock = Stopwatch.StartNew();
         using var backend = open();
         double compileSeconds = clock.Elapsed.TotalSeconds;
+        backend.FusedSteps = fused;
 
         var watcher = new EpochWatcher(backend, clock, onEpoch);
         Evaluation test;
@@ -72,6 +77,9 @@ public static class Benchmark
             variants.ConvertAll(r => r.Rate),
             ProfileOneEpoch(backend, data.Train, settings),
             (long)Median((watcher.Allocated.Count > 1 ? watcher.Allocated.Skip(1) : watcher.Allocated).Select(b => (double)b)),
+            fused,
+            watcher.LaunchesPerStep,
+            Median(watcher.IssueSeconds.Count > 1 ? watcher.IssueSeconds.Skip(1) : watcher.IssueSeconds),
             test.Loss,
             test.Accuracy);
     }
@@ -176,18 +184,28 @@ public static class Benchmark
 
         public double FirstStepSeconds { get; private set; }
 
+        /// <summary>Kernel launches counted while the first step was issued.</summary>
+        public int LaunchesPerStep { get; private set; }
+
+        /// <summary>Host seconds spent issuing kernel launches, per epoch.</summary>
+        public List<double> IssueSeconds { get; } = [];
+
         public override EpochResult? RunEpoch(Trainer trainer, int epoch, Func<Action<int>?, EpochResult?> train)
         {
             long before = GC.GetTotalAllocatedBytes(precise: true);
+            long launches = backend.KernelLaunches;
+            var issue = backend.LaunchIssueTime;
             var result = train(epoch > 1 ? null : step =>
             {
                 if (step == 1)
                 {
+                    LaunchesPerStep = (int)(backend.KernelLaunches - launches);
                     backend.Synchronize();
                     FirstStepSeconds = clock.Elapsed.TotalSeconds;
                 }
             });
             Allocated.Add(GC.GetTotalAllocatedBytes(precise: true) - before);
+            IssueSeconds.Add((backend.LaunchIssueTime - issue).TotalSeconds);
             return result;
         }
 

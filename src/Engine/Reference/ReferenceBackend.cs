@@ -69,6 +69,13 @@ public sealed class ReferenceBackend : ITrainingBackend
     {
     }
 
+    /// <summary>Nothing here is fused (yet); setting it changes nothing.</summary>
+    public bool FusedSteps { get; set; } = true;
+
+    public long KernelLaunches => 0;
+
+    public TimeSpan LaunchIssueTime => TimeSpan.Zero;
+
     public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch) => [];
 
     public string MatMulImplementation(MatMulProblem problem) => Implementation;

@@ -13,7 +13,7 @@ public sealed class Evaluator : IDisposable
 {
     private readonly ITrainingBackend backend;
     private readonly Network network;
-    private readonly Dictionary<LabeledImages, DeviceDataset> splits = [];
+    private readonly Dictionary<LabeledImages, (DeviceDataset Data, EvaluationPass Pass)> splits = [];
 
     public Evaluator(ITrainingBackend backend, Network network)
     {
@@ -25,23 +25,19 @@ public sealed class Evaluator : IDisposable
     public Evaluation Evaluate(LabeledImages split)
     {
         var clock = Stopwatch.StartNew();
-        if (!splits.TryGetValue(split, out var data))
+        if (!splits.TryGetValue(split, out var resident))
         {
             DeviceDataset.Plan(new MemoryPlan(), split, network.Shape.Classes, keepProbabilities: true).RequireFits(backend);
-            data = new DeviceDataset(backend, split, network.Shape.Classes, keepProbabilities: true);
-            splits.Add(split, data);
+            var dataset = new DeviceDataset(backend, split, network.Shape.Classes, keepProbabilities: true);
+            resident = (dataset, new EvaluationPass(network, dataset.Source, dataset.Probabilities!, dataset.Losses, dataset.Predictions));
+            splits.Add(split, resident);
         }
 
+        var (data, pass) = resident;
         int classes = network.Shape.Classes;
         var probabilities = data.Probabilities!;
         for (int start = 0; start < split.Count; start += network.BatchCapacity)
-        {
-            int batch = Math.Min(network.BatchCapacity, split.Count - start);
-            backend.GatherBatch(data.Source, start, batch, network.Input, network.Labels);
-            network.Forward(batch);
-            using var batchProbabilities = backend.Slice(probabilities, start * classes, batch * classes);
-            backend.SoftmaxCrossEntropyForward(network.Logits, network.Labels, batch, classes, batchProbabilities, new SampleOutputs(data.Losses, data.Predictions, start));
-        }
+            backend.EvaluateBatch(pass, start, Math.Min(network.BatchCapacity, split.Count - start));
 
         var losses = new float[split.Count];
         var predictions = new int[split.Count];
@@ -81,7 +77,7 @@ public sealed class Evaluator : IDisposable
 
     public void Dispose()
     {
-        foreach (var data in splits.Values)
+        foreach (var (data, _) in splits.Values)
             data.Dispose();
         splits.Clear();
     }

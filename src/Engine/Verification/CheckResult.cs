@@ -10,6 +10,9 @@ public enum CheckKind
     SoftmaxCrossEntropy,
     Optimizer,
     TrainingStep,
+
+    /// <summary>A fused step or evaluation against the composition of the separate operations on the same device.</summary>
+    FusedStep,
 }
 
 /// <summary>One check of <see cref="DeviceVerifier"/>, described by its fields so that callers choose checks by them, not by their names.</summary>

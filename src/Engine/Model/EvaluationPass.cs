@@ -1,0 +1,33 @@
+using MnistGpu.Engine.Backends;
+
+namespace MnistGpu.Engine.Model;
+
+/// <summary>
+/// A forward-only pass of the network over a split on the device, batch by batch: what evaluation
+/// reads and writes, built once per split. A backend runs each batch through
+/// <see cref="ITrainingBackend.EvaluateBatch"/>, fused or as <see cref="Compose"/>.
+/// </summary>
+public sealed class EvaluationPass(Network network, BatchSource source, DeviceArray<float> probabilities, DeviceArray<float> losses, DeviceArray<int> predictions)
+{
+    public Network Network { get; } = network;
+
+    public BatchSource Source { get; } = source;
+
+    /// <summary>(N,C): each sample's class probabilities, in the split's order.</summary>
+    public DeviceArray<float> Probabilities { get; } = probabilities;
+
+    public DeviceArray<float> Losses { get; } = losses;
+
+    public DeviceArray<int> Predictions { get; } = predictions;
+
+    /// <summary>The batch as separate operations: gather, forward, softmax-cross-entropy forward.</summary>
+    public void Compose(int start, int batch)
+    {
+        var backend = Network.Backend;
+        int classes = Network.Shape.Classes;
+        backend.GatherBatch(Source, start, batch, Network.Input, Network.Labels);
+        Network.Forward(batch);
+        using var batchProbabilities = backend.Slice(Probabilities, start * classes, batch * classes);
+        backend.SoftmaxCrossEntropyForward(Network.Logits, Network.Labels, batch, classes, batchProbabilities, new SampleOutputs(Losses, Predictions, start));
+    }
+}

@@ -1,0 +1,476 @@
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Algorithms.ScanReduceOperations;
+
+namespace MnistGpu.Kernels;
+
+/// <summary>
+/// Everything the fused training step of Dense(P→H, ReLU) → Dense(H→C, softmax) reads and writes,
+/// as one kernel argument. Parameters and their RMSprop mean squares are the flat arrays of the
+/// network: W1 (P,H), b1 (H), W2 (H,C), b2 (C).
+/// </summary>
+public readonly struct FusedStep
+{
+    /// <summary>images (N,P) uint8, labels (N), order (N): the split on the device and this epoch's order.</summary>
+    public ArrayView<byte> Images { get; init; }
+    public ArrayView<byte> Labels { get; init; }
+    public ArrayView<int> Order { get; init; }
+
+    public ArrayView<float> Parameters { get; init; }
+    public ArrayView<float> MeanSquares { get; init; }
+
+    /// <summary>h (B,H) = ReLU(x·W1 + b1).</summary>
+    public ArrayView<float> Hidden { get; init; }
+
+    /// <summary>dh (B,H), masked by the ReLU.</summary>
+    public ArrayView<float> HiddenGradient { get; init; }
+
+    /// <summary>dz (B,C) = (softmax − onehot)/B; for a forward-only pass, the probabilities (B,C).</summary>
+    public ArrayView<float> Output { get; init; }
+
+    /// <summary>losses[Start + b], predictions[Start + b]: per sample, at its place in the pass.</summary>
+    public ArrayView<float> Losses { get; init; }
+    public ArrayView<int> Predictions { get; init; }
+
+    public int Start { get; init; }
+    public int Batch { get; init; }
+    public int Pixels { get; init; }
+    public int HiddenUnits { get; init; }
+    public int Classes { get; init; }
+    public float LearningRate { get; init; }
+    public float Rho { get; init; }
+    public float Epsilon { get; init; }
+
+    public int Bias1 => Pixels * HiddenUnits;
+
+    public int Weights2 => (Pixels + 1) * HiddenUnits;
+
+    public int Bias2 => Weights2 + HiddenUnits * Classes;
+
+    /// <summary>x[b, k] = images[order[start + b], k] / 255, gathered where it is used: no x buffer exists.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Pixel(int row, int k) => Images[Order[Start + row] * Pixels + k] / 255f;
+}
+
+/// <summary>
+/// A training step of the seed network in three launches, each boundary a grid-wide dependency:
+/// 1. <c>HiddenForward*</c>: h = ReLU(x·W1 + b1), x gathered from the uint8 images on the fly;
+/// 2. <c>Tail*</c>: per row, z = h·W2 + b2, softmax-cross-entropy, dz and dh = dz·W2ᵀ ⊙ [h &gt; 0];
+/// 3. <c>GradientsRmsProp*</c>: every parameter's gradient computed whole by one thread
+///    ([xᵀ; 1ᵀ]·dh and [hᵀ; 1ᵀ]·dz, the ones row giving the biases) and RMSprop applied in
+///    registers, so no gradient is ever stored.
+/// Each comes as a GPU form (<c>*Tiled</c>, <c>*PerGroup</c>: shared-memory tiles, group
+/// reductions) and a form for CPU-like devices (<c>*Panel</c>, <c>*PerRow</c>: fat work items that
+/// skip zero pixels), with the same arithmetic as the unfused kernels.
+/// </summary>
+public static class FusedStepKernels
+{
+    /// <summary>GPU tiles are Tile×Tile outputs, one per thread: 128×512 is 256 groups, enough for a large GPU.</summary>
+    public const int Tile = 16;
+
+    public const int TileDepth = 32;
+
+    public const int TiledGroupSize = Tile * Tile;
+
+    /// <summary>Bytes of shared memory one group of the tiled kernels uses.</summary>
+    public const int TiledSharedMemoryBytes = 2 * TileDepth * Tile * sizeof(float);
+
+    /// <summary>The fused tail holds a row's logits in registers or shared memory; more classes run unfused.</summary>
+    public const int MaxClasses = 16;
+
+    private const int PanelRows = MatMulKernels.PanelRows;
+    private const int PanelCols = MatMulKernels.PanelCols;
+
+    /// <summary>Launch 1, GPU: images[order] (B,P) / 255 · W1 (P,H) + b1 → ReLU → h (B,H). Needs groups of exactly <see cref="TiledGroupSize"/>.</summary>
+    public static void HiddenForwardTiled(FusedStep s)
+    {
+        var tileA = SharedMemory.Allocate1D<float>(TileDepth * Tile);
+        var tileB = SharedMemory.Allocate1D<float>(TileDepth * Tile);
+        int thread = Group.IdxX;
+        int tx = thread % Tile, ty = thread / Tile;
+        int hidden = s.HiddenUnits, pixels = s.Pixels;
+        int blockColumns = (hidden + Tile - 1) / Tile;
+        int blocks = (s.Batch + Tile - 1) / Tile * blockColumns;
+        for (int block = Grid.IdxX; block < blocks; block += Grid.DimX)
+        {
+            int row0 = block / blockColumns * Tile, col0 = block % blockColumns * Tile;
+            float sum = 0f;
+            for (int k0 = 0; k0 < pixels; k0 += TileDepth)
+            {
+                for (int i = thread; i < TileDepth * Tile; i += TiledGroupSize)
+                {
+                    // Pixels of a row are contiguous along k; W1 is contiguous along its columns.
+                    int r = i / TileDepth, kk = i % TileDepth;
+                    tileA[kk * Tile + r] = row0 + r < s.Batch && k0 + kk < pixels ? s.Pixel(row0 + r, k0 + kk) : 0f;
+                    int c = i % Tile, kb = i / Tile;
+                    tileB[kb * Tile + c] = col0 + c < hidden && k0 + kb < pixels ? s.Parameters[(k0 + kb) * hidden + col0 + c] : 0f;
+                }
+
+                Group.Barrier();
+                for (int kk = 0; kk < TileDepth; kk++)
+                    sum += tileA[kk * Tile + ty] * tileB[kk * Tile + tx];
+                Group.Barrier();
+            }
+
+            if (row0 + ty < s.Batch && col0 + tx < hidden)
+                s.Hidden[(row0 + ty) * hidden + col0 + tx] = Math.Max(sum + s.Parameters[s.Bias1 + col0 + tx], 0f);
+        }
+    }
+
+    /// <summary>Launch 1, CPU-like devices: each work item a 4×16 panel of h, skipping every k where its four pixels are 0 (most of MNIST).</summary>
+    public static void HiddenForwardPanel(FusedStep s)
+    {
+        int hidden = s.HiddenUnits, pixels = s.Pixels;
+        int panels = (hidden + PanelCols - 1) / PanelCols;
+        int items = (s.Batch + PanelRows - 1) / PanelRows * panels;
+        for (int item = Grid.GlobalIndex.X, step = Grid.DimX * Group.DimX; item < items; item += step)
+        {
+            int row0 = item / panels * PanelRows, col0 = item % panels * PanelCols;
+            int width = Math.Min(PanelCols, hidden - col0);
+            // Rows past the batch repeat its last row; they are never stored.
+            int r0 = s.Order[s.Start + Math.Min(row0, s.Batch - 1)] * pixels, r1 = s.Order[s.Start + Math.Min(row0 + 1, s.Batch - 1)] * pixels;
+            int r2 = s.Order[s.Start + Math.Min(row0 + 2, s.Batch - 1)] * pixels, r3 = s.Order[s.Start + Math.Min(row0 + 3, s.Batch - 1)] * pixels;
+            Float4 c00 = default, c01 = default, c02 = default, c03 = default;
+            Float4 c10 = default, c11 = default, c12 = default, c13 = default;
+            Float4 c20 = default, c21 = default, c22 = default, c23 = default;
+            Float4 c30 = default, c31 = default, c32 = default, c33 = default;
+            for (int k = 0; k < pixels; k++)
+            {
+                byte p0 = s.Images[r0 + k], p1 = s.Images[r1 + k], p2 = s.Images[r2 + k], p3 = s.Images[r3 + k];
+                if ((p0 | p1 | p2 | p3) == 0)
+                    continue;
+                float a0 = p0 / 255f, a1 = p1 / 255f, a2 = p2 / 255f, a3 = p3 / 255f;
+                int w = k * hidden + col0;
+                var v0 = Row4(s.Parameters, w, 0, width);
+                var v1 = Row4(s.Parameters, w, 4, width);
+                var v2 = Row4(s.Parameters, w, 8, width);
+                var v3 = Row4(s.Parameters, w, 12, width);
+                c00.AddScaled(a0, v0); c01.AddScaled(a0, v1); c02.AddScaled(a0, v2); c03.AddScaled(a0, v3);
+                c10.AddScaled(a1, v0); c11.AddScaled(a1, v1); c12.AddScaled(a1, v2); c13.AddScaled(a1, v3);
+                c20.AddScaled(a2, v0); c21.AddScaled(a2, v1); c22.AddScaled(a2, v2); c23.AddScaled(a2, v3);
+                c30.AddScaled(a3, v0); c31.AddScaled(a3, v1); c32.AddScaled(a3, v2); c33.AddScaled(a3, v3);
+            }
+
+            StoreHiddenRow(s, row0, col0, width, c00, c01, c02, c03);
+            StoreHiddenRow(s, row0 + 1, col0, width, c10, c11, c12, c13);
+            StoreHiddenRow(s, row0 + 2, col0, width, c20, c21, c22, c23);
+            StoreHiddenRow(s, row0 + 3, col0, width, c30, c31, c32, c33);
+        }
+    }
+
+    /// <summary>
+    /// Launch 2, GPU: one group per row of the batch. The 512-long dot products of z = h·W2 are
+    /// split over the group's threads and summed by <typeparamref name="TSum"/>: ILGPU.Algorithms'
+    /// group reduction where the backend has one (CUDA), a shared-memory tree where it does not
+    /// (OpenCL drivers without work-group collectives: PoCL, NVIDIA's).
+    /// <paramref name="backward"/> 0: a forward-only pass writes probabilities instead of dz and no dh.
+    /// </summary>
+    public static void TailPerGroup<TSum>(FusedStep s, int backward)
+        where TSum : struct, IGroupSum
+    {
+        var logits = SharedMemory.Allocate1D<float>(MaxClasses);
+        int hidden = s.HiddenUnits, classes = s.Classes;
+        for (int row = Grid.IdxX; row < s.Batch; row += Grid.DimX)
+        {
+            int h = row * hidden;
+            for (int c = 0; c < classes; c++)
+            {
+                float partial = 0f;
+                for (int j = Group.IdxX; j < hidden; j += Group.DimX)
+                    partial += s.Hidden[h + j] * s.Parameters[s.Weights2 + j * classes + c];
+                float total = default(TSum).Sum(partial);
+                if (Group.IsFirstThread)
+                    logits[c] = total + s.Parameters[s.Bias2 + c];
+            }
+
+            Group.Barrier();
+            int label = s.Labels[s.Order[s.Start + row]];
+            float max = logits[0];
+            int argmax = 0;
+            for (int c = 1; c < classes; c++)
+            {
+                if (logits[c] > max)
+                {
+                    max = logits[c];
+                    argmax = c;
+                }
+            }
+
+            float sum = 0f;
+            for (int c = 0; c < classes; c++)
+                sum += MathF.Exp(logits[c] - max);
+            float inverse = 1f / sum, scale = 1f / s.Batch;
+            if (Group.IsFirstThread)
+            {
+                s.Losses[s.Start + row] = MathF.Log(sum) - (logits[label] - max);
+                s.Predictions[s.Start + row] = argmax;
+            }
+
+            for (int c = Group.IdxX; c < classes; c += Group.DimX)
+            {
+                float p = MathF.Exp(logits[c] - max) * inverse;
+                s.Output[row * classes + c] = backward == 0 ? p : (c == label ? p - 1f : p) * scale;
+            }
+
+            if (backward != 0)
+            {
+                for (int j = Group.IdxX; j < hidden; j += Group.DimX)
+                {
+                    float dh = 0f;
+                    for (int c = 0; c < classes; c++)
+                    {
+                        float p = MathF.Exp(logits[c] - max) * inverse;
+                        dh += (c == label ? p - 1f : p) * scale * s.Parameters[s.Weights2 + j * classes + c];
+                    }
+
+                    s.HiddenGradient[h + j] = s.Hidden[h + j] > 0f ? dh : 0f;
+                }
+            }
+
+            Group.Barrier();
+        }
+    }
+
+    /// <summary>The sum of one value per thread of a group, valid in its first thread; every thread must call it.</summary>
+    public interface IGroupSum
+    {
+        float Sum(float value);
+    }
+
+    /// <summary>ILGPU.Algorithms' group reduction: warp shuffles on CUDA.</summary>
+    public readonly struct AlgorithmsGroupSum : IGroupSum
+    {
+        public float Sum(float value) => GroupExtensions.Reduce<float, AddFloat>(value);
+    }
+
+    /// <summary>
+    /// A halving tree in shared memory, for groups of a power of two up to <see cref="MaxGroupSize"/>
+    /// threads: what every OpenCL device compiles. (A tree whose active threads are picked by
+    /// thread % (2·stride) summed nothing on PoCL 3.1; this form is measured to work there.)
+    /// </summary>
+    public readonly struct SharedMemoryGroupSum : IGroupSum
+    {
+        public const int MaxGroupSize = 1024;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Sum(float value)
+        {
+            var scratch = SharedMemory.Allocate1D<float>(MaxGroupSize);
+            int thread = Group.IdxX;
+            scratch[thread] = value;
+            Group.Barrier();
+            for (int stride = Group.DimX / 2; stride > 0; stride /= 2)
+            {
+                if (thread < stride)
+                    scratch[thread] += scratch[thread + stride];
+                Group.Barrier();
+            }
+
+            float total = scratch[0];
+            Group.Barrier();
+            return total;
+        }
+    }
+
+    /// <summary>Launch 2, CPU-like devices: one work item per row, everything in plain loops.</summary>
+    public static void TailPerRow(FusedStep s, int backward)
+    {
+        var logits = LocalMemory.Allocate1D<float>(MaxClasses);
+        int hidden = s.HiddenUnits, classes = s.Classes;
+        for (int row = Grid.GlobalIndex.X, step = Grid.DimX * Group.DimX; row < s.Batch; row += step)
+        {
+            int h = row * hidden;
+            for (int c = 0; c < classes; c++)
+                logits[c] = 0f;
+            for (int j = 0; j < hidden; j++)
+            {
+                float value = s.Hidden[h + j];
+                if (value == 0f)
+                    continue;
+                int w = s.Weights2 + j * classes;
+                for (int c = 0; c < classes; c++)
+                    logits[c] += value * s.Parameters[w + c];
+            }
+
+            int label = s.Labels[s.Order[s.Start + row]];
+            float max = float.NegativeInfinity;
+            int argmax = 0;
+            for (int c = 0; c < classes; c++)
+            {
+                logits[c] += s.Parameters[s.Bias2 + c];
+                if (c == 0 || logits[c] > max)
+                {
+                    max = logits[c];
+                    argmax = c;
+                }
+            }
+
+            float labelLogit = logits[label];
+            float sum = 0f;
+            for (int c = 0; c < classes; c++)
+            {
+                logits[c] = MathF.Exp(logits[c] - max);
+                sum += logits[c];
+            }
+
+            s.Losses[s.Start + row] = MathF.Log(sum) - (labelLogit - max);
+            s.Predictions[s.Start + row] = argmax;
+            float inverse = 1f / sum, scale = 1f / s.Batch;
+            for (int c = 0; c < classes; c++)
+            {
+                float p = logits[c] * inverse;
+                logits[c] = backward == 0 ? p : (c == label ? p - 1f : p) * scale;
+                s.Output[row * classes + c] = logits[c];
+            }
+
+            if (backward == 0)
+                continue;
+            for (int j = 0; j < hidden; j++)
+            {
+                if (s.Hidden[h + j] <= 0f)
+                {
+                    s.HiddenGradient[h + j] = 0f;
+                    continue;
+                }
+
+                float dh = 0f;
+                int w = s.Weights2 + j * classes;
+                for (int c = 0; c < classes; c++)
+                    dh += logits[c] * s.Parameters[w + c];
+                s.HiddenGradient[h + j] = dh;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Launch 3, GPU: Tile×Tile parameter gradients per group, one whole sum over the batch per
+    /// thread (batch staged in shared memory <see cref="TileDepth"/> rows at a time), then RMSprop:
+    /// v ← ρv + (1−ρ)g², w ← w − lr·g/(√v + ε). Tiles of layer 1 ([xᵀ; 1ᵀ]·dh) come first, then layer 2 ([hᵀ; 1ᵀ]·dz).
+    /// </summary>
+    public static void GradientsRmsPropTiled(FusedStep s)
+    {
+        var tileA = SharedMemory.Allocate1D<float>(TileDepth * Tile);
+        var tileD = SharedMemory.Allocate1D<float>(TileDepth * Tile);
+        int thread = Group.IdxX;
+        int tx = thread % Tile, ty = thread / Tile;
+        int hidden = s.HiddenUnits, classes = s.Classes, pixels = s.Pixels;
+        int columns1 = (hidden + Tile - 1) / Tile, blocks1 = (pixels + 1 + Tile - 1) / Tile * columns1;
+        int columns2 = (classes + Tile - 1) / Tile, blocks2 = (hidden + 1 + Tile - 1) / Tile * columns2;
+        for (int block = Grid.IdxX; block < blocks1 + blocks2; block += Grid.DimX)
+        {
+            bool first = block < blocks1;
+            int local = first ? block : block - blocks1;
+            int columns = first ? columns1 : columns2;
+            int inputs = first ? pixels : hidden, outputs = first ? hidden : classes;
+            int k0 = local / columns * Tile, col0 = local % columns * Tile;
+            float sum = 0f;
+            for (int b0 = 0; b0 < s.Batch; b0 += TileDepth)
+            {
+                for (int i = thread; i < TileDepth * Tile; i += TiledGroupSize)
+                {
+                    int bb = i / Tile, c = i % Tile;
+                    int b = b0 + bb, k = k0 + c, o = col0 + c;
+                    tileA[bb * Tile + c] = b >= s.Batch || k > inputs ? 0f : k == inputs ? 1f : first ? s.Pixel(b, k) : s.Hidden[b * hidden + k];
+                    tileD[bb * Tile + c] = b >= s.Batch || o >= outputs ? 0f : first ? s.HiddenGradient[b * hidden + o] : s.Output[b * classes + o];
+                }
+
+                Group.Barrier();
+                for (int bb = 0; bb < TileDepth; bb++)
+                    sum += tileA[bb * Tile + ty] * tileD[bb * Tile + tx];
+                Group.Barrier();
+            }
+
+            if (k0 + ty <= inputs && col0 + tx < outputs)
+                RmsProp(s, (first ? 0 : s.Weights2) + (k0 + ty) * outputs + col0 + tx, sum);
+        }
+    }
+
+    /// <summary>
+    /// Launch 3, CPU-like devices: each work item a 4×16 panel of one layer's parameters, summing
+    /// over the batch and skipping rows where its four left-operand values are 0, then RMSprop.
+    /// </summary>
+    public static void GradientsRmsPropPanel(FusedStep s)
+    {
+        int hidden = s.HiddenUnits, classes = s.Classes, pixels = s.Pixels;
+        int panels1 = (hidden + PanelCols - 1) / PanelCols, items1 = (pixels + 1 + PanelRows - 1) / PanelRows * panels1;
+        int panels2 = (classes + PanelCols - 1) / PanelCols, items2 = (hidden + 1 + PanelRows - 1) / PanelRows * panels2;
+        for (int item = Grid.GlobalIndex.X, step = Grid.DimX * Group.DimX; item < items1 + items2; item += step)
+        {
+            bool first = item < items1;
+            int local = first ? item : item - items1;
+            int panels = first ? panels1 : panels2;
+            int inputs = first ? pixels : hidden, outputs = first ? hidden : classes;
+            int k0 = local / panels * PanelRows, col0 = local % panels * PanelCols;
+            int width = Math.Min(PanelCols, outputs - col0);
+            Float4 c00 = default, c01 = default, c02 = default, c03 = default;
+            Float4 c10 = default, c11 = default, c12 = default, c13 = default;
+            Float4 c20 = default, c21 = default, c22 = default, c23 = default;
+            Float4 c30 = default, c31 = default, c32 = default, c33 = default;
+            for (int b = 0; b < s.Batch; b++)
+            {
+                float a0 = Left(s, first, b, k0, inputs), a1 = Left(s, first, b, k0 + 1, inputs);
+                float a2 = Left(s, first, b, k0 + 2, inputs), a3 = Left(s, first, b, k0 + 3, inputs);
+                if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
+                    continue;
+                var d = first ? s.HiddenGradient : s.Output;
+                int d0 = b * outputs + col0;
+                var v0 = Row4(d, d0, 0, width);
+                var v1 = Row4(d, d0, 4, width);
+                var v2 = Row4(d, d0, 8, width);
+                var v3 = Row4(d, d0, 12, width);
+                c00.AddScaled(a0, v0); c01.AddScaled(a0, v1); c02.AddScaled(a0, v2); c03.AddScaled(a0, v3);
+                c10.AddScaled(a1, v0); c11.AddScaled(a1, v1); c12.AddScaled(a1, v2); c13.AddScaled(a1, v3);
+                c20.AddScaled(a2, v0); c21.AddScaled(a2, v1); c22.AddScaled(a2, v2); c23.AddScaled(a2, v3);
+                c30.AddScaled(a3, v0); c31.AddScaled(a3, v1); c32.AddScaled(a3, v2); c33.AddScaled(a3, v3);
+            }
+
+            int offset = first ? 0 : s.Weights2;
+            UpdatePanelRow(s, offset, k0, inputs, outputs, col0, width, c00, c01, c02, c03);
+            UpdatePanelRow(s, offset, k0 + 1, inputs, outputs, col0, width, c10, c11, c12, c13);
+            UpdatePanelRow(s, offset, k0 + 2, inputs, outputs, col0, width, c20, c21, c22, c23);
+            UpdatePanelRow(s, offset, k0 + 3, inputs, outputs, col0, width, c30, c31, c32, c33);
+        }
+    }
+
+    /// <summary>Row k of [xᵀ; 1ᵀ] (layer 1) or [hᵀ; 1ᵀ] (layer 2) at batch row b; 0 past the ones row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Left(FusedStep s, bool first, int b, int k, int inputs) =>
+        k > inputs ? 0f : k == inputs ? 1f : first ? s.Pixel(b, k) : s.Hidden[b * s.HiddenUnits + k];
+
+    /// <summary>Four consecutive values from <paramref name="offset"/> + <paramref name="from"/>, 0 past <paramref name="width"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Float4 Row4(ArrayView<float> values, int offset, int from, int width) => new(
+        from < width ? values[offset + from] : 0f,
+        from + 1 < width ? values[offset + from + 1] : 0f,
+        from + 2 < width ? values[offset + from + 2] : 0f,
+        from + 3 < width ? values[offset + from + 3] : 0f);
+
+    private static void StoreHiddenRow(FusedStep s, int row, int col0, int width, Float4 s0, Float4 s1, Float4 s2, Float4 s3)
+    {
+        if (row >= s.Batch)
+            return;
+        for (int j = 0; j < width; j++)
+        {
+            float sum = j < 4 ? s0[j] : j < 8 ? s1[j - 4] : j < 12 ? s2[j - 8] : s3[j - 12];
+            s.Hidden[row * s.HiddenUnits + col0 + j] = Math.Max(sum + s.Parameters[s.Bias1 + col0 + j], 0f);
+        }
+    }
+
+    private static void UpdatePanelRow(FusedStep s, int offset, int k, int inputs, int outputs, int col0, int width, Float4 s0, Float4 s1, Float4 s2, Float4 s3)
+    {
+        if (k > inputs)
+            return;
+        for (int j = 0; j < width; j++)
+            RmsProp(s, offset + k * outputs + col0 + j, j < 4 ? s0[j] : j < 8 ? s1[j - 4] : j < 12 ? s2[j - 8] : s3[j - 12]);
+    }
+
+    /// <summary>The same arithmetic, in the same order, as <see cref="RmsPropKernels.Update"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RmsProp(FusedStep s, int i, float g)
+    {
+        float v = s.Rho * s.MeanSquares[i] + (1f - s.Rho) * g * g;
+        s.MeanSquares[i] = v;
+        s.Parameters[i] -= s.LearningRate * g / (MathF.Sqrt(v) + s.Epsilon);
+    }
+}
