@@ -407,12 +407,27 @@ public static class FusedStepKernels
             Float4 c10 = default, c11 = default, c12 = default, c13 = default;
             Float4 c20 = default, c21 = default, c22 = default, c23 = default;
             Float4 c30 = default, c31 = default, c32 = default, c33 = default;
+            // Most panels lie wholly inside the images: their four pixels are read as bytes, and
+            // the step is skipped before any conversion when all four are 0.
+            bool pixelsInside = first && k0 + PanelRows <= inputs;
             for (int b = 0; b < s.Batch; b++)
             {
-                float a0 = Left(s, first, b, k0, inputs), a1 = Left(s, first, b, k0 + 1, inputs);
-                float a2 = Left(s, first, b, k0 + 2, inputs), a3 = Left(s, first, b, k0 + 3, inputs);
-                if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
-                    continue;
+                float a0, a1, a2, a3;
+                if (pixelsInside)
+                {
+                    int image = s.Order[s.Start + b] * pixels + k0;
+                    byte p0 = s.Images[image], p1 = s.Images[image + 1], p2 = s.Images[image + 2], p3 = s.Images[image + 3];
+                    if ((p0 | p1 | p2 | p3) == 0)
+                        continue;
+                    (a0, a1, a2, a3) = (p0 / 255f, p1 / 255f, p2 / 255f, p3 / 255f);
+                }
+                else
+                {
+                    (a0, a1, a2, a3) = (Left(s, first, b, k0, inputs), Left(s, first, b, k0 + 1, inputs), Left(s, first, b, k0 + 2, inputs), Left(s, first, b, k0 + 3, inputs));
+                    if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
+                        continue;
+                }
+
                 var d = first ? s.HiddenGradient : s.Output;
                 int d0 = b * outputs + col0;
                 var v0 = Row4(d, d0, 0, width);

@@ -15,18 +15,18 @@ public sealed class HostBackend : ITrainingBackend
 {
     private readonly WorkerPool pool;
     private readonly IMatMul matMul;
-    private readonly RmsPropWork rmsProp;
+    private readonly IRmsPropWork rmsProp;
     private readonly MemoryBudget memory;
+    private readonly IHostFusedStep fused;
 
     /// <param name="threads">Threads to compute with, the caller's included; default: one per core.</param>
     /// <param name="memoryLimitBytes">Caps what this backend may allocate, below what the host has.</param>
     public HostBackend(int? threads = null, long? memoryLimitBytes = null)
     {
         pool = new WorkerPool(threads ?? Environment.ProcessorCount);
-        matMul = Avx512Float.IsSupported ? new MatMul<Avx512Float>(pool)
-            : Avx2Float.IsSupported ? new MatMul<Avx2Float>(pool)
-            : new MatMul<PortableFloat>(pool);
-        rmsProp = new RmsPropWork(pool.Threads);
+        (matMul, fused, rmsProp) = Avx512Float.IsSupported ? ((IMatMul)new MatMul<Avx512Float>(pool), (IHostFusedStep)new HostFusedStep<Avx512Float>(pool), (IRmsPropWork)new RmsPropWork<Avx512Float>(pool.Threads))
+            : Avx2Float.IsSupported ? (new MatMul<Avx2Float>(pool), new HostFusedStep<Avx2Float>(pool), new RmsPropWork<Avx2Float>(pool.Threads))
+            : (new MatMul<PortableFloat>(pool), new HostFusedStep<PortableFloat>(pool), new RmsPropWork<PortableFloat>(pool.Threads));
         DeviceName = $"host ({SimdName}, {pool.Threads} threads)";
         memory = new MemoryBudget(DeviceName, memoryLimitBytes);
     }
@@ -117,8 +117,26 @@ public sealed class HostBackend : ITrainingBackend
     {
     }
 
-    /// <summary>Nothing here is fused (yet); setting it changes nothing.</summary>
+    /// <summary>Whether steps and evaluation batches of the seed network run as <see cref="HostFusedStep{TVec}"/>, with the sparse first layer.</summary>
     public bool FusedSteps { get; set; } = true;
+
+    /// <summary>The fused step, to the bit what the composition computes; otherwise the composition.</summary>
+    public void TrainStep(TrainingStep work, int start, int batch)
+    {
+        if (CanFuse(work.Network))
+            fused.Train(work, start, batch);
+        else
+            work.Compose(start, batch);
+    }
+
+    /// <summary>The fused forward pass (sparse first layer, output layer, softmax); otherwise the composition.</summary>
+    public void EvaluateBatch(EvaluationPass work, int start, int batch)
+    {
+        if (CanFuse(work.Network))
+            fused.Evaluate(work, start, batch);
+        else
+            work.Compose(start, batch);
+    }
 
     public long KernelLaunches => 0;
 
@@ -154,28 +172,39 @@ public sealed class HostBackend : ITrainingBackend
         float scale = 1f / batch;
         for (int row = 0; row < batch; row++)
         {
-            var z = logits.Slice(row * classes, classes);
-            var p = output.Slice(row * classes, classes);
-            int argmax = TensorPrimitives.IndexOfMax(z);
-            float max = z[argmax];
-            float sum = 0f;
-            for (int c = 0; c < classes; c++)
-            {
-                p[c] = MathF.Exp(z[c] - max);
-                sum += p[c];
-            }
-
-            TensorPrimitives.Multiply(p, 1f / sum, p);
-            int label = labels[row];
-            losses[outputOffset + row] = MathF.Log(sum) - (z[label] - max);
+            losses[outputOffset + row] = SoftmaxRow(logits.Slice(row * classes, classes), output.Slice(row * classes, classes), labels[row], gradient ? scale : 0f, out int argmax);
             predictions[outputOffset + row] = argmax;
-            if (gradient)
-            {
-                p[label] -= 1f;
-                TensorPrimitives.Multiply(p, scale, p);
-            }
         }
     }
+
+    /// <summary>
+    /// One row of softmax-cross-entropy: p = softmax(z), and with a nonzero <paramref name="gradientScale"/>
+    /// p becomes (p − onehot) · scale. Returns the loss log Σ exp(z − max) − (z[label] − max).
+    /// </summary>
+    internal static float SoftmaxRow(ReadOnlySpan<float> z, Span<float> p, int label, float gradientScale, out int argmax)
+    {
+        argmax = TensorPrimitives.IndexOfMax(z);
+        float max = z[argmax];
+        float sum = 0f;
+        for (int c = 0; c < z.Length; c++)
+        {
+            p[c] = MathF.Exp(z[c] - max);
+            sum += p[c];
+        }
+
+        TensorPrimitives.Multiply(p, 1f / sum, p);
+        if (gradientScale != 0f)
+        {
+            p[label] -= 1f;
+            TensorPrimitives.Multiply(p, gradientScale, p);
+        }
+
+        return MathF.Log(sum) - (z[label] - max);
+    }
+
+    /// <summary>The fused step is written for two dense layers on this backend's own arrays, with pixel indices that fit 16 bits.</summary>
+    private bool CanFuse(Network network) =>
+        FusedSteps && ReferenceEquals(network.Backend, this) && network.Layers.Count == 2 && HostFusedStep<PortableFloat>.Fits(network.Shape.Inputs);
 
     private static Span<T> Span<T>(DeviceArray<T> array)
         where T : unmanaged, INumber<T> => HostArray<T, T>.Of(array).Span;
@@ -197,44 +226,28 @@ public sealed class HostBackend : ITrainingBackend
     }
 
     /// <summary>RMSprop over the flat parameter array, one contiguous share per thread.</summary>
-    private sealed class RmsPropWork(int parts) : IParallelWork
+    private interface IRmsPropWork : IParallelWork
+    {
+        void Set(Memory<float> w, Memory<float> g, Memory<float> v, RmsProp optimizer);
+    }
+
+    private sealed class RmsPropWork<TVec>(int parts) : IRmsPropWork
+        where TVec : struct, ISimdFloat<TVec>
     {
         private Memory<float> weights, gradients, meanSquares;
-        private float learningRate, rho, epsilon;
+        private RmsProp settings;
 
-        public void Set(Memory<float> w, Memory<float> g, Memory<float> v, RmsProp settings)
+        public void Set(Memory<float> w, Memory<float> g, Memory<float> v, RmsProp optimizer)
         {
             (weights, gradients, meanSquares) = (w, g, v);
-            (learningRate, rho, epsilon) = (settings.LearningRate, settings.Rho, settings.Epsilon);
+            settings = optimizer;
         }
 
         public void Execute(int part)
         {
             int count = weights.Length;
             int from = count * part / parts, to = count * (part + 1) / parts;
-            var w = weights.Span[from..to];
-            var g = gradients.Span[from..to];
-            var v = meanSquares.Span[from..to];
-            var rhoV = new Vector<float>(rho);
-            var oneMinusRho = new Vector<float>(1f - rho);
-            var lr = new Vector<float>(learningRate);
-            var eps = new Vector<float>(epsilon);
-            int i = 0;
-            for (; i <= w.Length - Vector<float>.Count; i += Vector<float>.Count)
-            {
-                var gi = new Vector<float>(g[i..]);
-                var vi = (rhoV * new Vector<float>(v[i..])) + (oneMinusRho * gi * gi);
-                vi.CopyTo(v[i..]);
-                (new Vector<float>(w[i..]) - (lr * gi / (Vector.SquareRoot(vi) + eps))).CopyTo(w[i..]);
-            }
-
-            for (; i < w.Length; i++)
-            {
-                float gi = g[i];
-                float vi = rho * v[i] + (1f - rho) * gi * gi;
-                v[i] = vi;
-                w[i] -= learningRate * gi / (MathF.Sqrt(vi) + epsilon);
-            }
+            SimdRmsProp.Apply<TVec>(weights.Span[from..to], gradients.Span[from..to], meanSquares.Span[from..to], settings);
         }
     }
 }

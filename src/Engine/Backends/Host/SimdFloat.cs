@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -30,7 +31,19 @@ internal interface ISimdFloat<TSelf>
     /// <summary>a·b + c, fused where the hardware can.</summary>
     static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
 
+    /// <summary>One lane of <see cref="MultiplyAdd"/>, rounded the same way: for the columns past the last whole vector.</summary>
+    static abstract float ScalarMultiplyAdd(float a, float b, float c);
+
     static abstract TSelf Add(TSelf a, TSelf b);
+
+    /// <summary>a·b, rounded on its own (never fused with a following add).</summary>
+    static abstract TSelf Multiply(TSelf a, TSelf b);
+
+    static abstract TSelf Subtract(TSelf a, TSelf b);
+
+    static abstract TSelf Divide(TSelf a, TSelf b);
+
+    static abstract TSelf SquareRoot(TSelf a);
 
     /// <summary>max(a, 0), the ReLU.</summary>
     static abstract TSelf Relu(TSelf a);
@@ -64,7 +77,22 @@ internal readonly struct Avx512Float(Vector512<float> value) : ISimdFloat<Avx512
     public static Avx512Float MultiplyAdd(Avx512Float a, Avx512Float b, Avx512Float c) => new(Avx512F.FusedMultiplyAdd(a.value, b.value, c.value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ScalarMultiplyAdd(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Avx512Float Add(Avx512Float a, Avx512Float b) => new(a.value + b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx512Float Multiply(Avx512Float a, Avx512Float b) => new(a.value * b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx512Float Subtract(Avx512Float a, Avx512Float b) => new(a.value - b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx512Float Divide(Avx512Float a, Avx512Float b) => new(a.value / b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx512Float SquareRoot(Avx512Float a) => new(Vector512.Sqrt(a.value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Avx512Float Relu(Avx512Float a) => new(Vector512.Max(a.value, Vector512<float>.Zero));
@@ -98,7 +126,22 @@ internal readonly struct Avx2Float(Vector256<float> value) : ISimdFloat<Avx2Floa
     public static Avx2Float MultiplyAdd(Avx2Float a, Avx2Float b, Avx2Float c) => new(Fma.MultiplyAdd(a.value, b.value, c.value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ScalarMultiplyAdd(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Avx2Float Add(Avx2Float a, Avx2Float b) => new(a.value + b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx2Float Multiply(Avx2Float a, Avx2Float b) => new(a.value * b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx2Float Subtract(Avx2Float a, Avx2Float b) => new(a.value - b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx2Float Divide(Avx2Float a, Avx2Float b) => new(a.value / b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Avx2Float SquareRoot(Avx2Float a) => new(Vector256.Sqrt(a.value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Avx2Float Relu(Avx2Float a) => new(Vector256.Max(a.value, Vector256<float>.Zero));
@@ -132,11 +175,65 @@ internal readonly struct PortableFloat(Vector<float> value) : ISimdFloat<Portabl
     public static PortableFloat MultiplyAdd(PortableFloat a, PortableFloat b, PortableFloat c) => new((a.value * b.value) + c.value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ScalarMultiplyAdd(float a, float b, float c) => (a * b) + c;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PortableFloat Add(PortableFloat a, PortableFloat b) => new(a.value + b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PortableFloat Multiply(PortableFloat a, PortableFloat b) => new(a.value * b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PortableFloat Subtract(PortableFloat a, PortableFloat b) => new(a.value - b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PortableFloat Divide(PortableFloat a, PortableFloat b) => new(a.value / b.value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PortableFloat SquareRoot(PortableFloat a) => new(Vector.SquareRoot(a.value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PortableFloat Relu(PortableFloat a) => new(Vector.Max(a.value, Vector<float>.Zero));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PortableFloat WherePositive(PortableFloat mask, PortableFloat value) => new(Vector.ConditionalSelect(Vector.GreaterThan(mask.value, Vector<float>.Zero), value.value, Vector<float>.Zero));
+}
+
+/// <summary>
+/// RMSprop over spans with Keras' arithmetic, for every host caller alike: separate multiplies and
+/// adds (never fused), in one association, so a parameter updated by any host path — the whole
+/// flat array at once or one gradient row at a time — gets the same bits.
+/// v ← ρ·v + ((1 − ρ)·g)·g;  w ← w − (lr·g) / (√v + ε)
+/// </summary>
+internal static class SimdRmsProp
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Apply<TVec>(Span<float> w, ReadOnlySpan<float> g, Span<float> v, RmsProp settings)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var rho = TVec.Broadcast(settings.Rho);
+        var oneMinusRho = TVec.Broadcast(1f - settings.Rho);
+        var lr = TVec.Broadcast(settings.LearningRate);
+        var eps = TVec.Broadcast(settings.Epsilon);
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        ref float vr = ref MemoryMarshal.GetReference(v);
+        int i = 0;
+        for (; i + TVec.Count <= w.Length; i += TVec.Count)
+        {
+            var gi = TVec.Load(ref Unsafe.Add(ref gr, i));
+            var vi = TVec.Add(TVec.Multiply(rho, TVec.Load(ref Unsafe.Add(ref vr, i))), TVec.Multiply(TVec.Multiply(oneMinusRho, gi), gi));
+            TVec.Store(vi, ref Unsafe.Add(ref vr, i));
+            var step = TVec.Divide(TVec.Multiply(lr, gi), TVec.Add(TVec.SquareRoot(vi), eps));
+            TVec.Store(TVec.Subtract(TVec.Load(ref Unsafe.Add(ref wr, i)), step), ref Unsafe.Add(ref wr, i));
+        }
+
+        for (; i < w.Length; i++)
+        {
+            float gi = g[i];
+            float vi = (settings.Rho * v[i]) + ((1f - settings.Rho) * gi * gi);
+            v[i] = vi;
+            w[i] -= settings.LearningRate * gi / (MathF.Sqrt(vi) + settings.Epsilon);
+        }
+    }
 }
