@@ -33,6 +33,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     private static readonly float[] Unit = Enumerable.Range(0, 256).Select(value => value / 255f).ToArray();
 
     private readonly WorkerPool pool;
+    private readonly GroupPixels groupPixels;
     private readonly HiddenForward forward;
     private readonly Tail tail;
     private readonly OutputGradients outputGradients;
@@ -52,7 +53,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     // Buffers reused by every step: W2 padded to whole vectors per row and transposed, dz padded,
     // each row group's nonzero pixels with the four rows' values, and per-thread scratch.
     private float[] w2Padded = [], w2Transposed = [], dzPadded = [], logits = [];
-    private int[] groupStart = [];
+    private int[] groupCount = [];
     private ushort[] groupPixel = [];
     private float[] groupValues = [];
     private readonly float[][] scratch;
@@ -61,6 +62,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     public HostFusedStep(WorkerPool pool)
     {
         this.pool = pool;
+        groupPixels = new GroupPixels(this);
         forward = new HiddenForward(this);
         tail = new Tail(this);
         outputGradients = new OutputGradients(this);
@@ -83,7 +85,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
         (losses, predictions, outputOffset) = (Storage(work.Losses), Storage(work.Predictions), start);
         (backward, optimizer) = (true, work.Optimizer);
         PrepareOutputLayer();
-        FindRowGroupPixels();
+        pool.Run(Parts(RowGroups), groupPixels);
         pool.Run(Parts(hidden), forward);
         pool.Run(Parts(batch), tail);
         pool.Run(Parts(hidden + 1), outputGradients);
@@ -97,7 +99,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
         backward = false;
         output = Storage(work.Probabilities);
         PrepareOutputLayer();
-        FindRowGroupPixels();
+        pool.Run(Parts(RowGroups), groupPixels);
         pool.Run(Parts(hidden), forward);
         pool.Run(Parts(batch), tail);
     }
@@ -126,7 +128,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
         Grow(ref w2Transposed, classes * hidden);
         Grow(ref dzPadded, batch * paddedClasses);
         Grow(ref logits, batch * classes);
-        Grow(ref groupStart, RowGroups + 1);
+        Grow(ref groupCount, RowGroups);
         Grow(ref groupPixel, RowGroups * pixels);
         Grow(ref groupValues, RowGroups * pixels * Group);
         int outputRows = (hidden + 1 + pool.Threads - 1) / pool.Threads + 1;
@@ -151,51 +153,58 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     }
 
     /// <summary>
-    /// For each group of four batch rows, the pixels nonzero in any of them, ascending, with the
-    /// four values x = byte / 255 (0 where a row's pixel is 0): the bytes are compared 32 at a time.
+    /// Phase 0: for each group of four batch rows, the pixels nonzero in any of them, ascending,
+    /// with the four values x = byte / 255 (0 where a row's pixel is 0), the bytes compared 32 at a
+    /// time. Group g's list is at g·P of the buffers, its length in groupCount[g]; each part a block of groups.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void FindRowGroupPixels()
+    private sealed class GroupPixels(HostFusedStep<TVec> step) : IParallelWork
     {
-        int entries = 0;
-        Span<int> image = stackalloc int[Group];
-        for (int g = 0; g < RowGroups; g++)
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Execute(int part)
         {
-            groupStart[g] = entries;
-            for (int r = 0; r < Group; r++)
-                image[r] = order[start + Math.Min(g * Group + r, batch - 1)] * pixels;
-            int k = 0;
-            for (; k + Vector256<byte>.Count <= pixels; k += Vector256<byte>.Count)
+            var s = step;
+            int pixels = s.pixels;
+            var images = s.images;
+            var (from, to) = Share(s.RowGroups, s.Parts(s.RowGroups), part, 1);
+            Span<int> image = stackalloc int[Group];
+            for (int g = from; g < to; g++)
             {
-                var any = Vector256.LoadUnsafe(ref images[image[0] + k]) | Vector256.LoadUnsafe(ref images[image[1] + k])
-                    | Vector256.LoadUnsafe(ref images[image[2] + k]) | Vector256.LoadUnsafe(ref images[image[3] + k]);
-                uint mask = ~Vector256.Equals(any, Vector256<byte>.Zero).ExtractMostSignificantBits();
-                while (mask != 0)
+                int rows = Math.Min(Group, s.batch - g * Group);
+                for (int r = 0; r < Group; r++)
+                    image[r] = s.order[s.start + g * Group + Math.Min(r, rows - 1)] * pixels;
+                ref ushort pixelOf = ref s.groupPixel[g * pixels];
+                ref float valuesOf = ref s.groupValues[g * pixels * Group];
+                int entries = 0, k = 0;
+                for (; k + Vector256<byte>.Count <= pixels; k += Vector256<byte>.Count)
                 {
-                    int at = k + BitOperations.TrailingZeroCount(mask);
-                    Append(ref entries, at, image, g);
-                    mask &= mask - 1;
+                    var any = Vector256.LoadUnsafe(ref images[image[0] + k]) | Vector256.LoadUnsafe(ref images[image[1] + k])
+                        | Vector256.LoadUnsafe(ref images[image[2] + k]) | Vector256.LoadUnsafe(ref images[image[3] + k]);
+                    uint mask = ~Vector256.Equals(any, Vector256<byte>.Zero).ExtractMostSignificantBits();
+                    for (; mask != 0; mask &= mask - 1)
+                        Append(images, image, rows, k + BitOperations.TrailingZeroCount(mask), ref pixelOf, ref valuesOf, ref entries);
                 }
-            }
 
-            for (; k < pixels; k++)
-            {
-                if ((images[image[0] + k] | images[image[1] + k] | images[image[2] + k] | images[image[3] + k]) != 0)
-                    Append(ref entries, k, image, g);
+                for (; k < pixels; k++)
+                {
+                    if ((images[image[0] + k] | images[image[1] + k] | images[image[2] + k] | images[image[3] + k]) != 0)
+                        Append(images, image, rows, k, ref pixelOf, ref valuesOf, ref entries);
+                }
+
+                s.groupCount[g] = entries;
             }
         }
 
-        groupStart[RowGroups] = entries;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Append(ref int entries, int pixel, ReadOnlySpan<int> image, int group)
-    {
-        groupPixel[entries] = (ushort)pixel;
-        ref float values = ref groupValues[entries * Group];
-        for (int r = 0; r < Group; r++)
-            Unsafe.Add(ref values, r) = group * Group + r < batch ? Unit[images[image[r] + pixel]] : 0f;
-        entries++;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Append(byte[] images, ReadOnlySpan<int> image, int rows, int pixel, ref ushort pixelOf, ref float valuesOf, ref int entries)
+        {
+            Unsafe.Add(ref pixelOf, entries) = (ushort)pixel;
+            ref float values = ref Unsafe.Add(ref valuesOf, entries * Group);
+            values = Unit[images[image[0] + pixel]];
+            Unsafe.Add(ref values, 1) = rows > 1 ? Unit[images[image[1] + pixel]] : 0f;
+            Unsafe.Add(ref values, 2) = rows > 2 ? Unit[images[image[2] + pixel]] : 0f;
+            Unsafe.Add(ref values, 3) = rows > 3 ? Unit[images[image[3] + pixel]] : 0f;
+            entries++;
+        }
     }
 
     private static void Grow<T>(ref T[] buffer, int length)
@@ -240,7 +249,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
             ref float valuesOf = ref MemoryMarshal.GetArrayDataReference(s.groupValues);
             for (int g = 0; g < s.RowGroups; g++)
             {
-                int e0 = s.groupStart[g], e1 = s.groupStart[g + 1];
+                int e0 = g * s.pixels, e1 = e0 + s.groupCount[g];
                 int rows = Math.Min(Group, s.batch - g * Group);
                 ref float h = ref s.h[g * Group * hidden];
                 int col = from;
