@@ -19,7 +19,7 @@ internal static class BenchCommand
 {
     public const string Schema = "mnistgpu-bench/1";
 
-    public static Command Create(TextWriter output)
+    public static Command Create(TextWriter output, TextWriter diagnostics)
     {
         var defaults = new TrainingSettings();
         var device = Options.Device(all: true);
@@ -46,13 +46,13 @@ internal static class BenchCommand
             var results = new List<DeviceBenchmark>();
             foreach (string spec in DeviceSpecs(parsed.GetValue(device)!))
             {
-                output.WriteLine($"Benchmarking {spec}: {Options.Count(settings.Epochs, "epoch")} of {mnist.Train.Count} images, batch {settings.BatchSize}");
+                diagnostics.WriteLine($"Benchmarking {spec}: {Options.Count(settings.Epochs, "epoch")} of {mnist.Train.Count} images, batch {settings.BatchSize}");
                 results.Add(Benchmark.Run(
-                    () => DeviceOpener.Open(spec, memoryLimitBytes: null, output, parsed.GetValue(threads)),
+                    () => DeviceOpener.Open(spec, memoryLimitBytes: null, diagnostics, parsed.GetValue(threads)),
                     mnist,
                     settings,
                     fused: !parsed.GetValue(unfused),
-                    onEpoch: epoch => output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  epoch {epoch.Epoch}: {epoch.Duration.TotalSeconds:F2} s, loss {epoch.Loss:F4}, accuracy {epoch.Accuracy:F4}"))));
+                    onEpoch: epoch => diagnostics.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  epoch {epoch.Epoch}: {epoch.Duration.TotalSeconds:F2} s, loss {epoch.Loss:F4}, accuracy {epoch.Accuracy:F4}"))));
             }
 
             Report(output, provenance, results);

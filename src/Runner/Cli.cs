@@ -5,7 +5,9 @@ namespace MnistGpu.Runner;
 
 /// <summary>
 /// The command line: parses, dispatches to a command, and turns every failure into one line on
-/// stderr with an exit code — 2 for bad usage or input, 1 for anything else.
+/// stderr with an exit code — 2 for bad usage or input, 1 for anything else. stdout carries
+/// results only, so that scripts can read it; what the program says about itself (the device
+/// chosen, the data read, files written) goes to stderr with the errors.
 /// </summary>
 public static class Cli
 {
@@ -13,19 +15,21 @@ public static class Cli
     public const int Failure = 1;
     public const int UsageError = 2;
 
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    /// <param name="diagnostics">Where commands say what they are doing; stderr, like <paramref name="error"/>, unless given.</param>
+    public static int Run(string[] args, TextWriter output, TextWriter error, TextWriter? diagnostics = null)
     {
+        diagnostics ??= error;
         var root = new RootCommand("MnistGpu: trains the Keras MNIST network (784-512-10, RMSprop) on ILGPU devices.")
         {
-            TrainCommand.Create(output),
-            DevicesCommand.Create(output),
-            VerifyCommand.Create(output),
-            BenchCommand.Create(output),
-            EvaluateCommand.Create(output),
-            PredictCommand.Create(output, error),
-            ExportCommand.Create(output),
-            ReportCommand.Create(output),
-            KernelsCommand.Create(output),
+            TrainCommand.Create(output, diagnostics),
+            DevicesCommand.Create(output, diagnostics),
+            VerifyCommand.Create(output, diagnostics),
+            BenchCommand.Create(output, diagnostics),
+            EvaluateCommand.Create(output, diagnostics),
+            PredictCommand.Create(output, diagnostics, error),
+            ExportCommand.Create(output, diagnostics),
+            ReportCommand.Create(output, diagnostics),
+            KernelsCommand.Create(output, diagnostics),
         };
 
         var parsed = root.Parse(args);

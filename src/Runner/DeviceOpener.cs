@@ -5,12 +5,12 @@ namespace MnistGpu.Runner;
 
 internal static class DeviceOpener
 {
-    /// <summary>Opens the device a --device value names and prints one line saying what was chosen.</summary>
-    public static ITrainingBackend Open(string spec, long? memoryLimitBytes, TextWriter output, int? hostThreads = null)
+    /// <summary>Opens the device a --device value names and says on <paramref name="diagnostics"/> which one was chosen.</summary>
+    public static ITrainingBackend Open(string spec, long? memoryLimitBytes, TextWriter diagnostics, int? hostThreads = null)
     {
         using var catalog = new DeviceCatalog();
         var backend = catalog.Open(spec, out string choice, memoryLimitBytes, hostThreads);
-        output.WriteLine($"Device: {choice}");
+        diagnostics.WriteLine($"Device: {choice}");
         return backend;
     }
 }

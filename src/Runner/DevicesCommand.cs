@@ -7,7 +7,7 @@ namespace MnistGpu.Runner;
 /// <summary><c>mnistgpu devices</c>: every device ILGPU can see, usable or not, and why.</summary>
 internal static class DevicesCommand
 {
-    public static Command Create(TextWriter output)
+    public static Command Create(TextWriter output, TextWriter diagnostics)
     {
         var command = new Command("devices", "List the devices ILGPU can see, whether each is usable, and why not");
         command.SetAction(_ =>
@@ -29,7 +29,7 @@ internal static class DevicesCommand
 
             Tables.Write(output, table);
             foreach (string note in catalog.Notes)
-                output.WriteLine(note);
+                diagnostics.WriteLine(note);
             return Cli.Ok;
         });
         return command;

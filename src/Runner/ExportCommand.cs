@@ -8,7 +8,7 @@ namespace MnistGpu.Runner;
 /// <summary><c>mnistgpu export</c>: a checkpoint's network as an ONNX model.</summary>
 internal static class ExportCommand
 {
-    public static Command Create(TextWriter output)
+    public static Command Create(TextWriter output, TextWriter diagnostics)
     {
         var model = ModelOption.Create();
         var onnx = new Option<FileInfo>("--onnx") { Description = "Write the ONNX model here", Required = true };
@@ -19,7 +19,7 @@ internal static class ExportCommand
             var checkpoint = Checkpoint.Load(parsed.GetValue(model)!.FullName);
             OutputFile.Check(path, "--onnx", OnnxExporter.FileBytes(checkpoint.Shape));
             OnnxExporter.Export(checkpoint, path);
-            output.WriteLine($"Wrote {path}: input '{OnnxExporter.InputName}' float [N,{checkpoint.Shape.Inputs}] in [0,1] -> Gemm -> Relu -> Gemm -> Softmax -> '{OnnxExporter.OutputName}' float [N,{checkpoint.Shape.Classes}]");
+            diagnostics.WriteLine($"Wrote {path}: input '{OnnxExporter.InputName}' float [N,{checkpoint.Shape.Inputs}] in [0,1] -> Gemm -> Relu -> Gemm -> Softmax -> '{OnnxExporter.OutputName}' float [N,{checkpoint.Shape.Classes}]");
             return Cli.Ok;
         });
         return command;

@@ -17,7 +17,7 @@ internal static class KernelsCommand
 {
     public const string Manifest = "kernels.tsv";
 
-    public static Command Create(TextWriter output)
+    public static Command Create(TextWriter output, TextWriter diagnostics)
     {
         var device = Options.Device();
         var ptx = new Option<DirectoryInfo?>("--ptx") { Description = "Write the PTX of every kernel and variant into this folder (created if missing), planned for a CUDA GPU whatever --device says" };
@@ -39,7 +39,7 @@ internal static class KernelsCommand
         {
             if (parsed.GetValue(ptx) is { } folder)
                 return WritePtx(output, folder.FullName, parsed.GetValue(arch));
-            using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, output);
+            using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, diagnostics);
             var launches = backend.PlannedLaunches(NetworkShape.Default, new Engine.Training.TrainingSettings().BatchSize);
             if (launches.Count == 0)
             {

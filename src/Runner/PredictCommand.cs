@@ -14,7 +14,7 @@ namespace MnistGpu.Runner;
 /// </summary>
 internal static class PredictCommand
 {
-    public static Command Create(TextWriter output, TextWriter error)
+    public static Command Create(TextWriter output, TextWriter diagnostics, TextWriter error)
     {
         var model = ModelOption.Create();
         var images = new Argument<FileInfo[]>("IMAGE") { Description = "PNG, JPEG, BMP or GIF pictures of one digit each", Arity = ArgumentArity.OneOrMore };
@@ -33,7 +33,7 @@ internal static class PredictCommand
             bool asJson = parsed.GetValue(json);
             if (readable.Count > 0)
             {
-                using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, asJson ? TextWriter.Null : output);
+                using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, diagnostics);
                 using var network = new TrainedNetwork(backend, checkpoint);
                 var probabilities = network.Probabilities(readable.SelectMany(p => p.Pixels!).ToArray());
                 int classes = checkpoint.Shape.Classes;

@@ -14,9 +14,9 @@ internal static class PreviewOptions
 
     public static Option<int> Limit() => Options.AtLeastOne("--preview-limit", "Most misclassified digits on the contact sheet and in the report", 100);
 
-    public static void Write(TextWriter output, string folder, RunReport run, LabeledImages testSet, int limit)
+    public static void Write(TextWriter diagnostics, string folder, RunReport run, LabeledImages testSet, int limit)
     {
         var files = PreviewWriter.Write(folder, run, testSet, limit);
-        output.WriteLine($"Previews: {files.Count} files in {folder} (open {Path.Combine(folder, PreviewWriter.Html)})");
+        diagnostics.WriteLine($"Previews: {files.Count} files in {folder} (open {Path.Combine(folder, PreviewWriter.Html)})");
     }
 }

@@ -9,7 +9,7 @@ namespace MnistGpu.Runner;
 /// <summary><c>mnistgpu report</c>: the previews and report page of a saved checkpoint, with the history it carries.</summary>
 internal static class ReportCommand
 {
-    public static Command Create(TextWriter output)
+    public static Command Create(TextWriter output, TextWriter diagnostics)
     {
         var model = ModelOption.Create();
         var previews = PreviewOptions.Folder();
@@ -23,11 +23,12 @@ internal static class ReportCommand
             string folder = parsed.GetValue(previews)!.FullName;
             OutputFile.CheckFolder(folder, "--previews");
             var checkpoint = Checkpoint.Load(parsed.GetValue(model)!.FullName);
-            var test = MnistData.Load(parsed.GetValue(data)?.FullName).Test;
-            using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, output);
+            var mnist = MnistData.Load(parsed.GetValue(data)?.FullName);
+            var test = mnist.Test;
+            using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, diagnostics);
             using var network = new TrainedNetwork(backend, checkpoint);
             var evaluation = network.Evaluate(test);
-            PreviewOptions.Write(output, folder, new RunReport(backend.DeviceName, checkpoint.Settings, checkpoint.History, evaluation), test, parsed.GetValue(limit));
+            PreviewOptions.Write(diagnostics, folder, new RunReport(backend.DeviceName, mnist.Source, checkpoint.Shape, checkpoint.Settings, checkpoint.History, evaluation, DateTimeOffset.UtcNow), test, parsed.GetValue(limit));
             return Cli.Ok;
         });
         return command;

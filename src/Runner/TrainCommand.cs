@@ -20,7 +20,7 @@ internal static class TrainCommand
     public const int Interrupted = 130;
     public const int Terminated = 143;
 
-    public static Command Create(TextWriter output)
+    public static Command Create(TextWriter output, TextWriter diagnostics)
     {
         var defaults = new TrainingSettings();
         var device = Options.Device();
@@ -75,12 +75,12 @@ internal static class TrainCommand
                     HiddenUnits = parsed.GetValue(hidden),
                     Seed = parsed.GetValue(seed),
                 });
-            return Run(output, request);
+            return Run(output, diagnostics, request);
         });
         return command;
     }
 
-    private static int Run(TextWriter output, TrainRequest request)
+    private static int Run(TextWriter output, TextWriter diagnostics, TrainRequest request)
     {
         request.Settings.Validate();
         if (request.JsonPath is not null)
@@ -90,8 +90,8 @@ internal static class TrainCommand
 
         var checkpoint = request.ResumePath is null ? null : Checkpoint.Load(request.ResumePath);
         var data = MnistData.Load(request.DataDirectory);
-        using var backend = DeviceOpener.Open(request.Device, request.MemoryLimit, output, request.Threads);
-        output.WriteLine($"Data: {data.Train.Count} training and {data.Test.Count} test images of {data.Train.Rows}x{data.Train.Columns}");
+        using var backend = DeviceOpener.Open(request.Device, request.MemoryLimit, diagnostics, request.Threads);
+        diagnostics.WriteLine($"Data: {data.Train.Count} training and {data.Test.Count} test images of {data.Train.Rows}x{data.Train.Columns} from {data.Source}");
 
         var options = new TrainingRunOptions { SavePath = request.SavePath ?? request.ResumePath, EvaluateEveryEpoch = request.PreviewFolder is not null };
         using var run = checkpoint is null
@@ -99,18 +99,18 @@ internal static class TrainCommand
             : new TrainingRun(backend, data, checkpoint, request.Epochs ?? checkpoint.Settings.Epochs, options);
         var trainer = run.Trainer;
         var settings = trainer.Settings;
-        output.WriteLine(Invariant($"Network {trainer.Network.Shape}, batch {settings.BatchSize}, RMSprop lr {settings.LearningRate}, seed {settings.Seed}"));
+        diagnostics.WriteLine(Invariant($"Network {trainer.Network.Shape}, batch {settings.BatchSize}, RMSprop lr {settings.LearningRate}, seed {settings.Seed}"));
         if (checkpoint is not null)
-            output.WriteLine($"Resuming {request.ResumePath}: {Describe(trainer.Position, trainer.StepsPerEpoch)}");
+            diagnostics.WriteLine($"Resuming {request.ResumePath}: {Describe(trainer.Position, trainer.StepsPerEpoch)}");
         if (trainer.Position.EpochsDone >= settings.Epochs)
-            output.WriteLine($"The checkpoint already has {Options.Count(trainer.Position.EpochsDone, "epoch")}; nothing to train.");
+            diagnostics.WriteLine($"The checkpoint already has {Options.Count(trainer.Position.EpochsDone, "epoch")}; nothing to train.");
 
         using var stop = new StopSignals();
         var outcome = run.Run(new EpochProgress(output, request.ShowProgress), stop.Token);
         string where = Describe(outcome.Position, trainer.StepsPerEpoch);
         if (!outcome.Finished)
         {
-            output.WriteLine(outcome.Checkpoint is null
+            diagnostics.WriteLine(outcome.Checkpoint is null
                 ? $"Interrupted: {where}; no checkpoint written (train with --save PATH to keep progress)."
                 : $"Interrupted: {where}; checkpoint written to {outcome.Checkpoint} (continue with: mnistgpu train --resume {outcome.Checkpoint}).");
             return stop.ExitCode;
@@ -119,11 +119,11 @@ internal static class TrainCommand
         var test = outcome.Test!;
         output.WriteLine(Invariant($"Test loss: {test.Loss:F4} - test accuracy: {test.Accuracy:F4} ({test.Correct}/{test.Count})"));
         if (outcome.Checkpoint is not null)
-            output.WriteLine($"Checkpoint: {outcome.Checkpoint}");
+            diagnostics.WriteLine($"Checkpoint: {outcome.Checkpoint}");
         if (request.JsonPath is not null)
             WriteSummary(request.JsonPath, backend.DeviceName, settings, trainer.History, test);
         if (request.PreviewFolder is not null)
-            PreviewOptions.Write(output, request.PreviewFolder, new RunReport(backend.DeviceName, settings, trainer.History, test), data.Test, request.PreviewLimit);
+            PreviewOptions.Write(diagnostics, request.PreviewFolder, new RunReport(backend.DeviceName, data.Source, trainer.Network.Shape, settings, trainer.History, test, DateTimeOffset.UtcNow), data.Test, request.PreviewLimit);
         return Cli.Ok;
     }
 

@@ -11,7 +11,7 @@ namespace MnistGpu.Runner;
 /// </summary>
 internal static class VerifyCommand
 {
-    public static Command Create(TextWriter output)
+    public static Command Create(TextWriter output, TextWriter diagnostics)
     {
         var device = Options.Device();
         var data = Options.Data();
@@ -25,7 +25,7 @@ internal static class VerifyCommand
         {
             string? dataDirectory = parsed.GetValue(data)?.FullName;
             var digits = MnistData.Load(dataDirectory).Train;
-            using var backend = DeviceOpener.Open(parsed.GetValue(device)!, parsed.GetValue(memoryLimit), output, parsed.GetValue(threads));
+            using var backend = DeviceOpener.Open(parsed.GetValue(device)!, parsed.GetValue(memoryLimit), diagnostics, parsed.GetValue(threads));
             using var verifier = new DeviceVerifier(backend, digits);
 
             var table = Tables.Create("check", "shape", "max abs error", "max rel error", "tolerance", "result");

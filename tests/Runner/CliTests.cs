@@ -58,14 +58,18 @@ public sealed class CliTests
         using var folder = IdxWriter.MnistSubset(trainCount: 600, testCount: 200);
         string json = folder.File("run.json");
 
-        var (code, output, error) = CliRun.Run(["train", "--device", "cpu", "--data", folder.Path, "--epochs", "2", "--batch-size", "100", "--json", json]);
+        var run = CliRun.Run(["train", "--device", "cpu", "--data", folder.Path, "--epochs", "2", "--batch-size", "100", "--json", json]);
 
-        Assert.Equal(0, code);
-        Assert.Equal("", error);
-        Assert.Contains("Device: cpu:0", output);
-        Assert.Contains("Epoch 2/2", output);
-        Assert.Contains("6/6 - ", output);
-        Assert.Contains("Test loss: ", output);
+        Assert.Equal(0, run.Code);
+        Assert.Equal("", run.Error);
+        Assert.Contains("Device: cpu:0", run.Diagnostics);
+        Assert.Contains($"Data: 600 training and 200 test images of 28x28 from {folder.Path}", run.Diagnostics);
+        // stdout is the Keras-style lines and the final figures, nothing else, so scripts can read it.
+        var lines = run.Output.TrimEnd().Split('\n');
+        Assert.Equal(5, lines.Length);
+        Assert.Equal(["Epoch 1/2", "Epoch 2/2"], new[] { lines[0], lines[2] });
+        Assert.All(new[] { lines[1], lines[3] }, line => Assert.StartsWith("6/6 - ", line));
+        Assert.StartsWith("Test loss: ", lines[4]);
         using var summary = JsonDocument.Parse(File.ReadAllText(json));
         var root = summary.RootElement;
         Assert.Equal(100, root.GetProperty("settings").GetProperty("batchSize").GetInt32());

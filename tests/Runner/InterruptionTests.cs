@@ -28,7 +28,8 @@ public sealed class InterruptionTests : IDisposable
         Assert.NotNull(line);
         using (var kill = Process.Start("kill", $"-{signal} {process.Id}"))
             kill.WaitForExit();
-        string rest = process.StandardOutput.ReadToEnd();
+        process.StandardOutput.ReadToEnd();
+        string rest = process.StandardError.ReadToEnd();
         Assert.True(process.WaitForExit(60_000), "the runner did not stop");
 
         Assert.Equal(exitCode, process.ExitCode);

@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Training;
+using MnistGpu.Runner;
 using MnistGpu.Tests.Support;
 
 namespace MnistGpu.Tests.Runner;
@@ -51,6 +53,27 @@ public sealed class ModelCommandsTests : IDisposable
             Assert.Equal(3, top3.Count);
             Assert.Equal(top3.OrderByDescending(p => p), top3);
         }
+    }
+
+    [Fact]
+    public async Task Predict_prints_one_line_per_picture_on_stdout_and_nothing_else()
+    {
+        string seven = DigitPictures.LightOnDark(folder, 0, "seven.png");
+        string two = DigitPictures.DarkOnLight(folder, 1, "two.png");
+
+        // The program itself, with its real stdout and stderr, as `predict ... | cut -d: -f2` sees it.
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string arg in new[] { typeof(Cli).Assembly.Location, "predict", "--model", model, "--device", "host", seven, two })
+            start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        string output = await process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(timeout.Token);
+
+        Assert.Equal(0, process.ExitCode);
+        Assert.Equal([$"{seven}: 7", $"{two}: 2"], output.TrimEnd().Split('\n').Select(line => line[..line.IndexOf(" (", StringComparison.Ordinal)]));
+        Assert.StartsWith("Device: host:0", await error);
     }
 
     [Fact]

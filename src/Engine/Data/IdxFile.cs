@@ -12,11 +12,15 @@ internal sealed class IdxFile
 {
     private const byte UnsignedByteType = 0x08;
 
-    private IdxFile(int[] dimensions, byte[] data)
+    private IdxFile(string name, int[] dimensions, byte[] data)
     {
+        Name = name;
         Dimensions = dimensions;
         Data = data;
     }
+
+    /// <summary>The path, or the name it was read under, for messages.</summary>
+    public string Name { get; }
 
     public IReadOnlyList<int> Dimensions { get; }
 
@@ -34,21 +38,27 @@ internal sealed class IdxFile
     public static IdxFile Read(string path, int expectedRank)
     {
         using var file = InputFile.OpenRead(path, "an IDX file", out long length);
+        return Read(path, file, length, expectedRank);
+    }
+
+    /// <summary>The same for a seekable stream of <paramref name="length"/> bytes, named <paramref name="name"/> in errors.</summary>
+    public static IdxFile Read(string name, Stream seekable, long length, int expectedRank)
+    {
         try
         {
-            if (!IsGzip(file))
-                return Read(path, file, expectedRank, length, compressed: false);
-            long recorded = RecordedUncompressedSize(file, length);
-            using var gzip = new GZipStream(file, CompressionMode.Decompress);
-            return Read(path, gzip, expectedRank, recorded, compressed: true);
+            if (!IsGzip(seekable))
+                return Read(name, seekable, expectedRank, length, compressed: false);
+            long recorded = RecordedUncompressedSize(seekable, length);
+            using var gzip = new GZipStream(seekable, CompressionMode.Decompress, leaveOpen: true);
+            return Read(name, gzip, expectedRank, recorded, compressed: true);
         }
         catch (InvalidDataException e)
         {
-            throw new UserInputException($"{path}: not a valid gzip file ({e.Message})", e);
+            throw new UserInputException($"{name}: not a valid gzip file ({e.Message})", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UserInputException($"{path}: cannot read ({e.Message})", e);
+            throw new UserInputException($"{name}: cannot read ({e.Message})", e);
         }
     }
 
@@ -104,11 +114,11 @@ internal sealed class IdxFile
             throw Malformed(path, $"{what}: {headerLength + got + trailing} bytes, but dimensions {shape} need {expectedLength}");
         }
 
-        return new IdxFile(dimensions, data);
+        return new IdxFile(path, dimensions, data);
     }
 
     /// <summary>gzip's ISIZE: the uncompressed length modulo 2³², in the last four bytes. The stream is rewound.</summary>
-    private static long RecordedUncompressedSize(FileStream file, long length)
+    private static long RecordedUncompressedSize(Stream file, long length)
     {
         if (length < 18)
             throw new InvalidDataException($"{length} bytes is too short for gzip");
@@ -133,7 +143,7 @@ internal sealed class IdxFile
         new($"{path}: not an IDX file: {problem}");
 
     /// <summary>True when the stream starts with gzip's magic; the stream is rewound either way.</summary>
-    private static bool IsGzip(FileStream file)
+    private static bool IsGzip(Stream file)
     {
         Span<byte> magic = stackalloc byte[2];
         bool gzip = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;

@@ -11,59 +11,70 @@ public sealed class MnistData
     /// <summary>Every label must be below this: the network's output has ten classes.</summary>
     public const int Classes = 10;
 
-    private MnistData(LabeledImages train, LabeledImages test)
+    /// <summary>What <see cref="Source"/> says for the set embedded in the engine.</summary>
+    public const string BundledSource = "the bundled MNIST set";
+
+    private MnistData(LabeledImages train, LabeledImages test, string source)
     {
         Train = train;
         Test = test;
+        Source = source;
     }
 
     public LabeledImages Train { get; }
 
     public LabeledImages Test { get; }
 
+    /// <summary>Where the set came from: the folder's full path, or <see cref="BundledSource"/>.</summary>
+    public string Source { get; }
+
     /// <summary>
-    /// The MNIST set bundled with the program: the <c>data/mnist</c> folder beside the
-    /// executable, or, when running from a source checkout, the repository's own.
+    /// The MNIST set of the repository's <c>data/mnist</c>, embedded in this assembly, so that any
+    /// program referencing the engine has it, wherever it runs from.
     /// </summary>
-    public static string BundledDirectory
+    public static MnistData LoadBundled()
     {
-        get
+        var assembly = typeof(MnistData).Assembly;
+        var train = ReadSplit("train", "train", name => Resource(assembly, name));
+        var test = ReadSplit("t10k", "test", name => Resource(assembly, name));
+        return new MnistData(train, test, BundledSource);
+
+        static IdxFile Resource(System.Reflection.Assembly assembly, (string Name, int Rank) file)
         {
-            string beside = Path.Combine(AppContext.BaseDirectory, "data", "mnist");
-            return Directory.Exists(beside) ? beside : FindInParents(AppContext.BaseDirectory) ?? beside;
+            string name = $"mnist/{file.Name}.gz";
+            using var stream = assembly.GetManifestResourceStream(name)
+                ?? throw new EngineException($"{name} is not embedded in {assembly.GetName().Name}: the engine was built without data/mnist");
+            return IdxFile.Read(name, stream, stream.Length, file.Rank);
         }
     }
-
-    public static MnistData LoadBundled() => Load(BundledDirectory);
 
     /// <summary>The set in <paramref name="directory"/>, or the bundled MNIST when it is null.</summary>
     /// <exception cref="UserInputException">A file is missing or malformed, or the files disagree.</exception>
     public static MnistData Load(string? directory)
     {
-        directory ??= BundledDirectory;
+        if (directory is null)
+            return LoadBundled();
         var kind = FileKinds.Of(directory);
         if (kind == FileKind.Missing)
             throw new UserInputException($"data folder not found: {directory}");
         if (kind != FileKind.Directory)
             throw new UserInputException($"data folder {directory}: is {FileKinds.Describe(kind)}, not a folder");
-        var train = LoadSplit(directory, "train", "train");
-        var test = LoadSplit(directory, "t10k", "test");
+        var train = ReadSplit("train", "train", file => IdxFile.Read(FindFile(directory, file.Name), file.Rank));
+        var test = ReadSplit("t10k", "test", file => IdxFile.Read(FindFile(directory, file.Name), file.Rank));
         if (train.Rows != test.Rows || train.Columns != test.Columns)
             throw new UserInputException($"{directory}: training images are {train.Rows}x{train.Columns} but test images are {test.Rows}x{test.Columns}");
-        return new MnistData(train, test);
+        return new MnistData(train, test, Path.GetFullPath(directory));
     }
 
-    private static LabeledImages LoadSplit(string directory, string prefix, string name)
+    private static LabeledImages ReadSplit(string prefix, string name, Func<(string Name, int Rank), IdxFile> read)
     {
-        string imagesPath = FindFile(directory, $"{prefix}-images-idx3-ubyte");
-        string labelsPath = FindFile(directory, $"{prefix}-labels-idx1-ubyte");
-        var images = IdxFile.Read(imagesPath, expectedRank: 3);
-        var labels = IdxFile.Read(labelsPath, expectedRank: 1);
+        var images = read(($"{prefix}-images-idx3-ubyte", 3));
+        var labels = read(($"{prefix}-labels-idx1-ubyte", 1));
         if (images.Dimensions[0] != labels.Dimensions[0])
-            throw new UserInputException($"{imagesPath} has {images.Dimensions[0]} images but {labelsPath} has {labels.Dimensions[0]} labels");
+            throw new UserInputException($"{images.Name} has {images.Dimensions[0]} images but {labels.Name} has {labels.Dimensions[0]} labels");
         int bad = Array.FindIndex(labels.Data, label => label >= Classes);
         if (bad >= 0)
-            throw new UserInputException($"{labelsPath}: label {labels.Data[bad]} at index {bad} is not a class 0..{Classes - 1}");
+            throw new UserInputException($"{labels.Name}: label {labels.Data[bad]} at index {bad} is not a class 0..{Classes - 1}");
         return new LabeledImages(name, images.Data, labels.Data, images.Dimensions[1], images.Dimensions[2]);
     }
 
@@ -78,17 +89,5 @@ public sealed class MnistData
         }
 
         throw new UserInputException($"{directory}: no {baseName} or {baseName}.gz");
-    }
-
-    private static string? FindInParents(string start)
-    {
-        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "data", "mnist");
-            if (Directory.Exists(candidate))
-                return candidate;
-        }
-
-        return null;
     }
 }

@@ -14,6 +14,27 @@ public sealed class MnistDataTests
         Assert.Equal(10_000, mnist.Test.Count);
         Assert.Equal((28, 28), (mnist.Train.Rows, mnist.Train.Columns));
         Assert.Equal(60_000 * 784, mnist.Train.Images.Length);
+        Assert.Equal(MnistData.BundledSource, mnist.Source);
+    }
+
+    [Fact]
+    public void Bundled_test_labels_have_their_published_class_counts()
+    {
+        var labels = Bundled.Mnist.Test.Labels;
+        var counts = Enumerable.Range(0, 10).Select(c => labels.Count(l => l == c)).ToArray();
+        Assert.Equal([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009], counts);
+    }
+
+    [Fact]
+    public void Bundled_set_is_the_one_in_the_repository()
+    {
+        using var copy = new TempDirectory();
+        foreach (string file in Directory.GetFiles(Repository.MnistFolder))
+            File.Copy(file, Path.Combine(copy.Path, Path.GetFileName(file)));
+        var fromFolder = MnistData.Load(copy.Path);
+        Assert.Equal(copy.Path, fromFolder.Source);
+        Assert.Equal(fromFolder.Train.Images, Bundled.Mnist.Train.Images);
+        Assert.Equal(fromFolder.Test.Labels, Bundled.Mnist.Test.Labels);
     }
 
     [Fact]
