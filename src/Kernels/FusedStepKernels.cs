@@ -480,12 +480,8 @@ public static class FusedStepKernels
             RmsProp(s, offset + k * outputs + col0 + j, j < 4 ? s0[j] : j < 8 ? s1[j - 4] : j < 12 ? s2[j - 8] : s3[j - 12]);
     }
 
-    /// <summary>The same arithmetic, in the same order, as <see cref="RmsPropKernels.Update"/>.</summary>
+    /// <summary>The same rule as <see cref="OptimizerKernels.RmsProp"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RmsProp(FusedStep s, int i, float g)
-    {
-        float v = s.Rho * s.MeanSquares[i] + (1f - s.Rho) * g * g;
-        s.MeanSquares[i] = v;
-        s.Parameters[i] -= s.LearningRate * g / (MathF.Sqrt(v) + s.Epsilon);
-    }
+    private static void RmsProp(FusedStep s, int i, float g) =>
+        s.Parameters[i] -= OptimizerKernels.RmsPropStep(g, ref s.MeanSquares[i], s.LearningRate, s.Rho, s.Epsilon);
 }

@@ -29,16 +29,20 @@ internal static class BenchCommand
         var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON (schema in docs/benchmarks.md)" };
         var threads = Options.Threads();
         var unfused = new Option<bool>("--unfused") { Description = "Run every step as separate operations instead of fused, to compare the two" };
+        var network = new NetworkOptions();
         var command = new Command("bench", "Measure training speed and accuracy per device")
         {
             device, epochs, seed, data, json, threads, unfused,
         };
+        foreach (var option in network.All)
+            command.Options.Add(option);
+        network.Validate(command);
         command.SetAction(parsed =>
         {
             string? jsonPath = parsed.GetValue(json)?.FullName;
             if (jsonPath is not null)
                 OutputFile.Check(jsonPath, "--json", OutputFile.SummaryBytes);
-            var settings = defaults with { Epochs = parsed.GetValue(epochs), Seed = parsed.GetValue(seed) };
+            var settings = network.Apply(parsed, defaults with { Epochs = parsed.GetValue(epochs), Seed = parsed.GetValue(seed) });
             string? dataDirectory = parsed.GetValue(data)?.FullName;
             var mnist = MnistData.Load(dataDirectory);
             var provenance = Provenance.Collect();
@@ -46,7 +50,7 @@ internal static class BenchCommand
             var results = new List<DeviceBenchmark>();
             foreach (string spec in DeviceSpecs(parsed.GetValue(device)!))
             {
-                diagnostics.WriteLine($"Benchmarking {spec}: {Options.Count(settings.Epochs, "epoch")} of {mnist.Train.Count} images, batch {settings.BatchSize}");
+                diagnostics.WriteLine($"Benchmarking {spec}: {Trainer.ShapeFor(mnist.Train, settings)}, {settings.Optimizer}, {Options.Count(settings.Epochs, "epoch")} of {mnist.Train.Count} images, batch {settings.BatchSize}");
                 results.Add(Benchmark.Run(
                     () => DeviceOpener.Open(spec, memoryLimitBytes: null, diagnostics, parsed.GetValue(threads)),
                     mnist,
@@ -124,7 +128,7 @@ internal static class BenchCommand
         {
             schema = Schema,
             provenance,
-            settings = new { settings.Epochs, settings.BatchSize, settings.HiddenUnits, settings.LearningRate, settings.Seed },
+            settings = new { settings.Epochs, settings.BatchSize, settings.HiddenUnits, settings.Layers, optimizer = TrainCommand.OptimizerJson(settings.Optimizer), settings.LearningRate, settings.Seed },
             devices = results,
         };
         OutputFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(document, Json.Options));

@@ -40,7 +40,7 @@ internal static class KernelsCommand
             if (parsed.GetValue(ptx) is { } folder)
                 return WritePtx(output, folder.FullName, parsed.GetValue(arch));
             using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, diagnostics);
-            var launches = backend.PlannedLaunches(NetworkShape.Default, new Engine.Training.TrainingSettings().BatchSize);
+            var launches = backend.PlannedLaunches(NetworkShape.Default, new Engine.Training.TrainingSettings().BatchSize, OptimizerSettings.RmsProp);
             if (launches.Count == 0)
             {
                 output.WriteLine($"{backend.DeviceName} runs its own SIMD code, not ILGPU kernels: nothing to list.");

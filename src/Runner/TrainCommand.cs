@@ -5,6 +5,7 @@ using System.Text.Json;
 using MnistGpu.Engine;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.IO;
+using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Training;
 using MnistGpu.Reports.Previews;
 
@@ -26,8 +27,7 @@ internal static class TrainCommand
         var device = Options.Device();
         var epochs = Options.Epochs(defaults.Epochs);
         var batchSize = Options.AtLeastOne("--batch-size", "Samples per step", defaults.BatchSize);
-        var learningRate = Options.Positive("--learning-rate", "RMSprop step size", defaults.LearningRate);
-        var hidden = Options.AtLeastOne("--hidden", "Hidden layer width", defaults.HiddenUnits);
+        var network = new NetworkOptions();
         var seed = Options.Seed(defaults.Seed);
         var data = Options.Data();
         var json = new Option<FileInfo?>("--json") { Description = "Also write the run's summary as JSON to this file" };
@@ -41,13 +41,16 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train the network and report test accuracy")
         {
-            device, epochs, batchSize, learningRate, hidden, seed, data, json, memoryLimit, save, resume, previews, previewLimit, noProgress, threads,
+            device, epochs, batchSize, seed, data, json, memoryLimit, save, resume, previews, previewLimit, noProgress, threads,
         };
+        foreach (var option in network.All)
+            command.Options.Add(option);
+        network.Validate(command);
         command.Validators.Add(result =>
         {
             if (result.GetResult(resume) is null)
                 return;
-            foreach (var fixedByCheckpoint in new Option[] { batchSize, learningRate, hidden, seed })
+            foreach (var fixedByCheckpoint in new Option[] { batchSize, seed }.Concat(network.FixedByCheckpoint))
             {
                 if (result.GetResult(fixedByCheckpoint) is { Implicit: false })
                     result.AddError($"{fixedByCheckpoint.Name} cannot be changed when resuming: the checkpoint fixes it");
@@ -67,14 +70,12 @@ internal static class TrainCommand
                 parsed.GetValue(previews)?.FullName,
                 parsed.GetValue(previewLimit),
                 !parsed.GetValue(noProgress),
-                defaults with
+                network.Apply(parsed, defaults with
                 {
                     Epochs = parsed.GetValue(epochs),
                     BatchSize = parsed.GetValue(batchSize),
-                    LearningRate = parsed.GetValue(learningRate),
-                    HiddenUnits = parsed.GetValue(hidden),
                     Seed = parsed.GetValue(seed),
-                });
+                }));
             return Run(output, diagnostics, request);
         });
         return command;
@@ -99,7 +100,7 @@ internal static class TrainCommand
             : new TrainingRun(backend, data, checkpoint, request.Epochs ?? checkpoint.Settings.Epochs, options);
         var trainer = run.Trainer;
         var settings = trainer.Settings;
-        diagnostics.WriteLine(Invariant($"Network {trainer.Network.Shape}, batch {settings.BatchSize}, RMSprop lr {settings.LearningRate}, seed {settings.Seed}"));
+        diagnostics.WriteLine(Invariant($"Network {trainer.Network.Shape}, batch {settings.BatchSize}, {settings.Optimizer}, seed {settings.Seed}"));
         if (checkpoint is not null)
             diagnostics.WriteLine($"Resuming {request.ResumePath}: {Describe(trainer.Position, trainer.StepsPerEpoch)}");
         if (trainer.Position.EpochsDone >= settings.Epochs)
@@ -136,7 +137,7 @@ internal static class TrainCommand
         var summary = new
         {
             device,
-            settings = new { settings.Epochs, settings.BatchSize, settings.LearningRate, settings.HiddenUnits, settings.Rho, settings.Epsilon, settings.Seed },
+            settings = new { settings.Epochs, settings.BatchSize, settings.Layers, optimizer = OptimizerJson(settings.Optimizer), settings.LearningRate, settings.Seed },
             epochs = epochs.Select(e => new { e.Epoch, e.Loss, e.Accuracy, seconds = e.Duration.TotalSeconds, e.TestLoss, e.TestAccuracy }),
             test = new { test.Loss, test.Accuracy, test.Correct, test.Count },
         };
@@ -144,6 +145,14 @@ internal static class TrainCommand
     }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The optimizer as the JSON summaries write it: its name and the hyperparameters it uses.</summary>
+    internal static object OptimizerJson(OptimizerSettings o) => o.Kind switch
+    {
+        OptimizerKind.RmsProp => new { name = o.Name, o.LearningRate, o.Rho, o.Epsilon },
+        OptimizerKind.Adam => new { name = o.Name, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon },
+        _ => (object)new { name = o.Name, o.LearningRate, o.Momentum, o.Nesterov },
+    };
 
     private sealed record TrainRequest(
         string Device, long? MemoryLimit, int? Threads, string? DataDirectory, string? JsonPath, string? SavePath, string? ResumePath, int? Epochs,

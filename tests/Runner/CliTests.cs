@@ -21,6 +21,13 @@ public sealed class CliTests
     [InlineData("--device 99", "no device '99'; available: ")]
     [InlineData("--device tpu", "no device 'tpu'; available: ")]
     [InlineData("--json /no/such/folder/run.json", "folder /no/such/folder does not exist")]
+    [InlineData("--layers 512,0", "--layers must be hidden layer widths of at least 1, separated by commas, such as 512,256, got '512,0'")]
+    [InlineData("--layers 512,,10", "--layers must be hidden layer widths of at least 1, separated by commas, such as 512,256, got '512,,10'")]
+    [InlineData("--layers 512 --hidden 64", "--hidden is shorthand for --layers: give one of them")]
+    [InlineData("--optimizer adagrad", "--optimizer: unknown optimizer 'adagrad': use rmsprop, adam or sgd")]
+    [InlineData("--momentum 0.9", "--momentum and --nesterov are options of --optimizer sgd")]
+    [InlineData("--optimizer sgd --momentum 1", "--momentum must be in [0, 1), got 1")]
+    [InlineData("--optimizer sgd --nesterov", "--nesterov needs a --momentum above 0")]
     public void Train_rejects_bad_input_with_one_line_and_exit_code_2(string arguments, string expected)
     {
         var (code, output, error) = CliRun.Run(["train", .. arguments.Split(' ')]);
@@ -28,6 +35,20 @@ public sealed class CliTests
         Assert.Contains(expected, error);
         Assert.Single(error.TrimEnd().Split('\n'));
         Assert.DoesNotContain("Epoch", output);
+    }
+
+    [Theory]
+    [InlineData("--layers 64")]
+    [InlineData("--hidden 64")]
+    [InlineData("--optimizer adam")]
+    [InlineData("--learning-rate 0.01")]
+    [InlineData("--optimizer sgd --momentum 0.5")]
+    public void Resuming_refuses_a_change_of_what_the_checkpoint_fixes(string arguments)
+    {
+        var (code, _, error) = CliRun.Run(["train", "--resume", "any.ckpt", .. arguments.Split(' ')]);
+        Assert.Equal(2, code);
+        Assert.Contains($"{arguments.Split(' ')[0]} cannot be changed when resuming: the checkpoint fixes it", error);
+        Assert.Single(error.TrimEnd().Split('\n'));
     }
 
     [Fact]

@@ -128,7 +128,12 @@ public sealed class HostileInputTests : IDisposable
     {
         string trained = folder.File("trained.ckpt");
         Assert.Equal(0, CliRun.Run(["train", "--device", "host", "--data", data.Path, "--epochs", "1", "--hidden", "16", "--save", trained]).Code);
-        string model = Write("late.ckpt", CraftedCheckpoint.WithMetadata(File.ReadAllBytes(trained), json => json["position"]!["stepsDoneInEpoch"] = 5));
+        // The update count is edited to agree, so that only the data can tell the position is impossible.
+        string model = Write("late.ckpt", CraftedCheckpoint.WithMetadata(File.ReadAllBytes(trained), json =>
+        {
+            json["position"]!["stepsDoneInEpoch"] = 5;
+            json["optimizer"]!["updates"] = 3 + 5;
+        }));
         AssertOneLine(["train", "--resume", model, "--data", data.Path, "--device", "host", "--epochs", "2"], 2, "mnistgpu: the checkpoint is at step 5, but an epoch has 3 steps");
     }
 

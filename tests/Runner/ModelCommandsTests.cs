@@ -77,10 +77,35 @@ public sealed class ModelCommandsTests : IDisposable
     }
 
     [Fact]
-    public void Export_writes_an_onnx_model_that_onnx_runtime_runs_to_the_same_answers()
+    public void A_deeper_adam_checkpoint_evaluates_predicts_and_reports()
     {
+        string deeper = folder.File("deeper.ckpt");
+        SmallModel.Deeper.Save(deeper);
+        string seven = DigitPictures.LightOnDark(folder, 0, "seven.png");
+
+        var evaluate = CliRun.Run(["evaluate", "--model", deeper, "--device", "host"]);
+        Assert.Equal(("", 0), (evaluate.Error, evaluate.Code));
+        Assert.StartsWith("Test loss: ", evaluate.Output);
+        Assert.Contains("Model: 784-64-32-16-10 after 1 epoch", evaluate.Diagnostics);
+        var predict = CliRun.Run(["predict", "--model", deeper, "--device", "cpu", seven]);
+        Assert.Equal(("", 0), (predict.Error, predict.Code));
+        Assert.StartsWith($"{seven}: ", predict.Output);
+        var report = CliRun.Run(["report", "--model", deeper, "--device", "host", "--previews", folder.File("report")]);
+        Assert.Equal(("", 0), (report.Error, report.Code));
+        Assert.Contains("<td>Adam (lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7)</td>", File.ReadAllText(Path.Combine(folder.File("report"), "report.html")));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Export_writes_an_onnx_model_that_onnx_runtime_runs_to_the_same_answers(bool deeper)
+    {
+        var checkpoint = deeper ? SmallModel.Deeper : SmallModel.Checkpoint;
+        string path = deeper ? folder.File("deeper.ckpt") : model;
+        if (deeper)
+            checkpoint.Save(path);
         string onnx = folder.File("m.onnx");
-        var (code, _, error) = CliRun.Run(["export", "--model", model, "--onnx", onnx]);
+        var (code, _, error) = CliRun.Run(["export", "--model", path, "--onnx", onnx]);
         Assert.Equal("", error);
         Assert.Equal(0, code);
 
@@ -90,7 +115,7 @@ public sealed class ModelCommandsTests : IDisposable
         float[] engine;
         double engineAccuracy;
         using (var device = IlgpuBackend.CreateCpuAccelerator())
-        using (var network = new TrainedNetwork(device, SmallModel.Checkpoint))
+        using (var network = new TrainedNetwork(device, checkpoint))
         {
             engine = network.Probabilities(pixels);
             engineAccuracy = network.Evaluate(test).Accuracy;

@@ -13,6 +13,9 @@ internal static class CraftedCheckpoint
 {
     private const int HeaderLength = 16;
 
+    /// <summary>Format 2's parameter count and number of state arrays, before the floats.</summary>
+    private const int Counts = 8;
+
     /// <summary>The checkpoint with its metadata JSON edited and resealed.</summary>
     public static byte[] WithMetadata(byte[] bytes, Action<JsonObject> edit)
     {
@@ -22,27 +25,32 @@ internal static class CraftedCheckpoint
         return Seal(bytes[..12], Encoding.UTF8.GetBytes(json.ToJsonString()), parameters);
     }
 
-    /// <summary>The checkpoint with float <paramref name="index"/> of its parameters (or, past them, of its mean squares) set to <paramref name="value"/>.</summary>
+    /// <summary>The checkpoint with float <paramref name="index"/> of its parameters (or, past them, of its optimizer state) set to <paramref name="value"/>.</summary>
     public static byte[] WithFloat(byte[] bytes, int index, float value)
     {
         var (metadata, parameters) = Split(bytes);
-        BinaryPrimitives.WriteSingleLittleEndian(parameters.AsSpan(4 + 4 * index), value);
+        BinaryPrimitives.WriteSingleLittleEndian(parameters.AsSpan(Counts + 4 * index), value);
         return Seal(bytes[..12], metadata, parameters);
     }
 
-    /// <summary>The checkpoint of a network with <paramref name="classes"/> classes: the metadata says so and the parameter block is cut to match.</summary>
+    /// <summary>The checkpoint of a network with <paramref name="classes"/> classes: the metadata says so and the arrays are cut to match.</summary>
     public static byte[] WithClasses(byte[] bytes, int classes)
     {
-        var (metadata, parameters) = Split(bytes);
+        var (metadata, arrays) = Split(bytes);
         var json = JsonNode.Parse(metadata)!.AsObject();
-        int inputs = (int)json["inputs"]!, hidden = (int)json["hidden"]!;
-        int count = BinaryPrimitives.ReadInt32LittleEndian(parameters);
-        int newCount = (inputs + 1) * hidden + (hidden + 1) * classes;
+        int inputs = (int)json["inputs"]!;
+        var widths = json["layers"]!.AsArray().Select(w => (int)w!).Append(classes).ToList();
+        int count = BinaryPrimitives.ReadInt32LittleEndian(arrays);
+        int stateArrays = BinaryPrimitives.ReadInt32LittleEndian(arrays.AsSpan(4));
+        int newCount = 0, previous = inputs;
+        foreach (int width in widths)
+            (newCount, previous) = (newCount + (previous + 1) * width, width);
         json["classes"] = classes;
-        var block = new byte[4 + 8 * newCount];
+        var block = new byte[Counts + 4 * newCount * (1 + stateArrays)];
         BinaryPrimitives.WriteInt32LittleEndian(block, newCount);
-        parameters.AsSpan(4, 4 * newCount).CopyTo(block.AsSpan(4));
-        parameters.AsSpan(4 + 4 * count, 4 * newCount).CopyTo(block.AsSpan(4 + 4 * newCount));
+        BinaryPrimitives.WriteInt32LittleEndian(block.AsSpan(4), stateArrays);
+        for (int a = 0; a <= stateArrays; a++)
+            arrays.AsSpan(Counts + 4 * count * a, 4 * newCount).CopyTo(block.AsSpan(Counts + 4 * newCount * a));
         return Seal(bytes[..12], Encoding.UTF8.GetBytes(json.ToJsonString()), block);
     }
 

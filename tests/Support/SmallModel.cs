@@ -1,4 +1,5 @@
 using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Training;
 
 namespace MnistGpu.Tests.Support;
@@ -6,19 +7,26 @@ namespace MnistGpu.Tests.Support;
 /// <summary>A checkpoint trained once per test run: 1 epoch on 3,000 MNIST digits, hidden layer of 64, on the CPU accelerator.</summary>
 internal static class SmallModel
 {
-    private static readonly Lazy<(Checkpoint Checkpoint, byte[] Bytes)> Trained = new(() =>
-    {
-        using var device = IlgpuBackend.CreateCpuAccelerator();
-        using var trainer = new Trainer(device, Bundled.Mnist.Train.Take(3_000), new TrainingSettings { HiddenUnits = 64, Epochs = 1, Seed = 3 });
-        trainer.TrainEpoch();
-        var checkpoint = trainer.CreateCheckpoint();
-        return (checkpoint, checkpoint.Encode());
-    });
+    private static readonly Lazy<(Checkpoint Checkpoint, byte[] Bytes)> Trained = new(() => Train(new TrainingSettings { HiddenUnits = 64, Epochs = 1, Seed = 3 }));
+
+    private static readonly Lazy<Checkpoint> TrainedDeeper = new(() => Train(new TrainingSettings { Layers = [64, 32, 16], Optimizer = OptimizerSettings.Adam, Epochs = 1, Seed = 3 }).Checkpoint);
+
+    /// <summary>The same, with three hidden layers (64, 32, 16) and Adam.</summary>
+    public static Checkpoint Deeper => TrainedDeeper.Value;
 
     public static Checkpoint Checkpoint => Trained.Value.Checkpoint;
 
     /// <summary>The checkpoint file's bytes.</summary>
     public static byte[] Bytes => Trained.Value.Bytes;
+
+    private static (Checkpoint Checkpoint, byte[] Bytes) Train(TrainingSettings settings)
+    {
+        using var device = IlgpuBackend.CreateCpuAccelerator();
+        using var trainer = new Trainer(device, Bundled.Mnist.Train.Take(3_000), settings);
+        trainer.TrainEpoch();
+        var checkpoint = trainer.CreateCheckpoint();
+        return (checkpoint, checkpoint.Encode());
+    }
 
     public static string WriteTo(TempDirectory folder, string name = "model.ckpt")
     {

@@ -65,12 +65,12 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
     public virtual void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
         Around("softmax-cross-entropy forward+backward", () => Inner.SoftmaxCrossEntropyForwardBackward(logits, labels, batch, classes, logitGradients, outputs));
 
-    public virtual void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, RmsProp settings) =>
-        Around("rmsprop", () => Inner.RmsPropUpdate(weights, gradients, meanSquares, settings));
+    public virtual void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update) =>
+        Around(update.Kind switch { OptimizerKind.RmsProp => "rmsprop", OptimizerKind.Adam => "adam", _ => "sgd" }, () => Inner.OptimizerUpdate(weights, gradients, state, update));
 
     public virtual void Synchronize() => Inner.Synchronize();
 
-    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch) => Inner.PlannedLaunches(shape, batch);
+    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch, OptimizerSettings optimizer) => Inner.PlannedLaunches(shape, batch, optimizer);
 
     public string MatMulImplementation(MatMulProblem problem) => Inner.MatMulImplementation(problem);
 

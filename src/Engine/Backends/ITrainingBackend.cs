@@ -35,7 +35,7 @@ public interface ITrainingBackend : IDisposable
 
     /// <summary>
     /// One training step on rows [start, start + batch) of the epoch's order: gather, forward,
-    /// softmax-cross-entropy, backward, RMSprop. By default it is the operations below, in the
+    /// softmax-cross-entropy, backward, the optimizer's update. By default it is the operations below, in the
     /// order <see cref="TrainingStep.Compose"/> gives; a backend may implement it fused, and is
     /// then checked against that composition.
     /// </summary>
@@ -74,8 +74,11 @@ public interface ITrainingBackend : IDisposable
     /// <summary>As the forward, and the gradient of the batch-mean loss: dlogits (B,C) = (softmax − onehot) / B.</summary>
     void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs);
 
-    /// <summary>v ← ρv + (1−ρ)g²; w ← w − lr·g/(√v + ε), elementwise over whole arrays.</summary>
-    void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, RmsProp settings);
+    /// <summary>
+    /// One optimizer update, elementwise over whole flat arrays: weights (P) with gradients (P),
+    /// the state's arrays (P each) updated in place; the formulas are <see cref="OptimizerKernels"/>'.
+    /// </summary>
+    void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update);
 
     /// <summary>Waits until every operation issued so far has finished.</summary>
     void Synchronize();
@@ -87,7 +90,7 @@ public interface ITrainingBackend : IDisposable
     /// The kernel launches of one training step of <paramref name="shape"/> at <paramref name="batch"/>
     /// rows as this backend plans them; empty for a backend that launches no kernels.
     /// </summary>
-    IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch);
+    IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch, OptimizerSettings optimizer);
 
     /// <summary>Every matrix-multiply implementation this backend can run, planned or not, by name.</summary>
     IReadOnlyList<string> MatMulVariants { get; }

@@ -29,6 +29,9 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> softmaxForward;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> softmaxForwardBackward;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float> rmsProp;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float, float> adam;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, float> sgd;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, int> sgdMomentum;
     private readonly Action<KernelConfig, FusedStep> fusedHiddenForward;
     private readonly Action<KernelConfig, FusedStep, int> fusedTail;
     private readonly Action<KernelConfig, FusedStep> fusedGradients;
@@ -53,7 +56,10 @@ public sealed class IlgpuBackend : ITrainingBackend
         gatherBatch = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<byte>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int, int>(GatherKernels.Batch);
         softmaxForward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int>(SoftmaxCrossEntropyKernels.Forward);
         softmaxForwardBackward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int>(SoftmaxCrossEntropyKernels.ForwardBackward);
-        rmsProp = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float>(RmsPropKernels.Update);
+        rmsProp = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float>(OptimizerKernels.RmsProp);
+        adam = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float, float>(OptimizerKernels.Adam);
+        sgd = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(OptimizerKernels.Sgd);
+        sgdMomentum = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, int>(OptimizerKernels.SgdMomentum);
         foreach (var variant in launch.Variants)
             LoadMatMul(variant);
         bool tiled = launch.FusedVariant == FusedVariant.Tiled;
@@ -145,18 +151,23 @@ public sealed class IlgpuBackend : ITrainingBackend
         return new IlgpuArray<T>(owner: null, View(array).SubView(offset, length), released: null);
     }
 
-    public void Upload<T>(ReadOnlySpan<T> source, DeviceArray<T> target)
+    // ILGPU copies through the address of the CPU span it is given, which the garbage collector
+    // may move while the copy runs unless it is pinned: a download into a small (non-LOH) array
+    // then landed in the array's old place and left zeros, under load, in 1 of ~5 test runs.
+    public unsafe void Upload<T>(ReadOnlySpan<T> source, DeviceArray<T> target)
         where T : unmanaged, INumber<T>
     {
         ArgumentOutOfRangeException.ThrowIfNotEqual(source.Length, target.Length);
-        View(target).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+        fixed (T* pinned = source)
+            View(target).CopyFromCPU(ref *pinned, source.Length);
     }
 
-    public void Download<T>(DeviceArray<T> source, Span<T> target)
+    public unsafe void Download<T>(DeviceArray<T> source, Span<T> target)
         where T : unmanaged, INumber<T>
     {
         ArgumentOutOfRangeException.ThrowIfNotEqual(target.Length, source.Length);
-        View(source).CopyToCPU(ref MemoryMarshal.GetReference(target), target.Length);
+        fixed (T* pinned = target)
+            View(source).CopyToCPU(ref *pinned, target.Length);
     }
 
     /// <summary>
@@ -166,13 +177,13 @@ public sealed class IlgpuBackend : ITrainingBackend
     /// </summary>
     public void TrainStep(TrainingStep work, int start, int batch)
     {
-        if (!CanFuse(work.Network))
+        if (!CanFuse(work))
         {
             work.Compose(start, batch);
             return;
         }
 
-        var step = Fused(work.Network, work.Source, work.Network.Layers[^1].OutputGradient, work.Losses, work.Predictions, start, batch, work.Optimizer);
+        var step = Fused(work.Network, work.Source, work.Network.Layers[^1].OutputGradient, work.Losses, work.Predictions, start, batch, work.Update);
         var shape = work.Network.Shape;
         long issued = Stopwatch.GetTimestamp();
         fusedHiddenForward(launch.ForFusedHiddenForward(batch, shape.Hidden), step);
@@ -231,15 +242,32 @@ public sealed class IlgpuBackend : ITrainingBackend
         Issued(issued);
     }
 
-    public void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, RmsProp settings)
+    public void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update)
     {
         long issued = Stopwatch.GetTimestamp();
-        rmsProp(launch.For(weights.Length), View(weights), View(gradients), View(meanSquares), weights.Length, settings.LearningRate, settings.Rho, settings.Epsilon);
+        var config = launch.For(weights.Length);
+        var (w, g, n) = (View(weights), View(gradients), weights.Length);
+        switch (update.Kind)
+        {
+            case OptimizerKind.RmsProp:
+                rmsProp(config, w, g, View(state.Arrays[0]), n, update.StepSize, update.Rho, update.Epsilon);
+                break;
+            case OptimizerKind.Adam:
+                adam(config, w, g, View(state.Arrays[0]), View(state.Arrays[1]), n, update.StepSize, update.Beta1, update.Beta2, update.Epsilon);
+                break;
+            case OptimizerKind.Sgd when state.Arrays.Count == 0:
+                sgd(config, w, g, n, update.StepSize);
+                break;
+            default:
+                sgdMomentum(config, w, g, View(state.Arrays[0]), n, update.StepSize, update.Momentum, update.Nesterov ? 1 : 0);
+                break;
+        }
+
         Issued(issued);
     }
 
-    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch) =>
-        KernelInventory.TrainingStep(launch, shape, batch, fused: FusedSteps && shape.Classes <= FusedStepKernels.MaxClasses);
+    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch, OptimizerSettings optimizer) =>
+        KernelInventory.TrainingStep(launch, shape, batch, optimizer, fused: FusedSteps);
 
     public string MatMulImplementation(MatMulProblem problem) => VariantFor(problem).ToString();
 
@@ -267,17 +295,21 @@ public sealed class IlgpuBackend : ITrainingBackend
         launches += count;
     }
 
-    /// <summary>The fused kernels are written for two dense layers, this backend's arrays, and a row's logits in registers.</summary>
+    /// <summary>The fused kernels are written for one hidden layer, this backend's arrays, and a row's logits in registers.</summary>
     private bool CanFuse(Network network) =>
         FusedSteps && ReferenceEquals(network.Backend, this) && network.Layers.Count == 2 && network.Shape.Classes <= FusedStepKernels.MaxClasses;
 
-    private static FusedStep Fused(Network network, BatchSource source, DeviceArray<float> output, DeviceArray<float> losses, DeviceArray<int> predictions, int start, int batch, RmsProp optimizer) => new()
+    /// <summary>A training step fuses where the network does and its optimizer is the one the gradient epilogue applies (<see cref="KernelInventory.CanFuse"/>).</summary>
+    private bool CanFuse(TrainingStep work) => CanFuse(work.Network) && KernelInventory.CanFuse(work.Network.Shape, work.Optimizer);
+
+    private static FusedStep Fused(Network network, BatchSource source, DeviceArray<float> output, DeviceArray<float> losses, DeviceArray<int> predictions, int start, int batch, OptimizerStep optimizer) => new()
     {
         Images = View(source.Images),
         Labels = View(source.Labels),
         Order = View(source.Order),
         Parameters = View(network.Parameters),
-        MeanSquares = View(network.MeanSquares),
+        // A forward-only pass never reads the optimizer's state, which a stateless optimizer does not have.
+        MeanSquares = View(network.OptimizerState.Arrays.Count > 0 ? network.OptimizerState.Arrays[0] : network.Gradients),
         Hidden = View(network.Layers[0].Output),
         HiddenGradient = View(network.Layers[0].OutputGradient),
         Output = View(output),
@@ -288,7 +320,7 @@ public sealed class IlgpuBackend : ITrainingBackend
         Pixels = network.Shape.Inputs,
         HiddenUnits = network.Shape.Hidden,
         Classes = network.Shape.Classes,
-        LearningRate = optimizer.LearningRate,
+        LearningRate = optimizer.StepSize,
         Rho = optimizer.Rho,
         Epsilon = optimizer.Epsilon,
     };

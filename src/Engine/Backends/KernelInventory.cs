@@ -41,7 +41,8 @@ public static class KernelInventory
             Entry($"{nameof(MatMulKernels)}.{variant}", typeof(MatMulKernels), variant.ToString()) with { Variant = variant }),
         Entry(nameof(SoftmaxCrossEntropyKernels) + "." + nameof(SoftmaxCrossEntropyKernels.Forward), typeof(SoftmaxCrossEntropyKernels), nameof(SoftmaxCrossEntropyKernels.Forward)),
         Entry(nameof(SoftmaxCrossEntropyKernels) + "." + nameof(SoftmaxCrossEntropyKernels.ForwardBackward), typeof(SoftmaxCrossEntropyKernels), nameof(SoftmaxCrossEntropyKernels.ForwardBackward)),
-        Entry(nameof(RmsPropKernels) + "." + nameof(RmsPropKernels.Update), typeof(RmsPropKernels), nameof(RmsPropKernels.Update)),
+        .. new[] { nameof(OptimizerKernels.RmsProp), nameof(OptimizerKernels.Adam), nameof(OptimizerKernels.Sgd), nameof(OptimizerKernels.SgdMomentum) }
+            .Select(name => Entry($"{nameof(OptimizerKernels)}.{name}", typeof(OptimizerKernels), name)),
         Fused(nameof(FusedStepKernels.HiddenForwardTiled), FusedVariant.Tiled),
         Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, typeof(FusedStepKernels.AlgorithmsGroupSum)),
         Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, typeof(FusedStepKernels.SharedMemoryGroupSum)),
@@ -60,12 +61,20 @@ public static class KernelInventory
     };
 
     /// <summary>
-    /// The launches of one training step of <paramref name="shape"/> at <paramref name="batch"/>
-    /// rows, as <paramref name="planner"/> plans them: the three fused ones when <paramref name="fused"/>.
+    /// Whether the fused kernels cover a step: they are written for one hidden layer, a row's
+    /// logits in registers, and RMSprop in the gradient epilogue.
     /// </summary>
-    public static IReadOnlyList<PlannedLaunch> TrainingStep(LaunchPlanner planner, NetworkShape shape, int batch, bool fused)
+    public static bool CanFuse(NetworkShape shape, OptimizerSettings optimizer) =>
+        shape.HiddenWidths.Count == 1 && shape.Classes <= FusedStepKernels.MaxClasses && optimizer.Kind == OptimizerKind.RmsProp;
+
+    /// <summary>
+    /// The launches of one training step of <paramref name="shape"/> at <paramref name="batch"/>
+    /// rows with <paramref name="optimizer"/>, as <paramref name="planner"/> plans them: the three
+    /// fused ones when <paramref name="fused"/> and the step can fuse (one hidden layer, RMSprop).
+    /// </summary>
+    public static IReadOnlyList<PlannedLaunch> TrainingStep(LaunchPlanner planner, NetworkShape shape, int batch, OptimizerSettings optimizer, bool fused)
     {
-        if (fused)
+        if (fused && CanFuse(shape, optimizer))
         {
             bool tiled = planner.FusedVariant == FusedVariant.Tiled;
             int shared = tiled ? FusedStepKernels.TiledSharedMemoryBytes : 0;
@@ -89,7 +98,14 @@ public static class KernelInventory
                 launches.Add(Product($"dense backward input {layers[i].Outputs}->{layers[i].Inputs}", MatMulProblem.BackwardInput(batch, layers[i].Inputs, layers[i].Outputs)));
         }
 
-        launches.Add(Grid("rmsprop", "RmsPropKernels.Update", planner.For(shape.ParameterCount), 0));
+        string kernel = optimizer.Kind switch
+        {
+            OptimizerKind.RmsProp => nameof(OptimizerKernels.RmsProp),
+            OptimizerKind.Adam => nameof(OptimizerKernels.Adam),
+            _ when optimizer.StateArrays == 0 => nameof(OptimizerKernels.Sgd),
+            _ => nameof(OptimizerKernels.SgdMomentum),
+        };
+        launches.Add(Grid(optimizer.Name, $"{nameof(OptimizerKernels)}.{kernel}", planner.For(shape.ParameterCount), 0));
         return launches;
 
         PlannedLaunch Product(string operation, MatMulProblem problem)

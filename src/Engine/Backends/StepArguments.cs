@@ -12,5 +12,12 @@ public sealed record BatchSource(DeviceArray<byte> Images, DeviceArray<byte> Lab
 /// </summary>
 public readonly record struct SampleOutputs(DeviceArray<float> Losses, DeviceArray<int> Predictions, int Offset);
 
-/// <summary>RMSprop's hyperparameters, with Keras' meaning (ε added outside the square root).</summary>
-public readonly record struct RmsProp(float LearningRate, float Rho, float Epsilon);
+/// <summary>
+/// The arguments of one optimizer update, as the kernels take them: <see cref="StepSize"/> is the
+/// learning rate, with Adam's bias correction for this step folded in (<see cref="Model.OptimizerSettings.ForUpdate"/>).
+/// </summary>
+public readonly record struct OptimizerStep(
+    Model.OptimizerKind Kind, float StepSize, float Rho, float Beta1, float Beta2, float Epsilon, float Momentum, bool Nesterov);
+
+/// <summary>An optimizer's state on the device: 0, 1 or 2 arrays of the parameters' layout (<see cref="Model.OptimizerSettings.StateArrays"/>).</summary>
+public sealed record OptimizerState(IReadOnlyList<DeviceArray<float>> Arrays);

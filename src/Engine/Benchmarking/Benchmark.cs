@@ -90,7 +90,7 @@ public static class Benchmark
     /// </summary>
     private static List<(MatMulRate Rate, string Kernel, string Planned)> MatMulRates(ITrainingBackend backend, NetworkShape shape, int batch)
     {
-        var layerShape = shape.HiddenLayer with { Offset = 0 };
+        var layerShape = shape.Layers[0] with { Offset = 0 };
         var random = new Random(1);
         using var parameters = Filled(backend, layerShape.ParameterCount, random);
         var layer = DenseParameters.Within(backend, parameters, layerShape);

@@ -8,7 +8,7 @@ internal static class GlorotUniform
     {
         var parameters = new float[shape.ParameterCount];
         var random = new Random(seed);
-        foreach (var layer in new[] { shape.HiddenLayer, shape.OutputLayer })
+        foreach (var layer in shape.Layers)
         {
             double limit = Math.Sqrt(6.0 / (layer.Inputs + layer.Outputs));
             var weights = parameters.AsSpan(layer.WeightOffset, layer.WeightCount);

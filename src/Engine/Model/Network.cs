@@ -3,7 +3,7 @@ using MnistGpu.Engine.Backends;
 namespace MnistGpu.Engine.Model;
 
 /// <summary>
-/// The network on a backend: parameters, their gradients and the RMSprop state as three flat
+/// The network on a backend: parameters, their gradients and the optimizer's state as flat
 /// arrays of the same layout (one optimizer launch covers all of them), and the activations of a
 /// batch of up to <see cref="BatchCapacity"/> rows. Everything is allocated here, once; a
 /// training step only launches operations on it. <see cref="Forward"/> and
@@ -13,7 +13,8 @@ public sealed class Network : IDisposable
 {
     private readonly List<IDisposable> owned = [];
 
-    public Network(ITrainingBackend backend, NetworkShape shape, int batchCapacity)
+    /// <param name="optimizerStateArrays">How many arrays of state the optimizer keeps (<see cref="OptimizerSettings.StateArrays"/>); 0 for a network that is only evaluated.</param>
+    public Network(ITrainingBackend backend, NetworkShape shape, int batchCapacity, int optimizerStateArrays)
     {
         Backend = backend;
         Shape = shape;
@@ -21,7 +22,7 @@ public sealed class Network : IDisposable
 
         Parameters = Own(backend.Allocate<float>(shape.ParameterCount));
         Gradients = Own(backend.Allocate<float>(shape.ParameterCount));
-        MeanSquares = Own(backend.Allocate<float>(shape.ParameterCount));
+        OptimizerState = new OptimizerState(Enumerable.Range(0, optimizerStateArrays).Select(_ => Own(backend.Allocate<float>(shape.ParameterCount))).ToList());
         Input = Own(backend.Allocate<float>(batchCapacity * shape.Inputs));
         Labels = Own(backend.Allocate<int>(batchCapacity));
         Layers = shape.Layers.Select(layer => new DenseLayer(
@@ -42,7 +43,8 @@ public sealed class Network : IDisposable
 
     internal DeviceArray<float> Gradients { get; }
 
-    internal DeviceArray<float> MeanSquares { get; }
+    /// <summary>The optimizer's state: RMSprop's mean squares, Adam's moments, SGD's velocity, or nothing.</summary>
+    internal OptimizerState OptimizerState { get; }
 
     /// <summary>x (B,I): the batch's pixels in [0,1].</summary>
     internal DeviceArray<float> Input { get; }
@@ -64,11 +66,11 @@ public sealed class Network : IDisposable
     /// <paramref name="batchCapacity"/> to <paramref name="plan"/>, after checking the shape.
     /// </summary>
     /// <exception cref="UserInputException">The shape is invalid or an array could not exist.</exception>
-    public static MemoryPlan Plan(MemoryPlan plan, NetworkShape shape, int batchCapacity)
+    public static MemoryPlan Plan(MemoryPlan plan, NetworkShape shape, int batchCapacity, int optimizerStateArrays)
     {
         shape.Validate();
         const string Part = "the network";
-        plan.Add<float>(Part, "parameters, gradients and RMSprop state", shape.ParameterCount, count: 3)
+        plan.Add<float>(Part, "parameters, gradients and optimizer state", shape.ParameterCount, count: 2 + optimizerStateArrays)
             .Add<float>(Part, "the batch's inputs", (long)batchCapacity * shape.Inputs)
             .Add<int>(Part, "the batch's labels", batchCapacity);
         foreach (var layer in shape.Layers)
@@ -78,13 +80,20 @@ public sealed class Network : IDisposable
 
     public void SetParameters(ReadOnlySpan<float> parameters) => Backend.Upload(parameters, Parameters);
 
-    public void SetMeanSquares(ReadOnlySpan<float> meanSquares) => Backend.Upload(meanSquares, MeanSquares);
+    /// <summary>Sets the optimizer's state arrays, in <see cref="OptimizerSettings.StateName"/>'s order.</summary>
+    public void SetOptimizerState(IReadOnlyList<float[]> state)
+    {
+        if (state.Count != OptimizerState.Arrays.Count)
+            throw new ArgumentException($"{state.Count} state arrays for an optimizer that keeps {OptimizerState.Arrays.Count}", nameof(state));
+        for (int i = 0; i < state.Count; i++)
+            Backend.Upload<float>(state[i], OptimizerState.Arrays[i]);
+    }
 
     public float[] GetParameters() => Download(Parameters);
 
     public float[] GetGradients() => Download(Gradients);
 
-    public float[] GetMeanSquares() => Download(MeanSquares);
+    public IReadOnlyList<float[]> GetOptimizerState() => OptimizerState.Arrays.Select(Download).ToList();
 
     /// <summary>Logits for the <paramref name="batch"/> rows already in <see cref="Input"/>: each layer's output is the next one's input.</summary>
     internal void Forward(int batch)

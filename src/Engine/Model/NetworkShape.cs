@@ -1,25 +1,83 @@
+using System.Globalization;
+
 namespace MnistGpu.Engine.Model;
 
 /// <summary>
-/// The network: Dense(Inputs→Hidden, ReLU) → Dense(Hidden→Classes, softmax). Its parameters live
-/// in one flat array, in the order W1 (Inputs,Hidden), b1 (Hidden), W2 (Hidden,Classes),
-/// b2 (Classes), weights row-major as Keras stores them, so one optimizer launch updates them all.
+/// The network: dense layers Inputs → hidden₁ → … → hiddenₙ → Classes, ReLU after every hidden
+/// layer, softmax after the last. The seed network, Keras' MNIST example, is 784 → 512 → 10. The
+/// parameters live in one flat array, layer by layer from the input side, each layer's weights
+/// (inputs, outputs) row-major as Keras stores them and then its biases, so one optimizer launch
+/// updates them all.
 /// </summary>
-public sealed record NetworkShape(int Inputs, int Hidden, int Classes)
+public sealed class NetworkShape : IEquatable<NetworkShape>
 {
+    /// <summary>Deeper than any dense network trains well without normalisation; a bound that keeps every count small.</summary>
+    public const int MaxHiddenLayers = 64;
+
+    private readonly int[] hidden;
+
+    public NetworkShape(int inputs, IReadOnlyList<int> hiddenWidths, int classes)
+    {
+        Inputs = inputs;
+        hidden = [.. hiddenWidths];
+        Classes = classes;
+        var layers = new DenseLayerShape[hidden.Length + 1];
+        long offset = 0;
+        for (int i = 0; i < layers.Length; i++)
+        {
+            int layerInputs = i == 0 ? inputs : hidden[i - 1];
+            int outputs = i < hidden.Length ? hidden[i] : classes;
+            // Offsets of an oversized shape saturate; Validate refuses it before anything uses them.
+            layers[i] = new DenseLayerShape(layerInputs, outputs, (int)Math.Min(offset, int.MaxValue));
+            offset += ((long)layerInputs + 1) * outputs;
+        }
+
+        Layers = layers;
+        TotalParameters = offset;
+    }
+
+    /// <summary>One hidden layer of <paramref name="hidden"/> units, as in the seed network.</summary>
+    public NetworkShape(int inputs, int hidden, int classes)
+        : this(inputs, [hidden], classes)
+    {
+    }
+
     /// <summary>The Keras MNIST example: 784 → 512 → 10.</summary>
     public static NetworkShape Default { get; } = new(784, 512, 10);
 
-    public int ParameterCount => HiddenLayer.ParameterCount + OutputLayer.ParameterCount;
+    public int Inputs { get; }
 
-    public DenseLayerShape HiddenLayer => new(Inputs, Hidden, Offset: 0);
+    /// <summary>The hidden layers' widths, input side first.</summary>
+    public IReadOnlyList<int> HiddenWidths => hidden;
 
-    public DenseLayerShape OutputLayer => new(Hidden, Classes, Offset: HiddenLayer.ParameterCount);
+    /// <summary>The first hidden layer's width: the layer the images feed, which the fused steps gather into.</summary>
+    public int Hidden => hidden[0];
+
+    public int Classes { get; }
 
     /// <summary>Every dense layer, input side first.</summary>
-    public IReadOnlyList<DenseLayerShape> Layers => [HiddenLayer, OutputLayer];
+    public IReadOnlyList<DenseLayerShape> Layers { get; }
 
-    public override string ToString() => $"{Inputs}-{Hidden}-{Classes}";
+    public int ParameterCount => checked((int)TotalParameters);
+
+    private long TotalParameters { get; }
+
+    public static bool operator ==(NetworkShape? left, NetworkShape? right) => Equals(left, right);
+
+    public static bool operator !=(NetworkShape? left, NetworkShape? right) => !Equals(left, right);
+
+    /// <summary>Hidden widths as the command line writes them, e.g. "512,256".</summary>
+    public static string FormatWidths(IReadOnlyList<int> widths) => string.Join(',', widths.Select(w => w.ToString(CultureInfo.InvariantCulture)));
+
+    /// <summary>e.g. 784-512-256-10.</summary>
+    public override string ToString() => string.Join('-', [Inputs, .. hidden, Classes]);
+
+    public bool Equals(NetworkShape? other) =>
+        other is not null && Inputs == other.Inputs && Classes == other.Classes && hidden.AsSpan().SequenceEqual(other.hidden);
+
+    public override bool Equals(object? obj) => Equals(obj as NetworkShape);
+
+    public override int GetHashCode() => HashCode.Combine(Inputs, Classes, ToString());
 
     /// <summary>
     /// Checks, in 64-bit arithmetic, that every size is positive and that the flat parameter
@@ -29,11 +87,12 @@ public sealed record NetworkShape(int Inputs, int Hidden, int Classes)
     /// <exception cref="UserInputException">A size is out of range, or the network is too large for one array.</exception>
     public void Validate()
     {
-        if (Inputs < 1 || Hidden < 1 || Classes < 2)
-            throw new UserInputException($"a network needs at least 1 input, 1 hidden unit and 2 classes, not {this}");
-        long parameters = ((long)Inputs + 1) * Hidden + ((long)Hidden + 1) * Classes;
-        if (parameters > Array.MaxLength)
-            throw new UserInputException($"a {this} network has {parameters:N0} parameters; one array holds at most {Array.MaxLength:N0}");
+        if (Inputs < 1 || hidden.Length == 0 || hidden.Any(width => width < 1) || Classes < 2)
+            throw new UserInputException($"a network needs at least 1 input, at least one hidden layer of at least 1 unit, and 2 classes, not {this}");
+        if (hidden.Length > MaxHiddenLayers)
+            throw new UserInputException($"a network of {hidden.Length} hidden layers is beyond this engine's {MaxHiddenLayers}");
+        if (TotalParameters > Array.MaxLength)
+            throw new UserInputException($"a {this} network has {TotalParameters:N0} parameters; one array holds at most {Array.MaxLength:N0}");
     }
 
     /// <summary>Where flat parameter <paramref name="index"/> sits, for messages: "layer 1 weight [3, 17]".</summary>

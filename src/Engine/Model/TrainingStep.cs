@@ -4,11 +4,12 @@ namespace MnistGpu.Engine.Model;
 
 /// <summary>
 /// Everything one training step reads and writes: the network's arrays, the training split on
-/// the device with this epoch's order, where per-sample results go, and the optimizer's
-/// settings. Built once per trainer, so a step passes only where its batch starts. A backend
-/// runs it through <see cref="ITrainingBackend.TrainStep"/>, fused or as <see cref="Compose"/>.
+/// the device with this epoch's order, where per-sample results go, and the optimizer. Built once
+/// per trainer, so a step passes only where its batch starts and, in <see cref="Update"/>, the
+/// optimizer's arguments for this update. A backend runs it through
+/// <see cref="ITrainingBackend.TrainStep"/>, fused or as <see cref="Compose"/>.
 /// </summary>
-public sealed class TrainingStep(Network network, BatchSource source, DeviceArray<float> losses, DeviceArray<int> predictions, RmsProp optimizer)
+public sealed class TrainingStep(Network network, BatchSource source, DeviceArray<float> losses, DeviceArray<int> predictions, OptimizerSettings optimizer)
 {
     public Network Network { get; } = network;
 
@@ -20,17 +21,20 @@ public sealed class TrainingStep(Network network, BatchSource source, DeviceArra
     /// <summary>(N): each sample's prediction, at its position in the epoch's order.</summary>
     public DeviceArray<int> Predictions { get; } = predictions;
 
-    public RmsProp Optimizer { get; } = optimizer;
+    public OptimizerSettings Optimizer { get; } = optimizer;
+
+    /// <summary>The optimizer's arguments for the next update (Adam's depend on the update's number); set before each step.</summary>
+    public OptimizerStep Update { get; set; } = optimizer.ForUpdate(1);
 
     /// <summary>
     /// The step as separate operations on the network's backend: gather, forward, loss,
-    /// backward, one RMSprop launch over the flat arrays. The definition a fused step must match.
+    /// backward, one optimizer launch over the flat arrays. The definition a fused step must match.
     /// </summary>
     public void Compose(int start, int batch)
     {
         var backend = Network.Backend;
         backend.GatherBatch(Source, start, batch, Network.Input, Network.Labels);
         Network.ComputeGradients(batch, new SampleOutputs(Losses, Predictions, start));
-        backend.RmsPropUpdate(Network.Parameters, Network.Gradients, Network.MeanSquares, Optimizer);
+        backend.OptimizerUpdate(Network.Parameters, Network.Gradients, Network.OptimizerState, Update);
     }
 }

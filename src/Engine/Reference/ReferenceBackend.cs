@@ -62,8 +62,22 @@ public sealed class ReferenceBackend : ITrainingBackend
     public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
         ReferenceMath.SoftmaxCrossEntropy(Span(logits), Span(labels), [], Span(logitGradients), Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes);
 
-    public void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, RmsProp settings) =>
-        ReferenceMath.RmsPropUpdate(Span(weights), Span(gradients), Span(meanSquares), settings.LearningRate, settings.Rho, settings.Epsilon);
+    public void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update)
+    {
+        var arrays = state.Arrays;
+        switch (update.Kind)
+        {
+            case OptimizerKind.RmsProp:
+                ReferenceMath.RmsPropUpdate(Span(weights), Span(gradients), Span(arrays[0]), update.StepSize, update.Rho, update.Epsilon);
+                break;
+            case OptimizerKind.Adam:
+                ReferenceMath.AdamUpdate(Span(weights), Span(gradients), Span(arrays[0]), Span(arrays[1]), update.StepSize, update.Beta1, update.Beta2, update.Epsilon);
+                break;
+            default:
+                ReferenceMath.SgdUpdate(Span(weights), Span(gradients), arrays.Count > 0 ? Span(arrays[0]) : [], update.StepSize, update.Momentum, update.Nesterov);
+                break;
+        }
+    }
 
     public void Synchronize()
     {
@@ -76,7 +90,7 @@ public sealed class ReferenceBackend : ITrainingBackend
 
     public TimeSpan LaunchIssueTime => TimeSpan.Zero;
 
-    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch) => [];
+    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch, OptimizerSettings optimizer) => [];
 
     public string MatMulImplementation(MatMulProblem problem) => Implementation;
 

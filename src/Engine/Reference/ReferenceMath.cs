@@ -130,4 +130,37 @@ internal static class ReferenceMath
             weights[i] -= learningRate * g / (Math.Sqrt(meanSquares[i]) + epsilon);
         }
     }
+
+    /// <summary>m ← β1m + (1−β1)g; v ← β2v + (1−β2)g²; w ← w − lr_t·m/(√v + ε)</summary>
+    public static void AdamUpdate(
+        Span<double> weights, ReadOnlySpan<double> gradients, Span<double> first, Span<double> second,
+        double stepSize, double beta1, double beta2, double epsilon)
+    {
+        for (int i = 0; i < weights.Length; i++)
+        {
+            double g = gradients[i];
+            first[i] = beta1 * first[i] + (1 - beta1) * g;
+            second[i] = beta2 * second[i] + (1 - beta2) * g * g;
+            weights[i] -= stepSize * first[i] / (Math.Sqrt(second[i]) + epsilon);
+        }
+    }
+
+    /// <summary>w ← w − lr·g; with a velocity u ← μu − lr·g, w ← w + u (Nesterov: w ← w + μu − lr·g)</summary>
+    public static void SgdUpdate(
+        Span<double> weights, ReadOnlySpan<double> gradients, Span<double> velocity,
+        double learningRate, double momentum, bool nesterov)
+    {
+        for (int i = 0; i < weights.Length; i++)
+        {
+            double g = gradients[i];
+            if (velocity.IsEmpty)
+            {
+                weights[i] -= learningRate * g;
+                continue;
+            }
+
+            velocity[i] = momentum * velocity[i] - learningRate * g;
+            weights[i] += nesterov ? momentum * velocity[i] - learningRate * g : velocity[i];
+        }
+    }
 }

@@ -48,10 +48,14 @@ public sealed record TrainingPosition(int EpochsDone, int StepsDoneInEpoch, doub
 
 /// <summary>
 /// A trained (or partly trained) network with everything needed to continue training it: the
-/// weights, the RMSprop state, the hyperparameters, the position reached and the history, and a
-/// hash of the training data. The shuffle of epoch e is derived from (seed, e) alone, so the seed
-/// is the whole random state. Device-independent: plain float32 arrays.
+/// weights, the optimizer and its state, the hyperparameters, the position reached and the
+/// history, and a hash of the training data. The shuffle of epoch e is derived from (seed, e)
+/// alone, so the seed is the whole random state. Device-independent: plain float32 arrays.
+/// Format version 2 (docs/checkpoint-format.md); version 1, which knew one hidden layer and
+/// RMSprop, is still read.
 /// </summary>
+/// <param name="OptimizerState">The optimizer's arrays, each as long as <paramref name="Parameters"/>, in <see cref="OptimizerSettings.StateName"/>'s order.</param>
+/// <param name="OptimizerUpdates">Updates applied so far: every step trained, across resumes.</param>
 public sealed record Checkpoint(
     NetworkShape Shape,
     TrainingSettings Settings,
@@ -59,12 +63,16 @@ public sealed record Checkpoint(
     IReadOnlyList<EpochResult> History,
     string DataHash,
     float[] Parameters,
-    float[] MeanSquares)
+    IReadOnlyList<float[]> OptimizerState,
+    long OptimizerUpdates)
 {
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
 
-    /// <summary>The one architecture this build trains; a checkpoint of another cannot be loaded.</summary>
-    public const string Architecture = "dense-relu-dense-softmax";
+    /// <summary>What version 2 calls any stack of dense layers with ReLU between them and softmax at the end.</summary>
+    public const string Architecture = "dense-relu-softmax";
+
+    /// <summary>Version 1's one architecture: one hidden layer.</summary>
+    private const string ArchitectureVersion1 = "dense-relu-dense-softmax";
 
     private static readonly byte[] Magic = "MNGPUCKP"u8.ToArray();
     private const int HeaderLength = 16;
@@ -84,12 +92,13 @@ public sealed record Checkpoint(
     /// The size of this network's checkpoint file, to check for free space before training.
     /// The metadata grows with the history, so this allows generously for it.
     /// </summary>
-    public static long FileBytes(NetworkShape shape) => HeaderLength + 4 + 8L * shape.ParameterCount + HashLength + MetadataAllowance;
+    public static long FileBytes(NetworkShape shape, OptimizerSettings optimizer) =>
+        HeaderLength + 8 + 4L * shape.ParameterCount * (1 + optimizer.StateArrays) + HashLength + MetadataAllowance;
 
     /// <summary>
     /// Reads and checks a checkpoint. Only a regular file is opened, and no more is read than the
-    /// file's header and parameter count say it holds, so no file can make this allocate more
-    /// than a checkpoint of its stated shape needs.
+    /// file's header and array counts say it holds, so no file can make this allocate more than a
+    /// checkpoint of its stated shape needs.
     /// </summary>
     /// <exception cref="UserInputException">Missing, not a regular file, truncated, damaged, of another version or architecture, or meaningless.</exception>
     public static Checkpoint Load(string path)
@@ -99,16 +108,18 @@ public sealed record Checkpoint(
         {
             var header = new byte[HeaderLength];
             int got = stream.ReadAtLeast(header, HeaderLength, throwOnEndOfStream: false);
-            uint metadataLength = ReadHeader(header.AsSpan(0, got));
+            var (version, metadataLength) = ReadHeader(header.AsSpan(0, got));
             long countOffset = HeaderLength + (long)metadataLength;
-            if (countOffset + 4 + HashLength > length)
+            int countsLength = version == 1 ? 4 : 8;
+            if (countOffset + countsLength + HashLength > length)
                 throw new InvalidDataException($"the file is truncated or damaged: its metadata runs past the end of the file ({length:N0} bytes)");
-            var countBytes = new byte[4];
+            var counts = new byte[countsLength];
             stream.Position = countOffset;
-            stream.ReadExactly(countBytes);
-            long expected = countOffset + 4 + 8L * BinaryPrimitives.ReadUInt32LittleEndian(countBytes) + HashLength;
+            stream.ReadExactly(counts);
+            var (parameters, stateArrays) = Counts(version, counts);
+            long expected = countOffset + countsLength + 4L * parameters * (1 + stateArrays) + HashLength;
             if (expected != length)
-                throw new InvalidDataException($"the file is truncated or damaged: it is {length:N0} bytes, but its header and parameter count make {expected:N0}");
+                throw new InvalidDataException($"the file is truncated or damaged: it is {length:N0} bytes, but its header and array counts make {expected:N0}");
 
             var bytes = new byte[length];
             stream.Position = 0;
@@ -127,86 +138,166 @@ public sealed record Checkpoint(
 
     internal byte[] Encode()
     {
+        var o = Settings.Optimizer;
         var metadata = JsonSerializer.SerializeToUtf8Bytes(
-            new Metadata(Architecture, Shape.Inputs, Shape.Hidden, Shape.Classes, Settings, Position, History, DataHash), JsonOptions);
+            new Metadata(
+                Architecture, Shape.Inputs, [.. Shape.HiddenWidths], Shape.Classes,
+                new RunSettings(Settings.Epochs, Settings.BatchSize, Settings.Seed),
+                new OptimizerRecord(o.Name, o.LearningRate, o.Rho, o.Beta1, o.Beta2, o.Epsilon, o.Momentum, o.Nesterov, OptimizerUpdates),
+                Position, History, DataHash),
+            JsonOptions);
         int count = Parameters.Length;
-        var bytes = new byte[Magic.Length + 4 + 4 + metadata.Length + 4 + 8 * count + HashLength];
+        var bytes = new byte[Magic.Length + 4 + 4 + metadata.Length + 8 + 4 * count * (1 + OptimizerState.Count) + HashLength];
         var writer = new SpanWriter(bytes);
         writer.Bytes(Magic);
         writer.UInt32(FormatVersion);
         writer.UInt32((uint)metadata.Length);
         writer.Bytes(metadata);
         writer.UInt32((uint)count);
+        writer.UInt32((uint)OptimizerState.Count);
         writer.Floats(Parameters);
-        writer.Floats(MeanSquares);
+        foreach (var state in OptimizerState)
+            writer.Floats(state);
         SHA256.HashData(bytes.AsSpan(0, writer.Position), bytes.AsSpan(writer.Position));
         return bytes;
     }
 
     internal static Checkpoint Decode(byte[] bytes)
     {
-        uint metadataLength = ReadHeader(bytes.AsSpan(0, Math.Min(bytes.Length, HeaderLength)));
-        if (bytes.Length < HeaderLength + 4 + HashLength)
+        var (version, metadataLength) = ReadHeader(bytes.AsSpan(0, Math.Min(bytes.Length, HeaderLength)));
+        int countsLength = version == 1 ? 4 : 8;
+        if (bytes.Length < HeaderLength + countsLength + HashLength)
             throw new InvalidDataException("the file is truncated or damaged: it is too short");
         var expected = SHA256.HashData(bytes.AsSpan(0, bytes.Length - HashLength));
         if (!expected.AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - HashLength)))
             throw new InvalidDataException("checksum mismatch: the checkpoint is truncated or damaged");
-        if (metadataLength > bytes.Length - HeaderLength - 4 - HashLength)
+        if (metadataLength > bytes.Length - HeaderLength - countsLength - HashLength)
             throw new InvalidDataException("metadata length runs past the end of the file");
 
-        Metadata metadata;
-        try
-        {
-            metadata = JsonSerializer.Deserialize<Metadata>(bytes.AsSpan(HeaderLength, (int)metadataLength), JsonOptions)
-                ?? throw new InvalidDataException("empty metadata");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"unreadable metadata: {e.Message}", e);
-        }
-
-        if (metadata.Architecture != Architecture)
-            throw new InvalidDataException($"checkpoint of a '{metadata.Architecture}' network; this build runs '{Architecture}'");
-        if (metadata.Settings is null || metadata.Position is null)
-            throw new InvalidDataException("checkpoint metadata is incomplete");
-        var shape = new NetworkShape(metadata.Inputs, metadata.Hidden, metadata.Classes);
-        IReadOnlyList<EpochResult?> history = metadata.History ?? [];
+        var json = bytes.AsSpan(HeaderLength, (int)metadataLength);
+        var (shape, settings, position, history, dataHash, updates) = version == 1 ? ReadVersion1(json) : ReadVersion2(json);
         try
         {
             shape.Validate();
-            metadata.Settings.Validate();
-            metadata.Position.Validate(metadata.Settings, history);
+            settings.Validate();
+            position.Validate(settings, history);
         }
         catch (UserInputException e)
         {
             throw new InvalidDataException($"the checkpoint's metadata makes no sense: {e.Message}", e);
         }
 
+        long trained = history.Sum(e => (long)e!.Steps) + position.StepsDoneInEpoch;
+        if (updates != trained)
+            throw new InvalidDataException($"the checkpoint's metadata makes no sense: {updates} optimizer updates, but its history and position make {trained} steps");
+
         int offset = HeaderLength + (int)metadataLength;
-        long count = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(offset));
+        var (count, stateArrays) = Counts(version, bytes.AsSpan(offset, countsLength));
         if (count != shape.ParameterCount)
             throw new InvalidDataException($"{count} parameters stored, but a {shape} network has {shape.ParameterCount}");
-        if (offset + 4 + 8 * count + HashLength != bytes.Length)
+        if (stateArrays != settings.Optimizer.StateArrays)
+            throw new InvalidDataException($"{stateArrays} optimizer state arrays stored, but {settings.Optimizer} keeps {settings.Optimizer.StateArrays}");
+        if (offset + countsLength + 4 * count * (1 + stateArrays) + HashLength != bytes.Length)
             throw new InvalidDataException("parameter block does not match the file length");
 
         var parameters = new float[count];
-        var meanSquares = new float[count];
-        CopyFloats(bytes.AsSpan(offset + 4), parameters);
-        CopyFloats(bytes.AsSpan(offset + 4 + 4 * (int)count), meanSquares);
+        CopyFloats(bytes.AsSpan(offset + countsLength), parameters);
         RequireFinite(shape, parameters, "parameter", mayBeNegative: true);
-        RequireFinite(shape, meanSquares, "RMSprop mean square", mayBeNegative: false);
-        return new Checkpoint(shape, metadata.Settings, metadata.Position, history.Select(e => e!).ToList(), metadata.DataHash ?? "", parameters, meanSquares);
+        var state = new List<float[]>();
+        for (int a = 0; a < stateArrays; a++)
+        {
+            var array = new float[count];
+            CopyFloats(bytes.AsSpan(offset + countsLength + (int)(4 * count * (1 + a))), array);
+            RequireFinite(shape, array, settings.Optimizer.StateName(a), mayBeNegative: !settings.Optimizer.StateIsSquares(a));
+            state.Add(array);
+        }
+
+        return new Checkpoint(shape, settings, position, history.Select(e => e!).ToList(), dataHash ?? "", parameters, state, updates);
     }
 
-    /// <summary>The metadata length, after checking the magic and the version.</summary>
-    private static uint ReadHeader(ReadOnlySpan<byte> header)
+    private static (NetworkShape, TrainingSettings, TrainingPosition, IReadOnlyList<EpochResult?>, string?, long) ReadVersion1(ReadOnlySpan<byte> json)
+    {
+        var metadata = Deserialize<MetadataVersion1>(json);
+        if (metadata.Architecture != ArchitectureVersion1)
+            throw new InvalidDataException($"checkpoint of a '{metadata.Architecture}' network; version 1 knew only '{ArchitectureVersion1}'");
+        if (metadata.Settings is not { } s || metadata.Position is null)
+            throw new InvalidDataException("checkpoint metadata is incomplete");
+        var settings = new TrainingSettings
+        {
+            Epochs = s.Epochs,
+            BatchSize = s.BatchSize,
+            Seed = s.Seed,
+            Layers = [metadata.Hidden],
+            Optimizer = OptimizerSettings.RmsProp with { LearningRate = s.LearningRate, Rho = s.Rho, Epsilon = s.Epsilon },
+        };
+        IReadOnlyList<EpochResult?> history = metadata.History ?? [];
+        // Version 1 did not count updates; RMSprop does not need them, and they are every step trained.
+        long updates = history.Sum(e => (long)(e?.Steps ?? 0)) + metadata.Position.StepsDoneInEpoch;
+        return (new NetworkShape(metadata.Inputs, metadata.Hidden, metadata.Classes), settings, metadata.Position, history, metadata.DataHash, updates);
+    }
+
+    private static (NetworkShape, TrainingSettings, TrainingPosition, IReadOnlyList<EpochResult?>, string?, long) ReadVersion2(ReadOnlySpan<byte> json)
+    {
+        var metadata = Deserialize<Metadata>(json);
+        if (metadata.Architecture != Architecture)
+            throw new InvalidDataException($"checkpoint of a '{metadata.Architecture}' network; this build runs '{Architecture}'");
+        if (metadata.Settings is not { } s || metadata.Optimizer is not { } o || metadata.Position is null || metadata.Layers is null)
+            throw new InvalidDataException("checkpoint metadata is incomplete");
+        OptimizerSettings optimizer;
+        try
+        {
+            optimizer = OptimizerSettings.Named(o.Name ?? "") with
+            {
+                LearningRate = o.LearningRate,
+                Rho = o.Rho,
+                Beta1 = o.Beta1,
+                Beta2 = o.Beta2,
+                Epsilon = o.Epsilon,
+                Momentum = o.Momentum,
+                Nesterov = o.Nesterov,
+            };
+        }
+        catch (UserInputException e)
+        {
+            throw new InvalidDataException($"the checkpoint's metadata makes no sense: {e.Message}", e);
+        }
+
+        var settings = new TrainingSettings { Epochs = s.Epochs, BatchSize = s.BatchSize, Seed = s.Seed, Layers = metadata.Layers, Optimizer = optimizer };
+        return (new NetworkShape(metadata.Inputs, metadata.Layers, metadata.Classes), settings, metadata.Position, metadata.History ?? [], metadata.DataHash, o.Updates);
+    }
+
+    private static T Deserialize<T>(ReadOnlySpan<byte> json)
+        where T : class
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<T>(json, JsonOptions) ?? throw new InvalidDataException("empty metadata");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"unreadable metadata: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The parameter count and the number of optimizer state arrays; version 1 always kept one, RMSprop's.</summary>
+    private static (long Parameters, long StateArrays) Counts(int version, ReadOnlySpan<byte> counts)
+    {
+        long parameters = BinaryPrimitives.ReadUInt32LittleEndian(counts);
+        long stateArrays = version == 1 ? 1 : BinaryPrimitives.ReadUInt32LittleEndian(counts[4..]);
+        if (stateArrays > 2)
+            throw new InvalidDataException($"{stateArrays} optimizer state arrays; no optimizer keeps more than 2");
+        return (parameters, stateArrays);
+    }
+
+    /// <summary>The format version (1 or 2) and the metadata length, after checking the magic.</summary>
+    private static (int Version, uint MetadataLength) ReadHeader(ReadOnlySpan<byte> header)
     {
         if (header.Length < HeaderLength || !header[..Magic.Length].SequenceEqual(Magic))
             throw new InvalidDataException("not an MnistGpu checkpoint (no MNGPUCKP header)");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(header[Magic.Length..]);
-        if (version != FormatVersion)
-            throw new InvalidDataException($"checkpoint format version {version}; this build reads version {FormatVersion}");
-        return BinaryPrimitives.ReadUInt32LittleEndian(header[(Magic.Length + 4)..]);
+        if (version is not (1 or FormatVersion))
+            throw new InvalidDataException($"checkpoint format version {version}; this build reads versions 1 and {FormatVersion}");
+        return ((int)version, BinaryPrimitives.ReadUInt32LittleEndian(header[(Magic.Length + 4)..]));
     }
 
     /// <summary>A NaN or infinity anywhere would poison every later step or prediction; the first one is named with its place in the network.</summary>
@@ -227,8 +318,19 @@ public sealed record Checkpoint(
     }
 
     private sealed record Metadata(
-        string Architecture, int Inputs, int Hidden, int Classes, TrainingSettings? Settings, TrainingPosition? Position,
+        string Architecture, int Inputs, int[]? Layers, int Classes, RunSettings? Settings, OptimizerRecord? Optimizer, TrainingPosition? Position,
         IReadOnlyList<EpochResult?>? History, string? DataHash);
+
+    private sealed record RunSettings(int Epochs, int BatchSize, int Seed);
+
+    private sealed record OptimizerRecord(
+        string? Name, float LearningRate, float Rho, float Beta1, float Beta2, float Epsilon, float Momentum, bool Nesterov, long Updates);
+
+    private sealed record MetadataVersion1(
+        string Architecture, int Inputs, int Hidden, int Classes, SettingsVersion1? Settings, TrainingPosition? Position,
+        IReadOnlyList<EpochResult?>? History, string? DataHash);
+
+    private sealed record SettingsVersion1(int Epochs, int BatchSize, int HiddenUnits, float LearningRate, float Rho, float Epsilon, int Seed);
 
     private ref struct SpanWriter(Span<byte> target)
     {

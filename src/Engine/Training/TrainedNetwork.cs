@@ -12,8 +12,9 @@ public sealed class TrainedNetwork : IDisposable
     public TrainedNetwork(ITrainingBackend backend, Checkpoint checkpoint)
     {
         Checkpoint = checkpoint;
-        Network.Plan(new MemoryPlan(), checkpoint.Shape, checkpoint.Settings.BatchSize).RequireFits(backend);
-        Network = new Network(backend, checkpoint.Shape, checkpoint.Settings.BatchSize);
+        // Only evaluated: no gradients are applied, so no optimizer state is allocated.
+        Network.Plan(new MemoryPlan(), checkpoint.Shape, checkpoint.Settings.BatchSize, optimizerStateArrays: 0).RequireFits(backend);
+        Network = new Network(backend, checkpoint.Shape, checkpoint.Settings.BatchSize, optimizerStateArrays: 0);
         Network.SetParameters(checkpoint.Parameters);
         evaluator = new Evaluator(backend, Network);
     }

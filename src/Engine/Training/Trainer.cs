@@ -7,7 +7,7 @@ namespace MnistGpu.Engine.Training;
 
 /// <summary>
 /// Trains the network on a backend: per epoch one shuffled order is uploaded, then every step
-/// gathers its batch on the device, runs forward, backward and RMSprop there, and writes each
+/// gathers its batch on the device, runs forward, backward and the optimizer there, and writes each
 /// sample's loss and prediction into device arrays that are read back once, at the epoch's end
 /// (or when training is interrupted). A trainer starts from fresh Glorot weights or from a
 /// checkpoint, and continues exactly where the checkpoint stopped, mid-epoch included.
@@ -46,7 +46,8 @@ public sealed class Trainer : IDisposable
         : this(backend, trainingSet, checkpoint.Settings with { Epochs = epochs }, Fit(checkpoint, trainingSet), evaluationSet)
     {
         Network.SetParameters(checkpoint.Parameters);
-        Network.SetMeanSquares(checkpoint.MeanSquares);
+        Network.SetOptimizerState(checkpoint.OptimizerState);
+        OptimizerUpdates = checkpoint.OptimizerUpdates;
         Position = checkpoint.Position;
         history.AddRange(checkpoint.History);
     }
@@ -54,14 +55,14 @@ public sealed class Trainer : IDisposable
     private Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, NetworkShape shape, LabeledImages? evaluationSet)
     {
         settings.Validate();
-        var plan = Network.Plan(new MemoryPlan(), shape, settings.BatchSize);
+        var plan = Network.Plan(new MemoryPlan(), shape, settings.BatchSize, settings.Optimizer.StateArrays);
         DeviceDataset.Plan(plan, trainingSet, shape.Classes, keepProbabilities: false);
         if (evaluationSet is not null)
             DeviceDataset.Plan(plan, evaluationSet, shape.Classes, keepProbabilities: true);
         plan.RequireFits(backend);
         this.backend = backend;
         Settings = settings;
-        Network = new Network(backend, shape, settings.BatchSize);
+        Network = new Network(backend, shape, settings.BatchSize, settings.Optimizer.StateArrays);
         train = new DeviceDataset(backend, trainingSet, shape.Classes, keepProbabilities: false);
         step = new TrainingStep(Network, train.Source, train.Losses, train.Predictions, settings.Optimizer);
         evaluator = new Evaluator(backend, Network);
@@ -74,9 +75,12 @@ public sealed class Trainer : IDisposable
 
     /// <summary>The network a new run with <paramref name="settings"/> trains on <paramref name="trainingSet"/>.</summary>
     public static NetworkShape ShapeFor(LabeledImages trainingSet, TrainingSettings settings) =>
-        new(trainingSet.Pixels, settings.HiddenUnits, MnistData.Classes);
+        new(trainingSet.Pixels, settings.Layers, MnistData.Classes);
 
     public Network Network { get; }
+
+    /// <summary>Optimizer updates applied so far, across resumes: Adam's bias correction counts them.</summary>
+    public long OptimizerUpdates { get; private set; }
 
     /// <summary>Where training stands: epochs done and steps into the next one.</summary>
     public TrainingPosition Position { get; private set; } = TrainingPosition.Start;
@@ -110,6 +114,7 @@ public sealed class Trainer : IDisposable
         while (done < StepsPerEpoch && !stop.IsCancellationRequested)
         {
             int start = done * Settings.BatchSize;
+            step.Update = Settings.Optimizer.ForUpdate(++OptimizerUpdates);
             backend.TrainStep(step, start, Math.Min(Settings.BatchSize, count - start));
             done++;
             afterStep?.Invoke(done);
@@ -160,7 +165,7 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Everything needed to continue from here, or to use the network.</summary>
     public Checkpoint CreateCheckpoint() => new(
-        Network.Shape, Settings, Position, history.ToList(), train.Split.ContentHash, Network.GetParameters(), Network.GetMeanSquares());
+        Network.Shape, Settings, Position, history.ToList(), train.Split.ContentHash, Network.GetParameters(), Network.GetOptimizerState(), OptimizerUpdates);
 
     public void Dispose()
     {

@@ -59,7 +59,7 @@ public sealed class TrainingRun : IDisposable
     /// <exception cref="UserInputException">A setting is invalid, the network is too large to exist, or the save path cannot be written.</exception>
     /// <exception cref="EngineException">The run does not fit the device's memory, or the disk has no room for a checkpoint.</exception>
     public TrainingRun(ITrainingBackend backend, MnistData data, TrainingSettings settings, TrainingRunOptions? options = null)
-        : this(data, options, Trainer.ShapeFor(data.Train, settings), () => new Trainer(backend, data.Train, settings, data.Test))
+        : this(data, options, Trainer.ShapeFor(data.Train, settings), settings.Optimizer, () => new Trainer(backend, data.Train, settings, data.Test))
     {
     }
 
@@ -67,18 +67,18 @@ public sealed class TrainingRun : IDisposable
     /// <exception cref="UserInputException">The checkpoint does not fit this data, or the save path cannot be written.</exception>
     /// <exception cref="EngineException">The run does not fit the device's memory, or the disk has no room for a checkpoint.</exception>
     public TrainingRun(ITrainingBackend backend, MnistData data, Checkpoint checkpoint, int epochs, TrainingRunOptions? options = null)
-        : this(data, options, checkpoint.Shape, () => new Trainer(backend, data.Train, checkpoint, epochs, data.Test))
+        : this(data, options, checkpoint.Shape, checkpoint.Settings.Optimizer, () => new Trainer(backend, data.Train, checkpoint, epochs, data.Test))
     {
     }
 
-    private TrainingRun(MnistData data, TrainingRunOptions? options, NetworkShape shape, Func<Trainer> createTrainer)
+    private TrainingRun(MnistData data, TrainingRunOptions? options, NetworkShape shape, OptimizerSettings optimizer, Func<Trainer> createTrainer)
     {
         testSet = data.Test;
         this.options = options ?? new TrainingRunOptions();
         if (this.options.SavePath is string path)
         {
             shape.Validate();
-            OutputFile.Check(path, "checkpoint", Checkpoint.FileBytes(shape));
+            OutputFile.Check(path, "checkpoint", Checkpoint.FileBytes(shape, optimizer));
         }
 
         Trainer = createTrainer();

@@ -1,4 +1,5 @@
-using MnistGpu.Engine.Backends;
+using System.Text.Json.Serialization;
+using MnistGpu.Engine.Model;
 
 namespace MnistGpu.Engine.Training;
 
@@ -11,6 +12,8 @@ public sealed record TrainingSettings
     /// <summary>Far beyond any real run, and small enough that no count built from it overflows.</summary>
     public const int MaxEpochs = 1_000_000;
 
+    private IReadOnlyList<int> layers = [512];
+
     /// <summary>Five passes reach Keras' ~98.9 % train / 97.8 % test accuracy.</summary>
     public int Epochs { get; init; } = 5;
 
@@ -20,26 +23,44 @@ public sealed record TrainingSettings
     /// </summary>
     public int BatchSize { get; init; } = 128;
 
-    /// <summary>Width of the hidden layer; 512 in the example.</summary>
-    public int HiddenUnits { get; init; } = 512;
+    /// <summary>The hidden layers' widths, input side first, each followed by a ReLU; [512] in the example.</summary>
+    public IReadOnlyList<int> Layers
+    {
+        get => layers;
+        init => layers = [.. value];
+    }
 
-    /// <summary>RMSprop step size; Keras' default.</summary>
-    public float LearningRate { get; init; } = 0.001f;
+    /// <summary>Shorthand for a network of one hidden layer of this width (<c>--hidden</c>); the first hidden layer's width.</summary>
+    [JsonIgnore]
+    public int HiddenUnits
+    {
+        get => layers[0];
+        init => layers = [value];
+    }
 
-    /// <summary>RMSprop decay of the running mean of squared gradients; Keras' default.</summary>
-    public float Rho { get; init; } = 0.9f;
+    /// <summary>RMSprop with Keras' defaults, as in the example.</summary>
+    public OptimizerSettings Optimizer { get; init; } = OptimizerSettings.RmsProp;
 
-    /// <summary>
-    /// Keeps the RMSprop step finite where a gradient has always been zero (image borders);
-    /// Keras' default, added outside the square root as Keras does.
-    /// </summary>
-    public float Epsilon { get; init; } = 1e-7f;
-
-    /// <summary>The optimizer these settings describe.</summary>
-    public RmsProp Optimizer => new(LearningRate, Rho, Epsilon);
+    /// <summary>Shorthand for the optimizer's learning rate.</summary>
+    [JsonIgnore]
+    public float LearningRate
+    {
+        get => Optimizer.LearningRate;
+        init => Optimizer = Optimizer with { LearningRate = value };
+    }
 
     /// <summary>Seeds the initial weights and every epoch's shuffle.</summary>
     public int Seed { get; init; } = 1;
+
+    /// <summary>The hidden widths as the command line writes them, e.g. "512,256".</summary>
+    [JsonIgnore]
+    public string LayersText => NetworkShape.FormatWidths(layers);
+
+    public bool Equals(TrainingSettings? other) =>
+        other is not null && Epochs == other.Epochs && BatchSize == other.BatchSize && Seed == other.Seed
+        && Optimizer == other.Optimizer && layers.SequenceEqual(other.layers);
+
+    public override int GetHashCode() => HashCode.Combine(Epochs, BatchSize, Seed, Optimizer, LayersText);
 
     /// <exception cref="UserInputException">A setting is out of range.</exception>
     public void Validate()
@@ -48,13 +69,10 @@ public sealed record TrainingSettings
             throw new UserInputException($"epochs must be in 1..{MaxEpochs}, got {Epochs}");
         if (BatchSize < 1)
             throw new UserInputException($"batch size must be at least 1, got {BatchSize}");
-        if (HiddenUnits < 1)
-            throw new UserInputException($"hidden units must be at least 1, got {HiddenUnits}");
-        if (!(LearningRate > 0f) || float.IsInfinity(LearningRate))
-            throw new UserInputException($"learning rate must be a positive number, got {LearningRate}");
-        if (!(Rho >= 0f && Rho < 1f))
-            throw new UserInputException($"rho must be in [0, 1), got {Rho}");
-        if (!(Epsilon > 0f) || float.IsInfinity(Epsilon))
-            throw new UserInputException($"epsilon must be a positive number, got {Epsilon}");
+        if (layers.Count == 0 || layers.Any(width => width < 1))
+            throw new UserInputException($"every hidden layer needs at least 1 unit, got '{LayersText}'");
+        if (layers.Count > NetworkShape.MaxHiddenLayers)
+            throw new UserInputException($"at most {NetworkShape.MaxHiddenLayers} hidden layers, got {layers.Count}");
+        Optimizer.Validate();
     }
 }

@@ -26,6 +26,16 @@ public sealed class DeviceVerifier : IDisposable
         (128, 784, 512), (128, 512, 10), (96, 784, 512), (1, 784, 512), (1, 1, 1), (13, 29, 11), (7, 5, 3), (33, 17, 9),
     ];
 
+    /// <summary>Every optimizer and form the engine runs, with Keras' defaults.</summary>
+    private static readonly (string Name, OptimizerSettings Settings)[] Optimizers =
+    [
+        ("rmsprop", OptimizerSettings.RmsProp),
+        ("adam", OptimizerSettings.Adam),
+        ("sgd", OptimizerSettings.Sgd),
+        ("sgd momentum", OptimizerSettings.Sgd with { Momentum = 0.9f }),
+        ("sgd nesterov", OptimizerSettings.Sgd with { Momentum = 0.9f, Nesterov = true }),
+    ];
+
     private static readonly (VerifierCheck Check, Func<DeviceVerifier, CheckResult> Run)[] All =
     [
         .. new[] { (128, 784), (1, 784), (7, 13) }.Select(s => Check($"gather {s.Item1}x{s.Item2}", CheckKind.Gather, Math.Max(s.Item1, s.Item2), v => v.Gather(s.Item1, s.Item2))),
@@ -38,16 +48,16 @@ public sealed class DeviceVerifier : IDisposable
             Check($"softmax-cross-entropy forward {s.Item1}x{s.Item2}", CheckKind.SoftmaxCrossEntropy, Math.Max(s.Item1, s.Item2), v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: false)),
             Check($"softmax-cross-entropy forward+backward {s.Item1}x{s.Item2}", CheckKind.SoftmaxCrossEntropy, Math.Max(s.Item1, s.Item2), v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: true)),
         }),
-        .. new[] { 407_050, 1, 1_001 }.Select(n => Check($"rmsprop {n}", CheckKind.Optimizer, n, v => v.RmsPropCheck(n))),
-        Check("training: 2 steps (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps()),
+        .. Optimizers.SelectMany(o => new[] { 407_050, 1, 1_001 }.Select(n => Check($"{o.Name} {n}", CheckKind.Optimizer, n, v => v.OptimizerCheck(o.Settings, n)))),
+        Check("training: 2 steps of 784-512-10, rmsprop (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4 })),
+        Check("training: 2 steps of 784-64-32-16-10, adam (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4, Layers = [64, 32, 16], Optimizer = OptimizerSettings.Adam })),
+        Check("training: 2 steps of 784-64-10, sgd nesterov (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4, Layers = [64], Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f, Nesterov = true } })),
         Check("fused step vs composition: 2 steps of 49-32-10, batch 16 (7x7 digits)", CheckKind.FusedStep, 64, v => v.FusedAgainstComposition(Shrunk(v.digits.Take(32)), new TrainingSettings { Seed = 5, HiddenUnits = 32, BatchSize = 16 }, 1e-5)),
         Check("fused step vs composition: 2 steps of 784-512-10 (128 + 72 digits)", CheckKind.FusedStep, 784, v => v.FusedAgainstComposition(v.digits.Take(200), new TrainingSettings { Seed = 4 }, 1e-5)),
         Check("fused step vs composition: an epoch of 2,000 digits", CheckKind.FusedStep, 2_000, v => v.FusedAgainstComposition(v.digits.Take(2_000), new TrainingSettings { Seed = 6 }, 1e-4)),
         Check("fused evaluation vs composition: 1,000 digits", CheckKind.FusedStep, 1_000, v => v.FusedEvaluation(v.digits.Take(1_000))),
     ];
 
-    /// <summary>RMSprop with Keras' defaults, the optimizer of every training step.</summary>
-    private static readonly RmsProp Keras = new TrainingSettings().Optimizer;
 
     private readonly ITrainingBackend device;
     private readonly ITrainingBackend reference;
@@ -209,33 +219,38 @@ public sealed class DeviceVerifier : IDisposable
             .Result();
     }
 
-    private CheckResult RmsPropCheck(int count)
+    /// <summary>Three updates (Adam's bias correction differs in each) from random weights, gradients and state.</summary>
+    private CheckResult OptimizerCheck(OptimizerSettings optimizer, int count)
     {
         var random = new Random(count);
         var weights = Both(Uniform(random, count));
         var gradients = Both(Uniform(random, count, -0.1f, 0.1f));
-        var meanSquares = Both(Uniform(random, count, 0f, 0.01f));
-        for (int step = 0; step < 3; step++)
+        var state = Enumerable.Range(0, optimizer.StateArrays)
+            .Select(a => Both(optimizer.StateIsSquares(a) ? Uniform(random, count, 0f, 0.01f) : Uniform(random, count, -0.01f, 0.01f)))
+            .ToList();
+        var onDevice = new OptimizerState(state.Select(s => s.Device).ToList());
+        var onReference = new OptimizerState(state.Select(s => s.Reference).ToList());
+        for (int step = 1; step <= 3; step++)
         {
-            device.RmsPropUpdate(weights.Device, gradients.Device, meanSquares.Device, Keras);
-            reference.RmsPropUpdate(weights.Reference, gradients.Reference, meanSquares.Reference, Keras);
+            device.OptimizerUpdate(weights.Device, gradients.Device, onDevice, optimizer.ForUpdate(step));
+            reference.OptimizerUpdate(weights.Reference, gradients.Reference, onReference, optimizer.ForUpdate(step));
         }
 
-        return new Comparison("rmsprop", $"{count}, 3 steps", 1e-6, 1e-5)
-            .Compare("weights", Expected(weights.Reference), Download(weights.Device))
-            .Compare("mean squares", Expected(meanSquares.Reference), Download(meanSquares.Device))
-            .Result();
+        var comparison = new Comparison(optimizer.Name, $"{count}, 3 steps", 1e-6, 1e-5)
+            .Compare("weights", Expected(weights.Reference), Download(weights.Device));
+        for (int a = 0; a < state.Count; a++)
+            comparison = comparison.Compare(optimizer.StateName(a), Expected(state[a].Reference), Download(state[a].Device));
+        return comparison.Result();
     }
 
     /// <summary>
     /// The trainer's own code on both backends: 200 real digits in batches of 128, so one full
-    /// and one partial step, each with RMSprop. One RMSprop step moves a weight by about
-    /// lr/√(1−ρ) ≈ 3.2e-3, so 2e-5 is far below a step that went the wrong way or was skipped.
+    /// and one partial step. One RMSprop or Adam step moves a weight by about 1e-3 to 3e-3, so
+    /// 2e-5 is far below a step that went the wrong way or was skipped.
     /// </summary>
-    private CheckResult TrainingSteps()
+    private CheckResult TrainingSteps(TrainingSettings settings)
     {
         var subset = digits.Take(Math.Min(200, digits.Count));
-        var settings = new TrainingSettings { Seed = 4, HiddenUnits = 512 };
         using var onDevice = new Trainer(device, subset, settings);
         using var onReference = new Trainer(reference, subset, settings);
         var deviceEpoch = onDevice.TrainEpoch();

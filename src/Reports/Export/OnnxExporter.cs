@@ -8,7 +8,7 @@ namespace MnistGpu.Reports.Export;
 
 /// <summary>
 /// Writes a checkpoint's network as an ONNX model: input "input" float [N, inputs] in [0,1],
-/// Gemm → Relu → Gemm → Softmax, output "probabilities" float [N, classes]. The weights are stored
+/// Gemm → Relu per hidden layer, then Gemm → Softmax, output "probabilities" float [N, classes]. The weights are stored
 /// (inputs, outputs) as the engine keeps them, which is Gemm's B operand without a transpose.
 /// </summary>
 public static class OnnxExporter
@@ -29,19 +29,26 @@ public static class OnnxExporter
     public static ModelProto Build(Checkpoint checkpoint)
     {
         var shape = checkpoint.Shape;
-        var hidden = shape.HiddenLayer;
-        var output = shape.OutputLayer;
         var parameters = checkpoint.Parameters.AsSpan();
         var graph = new GraphProto { Name = $"mnistgpu {shape}" };
         graph.Input.Add(Tensor(InputName, shape.Inputs));
         graph.Output.Add(Tensor(OutputName, shape.Classes));
-        graph.Initializer.Add(Initializer("W1", parameters.Slice(hidden.WeightOffset, hidden.WeightCount), hidden.Inputs, hidden.Outputs));
-        graph.Initializer.Add(Initializer("b1", parameters.Slice(hidden.BiasOffset, hidden.Outputs), hidden.Outputs));
-        graph.Initializer.Add(Initializer("W2", parameters.Slice(output.WeightOffset, output.WeightCount), output.Inputs, output.Outputs));
-        graph.Initializer.Add(Initializer("b2", parameters.Slice(output.BiasOffset, output.Outputs), output.Outputs));
-        graph.Node.Add(Node("Gemm", "dense1", [InputName, "W1", "b1"], "hidden_linear"));
-        graph.Node.Add(Node("Relu", "relu1", ["hidden_linear"], "hidden"));
-        graph.Node.Add(Node("Gemm", "dense2", ["hidden", "W2", "b2"], "logits"));
+        string activation = InputName;
+        for (int i = 0; i < shape.Layers.Count; i++)
+        {
+            var layer = shape.Layers[i];
+            int number = i + 1;
+            bool last = i == shape.Layers.Count - 1;
+            graph.Initializer.Add(Initializer($"W{number}", parameters.Slice(layer.WeightOffset, layer.WeightCount), layer.Inputs, layer.Outputs));
+            graph.Initializer.Add(Initializer($"b{number}", parameters.Slice(layer.BiasOffset, layer.Outputs), layer.Outputs));
+            string linear = last ? "logits" : $"linear{number}";
+            graph.Node.Add(Node("Gemm", $"dense{number}", [activation, $"W{number}", $"b{number}"], linear));
+            if (last)
+                break;
+            activation = $"hidden{number}";
+            graph.Node.Add(Node("Relu", $"relu{number}", [linear], activation));
+        }
+
         var softmax = Node("Softmax", "softmax", ["logits"], OutputName);
         softmax.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
         graph.Node.Add(softmax);

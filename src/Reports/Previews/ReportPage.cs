@@ -62,8 +62,8 @@ internal static class ReportPage
         page.Append("<h2>Run</h2>\n<table class=\"facts\">\n");
         Fact("device", run.Device);
         Fact("data", run.DataSource);
-        Fact("network", $"{run.Shape}: dense ReLU, dense softmax, Glorot-uniform weights");
-        Fact("optimizer", Invariant($"RMSprop, learning rate {s.LearningRate}, ρ {s.Rho}, ε {s.Epsilon:0.###e+0}"));
+        Fact("network", $"{run.Shape}: dense layers, ReLU after each hidden one, softmax; Glorot-uniform weights");
+        Fact("optimizer", s.Optimizer.ToString());
         Fact("batch size", Invariant($"{s.BatchSize}"));
         Fact("seed", Invariant($"{s.Seed}"));
         Fact("epochs", Invariant($"{run.History.Count}"));

@@ -12,8 +12,9 @@ namespace MnistGpu.Tests.Engine.Training;
 /// </summary>
 public sealed class GradientCheckTests
 {
-    // A narrow hidden layer keeps the double-precision loops fast; every code path is the same.
-    private static readonly NetworkShape Shape = new(784, 32, 10);
+    // Three narrow hidden layers: every kind of layer (the first, fed by pixels; middle ones, fed
+    // and followed by ReLUs; the output) is checked, and the double-precision loops stay fast.
+    private static readonly NetworkShape Shape = new(784, [32, 24, 16], 10);
     private const int Batch = 16;
 
     [Fact]
@@ -58,30 +59,32 @@ public sealed class GradientCheckTests
         onReference.ComputeGradients();
         onDevice.ComputeGradients();
 
-        var result = new Comparison("gradients", "784-32-10, 16 digits", 1e-6, 1e-4)
+        var result = new Comparison("gradients", $"{Shape}, 16 digits", 1e-6, 1e-4)
             .Compare("gradients", ReferenceBackend.Span(onReference.Network.Gradients), onDevice.Network.GetGradients())
             .Result();
         Assert.True(result.Passed, result.ToString());
     }
 
-    /// <summary>Weights and biases of both layers, at random.</summary>
+    /// <summary>Weights and biases of every layer, at random.</summary>
     private static IEnumerable<int> SampledParameters(Random random)
     {
-        var hidden = Shape.HiddenLayer;
-        var output = Shape.OutputLayer;
+        var first = Shape.Layers[0];
         for (int i = 0; i < 12; i++)
         {
             // Weights of pixels near the centre, which are ink in most digits.
             int pixel = 14 * 28 + 7 + random.Next(14);
-            yield return hidden.WeightOffset + pixel * hidden.Outputs + random.Next(hidden.Outputs);
+            yield return first.WeightOffset + pixel * first.Outputs + random.Next(first.Outputs);
         }
 
         for (int i = 0; i < 6; i++)
-            yield return hidden.BiasOffset + random.Next(hidden.Outputs);
-        for (int i = 0; i < 12; i++)
-            yield return output.WeightOffset + random.Next(output.WeightCount);
-        for (int i = 0; i < 6; i++)
-            yield return output.BiasOffset + random.Next(output.Outputs);
+            yield return first.BiasOffset + random.Next(first.Outputs);
+        foreach (var layer in Shape.Layers.Skip(1))
+        {
+            for (int i = 0; i < 8; i++)
+                yield return layer.WeightOffset + random.Next(layer.WeightCount);
+            for (int i = 0; i < 4; i++)
+                yield return layer.BiasOffset + random.Next(layer.Outputs);
+        }
     }
 
     /// <summary>A network with Glorot weights and small random biases, holding 16 test digits as its batch.</summary>
@@ -92,10 +95,10 @@ public sealed class GradientCheckTests
 
         public Probe(ITrainingBackend backend)
         {
-            Network = new Network(backend, Shape, Batch);
+            Network = new Network(backend, Shape, Batch, optimizerStateArrays: 0);
             var parameters = GlorotUniform.Initialize(Shape, seed: 11);
             var random = new Random(3);
-            foreach (var layer in new[] { Shape.HiddenLayer, Shape.OutputLayer })
+            foreach (var layer in Shape.Layers)
             {
                 for (int i = 0; i < layer.Outputs; i++)
                     parameters[layer.BiasOffset + i] = (float)(random.NextDouble() * 0.2 - 0.1);

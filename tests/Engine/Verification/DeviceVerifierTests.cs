@@ -51,7 +51,7 @@ public sealed class DeviceVerifierTests
     public void Check_names_are_unique_and_an_unknown_one_is_refused()
     {
         Assert.Contains("dense forward 128x784x512", DeviceVerifier.CheckNames);
-        Assert.Contains("training: 2 steps (128 + 72 digits)", DeviceVerifier.CheckNames);
+        Assert.Contains("training: 2 steps of 784-512-10, rmsprop (128 + 72 digits)", DeviceVerifier.CheckNames);
         Assert.Equal(DeviceVerifier.CheckNames.Count, DeviceVerifier.CheckNames.Distinct().Count());
         using var verifier = new DeviceVerifier(new ReferenceBackend(), Bundled.Mnist.Train);
         Assert.Throws<ArgumentException>(() => verifier.Run("no such check"));

@@ -49,7 +49,8 @@ public sealed class ReportPageTests : IDisposable
         Assert.Equal(10, Regex.Count(html, "<img "));
         Assert.Contains("<td>test-device:0</td>", html);
         Assert.Contains("<td>/data/&lt;digits&gt;</td>", html);
-        Assert.Contains("<td>784-64-10: dense ReLU", html);
+        Assert.Contains("<td>784-64-10: dense layers, ReLU after each hidden one, softmax", html);
+        Assert.Contains("<td>RMSprop (lr 0.001, rho 0.9, epsilon 1e-7)</td>", html);
 
         // Every 37th digit, from index 0, answered as label + 3; the CSV offered for download lists all of them.
         var first = Regex.Match(html, "<figcaption><b>(\\d) → (\\d)</b> 90.0 ?%<br>#(\\d+)</figcaption>");

@@ -15,7 +15,7 @@ public sealed class HostBackend : ITrainingBackend
 {
     private readonly WorkerPool pool;
     private readonly IMatMul matMul;
-    private readonly IRmsPropWork rmsProp;
+    private readonly IOptimizerWork optimizer;
     private readonly MemoryBudget memory;
     private readonly IHostFusedStep fused;
 
@@ -24,9 +24,9 @@ public sealed class HostBackend : ITrainingBackend
     public HostBackend(int? threads = null, long? memoryLimitBytes = null)
     {
         pool = new WorkerPool(threads ?? Environment.ProcessorCount);
-        (matMul, fused, rmsProp) = Avx512Float.IsSupported ? ((IMatMul)new MatMul<Avx512Float>(pool), (IHostFusedStep)new HostFusedStep<Avx512Float>(pool), (IRmsPropWork)new RmsPropWork<Avx512Float>(pool.Threads))
-            : Avx2Float.IsSupported ? (new MatMul<Avx2Float>(pool), new HostFusedStep<Avx2Float>(pool), new RmsPropWork<Avx2Float>(pool.Threads))
-            : (new MatMul<PortableFloat>(pool), new HostFusedStep<PortableFloat>(pool), new RmsPropWork<PortableFloat>(pool.Threads));
+        (matMul, fused, optimizer) = Avx512Float.IsSupported ? ((IMatMul)new MatMul<Avx512Float>(pool), (IHostFusedStep)new HostFusedStep<Avx512Float>(pool), (IOptimizerWork)new OptimizerWork<Avx512Float>(pool.Threads))
+            : Avx2Float.IsSupported ? (new MatMul<Avx2Float>(pool), new HostFusedStep<Avx2Float>(pool), new OptimizerWork<Avx2Float>(pool.Threads))
+            : (new MatMul<PortableFloat>(pool), new HostFusedStep<PortableFloat>(pool), new OptimizerWork<PortableFloat>(pool.Threads));
         DeviceName = $"host ({SimdName}, {pool.Threads} threads)";
         memory = new MemoryBudget(DeviceName, memoryLimitBytes);
     }
@@ -107,10 +107,11 @@ public sealed class HostBackend : ITrainingBackend
     public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
         SoftmaxCrossEntropy(Span(logits), Span(labels), Span(logitGradients), Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes, gradient: true);
 
-    public void RmsPropUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, DeviceArray<float> meanSquares, RmsProp settings)
+    public void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update)
     {
-        rmsProp.Set(Memory(weights), Memory(gradients), Memory(meanSquares), settings);
-        pool.Run(pool.Threads, rmsProp);
+        var arrays = state.Arrays;
+        optimizer.Set(Memory(weights), Memory(gradients), arrays.Count > 0 ? Memory(arrays[0]) : default, arrays.Count > 1 ? Memory(arrays[1]) : default, update);
+        pool.Run(pool.Threads, optimizer);
     }
 
     public void Synchronize()
@@ -123,7 +124,8 @@ public sealed class HostBackend : ITrainingBackend
     /// <summary>The fused step, to the bit what the composition computes; otherwise the composition.</summary>
     public void TrainStep(TrainingStep work, int start, int batch)
     {
-        if (CanFuse(work.Network))
+        // The fused step applies RMSprop row by row as each gradient row is done; other optimizers compose.
+        if (CanFuse(work.Network) && work.Update.Kind == OptimizerKind.RmsProp)
             fused.Train(work, start, batch);
         else
             work.Compose(start, batch);
@@ -142,7 +144,7 @@ public sealed class HostBackend : ITrainingBackend
 
     public TimeSpan LaunchIssueTime => TimeSpan.Zero;
 
-    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch) => [];
+    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch, OptimizerSettings optimizer) => [];
 
     public string MatMulImplementation(MatMulProblem problem) => Implementation;
 
@@ -225,29 +227,31 @@ public sealed class HostBackend : ITrainingBackend
             inner.Multiply(problem, a, b, c, epilogueOperand);
     }
 
-    /// <summary>RMSprop over the flat parameter array, one contiguous share per thread.</summary>
-    private interface IRmsPropWork : IParallelWork
+    /// <summary>An optimizer update over the flat parameter array, one contiguous share per thread.</summary>
+    private interface IOptimizerWork : IParallelWork
     {
-        void Set(Memory<float> w, Memory<float> g, Memory<float> v, RmsProp optimizer);
+        void Set(Memory<float> w, Memory<float> g, Memory<float> first, Memory<float> second, OptimizerStep step);
     }
 
-    private sealed class RmsPropWork<TVec>(int parts) : IRmsPropWork
+    private sealed class OptimizerWork<TVec>(int parts) : IOptimizerWork
         where TVec : struct, ISimdFloat<TVec>
     {
-        private Memory<float> weights, gradients, meanSquares;
-        private RmsProp settings;
+        private Memory<float> weights, gradients, first, second;
+        private OptimizerStep update;
 
-        public void Set(Memory<float> w, Memory<float> g, Memory<float> v, RmsProp optimizer)
+        public void Set(Memory<float> w, Memory<float> g, Memory<float> first, Memory<float> second, OptimizerStep step)
         {
-            (weights, gradients, meanSquares) = (w, g, v);
-            settings = optimizer;
+            (weights, gradients, this.first, this.second) = (w, g, first, second);
+            update = step;
         }
 
         public void Execute(int part)
         {
             int count = weights.Length;
             int from = count * part / parts, to = count * (part + 1) / parts;
-            SimdRmsProp.Apply<TVec>(weights.Span[from..to], gradients.Span[from..to], meanSquares.Span[from..to], settings);
+            SimdOptimizer.Apply<TVec>(weights.Span[from..to], gradients.Span[from..to], Share(first), Share(second), update);
+
+            Span<float> Share(Memory<float> state) => state.IsEmpty ? default : state.Span[from..to];
         }
     }
 }

@@ -48,7 +48,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     private int[] predictions = [];
     private int outputOffset;
     private bool backward;
-    private RmsProp optimizer;
+    private OptimizerStep optimizer;
 
     // Buffers reused by every step: W2 padded to whole vectors per row and transposed, dz padded,
     // each row group's nonzero pixels with the four rows' values, and per-thread scratch.
@@ -83,7 +83,8 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     {
         Set(work.Network, work.Source, start, batch);
         (losses, predictions, outputOffset) = (Storage(work.Losses), Storage(work.Predictions), start);
-        (backward, optimizer) = (true, work.Optimizer);
+        (backward, optimizer) = (true, work.Update);
+        meanSquares = Storage(work.Network.OptimizerState.Arrays[0]);
         PrepareOutputLayer();
         pool.Run(Parts(RowGroups), groupPixels);
         pool.Run(Parts(hidden), forward);
@@ -121,7 +122,6 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
         (pixels, hidden, classes) = (network.Shape.Inputs, network.Shape.Hidden, network.Shape.Classes);
         paddedClasses = (classes + TVec.Count - 1) / TVec.Count * TVec.Count;
         parameters = Storage(network.Parameters);
-        meanSquares = Storage(network.MeanSquares);
         h = Storage(network.Layers[0].Output);
         dh = Storage(network.Layers[0].OutputGradient);
         Grow(ref w2Padded, hidden * paddedClasses);
@@ -507,7 +507,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
             for (int j = from; j < to; j++)
             {
                 int at = s.W2 + j * classes;
-                SimdRmsProp.Apply<TVec>(s.parameters.AsSpan(at, classes), g.Slice((j - from) * padded, classes), s.meanSquares.AsSpan(at, classes), s.optimizer);
+                SimdOptimizer.RmsProp<TVec>(s.parameters.AsSpan(at, classes), g.Slice((j - from) * padded, classes), s.meanSquares.AsSpan(at, classes), s.optimizer);
             }
         }
     }
@@ -575,7 +575,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
                     for (int b = 0; b < s.batch; b++)
                         AddRow(ref Unsafe.Add(ref dh, b * hidden), ref gRef, hidden);
                     int bias = pixels * hidden;
-                    SimdRmsProp.Apply<TVec>(s.parameters.AsSpan(bias, hidden), gb, s.meanSquares.AsSpan(bias, hidden), s.optimizer);
+                    SimdOptimizer.RmsProp<TVec>(s.parameters.AsSpan(bias, hidden), gb, s.meanSquares.AsSpan(bias, hidden), s.optimizer);
                     continue;
                 }
 
@@ -613,7 +613,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
                 for (int r = 0; r < pixelsHere; r++)
                 {
                     int at = (k0 + r) * hidden;
-                    SimdRmsProp.Apply<TVec>(s.parameters.AsSpan(at, hidden), g.Slice(r * hidden, hidden), s.meanSquares.AsSpan(at, hidden), s.optimizer);
+                    SimdOptimizer.RmsProp<TVec>(s.parameters.AsSpan(at, hidden), g.Slice(r * hidden, hidden), s.meanSquares.AsSpan(at, hidden), s.optimizer);
                 }
             }
         }

@@ -3,6 +3,8 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using MnistGpu.Engine.Model;
+using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends.Host;
 
@@ -200,21 +202,40 @@ internal readonly struct PortableFloat(Vector<float> value) : ISimdFloat<Portabl
 }
 
 /// <summary>
-/// RMSprop over spans with Keras' arithmetic, for every host caller alike: separate multiplies and
-/// adds (never fused), in one association, so a parameter updated by any host path — the whole
-/// flat array at once or one gradient row at a time — gets the same bits.
-/// v ← ρ·v + ((1 − ρ)·g)·g;  w ← w − (lr·g) / (√v + ε)
+/// The optimizers over spans with Keras' arithmetic (OptimizerKernels' formulas), for every host
+/// caller alike: separate multiplies and adds (never fused), in one association, so a parameter
+/// updated by any host path — the whole flat array at once or one gradient row at a time — gets
+/// the same bits.
 /// </summary>
-internal static class SimdRmsProp
+internal static class SimdOptimizer
 {
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Apply<TVec>(Span<float> w, ReadOnlySpan<float> g, Span<float> v, RmsProp settings)
+    /// <summary>One update of <paramref name="w"/> with <paramref name="g"/>; <paramref name="first"/> and <paramref name="second"/> are the state arrays the optimizer has (empty otherwise).</summary>
+    public static void Apply<TVec>(Span<float> w, ReadOnlySpan<float> g, Span<float> first, Span<float> second, OptimizerStep step)
         where TVec : struct, ISimdFloat<TVec>
     {
-        var rho = TVec.Broadcast(settings.Rho);
-        var oneMinusRho = TVec.Broadcast(1f - settings.Rho);
-        var lr = TVec.Broadcast(settings.LearningRate);
-        var eps = TVec.Broadcast(settings.Epsilon);
+        switch (step.Kind)
+        {
+            case OptimizerKind.RmsProp:
+                RmsProp<TVec>(w, g, first, step);
+                break;
+            case OptimizerKind.Adam:
+                Adam<TVec>(w, g, first, second, step);
+                break;
+            default:
+                Sgd<TVec>(w, g, first, step);
+                break;
+        }
+    }
+
+    /// <summary>v ← ρ·v + ((1 − ρ)·g)·g;  w ← w − (lr·g) / (√v + ε)</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RmsProp<TVec>(Span<float> w, ReadOnlySpan<float> g, Span<float> v, OptimizerStep step)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var rho = TVec.Broadcast(step.Rho);
+        var oneMinusRho = TVec.Broadcast(1f - step.Rho);
+        var lr = TVec.Broadcast(step.StepSize);
+        var eps = TVec.Broadcast(step.Epsilon);
         ref float wr = ref MemoryMarshal.GetReference(w);
         ref float gr = ref MemoryMarshal.GetReference(g);
         ref float vr = ref MemoryMarshal.GetReference(v);
@@ -224,16 +245,79 @@ internal static class SimdRmsProp
             var gi = TVec.Load(ref Unsafe.Add(ref gr, i));
             var vi = TVec.Add(TVec.Multiply(rho, TVec.Load(ref Unsafe.Add(ref vr, i))), TVec.Multiply(TVec.Multiply(oneMinusRho, gi), gi));
             TVec.Store(vi, ref Unsafe.Add(ref vr, i));
-            var step = TVec.Divide(TVec.Multiply(lr, gi), TVec.Add(TVec.SquareRoot(vi), eps));
-            TVec.Store(TVec.Subtract(TVec.Load(ref Unsafe.Add(ref wr, i)), step), ref Unsafe.Add(ref wr, i));
+            var change = TVec.Divide(TVec.Multiply(lr, gi), TVec.Add(TVec.SquareRoot(vi), eps));
+            TVec.Store(TVec.Subtract(TVec.Load(ref Unsafe.Add(ref wr, i)), change), ref Unsafe.Add(ref wr, i));
+        }
+
+        for (; i < w.Length; i++)
+            w[i] -= OptimizerKernels.RmsPropStep(g[i], ref v[i], step.StepSize, step.Rho, step.Epsilon);
+    }
+
+    /// <summary>m ← β1·m + (1 − β1)·g;  v ← β2·v + ((1 − β2)·g)·g;  w ← w − (lr_t·m) / (√v + ε)</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Adam<TVec>(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v, OptimizerStep step)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var beta1 = TVec.Broadcast(step.Beta1);
+        var oneMinusBeta1 = TVec.Broadcast(1f - step.Beta1);
+        var beta2 = TVec.Broadcast(step.Beta2);
+        var oneMinusBeta2 = TVec.Broadcast(1f - step.Beta2);
+        var size = TVec.Broadcast(step.StepSize);
+        var eps = TVec.Broadcast(step.Epsilon);
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        ref float mr = ref MemoryMarshal.GetReference(m);
+        ref float vr = ref MemoryMarshal.GetReference(v);
+        int i = 0;
+        for (; i + TVec.Count <= w.Length; i += TVec.Count)
+        {
+            var gi = TVec.Load(ref Unsafe.Add(ref gr, i));
+            var mi = TVec.Add(TVec.Multiply(beta1, TVec.Load(ref Unsafe.Add(ref mr, i))), TVec.Multiply(oneMinusBeta1, gi));
+            var vi = TVec.Add(TVec.Multiply(beta2, TVec.Load(ref Unsafe.Add(ref vr, i))), TVec.Multiply(TVec.Multiply(oneMinusBeta2, gi), gi));
+            TVec.Store(mi, ref Unsafe.Add(ref mr, i));
+            TVec.Store(vi, ref Unsafe.Add(ref vr, i));
+            var change = TVec.Divide(TVec.Multiply(size, mi), TVec.Add(TVec.SquareRoot(vi), eps));
+            TVec.Store(TVec.Subtract(TVec.Load(ref Unsafe.Add(ref wr, i)), change), ref Unsafe.Add(ref wr, i));
+        }
+
+        for (; i < w.Length; i++)
+            w[i] -= OptimizerKernels.AdamStep(g[i], ref m[i], ref v[i], step.StepSize, step.Beta1, step.Beta2, step.Epsilon);
+    }
+
+    /// <summary>w ← w − lr·g; with momentum u ← μ·u − lr·g, w ← w + u (Nesterov: w ← w + (μ·u − lr·g)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Sgd<TVec>(Span<float> w, ReadOnlySpan<float> g, Span<float> velocity, OptimizerStep step)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        bool momentum = velocity.Length > 0;
+        var lr = TVec.Broadcast(step.StepSize);
+        var mu = TVec.Broadcast(step.Momentum);
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        ref float ur = ref MemoryMarshal.GetReference(velocity);
+        int i = 0;
+        for (; i + TVec.Count <= w.Length; i += TVec.Count)
+        {
+            var scaled = TVec.Multiply(lr, TVec.Load(ref Unsafe.Add(ref gr, i)));
+            var wi = TVec.Load(ref Unsafe.Add(ref wr, i));
+            if (!momentum)
+            {
+                TVec.Store(TVec.Subtract(wi, scaled), ref Unsafe.Add(ref wr, i));
+                continue;
+            }
+
+            var ui = TVec.Subtract(TVec.Multiply(mu, TVec.Load(ref Unsafe.Add(ref ur, i))), scaled);
+            TVec.Store(ui, ref Unsafe.Add(ref ur, i));
+            var change = step.Nesterov ? TVec.Subtract(TVec.Multiply(mu, ui), scaled) : ui;
+            TVec.Store(TVec.Add(wi, change), ref Unsafe.Add(ref wr, i));
         }
 
         for (; i < w.Length; i++)
         {
-            float gi = g[i];
-            float vi = (settings.Rho * v[i]) + ((1f - settings.Rho) * gi * gi);
-            v[i] = vi;
-            w[i] -= settings.LearningRate * gi / (MathF.Sqrt(vi) + settings.Epsilon);
+            if (momentum)
+                w[i] += OptimizerKernels.MomentumStep(g[i], ref velocity[i], step.StepSize, step.Momentum, step.Nesterov);
+            else
+                w[i] -= step.StepSize * g[i];
         }
     }
 }

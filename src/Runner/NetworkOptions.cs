@@ -1,0 +1,137 @@
+using System.CommandLine;
+using System.Globalization;
+using MnistGpu.Engine;
+using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Training;
+
+namespace MnistGpu.Runner;
+
+/// <summary>
+/// The options that describe the network and its optimizer, shared by train and bench:
+/// --layers (or its one-layer shorthand --hidden), --optimizer with its learning rate, and SGD's
+/// --momentum and --nesterov. Each optimizer's learning rate defaults to Keras'.
+/// </summary>
+internal sealed class NetworkOptions
+{
+    private readonly Option<int[]?> layers = new("--layers")
+    {
+        Description = "Hidden layer widths, input side first, each with a ReLU, e.g. 512,256,128 (default: 512)",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            var parts = text.Split(',', StringSplitOptions.TrimEntries);
+            var widths = new int[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+            {
+                if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out widths[i]) || widths[i] < 1)
+                {
+                    result.AddError($"--layers must be hidden layer widths of at least 1, separated by commas, such as 512,256, got '{text}'");
+                    return null;
+                }
+            }
+
+            return widths;
+        },
+    };
+
+    private readonly Option<int?> hidden = new("--hidden")
+    {
+        Description = "One hidden layer of this width: shorthand for --layers N",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value))
+                result.AddError($"--hidden must be a whole number, got '{text}'");
+            else if (value < 1)
+                result.AddError($"--hidden must be at least 1, got {text}");
+            else
+                return value;
+            return null;
+        },
+    };
+
+    private readonly Option<OptimizerSettings> optimizer = new("--optimizer")
+    {
+        Description = "rmsprop (lr 0.001, rho 0.9), adam (lr 0.001, beta1 0.9, beta2 0.999) or sgd (lr 0.01), with Keras' defaults",
+        DefaultValueFactory = _ => OptimizerSettings.RmsProp,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            try
+            {
+                return OptimizerSettings.Named(text);
+            }
+            catch (UserInputException e)
+            {
+                result.AddError($"--optimizer: {e.Message}");
+                return OptimizerSettings.RmsProp;
+            }
+        },
+    };
+
+    private readonly Option<float?> learningRate = new("--learning-rate")
+    {
+        Description = "Step size (default: the optimizer's, 0.001 for rmsprop and adam, 0.01 for sgd)",
+        CustomParser = result => Number(result, "--learning-rate", value => value > 0f && float.IsFinite(value), "a positive number"),
+    };
+
+    private readonly Option<float?> momentum = new("--momentum")
+    {
+        Description = "SGD's momentum, in [0, 1) (default 0)",
+        CustomParser = result => Number(result, "--momentum", value => value >= 0f && value < 1f, "in [0, 1)"),
+    };
+
+    private readonly Option<bool> nesterov = new("--nesterov") { Description = "SGD's Nesterov momentum (needs --momentum)" };
+
+    public IEnumerable<Option> All => [layers, hidden, optimizer, learningRate, momentum, nesterov];
+
+    /// <summary>What a checkpoint fixes, so that resuming refuses a change of it.</summary>
+    public IEnumerable<Option> FixedByCheckpoint => [layers, hidden, optimizer, learningRate, momentum, nesterov];
+
+    /// <summary>Adds the checks that need more than one option to <paramref name="command"/>.</summary>
+    public void Validate(Command command) => command.Validators.Add(result =>
+    {
+        // The options' own values may have failed to parse (and said so), so only their text is read here.
+        if (Given(result, layers) && Given(result, hidden))
+            result.AddError("--hidden is shorthand for --layers: give one of them");
+        bool sgd = string.Equals(Text(result, optimizer)?.Trim(), "sgd", StringComparison.OrdinalIgnoreCase);
+        if (!sgd && (Given(result, momentum) || Given(result, nesterov)))
+            result.AddError("--momentum and --nesterov are options of --optimizer sgd");
+        bool someMomentum = float.TryParse(Text(result, momentum), NumberStyles.Float, CultureInfo.InvariantCulture, out float value) && value > 0f;
+        if (sgd && Given(result, nesterov) && !someMomentum)
+            result.AddError("--nesterov needs a --momentum above 0");
+    });
+
+    /// <summary><paramref name="settings"/> with the network and optimizer these options give.</summary>
+    public TrainingSettings Apply(ParseResult parsed, TrainingSettings settings)
+    {
+        var chosen = parsed.GetValue(optimizer)!;
+        chosen = chosen with
+        {
+            LearningRate = parsed.GetValue(learningRate) ?? chosen.LearningRate,
+            Momentum = parsed.GetValue(momentum) ?? chosen.Momentum,
+            Nesterov = parsed.GetValue(nesterov),
+        };
+        var widths = parsed.GetResult(layers) is { Implicit: false } ? parsed.GetValue(layers)!
+            : parsed.GetValue(hidden) is int width ? [width]
+            : settings.Layers.ToArray();
+        return settings with { Layers = widths, Optimizer = chosen };
+    }
+
+    private static bool Given(System.CommandLine.Parsing.CommandResult result, Option option) => result.GetResult(option) is { Implicit: false };
+
+    private static string? Text(System.CommandLine.Parsing.CommandResult result, Option option) =>
+        result.GetResult(option) is { Implicit: false, Tokens: [var token, ..] } ? token.Value : null;
+
+    private static float? Number(System.CommandLine.Parsing.ArgumentResult result, string name, Func<float, bool> isValid, string requirement)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value))
+            result.AddError($"{name} must be a number, got '{text}'");
+        else if (!isValid(value))
+            result.AddError($"{name} must be {requirement}, got {text}");
+        else
+            return value;
+        return null;
+    }
+}
