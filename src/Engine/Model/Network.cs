@@ -95,10 +95,14 @@ public sealed class Network : IDisposable
 
     public IReadOnlyList<float[]> GetOptimizerState() => OptimizerState.Arrays.Select(Download).ToList();
 
-    /// <summary>Logits for the <paramref name="batch"/> rows already in <see cref="Input"/>: each layer's output is the next one's input.</summary>
-    internal void Forward(int batch)
+    /// <summary>
+    /// Logits for the <paramref name="batch"/> rows already in <see cref="Input"/>: each layer's
+    /// output is the next one's input. From <paramref name="fromLayer"/> on when a backend has
+    /// computed the layers below it its own way (the host's sparse first layer).
+    /// </summary>
+    internal void Forward(int batch, int fromLayer = 0)
     {
-        for (int i = 0; i < Layers.Count; i++)
+        for (int i = fromLayer; i < Layers.Count; i++)
             Backend.DenseForward(Layers[i].Parameters, LayerInput(i), Layers[i].Output, batch, relu: i < Layers.Count - 1);
     }
 
@@ -107,12 +111,14 @@ public sealed class Network : IDisposable
     /// gradient of the batch-mean loss in <see cref="Gradients"/> and each sample's loss and
     /// prediction in <paramref name="outputs"/>. Backward runs from the last layer down: each
     /// layer's parameter gradient, then the gradient of its input through the ReLU below it.
+    /// With <paramref name="lowestLayer"/> above 0, the layers below it are left to the caller:
+    /// their outputs must be in place, and backward stops at the gradient of their output.
     /// </summary>
-    internal void ComputeGradients(int batch, SampleOutputs outputs)
+    internal void ComputeGradients(int batch, SampleOutputs outputs, int lowestLayer = 0)
     {
-        Forward(batch);
+        Forward(batch, lowestLayer);
         Backend.SoftmaxCrossEntropyForwardBackward(Logits, Labels, batch, Shape.Classes, LogitGradients, outputs);
-        for (int i = Layers.Count - 1; i >= 0; i--)
+        for (int i = Layers.Count - 1; i >= lowestLayer; i--)
         {
             Backend.DenseBackwardParameters(Layers[i].Gradients, LayerInput(i), Layers[i].OutputGradient, batch);
             if (i > 0)

@@ -48,14 +48,17 @@ public sealed class DeviceVerifier : IDisposable
             Check($"softmax-cross-entropy forward {s.Item1}x{s.Item2}", CheckKind.SoftmaxCrossEntropy, Math.Max(s.Item1, s.Item2), v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: false)),
             Check($"softmax-cross-entropy forward+backward {s.Item1}x{s.Item2}", CheckKind.SoftmaxCrossEntropy, Math.Max(s.Item1, s.Item2), v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: true)),
         }),
-        .. Optimizers.SelectMany(o => new[] { 407_050, 1, 1_001 }.Select(n => Check($"{o.Name} {n}", CheckKind.Optimizer, n, v => v.OptimizerCheck(o.Settings, n)))),
+        .. Optimizers.SelectMany(o => new[] { 407_050, 1, 1_001 }.Select(n => Check($"{o.Name} {n}", CheckKind.Optimizer, n, v => v.OptimizerCheck(o.Name, o.Settings, n)))),
         Check("training: 2 steps of 784-512-10, rmsprop (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4 })),
         Check("training: 2 steps of 784-64-32-16-10, adam (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4, Layers = [64, 32, 16], Optimizer = OptimizerSettings.Adam })),
         Check("training: 2 steps of 784-64-10, sgd nesterov (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4, Layers = [64], Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f, Nesterov = true } })),
         Check("fused step vs composition: 2 steps of 49-32-10, batch 16 (7x7 digits)", CheckKind.FusedStep, 64, v => v.FusedAgainstComposition(Shrunk(v.digits.Take(32)), new TrainingSettings { Seed = 5, HiddenUnits = 32, BatchSize = 16 }, 1e-5)),
         Check("fused step vs composition: 2 steps of 784-512-10 (128 + 72 digits)", CheckKind.FusedStep, 784, v => v.FusedAgainstComposition(v.digits.Take(200), new TrainingSettings { Seed = 4 }, 1e-5)),
         Check("fused step vs composition: an epoch of 2,000 digits", CheckKind.FusedStep, 2_000, v => v.FusedAgainstComposition(v.digits.Take(2_000), new TrainingSettings { Seed = 6 }, 1e-4)),
-        Check("fused evaluation vs composition: 1,000 digits", CheckKind.FusedStep, 1_000, v => v.FusedEvaluation(v.digits.Take(1_000))),
+        Check("fused step vs composition: 2 steps of 784-512-10, sgd nesterov", CheckKind.FusedStep, 784, v => v.FusedAgainstComposition(v.digits.Take(200), new TrainingSettings { Seed = 4, Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f, Nesterov = true } }, 1e-5)),
+        Check("fused step vs composition: an epoch of 2,000 digits, 784-64-32-10, adam", CheckKind.FusedStep, 2_000, v => v.FusedAgainstComposition(v.digits.Take(2_000), new TrainingSettings { Seed = 6, Layers = [64, 32], Optimizer = OptimizerSettings.Adam }, 1e-4)),
+        Check("fused evaluation vs composition: 1,000 digits", CheckKind.FusedStep, 1_000, v => v.FusedEvaluation(v.digits.Take(1_000), new TrainingSettings { Seed = 7 })),
+        Check("fused evaluation vs composition: 1,000 digits, 784-64-32-10", CheckKind.FusedStep, 1_000, v => v.FusedEvaluation(v.digits.Take(1_000), new TrainingSettings { Seed = 7, Layers = [64, 32] })),
     ];
 
 
@@ -220,7 +223,7 @@ public sealed class DeviceVerifier : IDisposable
     }
 
     /// <summary>Three updates (Adam's bias correction differs in each) from random weights, gradients and state.</summary>
-    private CheckResult OptimizerCheck(OptimizerSettings optimizer, int count)
+    private CheckResult OptimizerCheck(string name, OptimizerSettings optimizer, int count)
     {
         var random = new Random(count);
         var weights = Both(Uniform(random, count));
@@ -236,7 +239,7 @@ public sealed class DeviceVerifier : IDisposable
             reference.OptimizerUpdate(weights.Reference, gradients.Reference, onReference, optimizer.ForUpdate(step));
         }
 
-        var comparison = new Comparison(optimizer.Name, $"{count}, 3 steps", 1e-6, 1e-5)
+        var comparison = new Comparison(name, $"{count}, 3 steps", 1e-6, 1e-5)
             .Compare("weights", Expected(weights.Reference), Download(weights.Device));
         for (int a = 0; a < state.Count; a++)
             comparison = comparison.Compare(optimizer.StateName(a), Expected(state[a].Reference), Download(state[a].Device));
@@ -299,13 +302,13 @@ public sealed class DeviceVerifier : IDisposable
     }
 
     /// <summary>The fused forward-only pass against the composed one, on fresh Glorot weights.</summary>
-    private CheckResult FusedEvaluation(LabeledImages split)
+    private CheckResult FusedEvaluation(LabeledImages split, TrainingSettings settings)
     {
         var results = new Evaluation[2];
         bool was = device.FusedSteps;
         try
         {
-            using var trainer = new Trainer(device, split.Take(1), new TrainingSettings { Seed = 7 });
+            using var trainer = new Trainer(device, split.Take(1), settings);
             for (int i = 0; i < 2; i++)
             {
                 device.FusedSteps = i == 1;

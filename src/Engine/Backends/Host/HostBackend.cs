@@ -118,20 +118,19 @@ public sealed class HostBackend : ITrainingBackend
     {
     }
 
-    /// <summary>Whether steps and evaluation batches of the seed network run as <see cref="HostFusedStep{TVec}"/>, with the sparse first layer.</summary>
+    /// <summary>Whether steps and evaluation batches run as <see cref="HostFusedStep{TVec}"/>, with the sparse first layer.</summary>
     public bool FusedSteps { get; set; } = true;
 
     /// <summary>The fused step, to the bit what the composition computes; otherwise the composition.</summary>
     public void TrainStep(TrainingStep work, int start, int batch)
     {
-        // The fused step applies RMSprop row by row as each gradient row is done; other optimizers compose.
-        if (CanFuse(work.Network) && work.Update.Kind == OptimizerKind.RmsProp)
+        if (CanFuse(work.Network))
             fused.Train(work, start, batch);
         else
             work.Compose(start, batch);
     }
 
-    /// <summary>The fused forward pass (sparse first layer, output layer, softmax); otherwise the composition.</summary>
+    /// <summary>The fused forward pass (sparse first layer, then the layers above); otherwise the composition.</summary>
     public void EvaluateBatch(EvaluationPass work, int start, int batch)
     {
         if (CanFuse(work.Network))
@@ -204,9 +203,9 @@ public sealed class HostBackend : ITrainingBackend
         return MathF.Log(sum) - (z[label] - max);
     }
 
-    /// <summary>The fused step is written for two dense layers on this backend's own arrays, with pixel indices that fit 16 bits.</summary>
+    /// <summary>The fused step is written for this backend's own arrays, with pixel indices that fit 16 bits; it fuses the first layer of any network, and the output layer too of one with one hidden layer.</summary>
     private bool CanFuse(Network network) =>
-        FusedSteps && ReferenceEquals(network.Backend, this) && network.Layers.Count == 2 && HostFusedStep<PortableFloat>.Fits(network.Shape.Inputs);
+        FusedSteps && ReferenceEquals(network.Backend, this) && HostFusedStep<PortableFloat>.Fits(network.Shape.Inputs);
 
     private static Span<T> Span<T>(DeviceArray<T> array)
         where T : unmanaged, INumber<T> => HostArray<T, T>.Of(array).Span;

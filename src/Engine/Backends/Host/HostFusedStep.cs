@@ -7,18 +7,22 @@ using MnistGpu.Engine.Model;
 namespace MnistGpu.Engine.Backends.Host;
 
 /// <summary>
-/// The host's training step (and evaluation batch) for Dense(P→H, ReLU) → Dense(H→C, softmax),
-/// fused, using the zeros of the uint8 images:
+/// The host's training step (and evaluation batch), fused, using the zeros of the uint8 images.
+/// For Dense(P→H, ReLU) → Dense(H→C, softmax), the seed network:
 /// <list type="number">
 /// <item>h (B,H) = ReLU(x·W1 + b1), four rows at a time over the pixels that are nonzero in any of
 /// them (found from the bytes with vector compares), so each load of a W1 row feeds four rows;
 /// columns split across threads, each keeping its block of W1 in its L2;</item>
 /// <item>per row: z = h·W2 + b2, softmax-cross-entropy, dz, dh = dz·W2ᵀ ⊙ [h &gt; 0];</item>
-/// <item>[hᵀ; 1ᵀ]·dz, then RMSprop on W2 and b2;</item>
+/// <item>[hᵀ; 1ᵀ]·dz, then the optimizer on W2 and b2;</item>
 /// <item>[xᵀ; 1ᵀ]·dh four pixels at a time over the batch rows where any of them is nonzero, each
-/// gradient row whole in a per-thread buffer and applied by RMSprop while in cache; a pixel that
-/// is zero across the batch still goes through RMSprop with g = 0 (v ← ρv, w unchanged).</item>
+/// gradient row whole in a per-thread buffer and applied by the optimizer while in cache; a pixel
+/// that is zero across the batch still goes through the optimizer with g = 0 (RMSprop: v ← ρv,
+/// w unchanged; Adam and momentum move w).</item>
 /// </list>
+/// A deeper network keeps steps 0, 1 and 4 for its first layer and runs the layers above it as
+/// the composition does (dense products, softmax-cross-entropy, the optimizer over their
+/// parameters), down to the first layer's dh.
 /// Every sum runs in the order, and with the fused multiply-adds, of the separate host
 /// operations — a zero pixel or activation either adds 0·w or is skipped, which is the same bits —
 /// so the results are the composition's exactly. Nothing is allocated per step.
@@ -44,7 +48,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     private int[] order = [];
     private byte[] labels = [];
     private int start, batch, pixels, hidden, classes, paddedClasses;
-    private float[] parameters = [], meanSquares = [], h = [], dh = [], losses = [], output = [];
+    private float[] parameters = [], first = [], second = [], h = [], dh = [], losses = [], output = [], zeros = [];
     private int[] predictions = [];
     private int outputOffset;
     private bool backward;
@@ -58,6 +62,10 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     private float[] groupValues = [];
     private readonly float[][] scratch;
     private readonly int[][] rowLists;
+
+    // A deeper network's layers above the first, as views into its flat arrays (they own no storage).
+    private Network? upperOf;
+    private (DeviceArray<float> Parameters, DeviceArray<float> Gradients, OptimizerState State) upper;
 
     public HostFusedStep(WorkerPool pool)
     {
@@ -81,31 +89,108 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
 
     public void Train(TrainingStep work, int start, int batch)
     {
-        Set(work.Network, work.Source, start, batch);
+        var network = work.Network;
+        Set(network, work.Source, start, batch);
         (losses, predictions, outputOffset) = (Storage(work.Losses), Storage(work.Predictions), start);
         (backward, optimizer) = (true, work.Update);
-        meanSquares = Storage(work.Network.OptimizerState.Arrays[0]);
-        PrepareOutputLayer();
+        var state = network.OptimizerState.Arrays;
+        first = state.Count > 0 ? Storage(state[0]) : [];
+        second = state.Count > 1 ? Storage(state[1]) : [];
         pool.Run(Parts(RowGroups), groupPixels);
         pool.Run(Parts(hidden), forward);
-        pool.Run(Parts(batch), tail);
-        pool.Run(Parts(hidden + 1), outputGradients);
+        if (network.Layers.Count == 2)
+        {
+            PrepareOutputLayer();
+            pool.Run(Parts(batch), tail);
+            pool.Run(Parts(hidden + 1), outputGradients);
+        }
+        else
+        {
+            // Above the first layer the step is the composition, down to the first layer's dh.
+            GatherLabels(network);
+            network.ComputeGradients(batch, new SampleOutputs(work.Losses, work.Predictions, start), lowestLayer: 1);
+            var upper = UpperLayers(network);
+            network.Backend.OptimizerUpdate(upper.Parameters, upper.Gradients, upper.State, optimizer);
+        }
+
         pool.Run(Parts(PixelGroups + 1), hiddenGradients);
     }
 
     public void Evaluate(EvaluationPass work, int start, int batch)
     {
-        Set(work.Network, work.Source, start, batch);
+        var network = work.Network;
+        Set(network, work.Source, start, batch);
         (losses, predictions, outputOffset) = (Storage(work.Losses), Storage(work.Predictions), start);
         backward = false;
         output = Storage(work.Probabilities);
-        PrepareOutputLayer();
         pool.Run(Parts(RowGroups), groupPixels);
         pool.Run(Parts(hidden), forward);
-        pool.Run(Parts(batch), tail);
+        if (network.Layers.Count == 2)
+        {
+            PrepareOutputLayer();
+            pool.Run(Parts(batch), tail);
+            return;
+        }
+
+        GatherLabels(network);
+        network.Forward(batch, fromLayer: 1);
+        int classes = network.Shape.Classes;
+        using var probabilities = network.Backend.Slice(work.Probabilities, start * classes, batch * classes);
+        network.Backend.SoftmaxCrossEntropyForward(network.Logits, network.Labels, batch, classes, probabilities, new SampleOutputs(work.Losses, work.Predictions, start));
+    }
+
+    /// <summary>The batch's labels into the network's, for the composed loss above the first layer.</summary>
+    private void GatherLabels(Network network)
+    {
+        var target = Storage(network.Labels);
+        for (int b = 0; b < batch; b++)
+            target[b] = labels[order[start + b]];
+    }
+
+    /// <summary>Views of every layer's parameters, gradients and optimizer state above the first, made once per network.</summary>
+    private (DeviceArray<float> Parameters, DeviceArray<float> Gradients, OptimizerState State) UpperLayers(Network network)
+    {
+        if (!ReferenceEquals(upperOf, network))
+        {
+            var backend = network.Backend;
+            int offset = network.Shape.Layers[1].Offset, length = network.Shape.ParameterCount - offset;
+            upper = (
+                backend.Slice(network.Parameters, offset, length),
+                backend.Slice(network.Gradients, offset, length),
+                new OptimizerState(network.OptimizerState.Arrays.Select(array => backend.Slice(array, offset, length)).ToList()));
+            upperOf = network;
+        }
+
+        return upper;
     }
 
     private int W2 => (pixels + 1) * hidden;
+
+    /// <summary>The optimizer on parameters [at, at + length) with their gradient <paramref name="g"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Update(int at, int length, ReadOnlySpan<float> g) =>
+        SimdOptimizer.Apply<TVec>(parameters.AsSpan(at, length), g, State(first, at, length), State(second, at, length), optimizer);
+
+    /// <summary>
+    /// The optimizer on parameters whose gradient is zero (pixels zero across the batch): RMSprop
+    /// only decays its mean squares (w − 0 = w), plain SGD changes nothing, while Adam and
+    /// momentum still move the weights, so they get a zero gradient row by row.
+    /// </summary>
+    private void UpdateWithZeroGradient(int at, int length)
+    {
+        if (optimizer.Kind == OptimizerKind.RmsProp)
+        {
+            var v = first.AsSpan(at, length);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(v, optimizer.Rho, v);
+        }
+        else if (first.Length > 0)
+        {
+            for (int done = 0; done < length; done += hidden)
+                Update(at + done, Math.Min(hidden, length - done), zeros.AsSpan(0, Math.Min(hidden, length - done)));
+        }
+    }
+
+    private static Span<float> State(float[] array, int at, int length) => array.Length == 0 ? default : array.AsSpan(at, length);
 
     private int RowGroups => (batch + Group - 1) / Group;
 
@@ -124,6 +209,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
         parameters = Storage(network.Parameters);
         h = Storage(network.Layers[0].Output);
         dh = Storage(network.Layers[0].OutputGradient);
+        Grow(ref zeros, hidden);
         Grow(ref w2Padded, hidden * paddedClasses);
         Grow(ref w2Transposed, classes * hidden);
         Grow(ref dzPadded, batch * paddedClasses);
@@ -463,7 +549,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     }
 
     /// <summary>
-    /// Phase 3: W2's and b2's gradients ([hᵀ; 1ᵀ]·dz) and RMSprop; each part a block of rows of W2
+    /// Phase 3: W2's and b2's gradients ([hᵀ; 1ᵀ]·dz) and the optimizer; each part a block of rows of W2
     /// (the last is b2), whose gradient rows it accumulates over the batch, rows in order.
     /// </summary>
     private sealed class OutputGradients(HostFusedStep<TVec> step) : IParallelWork
@@ -507,7 +593,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
             for (int j = from; j < to; j++)
             {
                 int at = s.W2 + j * classes;
-                SimdOptimizer.RmsProp<TVec>(s.parameters.AsSpan(at, classes), g.Slice((j - from) * padded, classes), s.meanSquares.AsSpan(at, classes), s.optimizer);
+                s.Update(at, classes, g.Slice((j - from) * padded, classes));
             }
         }
     }
@@ -545,7 +631,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     }
 
     /// <summary>
-    /// Phase 4: W1's and b1's gradients ([xᵀ; 1ᵀ]·dh) and RMSprop; each part a block of groups of
+    /// Phase 4: W1's and b1's gradients ([xᵀ; 1ᵀ]·dh) and the optimizer; each part a block of groups of
     /// four pixels (the part after the last holds b1), each group summed over the batch rows in
     /// which any of its pixels is nonzero, rows in order.
     /// </summary>
@@ -575,7 +661,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
                     for (int b = 0; b < s.batch; b++)
                         AddRow(ref Unsafe.Add(ref dh, b * hidden), ref gRef, hidden);
                     int bias = pixels * hidden;
-                    SimdOptimizer.RmsProp<TVec>(s.parameters.AsSpan(bias, hidden), gb, s.meanSquares.AsSpan(bias, hidden), s.optimizer);
+                    s.Update(bias, hidden, gb);
                     continue;
                 }
 
@@ -583,9 +669,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
                 int entries = BatchRows(s, k0, pixelsHere, rows, values);
                 if (entries == 0)
                 {
-                    // Zero across the batch: g = 0, so RMSprop only decays the mean squares (w − 0 = w).
-                    var v = s.meanSquares.AsSpan(k0 * hidden, pixelsHere * hidden);
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(v, s.optimizer.Rho, v);
+                    s.UpdateWithZeroGradient(k0 * hidden, pixelsHere * hidden);
                     continue;
                 }
 
@@ -613,7 +697,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
                 for (int r = 0; r < pixelsHere; r++)
                 {
                     int at = (k0 + r) * hidden;
-                    SimdOptimizer.RmsProp<TVec>(s.parameters.AsSpan(at, hidden), g.Slice(r * hidden, hidden), s.meanSquares.AsSpan(at, hidden), s.optimizer);
+                    s.Update(at, hidden, g.Slice(r * hidden, hidden));
                 }
             }
         }
