@@ -7,7 +7,7 @@ namespace MnistGpu.Kernels;
 
 /// <summary>
 /// Everything the fused training step of Dense(P→H, ReLU) → Dense(H→C, softmax) reads and writes,
-/// as one kernel argument. Parameters and their RMSprop mean squares are the flat arrays of the
+/// as one kernel argument. Parameters and the optimizer's state are the flat arrays of the
 /// network: W1 (P,H), b1 (H), W2 (H,C), b2 (C).
 /// </summary>
 public readonly struct FusedStep
@@ -18,7 +18,10 @@ public readonly struct FusedStep
     public ArrayView<int> Order { get; init; }
 
     public ArrayView<float> Parameters { get; init; }
-    public ArrayView<float> MeanSquares { get; init; }
+
+    /// <summary>The optimizer's state arrays, in the parameters' layout: RMSprop's mean squares, Adam's two moments, SGD's velocity; unused ones may be any array.</summary>
+    public ArrayView<float> State1 { get; init; }
+    public ArrayView<float> State2 { get; init; }
 
     /// <summary>h (B,H) = ReLU(x·W1 + b1).</summary>
     public ArrayView<float> Hidden { get; init; }
@@ -38,9 +41,15 @@ public readonly struct FusedStep
     public int Pixels { get; init; }
     public int HiddenUnits { get; init; }
     public int Classes { get; init; }
-    public float LearningRate { get; init; }
+    /// <summary>The optimizer and its arguments for this update (<see cref="OptimizerKernels"/>: StepSize is lr, with Adam's bias correction folded in).</summary>
+    public UpdateRule Rule { get; init; }
+    public float StepSize { get; init; }
     public float Rho { get; init; }
+    public float Beta1 { get; init; }
+    public float Beta2 { get; init; }
     public float Epsilon { get; init; }
+    public float Momentum { get; init; }
+    public int Nesterov { get; init; }
 
     public int Bias1 => Pixels * HiddenUnits;
 
@@ -57,8 +66,8 @@ public readonly struct FusedStep
 /// A training step of the seed network in three launches, each boundary a grid-wide dependency:
 /// 1. <c>HiddenForward*</c>: h = ReLU(x·W1 + b1), x gathered from the uint8 images on the fly;
 /// 2. <c>Tail*</c>: per row, z = h·W2 + b2, softmax-cross-entropy, dz and dh = dz·W2ᵀ ⊙ [h &gt; 0];
-/// 3. <c>GradientsRmsProp*</c>: every parameter's gradient computed whole by one thread
-///    ([xᵀ; 1ᵀ]·dh and [hᵀ; 1ᵀ]·dz, the ones row giving the biases) and RMSprop applied in
+/// 3. <c>GradientsUpdate*</c>: every parameter's gradient computed whole by one thread
+///    ([xᵀ; 1ᵀ]·dh and [hᵀ; 1ᵀ]·dz, the ones row giving the biases) and the optimizer applied in
 ///    registers, so no gradient is ever stored.
 /// Each comes as a GPU form (<c>*Tiled</c>, <c>*PerGroup</c>: shared-memory tiles, group
 /// reductions) and a form for CPU-like devices (<c>*Panel</c>, <c>*PerRow</c>: fat work items that
@@ -345,10 +354,10 @@ public static class FusedStepKernels
 
     /// <summary>
     /// Launch 3, GPU: Tile×Tile parameter gradients per group, one whole sum over the batch per
-    /// thread (batch staged in shared memory <see cref="TileDepth"/> rows at a time), then RMSprop:
-    /// v ← ρv + (1−ρ)g², w ← w − lr·g/(√v + ε). Tiles of layer 1 ([xᵀ; 1ᵀ]·dh) come first, then layer 2 ([hᵀ; 1ᵀ]·dz).
+    /// thread (batch staged in shared memory <see cref="TileDepth"/> rows at a time), then the
+    /// optimizer (<see cref="FusedStep.Rule"/>). Tiles of layer 1 ([xᵀ; 1ᵀ]·dh) come first, then layer 2 ([hᵀ; 1ᵀ]·dz).
     /// </summary>
-    public static void GradientsRmsPropTiled(FusedStep s)
+    public static void GradientsUpdateTiled(FusedStep s)
     {
         var tileA = SharedMemory.Allocate1D<float>(TileDepth * Tile);
         var tileD = SharedMemory.Allocate1D<float>(TileDepth * Tile);
@@ -382,7 +391,7 @@ public static class FusedStepKernels
             }
 
             if (k0 + ty <= inputs && col0 + tx < outputs)
-                RmsProp(s, (first ? 0 : s.Weights2) + (k0 + ty) * outputs + col0 + tx, sum);
+                Update(s, (first ? 0 : s.Weights2) + (k0 + ty) * outputs + col0 + tx, sum);
         }
     }
 
@@ -390,7 +399,7 @@ public static class FusedStepKernels
     /// Launch 3, CPU-like devices: each work item a 4×16 panel of one layer's parameters, summing
     /// over the batch and skipping rows where its four left-operand values are 0, then RMSprop.
     /// </summary>
-    public static void GradientsRmsPropPanel(FusedStep s)
+    public static void GradientsUpdatePanel(FusedStep s)
     {
         int hidden = s.HiddenUnits, classes = s.Classes, pixels = s.Pixels;
         int panels1 = (hidden + PanelCols - 1) / PanelCols, items1 = (pixels + 1 + PanelRows - 1) / PanelRows * panels1;
@@ -477,11 +486,21 @@ public static class FusedStepKernels
         if (k > inputs)
             return;
         for (int j = 0; j < width; j++)
-            RmsProp(s, offset + k * outputs + col0 + j, j < 4 ? s0[j] : j < 8 ? s1[j - 4] : j < 12 ? s2[j - 8] : s3[j - 12]);
+            Update(s, offset + k * outputs + col0 + j, j < 4 ? s0[j] : j < 8 ? s1[j - 4] : j < 12 ? s2[j - 8] : s3[j - 12]);
     }
 
-    /// <summary>The same rule as <see cref="OptimizerKernels.RmsProp"/>.</summary>
+    /// <summary>The step's optimizer on parameter <paramref name="i"/> with gradient <paramref name="g"/>: the same rules as <see cref="OptimizerKernels"/>' kernels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RmsProp(FusedStep s, int i, float g) =>
-        s.Parameters[i] -= OptimizerKernels.RmsPropStep(g, ref s.MeanSquares[i], s.LearningRate, s.Rho, s.Epsilon);
+    private static void Update(FusedStep s, int i, float g)
+    {
+        // The rule is the same for every thread of a launch: the branch never diverges.
+        if (s.Rule == UpdateRule.RmsProp)
+            s.Parameters[i] -= OptimizerKernels.RmsPropStep(g, ref s.State1[i], s.StepSize, s.Rho, s.Epsilon);
+        else if (s.Rule == UpdateRule.Adam)
+            s.Parameters[i] -= OptimizerKernels.AdamStep(g, ref s.State1[i], ref s.State2[i], s.StepSize, s.Beta1, s.Beta2, s.Epsilon);
+        else if (s.Rule == UpdateRule.Sgd)
+            s.Parameters[i] -= s.StepSize * g;
+        else
+            s.Parameters[i] += OptimizerKernels.MomentumStep(g, ref s.State1[i], s.StepSize, s.Momentum, s.Nesterov != 0);
+    }
 }

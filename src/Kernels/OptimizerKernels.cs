@@ -3,6 +3,15 @@ using ILGPU;
 
 namespace MnistGpu.Kernels;
 
+/// <summary>Which optimizer a fused kernel's epilogue applies: the rules of <see cref="OptimizerKernels"/>.</summary>
+public enum UpdateRule
+{
+    RmsProp,
+    Adam,
+    Sgd,
+    SgdMomentum,
+}
+
 /// <summary>
 /// The optimizers, each one launch over the whole flat parameter array, with Keras' formulas
 /// (ε added outside the square root). The per-element rules are shared with the fused step's

@@ -69,7 +69,7 @@ public sealed class IlgpuBackend : ITrainingBackend
             !tiled ? FusedStepKernels.TailPerRow
             : accelerator is CLAccelerator ? FusedStepKernels.TailPerGroup<FusedStepKernels.SharedMemoryGroupSum>
             : FusedStepKernels.TailPerGroup<FusedStepKernels.AlgorithmsGroupSum>);
-        fusedGradients = accelerator.LoadStreamKernel<FusedStep>(tiled ? FusedStepKernels.GradientsRmsPropTiled : FusedStepKernels.GradientsRmsPropPanel);
+        fusedGradients = accelerator.LoadStreamKernel<FusedStep>(tiled ? FusedStepKernels.GradientsUpdateTiled : FusedStepKernels.GradientsUpdatePanel);
     }
 
     public string DeviceName { get; }
@@ -177,7 +177,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     /// </summary>
     public void TrainStep(TrainingStep work, int start, int batch)
     {
-        if (!CanFuse(work))
+        if (!CanFuse(work.Network))
         {
             work.Compose(start, batch);
             return;
@@ -295,12 +295,8 @@ public sealed class IlgpuBackend : ITrainingBackend
         launches += count;
     }
 
-    /// <summary>The fused kernels are written for one hidden layer, this backend's arrays, and a row's logits in registers.</summary>
-    private bool CanFuse(Network network) =>
-        FusedSteps && ReferenceEquals(network.Backend, this) && network.Layers.Count == 2 && network.Shape.Classes <= FusedStepKernels.MaxClasses;
-
-    /// <summary>A training step fuses where the network does and its optimizer is the one the gradient epilogue applies (<see cref="KernelInventory.CanFuse"/>).</summary>
-    private bool CanFuse(TrainingStep work) => CanFuse(work.Network) && KernelInventory.CanFuse(work.Network.Shape, work.Optimizer);
+    /// <summary>The fused kernels are written for this backend's arrays, one hidden layer and a row's logits in registers (<see cref="KernelInventory.CanFuse"/>).</summary>
+    private bool CanFuse(Network network) => FusedSteps && ReferenceEquals(network.Backend, this) && KernelInventory.CanFuse(network.Shape);
 
     private static FusedStep Fused(Network network, BatchSource source, DeviceArray<float> output, DeviceArray<float> losses, DeviceArray<int> predictions, int start, int batch, OptimizerStep optimizer) => new()
     {
@@ -308,8 +304,9 @@ public sealed class IlgpuBackend : ITrainingBackend
         Labels = View(source.Labels),
         Order = View(source.Order),
         Parameters = View(network.Parameters),
-        // A forward-only pass never reads the optimizer's state, which a stateless optimizer does not have.
-        MeanSquares = View(network.OptimizerState.Arrays.Count > 0 ? network.OptimizerState.Arrays[0] : network.Gradients),
+        // Arrays an optimizer does not keep (and a forward-only pass) are never read: any view will do.
+        State1 = View(network.OptimizerState.Arrays.Count > 0 ? network.OptimizerState.Arrays[0] : network.Gradients),
+        State2 = View(network.OptimizerState.Arrays.Count > 1 ? network.OptimizerState.Arrays[1] : network.Gradients),
         Hidden = View(network.Layers[0].Output),
         HiddenGradient = View(network.Layers[0].OutputGradient),
         Output = View(output),
@@ -320,9 +317,19 @@ public sealed class IlgpuBackend : ITrainingBackend
         Pixels = network.Shape.Inputs,
         HiddenUnits = network.Shape.Hidden,
         Classes = network.Shape.Classes,
-        LearningRate = optimizer.StepSize,
+        Rule = optimizer.Kind switch
+        {
+            OptimizerKind.RmsProp => UpdateRule.RmsProp,
+            OptimizerKind.Adam => UpdateRule.Adam,
+            _ => network.OptimizerState.Arrays.Count == 0 ? UpdateRule.Sgd : UpdateRule.SgdMomentum,
+        },
+        StepSize = optimizer.StepSize,
         Rho = optimizer.Rho,
+        Beta1 = optimizer.Beta1,
+        Beta2 = optimizer.Beta2,
         Epsilon = optimizer.Epsilon,
+        Momentum = optimizer.Momentum,
+        Nesterov = optimizer.Nesterov ? 1 : 0,
     };
 
     private MatMulVariant VariantFor(MatMulProblem problem) => variantOverride ?? launch.VariantFor(problem);

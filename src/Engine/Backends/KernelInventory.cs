@@ -46,10 +46,10 @@ public static class KernelInventory
         Fused(nameof(FusedStepKernels.HiddenForwardTiled), FusedVariant.Tiled),
         Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, typeof(FusedStepKernels.AlgorithmsGroupSum)),
         Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, typeof(FusedStepKernels.SharedMemoryGroupSum)),
-        Fused(nameof(FusedStepKernels.GradientsRmsPropTiled), FusedVariant.Tiled),
+        Fused(nameof(FusedStepKernels.GradientsUpdateTiled), FusedVariant.Tiled),
         Fused(nameof(FusedStepKernels.HiddenForwardPanel), FusedVariant.Panel),
         Fused(nameof(FusedStepKernels.TailPerRow), FusedVariant.Panel),
-        Fused(nameof(FusedStepKernels.GradientsRmsPropPanel), FusedVariant.Panel),
+        Fused(nameof(FusedStepKernels.GradientsUpdatePanel), FusedVariant.Panel),
     ];
 
     /// <summary>The matrix-multiply kernel of <paramref name="variant"/>.</summary>
@@ -61,20 +61,20 @@ public static class KernelInventory
     };
 
     /// <summary>
-    /// Whether the fused kernels cover a step: they are written for one hidden layer, a row's
-    /// logits in registers, and RMSprop in the gradient epilogue.
+    /// Whether the fused kernels cover a step: they are written for one hidden layer and a row's
+    /// logits in registers; the gradient epilogue applies any optimizer.
     /// </summary>
-    public static bool CanFuse(NetworkShape shape, OptimizerSettings optimizer) =>
-        shape.HiddenWidths.Count == 1 && shape.Classes <= FusedStepKernels.MaxClasses && optimizer.Kind == OptimizerKind.RmsProp;
+    public static bool CanFuse(NetworkShape shape) =>
+        shape.HiddenWidths.Count == 1 && shape.Classes <= FusedStepKernels.MaxClasses;
 
     /// <summary>
     /// The launches of one training step of <paramref name="shape"/> at <paramref name="batch"/>
     /// rows with <paramref name="optimizer"/>, as <paramref name="planner"/> plans them: the three
-    /// fused ones when <paramref name="fused"/> and the step can fuse (one hidden layer, RMSprop).
+    /// fused ones when <paramref name="fused"/> and the network has one hidden layer.
     /// </summary>
     public static IReadOnlyList<PlannedLaunch> TrainingStep(LaunchPlanner planner, NetworkShape shape, int batch, OptimizerSettings optimizer, bool fused)
     {
-        if (fused && CanFuse(shape, optimizer))
+        if (fused && CanFuse(shape))
         {
             bool tiled = planner.FusedVariant == FusedVariant.Tiled;
             int shared = tiled ? FusedStepKernels.TiledSharedMemoryBytes : 0;
@@ -82,7 +82,7 @@ public static class KernelInventory
             [
                 Grid("hidden layer, x gathered from the images", tiled ? "FusedStepKernels.HiddenForwardTiled" : "FusedStepKernels.HiddenForwardPanel", planner.ForFusedHiddenForward(batch, shape.Hidden), shared),
                 Grid("output layer, softmax-cross-entropy, dz and dh", tiled ? "FusedStepKernels.TailPerGroup" : "FusedStepKernels.TailPerRow", planner.ForFusedTail(batch), 0),
-                Grid("every parameter's gradient and RMSprop", tiled ? "FusedStepKernels.GradientsRmsPropTiled" : "FusedStepKernels.GradientsRmsPropPanel", planner.ForFusedGradients(shape.Inputs, shape.Hidden, shape.Classes), shared),
+                Grid($"every parameter's gradient and {optimizer.Name}", tiled ? "FusedStepKernels.GradientsUpdateTiled" : "FusedStepKernels.GradientsUpdatePanel", planner.ForFusedGradients(shape.Inputs, shape.Hidden, shape.Classes), shared),
             ];
         }
 
