@@ -6,9 +6,11 @@ using ILGPU.Algorithms.ScanReduceOperations;
 namespace MnistGpu.Kernels;
 
 /// <summary>
-/// Everything the fused training step of Dense(P→H, ReLU) → Dense(H→C, softmax) reads and writes,
-/// as one kernel argument. Parameters and the optimizer's state are the flat arrays of the
-/// network: W1 (P,H), b1 (H), W2 (H,C), b2 (C).
+/// Everything the fused training step of dense layers P → H1 → … → Hn → C (ReLU after each hidden
+/// one, softmax last) reads and writes, as one kernel argument. Parameters and the optimizer's
+/// state are the flat arrays of the network: W1 (P,H1), b1 (H1), W2, b2, …; every layer's output
+/// and output gradient lie in two flat arrays, layer after layer, which <see cref="LayerTable"/>
+/// describes.
 /// </summary>
 public readonly struct FusedStep
 {
@@ -23,11 +25,32 @@ public readonly struct FusedStep
     public ArrayView<float> State1 { get; init; }
     public ArrayView<float> State2 { get; init; }
 
-    /// <summary>h (B,H) = ReLU(x·W1 + b1).</summary>
+    /// <summary>h (B,H1) = ReLU(x·W1 + b1): the first layer's output.</summary>
     public ArrayView<float> Hidden { get; init; }
 
-    /// <summary>dh (B,H), masked by the ReLU.</summary>
-    public ArrayView<float> HiddenGradient { get; init; }
+    /// <summary>The last hidden layer's output hn (B,Hn), the tail's input; <see cref="Hidden"/> in a network of one hidden layer.</summary>
+    public ArrayView<float> TailInput { get; init; }
+
+    /// <summary>dhn (B,Hn), masked by the ReLU: what the tail writes for the layers below.</summary>
+    public ArrayView<float> TailInputGradient { get; init; }
+
+    /// <summary>Hn, and where the output layer's weights (Hn,C) start in <see cref="Parameters"/>; its biases follow them.</summary>
+    public int TailInputs { get; init; }
+    public int OutputWeights { get; init; }
+
+    /// <summary>Every layer's output, and every layer's output gradient (the last one's is dz), as <see cref="LayerTable"/> places them.</summary>
+    public ArrayView<float> Activations { get; init; }
+    public ArrayView<float> ActivationGradients { get; init; }
+
+    /// <summary>
+    /// Per dense layer, <see cref="LayerFields"/> ints: inputs, outputs, where its parameters start,
+    /// where its input starts in <see cref="Activations"/> (−1: the gathered pixels), where its
+    /// output gradient starts in <see cref="ActivationGradients"/>.
+    /// </summary>
+    public ArrayView<int> LayerTable { get; init; }
+    public int DenseLayers { get; init; }
+
+    public const int LayerFields = 5;
 
     /// <summary>dz (B,C) = (softmax − onehot)/B; for a forward-only pass, the probabilities (B,C).</summary>
     public ArrayView<float> Output { get; init; }
@@ -53,9 +76,7 @@ public readonly struct FusedStep
 
     public int Bias1 => Pixels * HiddenUnits;
 
-    public int Weights2 => (Pixels + 1) * HiddenUnits;
-
-    public int Bias2 => Weights2 + HiddenUnits * Classes;
+    public int OutputBias => OutputWeights + TailInputs * Classes;
 
     /// <summary>x[b, k] = images[order[start + b], k] / 255, gathered where it is used: no x buffer exists.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -63,12 +84,15 @@ public readonly struct FusedStep
 }
 
 /// <summary>
-/// A training step of the seed network in three launches, each boundary a grid-wide dependency:
+/// A training step in three launches, each boundary a grid-wide dependency:
 /// 1. <c>HiddenForward*</c>: h = ReLU(x·W1 + b1), x gathered from the uint8 images on the fly;
-/// 2. <c>Tail*</c>: per row, z = h·W2 + b2, softmax-cross-entropy, dz and dh = dz·W2ᵀ ⊙ [h &gt; 0];
+/// 2. <c>Tail*</c>: per row, z = hn·Wo + bo, softmax-cross-entropy, dz and dhn = dz·Woᵀ ⊙ [hn &gt; 0];
 /// 3. <c>GradientsUpdate*</c>: every parameter's gradient computed whole by one thread
-///    ([xᵀ; 1ᵀ]·dh and [hᵀ; 1ᵀ]·dz, the ones row giving the biases) and the optimizer applied in
-///    registers, so no gradient is ever stored.
+///    ([xᵀ; 1ᵀ]·dh1, [h1ᵀ; 1ᵀ]·dh2, …, [hnᵀ; 1ᵀ]·dz, the ones row giving the biases) and the
+///    optimizer applied in registers, so no gradient is ever stored.
+/// A network of more hidden layers adds, between 1 and 2, one dense forward launch per extra
+/// layer, and between 2 and 3 one input-gradient launch per extra layer (the separate matrix
+/// kernels): 3 + 2 per extra hidden layer.
 /// Each comes as a GPU form (<c>*Tiled</c>, <c>*PerGroup</c>: shared-memory tiles, group
 /// reductions) and a form for CPU-like devices (<c>*Panel</c>, <c>*PerRow</c>: fat work items that
 /// skip zero pixels), with the same arithmetic as the unfused kernels.
@@ -179,7 +203,7 @@ public static class FusedStepKernels
         where TSum : struct, IGroupSum
     {
         var logits = SharedMemory.Allocate1D<float>(MaxClasses);
-        int hidden = s.HiddenUnits, classes = s.Classes;
+        int hidden = s.TailInputs, classes = s.Classes;
         for (int row = Grid.IdxX; row < s.Batch; row += Grid.DimX)
         {
             int h = row * hidden;
@@ -187,10 +211,10 @@ public static class FusedStepKernels
             {
                 float partial = 0f;
                 for (int j = Group.IdxX; j < hidden; j += Group.DimX)
-                    partial += s.Hidden[h + j] * s.Parameters[s.Weights2 + j * classes + c];
+                    partial += s.TailInput[h + j] * s.Parameters[s.OutputWeights + j * classes + c];
                 float total = default(TSum).Sum(partial);
                 if (Group.IsFirstThread)
-                    logits[c] = total + s.Parameters[s.Bias2 + c];
+                    logits[c] = total + s.Parameters[s.OutputBias + c];
             }
 
             Group.Barrier();
@@ -230,10 +254,10 @@ public static class FusedStepKernels
                     for (int c = 0; c < classes; c++)
                     {
                         float p = MathF.Exp(logits[c] - max) * inverse;
-                        dh += (c == label ? p - 1f : p) * scale * s.Parameters[s.Weights2 + j * classes + c];
+                        dh += (c == label ? p - 1f : p) * scale * s.Parameters[s.OutputWeights + j * classes + c];
                     }
 
-                    s.HiddenGradient[h + j] = s.Hidden[h + j] > 0f ? dh : 0f;
+                    s.TailInputGradient[h + j] = s.TailInput[h + j] > 0f ? dh : 0f;
                 }
             }
 
@@ -286,7 +310,7 @@ public static class FusedStepKernels
     public static void TailPerRow(FusedStep s, int backward)
     {
         var logits = LocalMemory.Allocate1D<float>(MaxClasses);
-        int hidden = s.HiddenUnits, classes = s.Classes;
+        int hidden = s.TailInputs, classes = s.Classes;
         for (int row = Grid.GlobalIndex.X, step = Grid.DimX * Group.DimX; row < s.Batch; row += step)
         {
             int h = row * hidden;
@@ -294,10 +318,10 @@ public static class FusedStepKernels
                 logits[c] = 0f;
             for (int j = 0; j < hidden; j++)
             {
-                float value = s.Hidden[h + j];
+                float value = s.TailInput[h + j];
                 if (value == 0f)
                     continue;
-                int w = s.Weights2 + j * classes;
+                int w = s.OutputWeights + j * classes;
                 for (int c = 0; c < classes; c++)
                     logits[c] += value * s.Parameters[w + c];
             }
@@ -307,7 +331,7 @@ public static class FusedStepKernels
             int argmax = 0;
             for (int c = 0; c < classes; c++)
             {
-                logits[c] += s.Parameters[s.Bias2 + c];
+                logits[c] += s.Parameters[s.OutputBias + c];
                 if (c == 0 || logits[c] > max)
                 {
                     max = logits[c];
@@ -337,17 +361,17 @@ public static class FusedStepKernels
                 continue;
             for (int j = 0; j < hidden; j++)
             {
-                if (s.Hidden[h + j] <= 0f)
+                if (s.TailInput[h + j] <= 0f)
                 {
-                    s.HiddenGradient[h + j] = 0f;
+                    s.TailInputGradient[h + j] = 0f;
                     continue;
                 }
 
                 float dh = 0f;
-                int w = s.Weights2 + j * classes;
+                int w = s.OutputWeights + j * classes;
                 for (int c = 0; c < classes; c++)
                     dh += logits[c] * s.Parameters[w + c];
-                s.HiddenGradient[h + j] = dh;
+                s.TailInputGradient[h + j] = dh;
             }
         }
     }
@@ -355,7 +379,8 @@ public static class FusedStepKernels
     /// <summary>
     /// Launch 3, GPU: Tile×Tile parameter gradients per group, one whole sum over the batch per
     /// thread (batch staged in shared memory <see cref="TileDepth"/> rows at a time), then the
-    /// optimizer (<see cref="FusedStep.Rule"/>). Tiles of layer 1 ([xᵀ; 1ᵀ]·dh) come first, then layer 2 ([hᵀ; 1ᵀ]·dz).
+    /// optimizer (<see cref="FusedStep.Rule"/>). Tiles of layer 1 ([xᵀ; 1ᵀ]·dh1) come first, then
+    /// each layer above it ([hᵀ; 1ᵀ]·dy), the output layer's last.
     /// </summary>
     public static void GradientsUpdateTiled(FusedStep s)
     {
@@ -363,16 +388,11 @@ public static class FusedStepKernels
         var tileD = SharedMemory.Allocate1D<float>(TileDepth * Tile);
         int thread = Group.IdxX;
         int tx = thread % Tile, ty = thread / Tile;
-        int hidden = s.HiddenUnits, classes = s.Classes, pixels = s.Pixels;
-        int columns1 = (hidden + Tile - 1) / Tile, blocks1 = (pixels + 1 + Tile - 1) / Tile * columns1;
-        int columns2 = (classes + Tile - 1) / Tile, blocks2 = (hidden + 1 + Tile - 1) / Tile * columns2;
-        for (int block = Grid.IdxX; block < blocks1 + blocks2; block += Grid.DimX)
+        for (int index = Grid.IdxX, blocks = BlockCount(s, Tile, Tile); index < blocks; index += Grid.DimX)
         {
-            bool first = block < blocks1;
-            int local = first ? block : block - blocks1;
-            int columns = first ? columns1 : columns2;
-            int inputs = first ? pixels : hidden, outputs = first ? hidden : classes;
-            int k0 = local / columns * Tile, col0 = local % columns * Tile;
+            var block = Locate(s, index, Tile, Tile);
+            int inputs = block.Inputs, outputs = block.Outputs, parameters = block.Parameters;
+            int input = block.Input, gradient = block.Gradient, k0 = block.Row0, col0 = block.Column0;
             float sum = 0f;
             for (int b0 = 0; b0 < s.Batch; b0 += TileDepth)
             {
@@ -380,8 +400,8 @@ public static class FusedStepKernels
                 {
                     int bb = i / Tile, c = i % Tile;
                     int b = b0 + bb, k = k0 + c, o = col0 + c;
-                    tileA[bb * Tile + c] = b >= s.Batch || k > inputs ? 0f : k == inputs ? 1f : first ? s.Pixel(b, k) : s.Hidden[b * hidden + k];
-                    tileD[bb * Tile + c] = b >= s.Batch || o >= outputs ? 0f : first ? s.HiddenGradient[b * hidden + o] : s.Output[b * classes + o];
+                    tileA[bb * Tile + c] = b >= s.Batch ? 0f : Left(s, input, b, k, inputs);
+                    tileD[bb * Tile + c] = b >= s.Batch || o >= outputs ? 0f : s.ActivationGradients[gradient + b * outputs + o];
                 }
 
                 Group.Barrier();
@@ -391,34 +411,30 @@ public static class FusedStepKernels
             }
 
             if (k0 + ty <= inputs && col0 + tx < outputs)
-                Update(s, (first ? 0 : s.Weights2) + (k0 + ty) * outputs + col0 + tx, sum);
+                Update(s, parameters + (k0 + ty) * outputs + col0 + tx, sum);
         }
     }
 
     /// <summary>
     /// Launch 3, CPU-like devices: each work item a 4×16 panel of one layer's parameters, summing
-    /// over the batch and skipping rows where its four left-operand values are 0, then RMSprop.
+    /// over the batch and skipping rows where its four left-operand values are 0, then the optimizer.
     /// </summary>
     public static void GradientsUpdatePanel(FusedStep s)
     {
-        int hidden = s.HiddenUnits, classes = s.Classes, pixels = s.Pixels;
-        int panels1 = (hidden + PanelCols - 1) / PanelCols, items1 = (pixels + 1 + PanelRows - 1) / PanelRows * panels1;
-        int panels2 = (classes + PanelCols - 1) / PanelCols, items2 = (hidden + 1 + PanelRows - 1) / PanelRows * panels2;
-        for (int item = Grid.GlobalIndex.X, step = Grid.DimX * Group.DimX; item < items1 + items2; item += step)
+        int pixels = s.Pixels, items = BlockCount(s, PanelRows, PanelCols);
+        for (int item = Grid.GlobalIndex.X, step = Grid.DimX * Group.DimX; item < items; item += step)
         {
-            bool first = item < items1;
-            int local = first ? item : item - items1;
-            int panels = first ? panels1 : panels2;
-            int inputs = first ? pixels : hidden, outputs = first ? hidden : classes;
-            int k0 = local / panels * PanelRows, col0 = local % panels * PanelCols;
+            var panel = Locate(s, item, PanelRows, PanelCols);
+            int inputs = panel.Inputs, outputs = panel.Outputs, parameters = panel.Parameters;
+            int input = panel.Input, gradient = panel.Gradient, k0 = panel.Row0, col0 = panel.Column0;
             int width = Math.Min(PanelCols, outputs - col0);
             Float4 c00 = default, c01 = default, c02 = default, c03 = default;
             Float4 c10 = default, c11 = default, c12 = default, c13 = default;
             Float4 c20 = default, c21 = default, c22 = default, c23 = default;
             Float4 c30 = default, c31 = default, c32 = default, c33 = default;
-            // Most panels lie wholly inside the images: their four pixels are read as bytes, and
-            // the step is skipped before any conversion when all four are 0.
-            bool pixelsInside = first && k0 + PanelRows <= inputs;
+            // Most of the first layer's panels lie wholly inside the images: their four pixels are
+            // read as bytes, and the step is skipped before any conversion when all four are 0.
+            bool pixelsInside = input < 0 && k0 + PanelRows <= inputs;
             for (int b = 0; b < s.Batch; b++)
             {
                 float a0, a1, a2, a3;
@@ -432,35 +448,84 @@ public static class FusedStepKernels
                 }
                 else
                 {
-                    (a0, a1, a2, a3) = (Left(s, first, b, k0, inputs), Left(s, first, b, k0 + 1, inputs), Left(s, first, b, k0 + 2, inputs), Left(s, first, b, k0 + 3, inputs));
+                    (a0, a1, a2, a3) = (Left(s, input, b, k0, inputs), Left(s, input, b, k0 + 1, inputs), Left(s, input, b, k0 + 2, inputs), Left(s, input, b, k0 + 3, inputs));
                     if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
                         continue;
                 }
 
-                var d = first ? s.HiddenGradient : s.Output;
-                int d0 = b * outputs + col0;
-                var v0 = Row4(d, d0, 0, width);
-                var v1 = Row4(d, d0, 4, width);
-                var v2 = Row4(d, d0, 8, width);
-                var v3 = Row4(d, d0, 12, width);
+                int d0 = gradient + b * outputs + col0;
+                var v0 = Row4(s.ActivationGradients, d0, 0, width);
+                var v1 = Row4(s.ActivationGradients, d0, 4, width);
+                var v2 = Row4(s.ActivationGradients, d0, 8, width);
+                var v3 = Row4(s.ActivationGradients, d0, 12, width);
                 c00.AddScaled(a0, v0); c01.AddScaled(a0, v1); c02.AddScaled(a0, v2); c03.AddScaled(a0, v3);
                 c10.AddScaled(a1, v0); c11.AddScaled(a1, v1); c12.AddScaled(a1, v2); c13.AddScaled(a1, v3);
                 c20.AddScaled(a2, v0); c21.AddScaled(a2, v1); c22.AddScaled(a2, v2); c23.AddScaled(a2, v3);
                 c30.AddScaled(a3, v0); c31.AddScaled(a3, v1); c32.AddScaled(a3, v2); c33.AddScaled(a3, v3);
             }
 
-            int offset = first ? 0 : s.Weights2;
-            UpdatePanelRow(s, offset, k0, inputs, outputs, col0, width, c00, c01, c02, c03);
-            UpdatePanelRow(s, offset, k0 + 1, inputs, outputs, col0, width, c10, c11, c12, c13);
-            UpdatePanelRow(s, offset, k0 + 2, inputs, outputs, col0, width, c20, c21, c22, c23);
-            UpdatePanelRow(s, offset, k0 + 3, inputs, outputs, col0, width, c30, c31, c32, c33);
+            UpdatePanelRow(s, parameters, k0, inputs, outputs, col0, width, c00, c01, c02, c03);
+            UpdatePanelRow(s, parameters, k0 + 1, inputs, outputs, col0, width, c10, c11, c12, c13);
+            UpdatePanelRow(s, parameters, k0 + 2, inputs, outputs, col0, width, c20, c21, c22, c23);
+            UpdatePanelRow(s, parameters, k0 + 3, inputs, outputs, col0, width, c30, c31, c32, c33);
         }
     }
 
-    /// <summary>Row k of [xᵀ; 1ᵀ] (layer 1) or [hᵀ; 1ᵀ] (layer 2) at batch row b; 0 past the ones row.</summary>
+    /// <summary>Field <paramref name="field"/> of <see cref="FusedStep.LayerTable"/> for dense layer <paramref name="layer"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Left(FusedStep s, bool first, int b, int k, int inputs) =>
-        k > inputs ? 0f : k == inputs ? 1f : first ? s.Pixel(b, k) : s.Hidden[b * s.HiddenUnits + k];
+    private static int LayerField(FusedStep s, int layer, int field) => s.LayerTable[layer * FusedStep.LayerFields + field];
+
+    /// <summary>Blocks of rows × columns that cover layer <paramref name="layer"/>'s parameters, its biases as one more input row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Blocks(FusedStep s, int layer, int rows, int columns) =>
+        (LayerField(s, layer, 0) + 1 + rows - 1) / rows * ((LayerField(s, layer, 1) + columns - 1) / columns);
+
+    /// <summary>Blocks of rows × columns that cover every layer's parameters, layer after layer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BlockCount(FusedStep s, int rows, int columns)
+    {
+        int blocks = 0;
+        for (int layer = 0; layer < s.DenseLayers; layer++)
+            blocks += Blocks(s, layer, rows, columns);
+        return blocks;
+    }
+
+    /// <summary>Block <paramref name="index"/> of <see cref="BlockCount"/>: its layer's fields and where it starts (a group's threads all find the same one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ParameterBlock Locate(FusedStep s, int index, int rows, int columns)
+    {
+        int layer = 0;
+        while (index >= Blocks(s, layer, rows, columns))
+            index -= Blocks(s, layer++, rows, columns);
+        int outputs = LayerField(s, layer, 1), perRow = (outputs + columns - 1) / columns;
+        return new ParameterBlock
+        {
+            Inputs = LayerField(s, layer, 0),
+            Outputs = outputs,
+            Parameters = LayerField(s, layer, 2),
+            Input = LayerField(s, layer, 3),
+            Gradient = LayerField(s, layer, 4),
+            Row0 = index / perRow * rows,
+            Column0 = index % perRow * columns,
+        };
+    }
+
+    /// <summary>One block of a layer's parameters in launch 3: the layer's <see cref="FusedStep.LayerTable"/> fields and the block's first row and column.</summary>
+    private struct ParameterBlock
+    {
+        public int Inputs;
+        public int Outputs;
+        public int Parameters;
+        public int Input;
+        public int Gradient;
+        public int Row0;
+        public int Column0;
+    }
+
+    /// <summary>Row k of a layer's [inputᵀ; 1ᵀ] at batch row b: the gathered pixels (<paramref name="input"/> −1) or the layer below's output; 0 past the ones row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Left(FusedStep s, int input, int b, int k, int inputs) =>
+        k > inputs ? 0f : k == inputs ? 1f : input < 0 ? s.Pixel(b, k) : s.Activations[input + b * inputs + k];
 
     /// <summary>Four consecutive values from <paramref name="offset"/> + <paramref name="from"/>, 0 past <paramref name="width"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -20,6 +20,23 @@ public sealed class BenchCommandTests
         Assert.Equal(8, device.GetProperty("launchesPerStep").GetInt32());
     }
 
+    [Theory]
+    [InlineData(false, 5)]
+    [InlineData(true, 11)]
+    public void A_second_hidden_layer_adds_two_launches_to_the_fused_step(bool unfused, int launches)
+    {
+        using var folder = IdxWriter.MnistSubset(trainCount: 256, testCount: 100);
+        string json = folder.File("bench.json");
+        string[] args = ["bench", "--device", "cpu", "--epochs", "1", "--data", folder.Path, "--json", json, "--layers", "32,16", "--optimizer", "adam"];
+        var (code, _, error) = CliRun.Run(unfused ? [.. args, "--unfused"] : args);
+        Assert.Equal("", error);
+        Assert.Equal(0, code);
+        using var document = JsonDocument.Parse(File.ReadAllText(json));
+        var device = Assert.Single(document.RootElement.GetProperty("devices").EnumerateArray().ToList());
+        Assert.Equal(!unfused, device.GetProperty("fusedSteps").GetBoolean());
+        Assert.Equal(launches, device.GetProperty("launchesPerStep").GetInt32());
+    }
+
     [Fact]
     public void Bench_reports_every_figure_in_the_table_and_the_json()
     {

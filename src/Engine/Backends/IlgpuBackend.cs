@@ -37,6 +37,8 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly Action<KernelConfig, FusedStep> fusedGradients;
     private long launches;
     private long issueTicks;
+    private Network? layerTableOf;
+    private DeviceArray<int>? layerTable;
 
     /// <summary>
     /// Creates an accelerator on <paramref name="device"/> and compiles the kernels; the backend
@@ -171,45 +173,61 @@ public sealed class IlgpuBackend : ITrainingBackend
     }
 
     /// <summary>
-    /// Three launches (<see cref="FusedStepKernels"/>) for Dense → ReLU → Dense → softmax with at most
-    /// <see cref="FusedStepKernels.MaxClasses"/> classes on this backend's own arrays; otherwise, or
-    /// with <see cref="FusedSteps"/> off, the composition.
+    /// Three launches (<see cref="FusedStepKernels"/>) for dense layers with ReLU and a softmax of
+    /// at most <see cref="FusedStepKernels.MaxClasses"/> classes on this backend's own arrays, and
+    /// two more per hidden layer beyond the first (its forward product, and its input gradient);
+    /// otherwise, or with <see cref="FusedSteps"/> off, the composition.
     /// </summary>
     public void TrainStep(TrainingStep work, int start, int batch)
     {
-        if (!CanFuse(work.Network))
+        var network = work.Network;
+        if (!CanFuse(network))
         {
             work.Compose(start, batch);
             return;
         }
 
-        var step = Fused(work.Network, work.Source, work.Network.Layers[^1].OutputGradient, work.Losses, work.Predictions, start, batch, work.Update);
-        var shape = work.Network.Shape;
+        var step = Fused(network, work.Source, network.Layers[^1].OutputGradient, work.Losses, work.Predictions, start, batch, work.Update);
+        var layers = network.Layers;
         long issued = Stopwatch.GetTimestamp();
-        fusedHiddenForward(launch.ForFusedHiddenForward(batch, shape.Hidden), step);
+        fusedHiddenForward(launch.ForFusedHiddenForward(batch, network.Shape.Hidden), step);
+        Issued(issued);
+        for (int i = 1; i < layers.Count - 1; i++)
+            DenseForward(layers[i].Parameters, layers[i - 1].Output, layers[i].Output, batch, relu: true);
+        issued = Stopwatch.GetTimestamp();
         fusedTail(launch.ForFusedTail(batch), step, 1);
-        fusedGradients(launch.ForFusedGradients(shape.Inputs, shape.Hidden, shape.Classes), step);
-        Issued(issued, count: 3);
+        Issued(issued);
+        for (int i = layers.Count - 2; i >= 1; i--)
+            DenseBackwardInput(layers[i].Parameters, layers[i].OutputGradient, layers[i - 1].Output, layers[i - 1].OutputGradient, batch);
+        issued = Stopwatch.GetTimestamp();
+        fusedGradients(launch.ForFusedGradients(network.Shape.Layers), step);
+        Issued(issued);
     }
 
-    /// <summary>Launches 1 and 2 of the fused step, without the backward part, writing probabilities.</summary>
+    /// <summary>The fused step's forward launches, without the backward part, the tail writing probabilities.</summary>
     public void EvaluateBatch(EvaluationPass work, int start, int batch)
     {
-        if (!CanFuse(work.Network))
+        var network = work.Network;
+        if (!CanFuse(network))
         {
             work.Compose(start, batch);
             return;
         }
 
-        int classes = work.Network.Shape.Classes;
-        var step = Fused(work.Network, work.Source, work.Probabilities, work.Losses, work.Predictions, start, batch, default) with
+        int classes = network.Shape.Classes;
+        var step = Fused(network, work.Source, work.Probabilities, work.Losses, work.Predictions, start, batch, default) with
         {
             Output = View(work.Probabilities).SubView(start * classes, batch * classes),
         };
+        var layers = network.Layers;
         long issued = Stopwatch.GetTimestamp();
-        fusedHiddenForward(launch.ForFusedHiddenForward(batch, work.Network.Shape.Hidden), step);
+        fusedHiddenForward(launch.ForFusedHiddenForward(batch, network.Shape.Hidden), step);
+        Issued(issued);
+        for (int i = 1; i < layers.Count - 1; i++)
+            DenseForward(layers[i].Parameters, layers[i - 1].Output, layers[i].Output, batch, relu: true);
+        issued = Stopwatch.GetTimestamp();
         fusedTail(launch.ForFusedTail(batch), step, 0);
-        Issued(issued, count: 2);
+        Issued(issued);
     }
 
     public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels)
@@ -275,6 +293,7 @@ public sealed class IlgpuBackend : ITrainingBackend
 
     public void Dispose()
     {
+        layerTable?.Dispose();
         accelerator.Dispose();
         context.Dispose();
     }
@@ -295,10 +314,33 @@ public sealed class IlgpuBackend : ITrainingBackend
         launches += count;
     }
 
-    /// <summary>The fused kernels are written for this backend's arrays, one hidden layer and a row's logits in registers (<see cref="KernelInventory.CanFuse"/>).</summary>
+    /// <summary>
+    /// <see cref="FusedStep.LayerTable"/> for <paramref name="network"/>, on the device: uploaded
+    /// the first time a network is seen, kept while it is the one being trained.
+    /// </summary>
+    private DeviceArray<int> LayerTableOf(Network network)
+    {
+        if (ReferenceEquals(layerTableOf, network) && layerTable is not null)
+            return layerTable;
+        var table = new int[network.Layers.Count * FusedStep.LayerFields];
+        for (int i = 0; i < network.Layers.Count; i++)
+        {
+            var layer = network.Shape.Layers[i];
+            int[] fields = [layer.Inputs, layer.Outputs, layer.Offset, i == 0 ? -1 : network.ActivationOffset(i - 1), network.ActivationOffset(i)];
+            fields.CopyTo(table, i * FusedStep.LayerFields);
+        }
+
+        layerTable?.Dispose();
+        layerTable = Allocate<int>(table.Length);
+        Upload<int>(table, layerTable);
+        layerTableOf = network;
+        return layerTable;
+    }
+
+    /// <summary>The fused kernels are written for this backend's arrays and a row's logits in registers (<see cref="KernelInventory.CanFuse"/>).</summary>
     private bool CanFuse(Network network) => FusedSteps && ReferenceEquals(network.Backend, this) && KernelInventory.CanFuse(network.Shape);
 
-    private static FusedStep Fused(Network network, BatchSource source, DeviceArray<float> output, DeviceArray<float> losses, DeviceArray<int> predictions, int start, int batch, OptimizerStep optimizer) => new()
+    private FusedStep Fused(Network network, BatchSource source, DeviceArray<float> output, DeviceArray<float> losses, DeviceArray<int> predictions, int start, int batch, OptimizerStep optimizer) => new()
     {
         Images = View(source.Images),
         Labels = View(source.Labels),
@@ -308,7 +350,14 @@ public sealed class IlgpuBackend : ITrainingBackend
         State1 = View(network.OptimizerState.Arrays.Count > 0 ? network.OptimizerState.Arrays[0] : network.Gradients),
         State2 = View(network.OptimizerState.Arrays.Count > 1 ? network.OptimizerState.Arrays[1] : network.Gradients),
         Hidden = View(network.Layers[0].Output),
-        HiddenGradient = View(network.Layers[0].OutputGradient),
+        TailInput = View(network.Layers[^2].Output),
+        TailInputGradient = View(network.Layers[^2].OutputGradient),
+        TailInputs = network.Shape.Layers[^1].Inputs,
+        OutputWeights = network.Shape.Layers[^1].WeightOffset,
+        Activations = View(network.Activations),
+        ActivationGradients = View(network.ActivationGradients),
+        LayerTable = View(LayerTableOf(network)),
+        DenseLayers = network.Layers.Count,
         Output = View(output),
         Losses = View(losses),
         Predictions = View(predictions),

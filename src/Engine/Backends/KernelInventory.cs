@@ -61,16 +61,15 @@ public static class KernelInventory
     };
 
     /// <summary>
-    /// Whether the fused kernels cover a step: they are written for one hidden layer and a row's
-    /// logits in registers; the gradient epilogue applies any optimizer.
+    /// Whether the fused kernels cover a step: they keep a row's logits in registers (or shared
+    /// memory), so the classes are bounded; any depth and any optimizer fuse.
     /// </summary>
-    public static bool CanFuse(NetworkShape shape) =>
-        shape.HiddenWidths.Count == 1 && shape.Classes <= FusedStepKernels.MaxClasses;
+    public static bool CanFuse(NetworkShape shape) => shape.Classes <= FusedStepKernels.MaxClasses;
 
     /// <summary>
     /// The launches of one training step of <paramref name="shape"/> at <paramref name="batch"/>
-    /// rows with <paramref name="optimizer"/>, as <paramref name="planner"/> plans them: the three
-    /// fused ones when <paramref name="fused"/> and the network has one hidden layer.
+    /// rows with <paramref name="optimizer"/>, as <paramref name="planner"/> plans them: when
+    /// <paramref name="fused"/>, the three fused ones and two per hidden layer beyond the first.
     /// </summary>
     public static IReadOnlyList<PlannedLaunch> TrainingStep(LaunchPlanner planner, NetworkShape shape, int batch, OptimizerSettings optimizer, bool fused)
     {
@@ -78,12 +77,18 @@ public static class KernelInventory
         {
             bool tiled = planner.FusedVariant == FusedVariant.Tiled;
             int shared = tiled ? FusedStepKernels.TiledSharedMemoryBytes : 0;
-            return
-            [
+            var dense = shape.Layers;
+            var fusedLaunches = new List<PlannedLaunch>
+            {
                 Grid("hidden layer, x gathered from the images", tiled ? "FusedStepKernels.HiddenForwardTiled" : "FusedStepKernels.HiddenForwardPanel", planner.ForFusedHiddenForward(batch, shape.Hidden), shared),
-                Grid("output layer, softmax-cross-entropy, dz and dh", tiled ? "FusedStepKernels.TailPerGroup" : "FusedStepKernels.TailPerRow", planner.ForFusedTail(batch), 0),
-                Grid($"every parameter's gradient and {optimizer.Name}", tiled ? "FusedStepKernels.GradientsUpdateTiled" : "FusedStepKernels.GradientsUpdatePanel", planner.ForFusedGradients(shape.Inputs, shape.Hidden, shape.Classes), shared),
-            ];
+            };
+            for (int i = 1; i < dense.Count - 1; i++)
+                fusedLaunches.Add(Product($"dense forward {dense[i].Inputs}->{dense[i].Outputs}", MatMulProblem.Forward(batch, dense[i].Inputs, dense[i].Outputs, relu: true)));
+            fusedLaunches.Add(Grid("output layer, softmax-cross-entropy, dz and dh", tiled ? "FusedStepKernels.TailPerGroup" : "FusedStepKernels.TailPerRow", planner.ForFusedTail(batch), 0));
+            for (int i = dense.Count - 2; i >= 1; i--)
+                fusedLaunches.Add(Product($"dense backward input {dense[i].Outputs}->{dense[i].Inputs}", MatMulProblem.BackwardInput(batch, dense[i].Inputs, dense[i].Outputs)));
+            fusedLaunches.Add(Grid($"every parameter's gradient and {optimizer.Name}", tiled ? "FusedStepKernels.GradientsUpdateTiled" : "FusedStepKernels.GradientsUpdatePanel", planner.ForFusedGradients(dense), shared));
+            return fusedLaunches;
         }
 
         var launches = new List<PlannedLaunch> { Grid("gather", "GatherKernels.Batch", planner.For(batch * shape.Inputs), 0) };

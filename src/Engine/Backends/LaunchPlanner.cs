@@ -1,5 +1,6 @@
 using System.Numerics;
 using ILGPU;
+using MnistGpu.Engine.Model;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends;
@@ -84,18 +85,16 @@ public sealed class LaunchPlanner
         ? new KernelConfig(Math.Clamp(batch, 1, maxGroups), 1 << BitOperations.Log2((uint)Math.Min(groupSize, FusedStepKernels.SharedMemoryGroupSum.MaxGroupSize)))
         : For(batch);
 
-    /// <summary>Launch 3 of the fused step: every parameter of both layers, tile by tile (or panel by panel).</summary>
-    public KernelConfig ForFusedGradients(int pixels, int hidden, int classes)
+    /// <summary>Launch 3 of the fused step: every parameter of every layer, tile by tile (or panel by panel).</summary>
+    public KernelConfig ForFusedGradients(IReadOnlyList<DenseLayerShape> layers)
     {
         if (FusedVariant == FusedVariant.Tiled)
         {
-            int tiles = DivUp(pixels + 1, FusedStepKernels.Tile) * DivUp(hidden, FusedStepKernels.Tile)
-                + DivUp(hidden + 1, FusedStepKernels.Tile) * DivUp(classes, FusedStepKernels.Tile);
+            int tiles = layers.Sum(l => DivUp(l.Inputs + 1, FusedStepKernels.Tile) * DivUp(l.Outputs, FusedStepKernels.Tile));
             return new KernelConfig(Math.Clamp(tiles, 1, MaxResidentSharedGroups()), FusedStepKernels.TiledGroupSize);
         }
 
-        return For(DivUp(pixels + 1, MatMulKernels.PanelRows) * DivUp(hidden, MatMulKernels.PanelCols)
-            + DivUp(hidden + 1, MatMulKernels.PanelRows) * DivUp(classes, MatMulKernels.PanelCols));
+        return For(layers.Sum(l => DivUp(l.Inputs + 1, MatMulKernels.PanelRows) * DivUp(l.Outputs, MatMulKernels.PanelCols)));
     }
 
     /// <summary>

@@ -25,11 +25,16 @@ public sealed class Network : IDisposable
         OptimizerState = new OptimizerState(Enumerable.Range(0, optimizerStateArrays).Select(_ => Own(backend.Allocate<float>(shape.ParameterCount))).ToList());
         Input = Own(backend.Allocate<float>(batchCapacity * shape.Inputs));
         Labels = Own(backend.Allocate<int>(batchCapacity));
-        Layers = shape.Layers.Select(layer => new DenseLayer(
+        // Every layer's output, and every output gradient, in one array each, layer after layer,
+        // so that one fused kernel can reach all of them.
+        int activations = batchCapacity * shape.Layers.Sum(layer => layer.Outputs);
+        Activations = Own(backend.Allocate<float>(activations));
+        ActivationGradients = Own(backend.Allocate<float>(activations));
+        Layers = shape.Layers.Select((layer, i) => new DenseLayer(
             DenseParameters.Within(backend, Parameters, layer),
             DenseParameters.Within(backend, Gradients, layer),
-            Own(backend.Allocate<float>(batchCapacity * layer.Outputs)),
-            Own(backend.Allocate<float>(batchCapacity * layer.Outputs)))).ToList();
+            backend.Slice(Activations, ActivationOffset(i), batchCapacity * layer.Outputs),
+            backend.Slice(ActivationGradients, ActivationOffset(i), batchCapacity * layer.Outputs))).ToList();
     }
 
     /// <summary>The backend everything here lives on and every operation runs on.</summary>
@@ -55,6 +60,12 @@ public sealed class Network : IDisposable
     /// <summary>Every dense layer, input side first; all but the last are followed by a ReLU.</summary>
     internal IReadOnlyList<DenseLayer> Layers { get; }
 
+    /// <summary>Every layer's output (B,O) for a batch, layer after layer: layer i's starts at <see cref="ActivationOffset"/>(i).</summary>
+    internal DeviceArray<float> Activations { get; }
+
+    /// <summary>Every layer's output gradient, laid out as <see cref="Activations"/>.</summary>
+    internal DeviceArray<float> ActivationGradients { get; }
+
     /// <summary>z (B,C): the last layer's output.</summary>
     internal DeviceArray<float> Logits => Layers[^1].Output;
 
@@ -73,8 +84,7 @@ public sealed class Network : IDisposable
         plan.Add<float>(Part, "parameters, gradients and optimizer state", shape.ParameterCount, count: 2 + optimizerStateArrays)
             .Add<float>(Part, "the batch's inputs", (long)batchCapacity * shape.Inputs)
             .Add<int>(Part, "the batch's labels", batchCapacity);
-        foreach (var layer in shape.Layers)
-            plan.Add<float>(Part, $"the {layer.Outputs}-wide activations and their gradients", (long)batchCapacity * layer.Outputs, count: 2);
+        plan.Add<float>(Part, "every layer's activations and their gradients", (long)batchCapacity * shape.Layers.Sum(layer => (long)layer.Outputs), count: 2);
         return plan;
     }
 
@@ -132,6 +142,9 @@ public sealed class Network : IDisposable
             array.Dispose();
         owned.Clear();
     }
+
+    /// <summary>Where layer <paramref name="layer"/>'s output starts in <see cref="Activations"/> (and its gradient in <see cref="ActivationGradients"/>).</summary>
+    internal int ActivationOffset(int layer) => BatchCapacity * Shape.Layers.Take(layer).Sum(l => l.Outputs);
 
     private DeviceArray<float> LayerInput(int layer) => layer == 0 ? Input : Layers[layer - 1].Output;
 
