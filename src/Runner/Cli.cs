@@ -19,7 +19,7 @@ public static class Cli
     public static int Run(string[] args, TextWriter output, TextWriter error, TextWriter? diagnostics = null)
     {
         diagnostics ??= error;
-        var root = new RootCommand("MnistGpu: trains the Keras MNIST network (784-512-10, RMSprop) on ILGPU devices.")
+        var root = new RootCommand("MnistGpu: trains dense networks on MNIST (by default the Keras example: 784-512-10, RMSprop) on ILGPU devices and the host.")
         {
             TrainCommand.Create(output, diagnostics),
             DevicesCommand.Create(output, diagnostics),

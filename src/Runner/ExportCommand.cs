@@ -12,14 +12,14 @@ internal static class ExportCommand
     {
         var model = ModelOption.Create();
         var onnx = new Option<FileInfo>("--onnx") { Description = "Write the ONNX model here", Required = true };
-        var command = new Command("export", "Export a checkpoint's network as ONNX (Gemm, Relu, Gemm, Softmax)") { model, onnx };
+        var command = new Command("export", "Export a checkpoint's network as ONNX (Gemm and Relu per hidden layer, Gemm, Softmax)") { model, onnx };
         command.SetAction(parsed =>
         {
             string path = parsed.GetValue(onnx)!.FullName;
             var checkpoint = Checkpoint.Load(parsed.GetValue(model)!.FullName);
             OutputFile.Check(path, "--onnx", OnnxExporter.FileBytes(checkpoint.Shape));
-            OnnxExporter.Export(checkpoint, path);
-            diagnostics.WriteLine($"Wrote {path}: input '{OnnxExporter.InputName}' float [N,{checkpoint.Shape.Inputs}] in [0,1] -> Gemm -> Relu -> Gemm -> Softmax -> '{OnnxExporter.OutputName}' float [N,{checkpoint.Shape.Classes}]");
+            string operators = OnnxExporter.Export(checkpoint, path);
+            diagnostics.WriteLine($"Wrote {path}: input '{OnnxExporter.InputName}' float [N,{checkpoint.Shape.Inputs}] in [0,1] -> {operators} -> '{OnnxExporter.OutputName}' float [N,{checkpoint.Shape.Classes}]");
             return Cli.Ok;
         });
         return command;

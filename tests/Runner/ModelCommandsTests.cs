@@ -105,9 +105,11 @@ public sealed class ModelCommandsTests : IDisposable
         if (deeper)
             checkpoint.Save(path);
         string onnx = folder.File("m.onnx");
-        var (code, _, error) = CliRun.Run(["export", "--model", path, "--onnx", onnx]);
-        Assert.Equal("", error);
-        Assert.Equal(0, code);
+        var run = CliRun.Run(["export", "--model", path, "--onnx", onnx]);
+        Assert.Equal("", run.Error);
+        Assert.Equal(0, run.Code);
+        string layers = string.Concat(checkpoint.Shape.HiddenWidths.Select(_ => "Gemm -> Relu -> "));
+        Assert.Contains($"[0,1] -> {layers}Gemm -> Softmax -> 'probabilities'", run.Diagnostics);
 
         const int count = 1_000;
         var test = Bundled.Mnist.Test.Take(count);

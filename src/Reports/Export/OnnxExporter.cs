@@ -23,8 +23,14 @@ public static class OnnxExporter
     /// <summary>About the size of the exported file: the float weights and a little structure.</summary>
     public static long FileBytes(NetworkShape shape) => 4L * shape.ParameterCount + (64 << 10);
 
+    /// <summary>Writes the model and returns its operators in order ("Gemm -> Relu -> … -> Softmax"), read from the graph written.</summary>
     /// <exception cref="EngineException">Writing failed (disk full, I/O error).</exception>
-    public static void Export(Checkpoint checkpoint, string path) => OutputFile.Write(path, Build(checkpoint).ToByteArray());
+    public static string Export(Checkpoint checkpoint, string path)
+    {
+        var model = Build(checkpoint);
+        OutputFile.Write(path, model.ToByteArray());
+        return string.Join(" -> ", model.Graph.Node.Select(node => node.OpType));
+    }
 
     public static ModelProto Build(Checkpoint checkpoint)
     {
