@@ -30,9 +30,9 @@ internal sealed class IdxFile
     /// Reads an IDX file holding an array of <paramref name="expectedRank"/> dimensions and checks
     /// that its length matches them exactly. The length is checked against the header before the
     /// data array is allocated — the file's size for a raw file, the size gzip records in its
-    /// trailer for a compressed one — so no file can make this allocate more than its stated
-    /// dimensions need, and those need at least as many bytes as the file claims to hold. The
-    /// data is streamed into one array, so a 47 MB file costs 47 MB.
+    /// trailer (or, for a file of several gzip members, the bytes they decompress to) for a
+    /// compressed one — so no file can make this allocate more than it holds. The data is
+    /// streamed into one array, so a 47 MB file costs 47 MB.
     /// </summary>
     /// <exception cref="UserInputException">The file is missing, not a regular file, unreadable or malformed.</exception>
     public static IdxFile Read(string path, int expectedRank)
@@ -47,10 +47,22 @@ internal sealed class IdxFile
         try
         {
             if (!IsGzip(seekable))
-                return Read(name, seekable, expectedRank, length, compressed: false);
-            long recorded = RecordedUncompressedSize(seekable, length);
-            using var gzip = new GZipStream(seekable, CompressionMode.Decompress, leaveOpen: true);
-            return Read(name, gzip, expectedRank, recorded, compressed: true);
+            {
+                var raw = ReadHeader(name, seekable, expectedRank);
+                if (raw.Length != length)
+                    throw Malformed(name, $"{(length < raw.Length ? "truncated" : "trailing bytes")}: the file is {length:N0} bytes, but dimensions {raw.Shape} need {raw.Length:N0}");
+                return ReadData(name, seekable, raw);
+            }
+
+            IdxHeader header;
+            using (var probe = Decompress(seekable))
+                header = ReadHeader(name, probe, expectedRank);
+            long holds = DecompressedLength(seekable, length, header.Length);
+            if (holds != header.Length)
+                throw Malformed(name, $"the gzip data is {(holds > header.Length ? "more than " : "")}{Math.Min(holds, header.Length):N0} bytes, but dimensions {header.Shape} need {header.Length:N0}");
+            using var gzip = Decompress(seekable);
+            ReadHeader(name, gzip, expectedRank);
+            return ReadData(name, gzip, header);
         }
         catch (InvalidDataException e)
         {
@@ -62,8 +74,15 @@ internal sealed class IdxFile
         }
     }
 
-    /// <param name="announced">What the container says the IDX bytes total: the file length, or gzip's ISIZE (the length modulo 2³²).</param>
-    private static IdxFile Read(string path, Stream stream, int expectedRank, long announced, bool compressed)
+    /// <summary>The dimensions an IDX header declares, and the bytes (header included) they need.</summary>
+    private sealed record IdxHeader(int[] Dimensions, int HeaderLength, long Elements)
+    {
+        public long Length => HeaderLength + Elements;
+
+        public string Shape => string.Join('x', Dimensions);
+    }
+
+    private static IdxHeader ReadHeader(string path, Stream stream, int expectedRank)
     {
         Span<byte> magic = stackalloc byte[4];
         int got = stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
@@ -95,38 +114,56 @@ internal sealed class IdxFile
             elements = Math.Min(elements * dimension, long.MaxValue / int.MaxValue);
         }
 
-        string shape = string.Join('x', dimensions);
+        var declared = new IdxHeader(dimensions, headerLength, elements);
         if (elements > Array.MaxLength)
-            throw Malformed(path, $"dimensions {shape} are too large");
-        long expectedLength = headerLength + elements;
-        if (compressed ? (expectedLength & uint.MaxValue) != announced : expectedLength != announced)
-        {
-            string what = compressed ? "gzip records" : announced < expectedLength ? "truncated: the file is" : "trailing bytes: the file is";
-            throw Malformed(path, $"{what} {announced:N0} bytes, but dimensions {shape} need {expectedLength:N0}");
-        }
+            throw Malformed(path, $"dimensions {declared.Shape} are too large");
+        return declared;
+    }
 
-        var data = new byte[elements];
-        got = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
+    /// <summary>The data after the header, which the caller has checked the container holds.</summary>
+    private static IdxFile ReadData(string path, Stream stream, IdxHeader header)
+    {
+        var data = new byte[header.Elements];
+        int got = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
         long trailing = got == data.Length ? CountRest(stream) : 0;
         if (got < data.Length || trailing > 0)
         {
             string what = got < data.Length ? "truncated" : "trailing bytes";
-            throw Malformed(path, $"{what}: {headerLength + got + trailing} bytes, but dimensions {shape} need {expectedLength}");
+            throw Malformed(path, $"{what}: {header.HeaderLength + got + trailing} bytes, but dimensions {header.Shape} need {header.Length}");
         }
 
-        return new IdxFile(path, dimensions, data);
+        return new IdxFile(path, header.Dimensions, data);
     }
 
-    /// <summary>gzip's ISIZE: the uncompressed length modulo 2³², in the last four bytes. The stream is rewound.</summary>
-    private static long RecordedUncompressedSize(Stream file, long length)
+    /// <summary>A decompressor over the whole of <paramref name="file"/>, from its start.</summary>
+    private static GZipStream Decompress(Stream file)
+    {
+        file.Position = 0;
+        return new GZipStream(file, CompressionMode.Decompress, leaveOpen: true);
+    }
+
+    /// <summary>
+    /// The bytes the gzip file decompresses to, or <paramref name="needed"/> + 1 when it holds more.
+    /// A file of one member records its length (modulo 2³²) in its last four bytes, which settles
+    /// it at once; a file of several (as <c>cat a.gz b.gz</c> makes) records only its last
+    /// member's, so then the data is decompressed and counted, never stored.
+    /// </summary>
+    private static long DecompressedLength(Stream file, long length, long needed)
     {
         if (length < 18)
             throw new InvalidDataException($"{length} bytes is too short for gzip");
         Span<byte> trailer = stackalloc byte[4];
         file.Position = length - 4;
         file.ReadExactly(trailer);
-        file.Position = 0;
-        return BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) == (needed & uint.MaxValue))
+            return needed;
+        using var gzip = Decompress(file);
+        var buffer = new byte[1 << 16];
+        long count = 0;
+        int read;
+        while (count <= needed && (read = gzip.Read(buffer)) > 0)
+            count += read;
+        return Math.Min(count, needed + 1);
     }
 
     private static long CountRest(Stream stream)

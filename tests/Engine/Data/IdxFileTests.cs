@@ -43,8 +43,26 @@ public sealed class IdxFileTests : IDisposable
         string path = Write("bomb.gz", IdxWriter.Gzip([.. header, .. new byte[1000]]));
         long before = GC.GetAllocatedBytesForCurrentThread();
         var error = Assert.Throws<UserInputException>(() => IdxFile.Read(path, 1));
-        Assert.Contains("gzip records 1,008 bytes, but dimensions 1000000000 need 1,000,000,008", error.Message);
+        Assert.Contains("the gzip data is 1,008 bytes, but dimensions 1000000000 need 1,000,000,008", error.Message);
         Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 1 << 20);
+    }
+
+    [Fact]
+    public void Reads_a_file_of_several_gzip_members_as_one()
+    {
+        var bytes = IdxWriter.Encode([1, 2, 3, 4, 5, 6], 3, 2);
+        string path = Write("members.gz", [.. IdxWriter.Gzip(bytes[..7]), .. IdxWriter.Gzip(bytes[7..])]);
+        Assert.Equal(new byte[] { 1, 2, 3, 4, 5, 6 }, IdxFile.Read(path, expectedRank: 2).Data);
+    }
+
+    [Theory]
+    [InlineData(-1, "the gzip data is 17 bytes, but dimensions 3x2 need 18")]
+    [InlineData(1, "the gzip data is more than 18 bytes, but dimensions 3x2 need 18")]
+    public void Counts_what_several_gzip_members_hold_before_allocating(int change, string message)
+    {
+        var bytes = IdxWriter.Encode(new byte[6 + Math.Max(change, 0)], 3, 2)[..(18 + change)];
+        string path = Write("members.gz", [.. IdxWriter.Gzip(bytes[..10]), .. IdxWriter.Gzip(bytes[10..])]);
+        Assert.Contains(message, Assert.Throws<UserInputException>(() => IdxFile.Read(path, 2)).Message);
     }
 
     [Fact]
