@@ -13,7 +13,8 @@ internal interface IParallelWork
 /// nothing. <see cref="Run"/> publishes the work and takes parts itself like every worker; parts
 /// are claimed with an interlocked counter, and Run returns only when every worker has left the
 /// work, so no worker can ever claim a part of the next one with the previous one's task. Workers
-/// spin briefly between operations (a step issues several in quick succession) and sleep when idle.
+/// spin briefly between operations (a step issues several in quick succession), yielding the core
+/// so that more threads than cores cost little, and sleep when idle.
 /// A part that throws does not kill its thread: the first exception is rethrown by Run, on the
 /// caller's thread, once every other part is done.
 /// </summary>
@@ -91,12 +92,14 @@ internal sealed class WorkerPool : IDisposable
         int seen = 0;
         while (true)
         {
-            int spins = 0;
+            var spin = new SpinWait();
             while (Volatile.Read(ref generation) == seen)
             {
-                if (++spins < SpinsBeforeSleep)
+                // SpinWait yields the core after a few spins: with more threads than cores, a
+                // waiting worker must not hold a core that a working one needs.
+                if (spin.Count < SpinsBeforeSleep)
                 {
-                    Thread.SpinWait(20);
+                    spin.SpinOnce(sleep1Threshold: -1);
                     continue;
                 }
 
@@ -104,7 +107,7 @@ internal sealed class WorkerPool : IDisposable
                 if (Volatile.Read(ref generation) == seen)
                     wake.Wait();
                 Interlocked.Decrement(ref sleepers);
-                spins = 0;
+                spin.Reset();
             }
 
             seen = Volatile.Read(ref generation);
