@@ -27,27 +27,35 @@ internal static class KernelsCommand
             DefaultValueFactory = _ => 80,
             CustomParser = result => ParseArchitecture(result.Tokens.Count > 0 ? result.Tokens[0].Value : "", result),
         };
+        var network = new NetworkOptions();
         var command = new Command("kernels", "List the kernels a training step launches and their launch plan, or write their PTX") { device, ptx, arch };
+        foreach (var option in network.All)
+            command.Options.Add(option);
+        network.Validate(command);
         command.Validators.Add(result =>
         {
             if (result.GetResult(arch) is { Implicit: false } && result.GetResult(ptx) is null)
                 result.AddError("--arch is for --ptx");
             if (result.GetResult(ptx) is not null && result.GetResult(device) is { Implicit: false })
                 result.AddError("--ptx plans for a CUDA GPU of --arch; it takes no --device");
+            if (result.GetResult(ptx) is not null && network.All.Any(option => result.GetResult(option) is { Implicit: false }))
+                result.AddError("--ptx writes every kernel, whatever the network; it takes no --layers, --hidden or optimizer option");
         });
         command.SetAction(parsed =>
         {
             if (parsed.GetValue(ptx) is { } folder)
                 return WritePtx(output, folder.FullName, parsed.GetValue(arch));
+            var settings = network.Apply(parsed, new Engine.Training.TrainingSettings());
+            var shape = new NetworkShape(NetworkShape.Default.Inputs, settings.Layers, NetworkShape.Default.Classes);
             using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, diagnostics);
-            var launches = backend.PlannedLaunches(NetworkShape.Default, new Engine.Training.TrainingSettings().BatchSize, OptimizerSettings.RmsProp);
+            var launches = backend.PlannedLaunches(shape, settings.BatchSize, settings.Optimizer);
             if (launches.Count == 0)
             {
                 output.WriteLine($"{backend.DeviceName} runs its own SIMD code, not ILGPU kernels: nothing to list.");
                 return Cli.Ok;
             }
 
-            output.WriteLine($"One training step of the {NetworkShape.Default} network, batch 128: {launches.Count} launches");
+            output.WriteLine($"One training step of the {shape} network with {settings.Optimizer.Name}, batch {settings.BatchSize}: {launches.Count} launches");
             var table = Tables.Create("operation", "kernel", "groups", "group size", "shared memory per group");
             foreach (var launch in launches)
                 table.AddRow(launch.Operation, launch.Kernel, Number(launch.Groups), Number(launch.GroupSize), $"{Number(launch.SharedMemoryBytes)} B");

@@ -17,6 +17,33 @@ public sealed class DeviceCommandsTests
         Assert.Contains("yes", cpuRow);
     }
 
+    [Fact]
+    public void Kernels_lists_the_fused_step_of_the_network_the_options_describe()
+    {
+        var seed = CliRun.Run(["kernels", "--device", "cpu"]);
+        Assert.Equal(("", 0), (seed.Error, seed.Code));
+        Assert.Contains("One training step of the 784-512-10 network with rmsprop, batch 128: 3 launches", seed.Output);
+        Assert.Contains("FusedStepKernels.GradientsUpdatePanel", seed.Output);
+
+        var deeper = CliRun.Run(["kernels", "--device", "cpu", "--layers", "64,32", "--optimizer", "adam"]);
+        Assert.Equal(("", 0), (deeper.Error, deeper.Code));
+        Assert.Contains("One training step of the 784-64-32-10 network with adam, batch 128: 5 launches", deeper.Output);
+        Assert.Contains("dense forward 64->32", deeper.Output);
+        Assert.Contains("dense backward input 32->64", deeper.Output);
+        Assert.Contains("every parameter's gradient and adam", deeper.Output);
+    }
+
+    [Fact]
+    public void Kernels_refuses_network_options_with_ptx()
+    {
+        using var folder = new TempDirectory();
+        var (code, output, error) = CliRun.Run(["kernels", "--ptx", folder.Path, "--layers", "64,32"]);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains("--ptx writes every kernel, whatever the network", error);
+        Assert.Empty(Directory.GetFiles(folder.Path));
+    }
+
     [SkippableFact]
     public void Devices_lists_the_host_path_and_auto_picks_it_without_a_gpu()
     {
