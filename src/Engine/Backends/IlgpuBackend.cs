@@ -188,15 +188,11 @@ public sealed class IlgpuBackend : ITrainingBackend
         }
 
         var step = Fused(network, work.Source, network.Layers[^1].OutputGradient, work.Losses, work.Predictions, start, batch, work.Update);
-        var layers = network.Layers;
+        FusedHiddenLayers(network, step, batch);
         long issued = Stopwatch.GetTimestamp();
-        fusedHiddenForward(launch.ForFusedHiddenForward(batch, network.Shape.Hidden), step);
-        Issued(issued);
-        for (int i = 1; i < layers.Count - 1; i++)
-            DenseForward(layers[i].Parameters, layers[i - 1].Output, layers[i].Output, batch, relu: true);
-        issued = Stopwatch.GetTimestamp();
         fusedTail(launch.ForFusedTail(batch), step, 1);
         Issued(issued);
+        var layers = network.Layers;
         for (int i = layers.Count - 2; i >= 1; i--)
             DenseBackwardInput(layers[i].Parameters, layers[i].OutputGradient, layers[i - 1].Output, layers[i - 1].OutputGradient, batch);
         issued = Stopwatch.GetTimestamp();
@@ -219,15 +215,21 @@ public sealed class IlgpuBackend : ITrainingBackend
         {
             Output = View(work.Probabilities).SubView(start * classes, batch * classes),
         };
-        var layers = network.Layers;
+        FusedHiddenLayers(network, step, batch);
+        long issued = Stopwatch.GetTimestamp();
+        fusedTail(launch.ForFusedTail(batch), step, 0);
+        Issued(issued);
+    }
+
+    /// <summary>Launch 1 of the fused step, then each further hidden layer's forward product: every hidden layer's output.</summary>
+    private void FusedHiddenLayers(Network network, FusedStep step, int batch)
+    {
         long issued = Stopwatch.GetTimestamp();
         fusedHiddenForward(launch.ForFusedHiddenForward(batch, network.Shape.Hidden), step);
         Issued(issued);
+        var layers = network.Layers;
         for (int i = 1; i < layers.Count - 1; i++)
             DenseForward(layers[i].Parameters, layers[i - 1].Output, layers[i].Output, batch, relu: true);
-        issued = Stopwatch.GetTimestamp();
-        fusedTail(launch.ForFusedTail(batch), step, 0);
-        Issued(issued);
     }
 
     public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels)
