@@ -25,18 +25,28 @@ public sealed class HostTrainingTests
     [Fact]
     public void A_host_epoch_allocates_the_same_whatever_its_number_of_steps()
     {
-        long few = AllocatedBySecondEpoch(trainCount: 4 * 128);
-        long many = AllocatedBySecondEpoch(trainCount: 32 * 128);
+        long few = AllocatedByAnEpoch(trainCount: 4 * 128);
+        long many = AllocatedByAnEpoch(trainCount: 32 * 128);
         Assert.InRange(many, 0, few + 256);
     }
 
-    private static long AllocatedBySecondEpoch(int trainCount)
+    /// <summary>
+    /// The least any of three epochs after the first allocates: a garbage collection that other
+    /// tests cause during an epoch can add up to one 8 KB allocation quantum to the thread's count.
+    /// </summary>
+    private static long AllocatedByAnEpoch(int trainCount)
     {
         using var host = new HostBackend(threads: 2);
         using var trainer = new Trainer(host, Bundled.Mnist.Train.Take(trainCount), new TrainingSettings { HiddenUnits = 64 });
         trainer.TrainEpoch();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        trainer.TrainEpoch();
-        return GC.GetAllocatedBytesForCurrentThread() - before;
+        long least = long.MaxValue;
+        for (int epoch = 0; epoch < 3; epoch++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            trainer.TrainEpoch();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        return least;
     }
 }
