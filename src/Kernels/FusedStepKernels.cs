@@ -42,13 +42,21 @@ public readonly struct FusedStep
     public ArrayView<float> Activations { get; init; }
     public ArrayView<float> ActivationGradients { get; init; }
 
-    /// <summary>
-    /// Per dense layer, <see cref="LayerFields"/> ints: inputs, outputs, where its parameters start,
-    /// where its input starts in <see cref="Activations"/> (−1: the gathered pixels), where its
-    /// output gradient starts in <see cref="ActivationGradients"/>.
-    /// </summary>
+    /// <summary>Per dense layer, a row of <see cref="LayerFields"/> ints, the fields below.</summary>
     public ArrayView<int> LayerTable { get; init; }
     public int DenseLayers { get; init; }
+
+    /// <summary>The layer's inputs and outputs.</summary>
+    public const int InputsField = 0, OutputsField = 1;
+
+    /// <summary>Where its parameters start in <see cref="Parameters"/>.</summary>
+    public const int ParametersField = 2;
+
+    /// <summary>Where its input starts in <see cref="Activations"/>; −1 for the gathered pixels.</summary>
+    public const int InputField = 3;
+
+    /// <summary>Where its output gradient starts in <see cref="ActivationGradients"/>.</summary>
+    public const int GradientField = 4;
 
     public const int LayerFields = 5;
 
@@ -478,7 +486,7 @@ public static class FusedStepKernels
     /// <summary>Blocks of rows × columns that cover layer <paramref name="layer"/>'s parameters, its biases as one more input row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Blocks(FusedStep s, int layer, int rows, int columns) =>
-        (LayerField(s, layer, 0) + 1 + rows - 1) / rows * ((LayerField(s, layer, 1) + columns - 1) / columns);
+        (LayerField(s, layer, FusedStep.InputsField) + 1 + rows - 1) / rows * ((LayerField(s, layer, FusedStep.OutputsField) + columns - 1) / columns);
 
     /// <summary>Blocks of rows × columns that cover every layer's parameters, layer after layer.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -497,14 +505,14 @@ public static class FusedStepKernels
         int layer = 0;
         while (index >= Blocks(s, layer, rows, columns))
             index -= Blocks(s, layer++, rows, columns);
-        int outputs = LayerField(s, layer, 1), perRow = (outputs + columns - 1) / columns;
+        int outputs = LayerField(s, layer, FusedStep.OutputsField), perRow = (outputs + columns - 1) / columns;
         return new ParameterBlock
         {
-            Inputs = LayerField(s, layer, 0),
+            Inputs = LayerField(s, layer, FusedStep.InputsField),
             Outputs = outputs,
-            Parameters = LayerField(s, layer, 2),
-            Input = LayerField(s, layer, 3),
-            Gradient = LayerField(s, layer, 4),
+            Parameters = LayerField(s, layer, FusedStep.ParametersField),
+            Input = LayerField(s, layer, FusedStep.InputField),
+            Gradient = LayerField(s, layer, FusedStep.GradientField),
             Row0 = index / perRow * rows,
             Column0 = index % perRow * columns,
         };

@@ -328,8 +328,12 @@ public sealed class IlgpuBackend : ITrainingBackend
         for (int i = 0; i < network.Layers.Count; i++)
         {
             var layer = network.Shape.Layers[i];
-            int[] fields = [layer.Inputs, layer.Outputs, layer.Offset, i == 0 ? -1 : network.ActivationOffset(i - 1), network.ActivationOffset(i)];
-            fields.CopyTo(table, i * FusedStep.LayerFields);
+            var row = table.AsSpan(i * FusedStep.LayerFields, FusedStep.LayerFields);
+            row[FusedStep.InputsField] = layer.Inputs;
+            row[FusedStep.OutputsField] = layer.Outputs;
+            row[FusedStep.ParametersField] = layer.Offset;
+            row[FusedStep.InputField] = i == 0 ? -1 : network.ActivationOffset(i - 1);
+            row[FusedStep.GradientField] = network.ActivationOffset(i);
         }
 
         layerTable?.Dispose();
