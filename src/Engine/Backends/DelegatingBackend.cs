@@ -66,7 +66,7 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
         Around("softmax-cross-entropy forward+backward", () => Inner.SoftmaxCrossEntropyForwardBackward(logits, labels, batch, classes, logitGradients, outputs));
 
     public virtual void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update) =>
-        Around(update.Kind switch { OptimizerKind.RmsProp => "rmsprop", OptimizerKind.Adam => "adam", _ => "sgd" }, () => Inner.OptimizerUpdate(weights, gradients, state, update));
+        Around(update.Rule switch { UpdateRule.RmsProp => "rmsprop", UpdateRule.Adam => "adam", _ => "sgd" }, () => Inner.OptimizerUpdate(weights, gradients, state, update));
 
     public virtual void Synchronize() => Inner.Synchronize();
 

@@ -50,11 +50,11 @@ public interface ITrainingBackend : IDisposable
     /// <summary>Whether <see cref="TrainStep"/> and <see cref="EvaluateBatch"/> run fused where this backend can; false runs the compositions, to compare the two.</summary>
     bool FusedSteps { get; set; }
 
-    /// <summary>Kernel launches issued so far; 0 for a backend that launches none.</summary>
-    long KernelLaunches { get; }
+    /// <summary>Kernel launches issued so far; by default 0, for a backend that launches none.</summary>
+    long KernelLaunches => 0;
 
     /// <summary>Host time spent issuing those launches (what a launch-bound GPU step costs the CPU).</summary>
-    TimeSpan LaunchIssueTime { get; }
+    TimeSpan LaunchIssueTime => TimeSpan.Zero;
 
     /// <summary>source → x (B,P) = images[order[start+b]] / 255, labels (B) = labels[order[start+b]]</summary>
     void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels);
@@ -88,17 +88,27 @@ public interface ITrainingBackend : IDisposable
 
     /// <summary>
     /// The kernel launches of one training step of <paramref name="shape"/> at <paramref name="batch"/>
-    /// rows as this backend plans them; empty for a backend that launches no kernels.
+    /// rows as this backend plans them; by default empty, for a backend that launches no kernels.
     /// </summary>
-    IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch, OptimizerSettings optimizer);
+    IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch, OptimizerSettings optimizer) => [];
 
     /// <summary>Every matrix-multiply implementation this backend can run, planned or not, by name.</summary>
     IReadOnlyList<string> MatMulVariants { get; }
 
     /// <summary>
     /// The implementation every product runs with instead of the planned one (null: the plan), so
-    /// tests and benchmarks reach each one; one of <see cref="MatMulVariants"/>.
+    /// tests and benchmarks reach each one; one of <see cref="MatMulVariants"/>. By default, for a
+    /// backend with one implementation, there is nothing to choose; naming it is allowed, so a
+    /// test can ask every backend alike.
     /// </summary>
     /// <exception cref="ArgumentException">Not one of <see cref="MatMulVariants"/>.</exception>
-    string? MatMulVariantOverride { get; set; }
+    string? MatMulVariantOverride
+    {
+        get => null;
+        set
+        {
+            if (value is not null && !MatMulVariants.Contains(value))
+                throw new ArgumentException($"{DeviceName} runs only {string.Join(", ", MatMulVariants.Select(v => $"'{v}'"))}", nameof(value));
+        }
+    }
 }

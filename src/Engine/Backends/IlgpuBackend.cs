@@ -267,15 +267,15 @@ public sealed class IlgpuBackend : ITrainingBackend
         long issued = Stopwatch.GetTimestamp();
         var config = launch.For(weights.Length);
         var (w, g, n) = (View(weights), View(gradients), weights.Length);
-        switch (update.Kind)
+        switch (update.Rule)
         {
-            case OptimizerKind.RmsProp:
+            case UpdateRule.RmsProp:
                 rmsProp(config, w, g, View(state.Arrays[0]), n, update.StepSize, update.Rho, update.Epsilon);
                 break;
-            case OptimizerKind.Adam:
+            case UpdateRule.Adam:
                 adam(config, w, g, View(state.Arrays[0]), View(state.Arrays[1]), n, update.StepSize, update.Beta1, update.Beta2, update.Epsilon);
                 break;
-            case OptimizerKind.Sgd when state.Arrays.Count == 0:
+            case UpdateRule.Sgd:
                 sgd(config, w, g, n, update.StepSize);
                 break;
             default:
@@ -372,12 +372,7 @@ public sealed class IlgpuBackend : ITrainingBackend
         Pixels = network.Shape.Inputs,
         HiddenUnits = network.Shape.Hidden,
         Classes = network.Shape.Classes,
-        Rule = optimizer.Kind switch
-        {
-            OptimizerKind.RmsProp => UpdateRule.RmsProp,
-            OptimizerKind.Adam => UpdateRule.Adam,
-            _ => network.OptimizerState.Arrays.Count == 0 ? UpdateRule.Sgd : UpdateRule.SgdMomentum,
-        },
+        Rule = optimizer.Rule,
         StepSize = optimizer.StepSize,
         Rho = optimizer.Rho,
         Beta1 = optimizer.Beta1,

@@ -103,14 +103,8 @@ public static class KernelInventory
                 launches.Add(Product($"dense backward input {layers[i].Outputs}->{layers[i].Inputs}", MatMulProblem.BackwardInput(batch, layers[i].Inputs, layers[i].Outputs)));
         }
 
-        string kernel = optimizer.Kind switch
-        {
-            OptimizerKind.RmsProp => nameof(OptimizerKernels.RmsProp),
-            OptimizerKind.Adam => nameof(OptimizerKernels.Adam),
-            _ when optimizer.StateArrays == 0 => nameof(OptimizerKernels.Sgd),
-            _ => nameof(OptimizerKernels.SgdMomentum),
-        };
-        launches.Add(Grid(optimizer.Name, $"{nameof(OptimizerKernels)}.{kernel}", planner.For(shape.ParameterCount), 0));
+        // Each UpdateRule is named after the OptimizerKernels method that applies it.
+        launches.Add(Grid(optimizer.Name, $"{nameof(OptimizerKernels)}.{optimizer.Rule}", planner.For(shape.ParameterCount), 0));
         return launches;
 
         PlannedLaunch Product(string operation, MatMulProblem problem)

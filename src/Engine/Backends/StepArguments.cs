@@ -1,3 +1,5 @@
+using MnistGpu.Kernels;
+
 namespace MnistGpu.Engine.Backends;
 
 /// <summary>
@@ -13,11 +15,12 @@ public sealed record BatchSource(DeviceArray<byte> Images, DeviceArray<byte> Lab
 public readonly record struct SampleOutputs(DeviceArray<float> Losses, DeviceArray<int> Predictions, int Offset);
 
 /// <summary>
-/// The arguments of one optimizer update, as the kernels take them: <see cref="StepSize"/> is the
-/// learning rate, with Adam's bias correction for this step folded in (<see cref="Model.OptimizerSettings.ForUpdate"/>).
+/// The arguments of one optimizer update, as the kernels take them: <see cref="Rule"/> is the
+/// kernel that applies it (<see cref="Model.OptimizerSettings.Rule"/>); <see cref="StepSize"/> is
+/// the learning rate, with Adam's bias correction for this step folded in (<see cref="Model.OptimizerSettings.ForUpdate"/>).
 /// </summary>
 public readonly record struct OptimizerStep(
-    Model.OptimizerKind Kind, float StepSize, float Rho, float Beta1, float Beta2, float Epsilon, float Momentum, bool Nesterov);
+    UpdateRule Rule, float StepSize, float Rho, float Beta1, float Beta2, float Epsilon, float Momentum, bool Nesterov);
 
 /// <summary>An optimizer's state on the device: 0, 1 or 2 arrays of the parameters' layout (<see cref="Model.OptimizerSettings.StateArrays"/>).</summary>
 public sealed record OptimizerState(IReadOnlyList<DeviceArray<float>> Arrays);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using MnistGpu.Engine.Backends;
+using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Model;
 
@@ -59,6 +60,14 @@ public sealed record OptimizerSettings
         _ => Momentum > 0 ? 1 : 0,
     };
 
+    /// <summary>The element rule that applies an update: SGD without momentum keeps no velocity.</summary>
+    public UpdateRule Rule => Kind switch
+    {
+        OptimizerKind.RmsProp => UpdateRule.RmsProp,
+        OptimizerKind.Adam => UpdateRule.Adam,
+        _ => StateArrays == 0 ? UpdateRule.Sgd : UpdateRule.SgdMomentum,
+    };
+
     /// <summary>What each state array holds, for messages: "RMSprop mean square".</summary>
     public string StateName(int array) => (Kind, array) switch
     {
@@ -96,7 +105,7 @@ public sealed record OptimizerSettings
             size = (float)(LearningRate * Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t)));
         }
 
-        return new OptimizerStep(Kind, size, Rho, Beta1, Beta2, Epsilon, Momentum, Nesterov);
+        return new OptimizerStep(Rule, size, Rho, Beta1, Beta2, Epsilon, Momentum, Nesterov);
     }
 
     /// <exception cref="UserInputException">A hyperparameter is out of range.</exception>

@@ -65,12 +65,12 @@ public sealed class ReferenceBackend : ITrainingBackend
     public void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update)
     {
         var arrays = state.Arrays;
-        switch (update.Kind)
+        switch (update.Rule)
         {
-            case OptimizerKind.RmsProp:
+            case UpdateRule.RmsProp:
                 ReferenceMath.RmsPropUpdate(Span(weights), Span(gradients), Span(arrays[0]), update.StepSize, update.Rho, update.Epsilon);
                 break;
-            case OptimizerKind.Adam:
+            case UpdateRule.Adam:
                 ReferenceMath.AdamUpdate(Span(weights), Span(gradients), Span(arrays[0]), Span(arrays[1]), update.StepSize, update.Beta1, update.Beta2, update.Epsilon);
                 break;
             default:
@@ -86,26 +86,9 @@ public sealed class ReferenceBackend : ITrainingBackend
     /// <summary>Nothing here is fused (yet); setting it changes nothing.</summary>
     public bool FusedSteps { get; set; } = true;
 
-    public long KernelLaunches => 0;
-
-    public TimeSpan LaunchIssueTime => TimeSpan.Zero;
-
-    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch, OptimizerSettings optimizer) => [];
-
     public string MatMulImplementation(MatMulProblem problem) => Implementation;
 
     public IReadOnlyList<string> MatMulVariants => [Implementation];
-
-    /// <summary>There is one implementation here; choosing it is allowed, so a test can ask every backend alike.</summary>
-    public string? MatMulVariantOverride
-    {
-        get => null;
-        set
-        {
-            if (value is not null && value != Implementation)
-                throw new ArgumentException($"{DeviceName} runs only '{Implementation}'", nameof(value));
-        }
-    }
 
     public void Dispose()
     {

@@ -139,26 +139,9 @@ public sealed class HostBackend : ITrainingBackend
             work.Compose(start, batch);
     }
 
-    public long KernelLaunches => 0;
-
-    public TimeSpan LaunchIssueTime => TimeSpan.Zero;
-
-    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch, OptimizerSettings optimizer) => [];
-
     public string MatMulImplementation(MatMulProblem problem) => Implementation;
 
     public IReadOnlyList<string> MatMulVariants => [Implementation];
-
-    /// <summary>There is one implementation here; choosing it is allowed, so a test can ask every backend alike.</summary>
-    public string? MatMulVariantOverride
-    {
-        get => null;
-        set
-        {
-            if (value is not null && value != Implementation)
-                throw new ArgumentException($"{DeviceName} runs only '{Implementation}'", nameof(value));
-        }
-    }
 
     public void Dispose() => pool.Dispose();
 

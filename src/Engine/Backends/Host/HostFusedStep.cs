@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using MnistGpu.Engine.Model;
+using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends.Host;
 
@@ -178,7 +179,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     /// </summary>
     private void UpdateWithZeroGradient(int at, int length)
     {
-        if (optimizer.Kind == OptimizerKind.RmsProp)
+        if (optimizer.Rule == UpdateRule.RmsProp)
         {
             var v = first.AsSpan(at, length);
             System.Numerics.Tensors.TensorPrimitives.Multiply(v, optimizer.Rho, v);

@@ -213,12 +213,12 @@ internal static class SimdOptimizer
     public static void Apply<TVec>(Span<float> w, ReadOnlySpan<float> g, Span<float> first, Span<float> second, OptimizerStep step)
         where TVec : struct, ISimdFloat<TVec>
     {
-        switch (step.Kind)
+        switch (step.Rule)
         {
-            case OptimizerKind.RmsProp:
+            case UpdateRule.RmsProp:
                 RmsProp<TVec>(w, g, first, step);
                 break;
-            case OptimizerKind.Adam:
+            case UpdateRule.Adam:
                 Adam<TVec>(w, g, first, second, step);
                 break;
             default:
