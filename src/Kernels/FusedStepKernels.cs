@@ -25,10 +25,7 @@ public readonly struct FusedStep
     public ArrayView<float> State1 { get; init; }
     public ArrayView<float> State2 { get; init; }
 
-    /// <summary>h (B,H1) = ReLU(x·W1 + b1): the first layer's output.</summary>
-    public ArrayView<float> Hidden { get; init; }
-
-    /// <summary>The last hidden layer's output hn (B,Hn), the tail's input; <see cref="Hidden"/> in a network of one hidden layer.</summary>
+    /// <summary>The last hidden layer's output hn (B,Hn), the tail's input; the first layer's output in a network of one hidden layer.</summary>
     public ArrayView<float> TailInput { get; init; }
 
     /// <summary>dhn (B,Hn), masked by the ReLU: what the tail writes for the layers below.</summary>
@@ -38,7 +35,10 @@ public readonly struct FusedStep
     public int TailInputs { get; init; }
     public int OutputWeights { get; init; }
 
-    /// <summary>Every layer's output, and every layer's output gradient (the last one's is dz), as <see cref="LayerTable"/> places them.</summary>
+    /// <summary>
+    /// Every layer's output, and every layer's output gradient (the last one's is dz), as
+    /// <see cref="LayerTable"/> places them; the first layer's h (B,H1) = ReLU(x·W1 + b1) starts at 0.
+    /// </summary>
     public ArrayView<float> Activations { get; init; }
     public ArrayView<float> ActivationGradients { get; init; }
 
@@ -155,7 +155,7 @@ public static class FusedStepKernels
             }
 
             if (row0 + ty < s.Batch && col0 + tx < hidden)
-                s.Hidden[(row0 + ty) * hidden + col0 + tx] = Math.Max(sum + s.Parameters[s.Bias1 + col0 + tx], 0f);
+                s.Activations[(row0 + ty) * hidden + col0 + tx] = Math.Max(sum + s.Parameters[s.Bias1 + col0 + tx], 0f);
         }
     }
 
@@ -550,7 +550,7 @@ public static class FusedStepKernels
         for (int j = 0; j < width; j++)
         {
             float sum = j < 4 ? s0[j] : j < 8 ? s1[j - 4] : j < 12 ? s2[j - 8] : s3[j - 12];
-            s.Hidden[row * s.HiddenUnits + col0 + j] = Math.Max(sum + s.Parameters[s.Bias1 + col0 + j], 0f);
+            s.Activations[row * s.HiddenUnits + col0 + j] = Math.Max(sum + s.Parameters[s.Bias1 + col0 + j], 0f);
         }
     }
 

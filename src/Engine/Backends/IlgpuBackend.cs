@@ -76,7 +76,7 @@ public sealed class IlgpuBackend : ITrainingBackend
 
     public string DeviceName { get; }
 
-    /// <summary>Whether training steps and evaluation batches of the seed network run as the fused launches of <see cref="FusedStepKernels"/>.</summary>
+    /// <summary>Whether training steps and evaluation batches run as the fused launches of <see cref="FusedStepKernels"/> (<see cref="TrainStep"/>); false: the compositions.</summary>
     public bool FusedSteps { get; set; } = true;
 
     public long KernelLaunches => launches;
@@ -309,11 +309,11 @@ public sealed class IlgpuBackend : ITrainingBackend
         Issued(issued);
     }
 
-    /// <summary>Counts launches and the host time spent issuing them since <paramref name="since"/>.</summary>
-    private void Issued(long since, int count = 1)
+    /// <summary>Counts a launch and the host time spent issuing it since <paramref name="since"/>.</summary>
+    private void Issued(long since)
     {
         issueTicks += Stopwatch.GetTimestamp() - since;
-        launches += count;
+        launches++;
     }
 
     /// <summary>
@@ -355,7 +355,6 @@ public sealed class IlgpuBackend : ITrainingBackend
         // Arrays an optimizer does not keep (and a forward-only pass) are never read: any view will do.
         State1 = View(network.OptimizerState.Arrays.Count > 0 ? network.OptimizerState.Arrays[0] : network.Gradients),
         State2 = View(network.OptimizerState.Arrays.Count > 1 ? network.OptimizerState.Arrays[1] : network.Gradients),
-        Hidden = View(network.Layers[0].Output),
         TailInput = View(network.Layers[^2].Output),
         TailInputGradient = View(network.Layers[^2].OutputGradient),
         TailInputs = network.Shape.Layers[^1].Inputs,
