@@ -24,6 +24,15 @@ public sealed class HostileInputTests : IDisposable
         folder.Dispose();
     }
 
+    [Fact]
+    public void Images_in_several_gzip_members_that_fall_short_are_refused_before_training()
+    {
+        string images = Path.Combine(data.Path, "train-images-idx3-ubyte.gz");
+        var bytes = IdxWriter.Encode(Bundled.Mnist.Train.Take(300).Images, 300, 28, 28)[..^100];
+        File.WriteAllBytes(images, [.. IdxWriter.Gzip(bytes[..100_000]), .. IdxWriter.Gzip(bytes[100_000..])]);
+        AssertOneLine(["train", "--device", "host", "--data", data.Path], 2, $"mnistgpu: {images}: not an IDX file: the gzip data is 235,116 bytes, but dimensions 300x28x28 need 235,216");
+    }
+
     [SkippableTheory]
     [InlineData("train", "--save")]
     [InlineData("train", "--json")]
