@@ -40,10 +40,14 @@ internal static class BenchCommand
         command.SetAction(parsed =>
         {
             string? jsonPath = parsed.GetValue(json)?.FullName;
+            string? dataDirectory = parsed.GetValue(data)?.FullName;
+            var files = new CommandFiles().Output("--json", jsonPath);
+            foreach (string file in MnistData.Files(dataDirectory))
+                files.Input("--data", file);
+            files.Check();
             if (jsonPath is not null)
                 OutputFile.Check(jsonPath, "--json", OutputFile.SummaryBytes);
             var settings = network.Apply(parsed, defaults with { Epochs = parsed.GetValue(epochs), Seed = parsed.GetValue(seed) });
-            string? dataDirectory = parsed.GetValue(data)?.FullName;
             var mnist = MnistData.Load(dataDirectory);
             var provenance = Provenance.Collect();
 

@@ -32,7 +32,8 @@ public static class Cli
             KernelsCommand.Create(output, diagnostics),
         };
 
-        var parsed = root.Parse(args);
+        // No response files: "@name" is a path like any other, never a file of arguments to expand.
+        var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parsed.Errors.Count > 0)
         {
             error.WriteLine($"mnistgpu: {string.Join("; ", parsed.Errors.Select(e => e.Message))} (see --help)");

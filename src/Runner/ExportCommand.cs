@@ -16,7 +16,9 @@ internal static class ExportCommand
         command.SetAction(parsed =>
         {
             string path = parsed.GetValue(onnx)!.FullName;
-            var checkpoint = Checkpoint.Load(parsed.GetValue(model)!.FullName);
+            string modelPath = parsed.GetValue(model)!.FullName;
+            new CommandFiles().Input("--model", modelPath).Output("--onnx", path).Check();
+            var checkpoint = Checkpoint.Load(modelPath);
             OutputFile.Check(path, "--onnx", OnnxExporter.FileBytes(checkpoint.Shape));
             string operators = OnnxExporter.Export(checkpoint, path);
             diagnostics.WriteLine($"Wrote {path}: input '{OnnxExporter.InputName}' float [N,{checkpoint.Shape.Inputs}] in [0,1] -> {operators} -> '{OnnxExporter.OutputName}' float [N,{checkpoint.Shape.Classes}]");

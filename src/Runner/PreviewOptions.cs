@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MnistGpu.Engine.Data;
+using MnistGpu.Engine.IO;
 using MnistGpu.Reports.Previews;
 
 namespace MnistGpu.Runner;
@@ -13,6 +14,14 @@ internal static class PreviewOptions
     };
 
     public static Option<int> Limit() => Options.AtLeastOne("--preview-limit", "Most misclassified digits on the contact sheet and in the report", 100);
+
+    /// <summary>Fails before any work when the folder, or a file or folder the previews write in it, cannot be written.</summary>
+    public static void Check(string folder) =>
+        OutputFile.CheckFolder(folder, "--previews", PreviewWriter.Files, [PreviewWriter.MistakeFolder]);
+
+    /// <summary>The folder among a command's outputs: its files, and the mistake pictures' folder it rewrites.</summary>
+    public static CommandFiles Output(this CommandFiles files, string? folder) =>
+        files.OutputFolder("--previews", folder, PreviewWriter.Files, [PreviewWriter.MistakeFolder]);
 
     public static void Write(TextWriter diagnostics, string folder, RunReport run, LabeledImages testSet, int limit)
     {

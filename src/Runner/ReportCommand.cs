@@ -21,9 +21,15 @@ internal static class ReportCommand
         command.SetAction(parsed =>
         {
             string folder = parsed.GetValue(previews)!.FullName;
-            OutputFile.CheckFolder(folder, "--previews");
-            var checkpoint = Checkpoint.Load(parsed.GetValue(model)!.FullName);
-            var mnist = MnistData.Load(parsed.GetValue(data)?.FullName);
+            string modelPath = parsed.GetValue(model)!.FullName;
+            string? dataDirectory = parsed.GetValue(data)?.FullName;
+            var files = new CommandFiles().Input("--model", modelPath);
+            foreach (string file in MnistData.Files(dataDirectory))
+                files.Input("--data", file);
+            files.Output(folder).Check();
+            PreviewOptions.Check(folder);
+            var checkpoint = Checkpoint.Load(modelPath);
+            var mnist = MnistData.Load(dataDirectory);
             var test = mnist.Test;
             using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, diagnostics);
             using var network = new TrainedNetwork(backend, checkpoint);

@@ -84,10 +84,11 @@ internal static class TrainCommand
     private static int Run(TextWriter output, TextWriter diagnostics, TrainRequest request)
     {
         request.Settings.Validate();
+        CheckFiles(request);
         if (request.JsonPath is not null)
             OutputFile.Check(request.JsonPath, "--json", OutputFile.SummaryBytes);
         if (request.PreviewFolder is not null)
-            OutputFile.CheckFolder(request.PreviewFolder, "--previews");
+            PreviewOptions.Check(request.PreviewFolder);
 
         var checkpoint = request.ResumePath is null ? null : Checkpoint.Load(request.ResumePath);
         var data = MnistData.Load(request.DataDirectory);
@@ -107,7 +108,22 @@ internal static class TrainCommand
             diagnostics.WriteLine($"The checkpoint already has {Options.Count(trainer.Position.EpochsDone, "epoch")}; nothing to train.");
 
         using var stop = new StopSignals();
-        var outcome = run.Run(new EpochProgress(output, request.ShowProgress), stop.Token);
+        try
+        {
+            return Finish(output, diagnostics, request, data, backend.DeviceName, run, run.Run(new EpochProgress(output, request.ShowProgress), stop.Token), stop);
+        }
+        catch (EngineException e) when (stop.Token.IsCancellationRequested)
+        {
+            // A second signal gave up waiting for the reader of a FIFO output.
+            diagnostics.WriteLine($"mnistgpu: {e.Message}");
+            return stop.ExitCode;
+        }
+    }
+
+    private static int Finish(TextWriter output, TextWriter diagnostics, TrainRequest request, MnistData data, string device, TrainingRun run, TrainingOutcome outcome, StopSignals stop)
+    {
+        var trainer = run.Trainer;
+        var settings = trainer.Settings;
         string where = Describe(outcome.Position, trainer.StepsPerEpoch);
         if (!outcome.Finished)
         {
@@ -122,10 +138,31 @@ internal static class TrainCommand
         if (outcome.Checkpoint is not null)
             diagnostics.WriteLine($"Checkpoint: {outcome.Checkpoint}");
         if (request.JsonPath is not null)
-            WriteSummary(request.JsonPath, backend.DeviceName, settings, trainer.History, test);
+            WriteSummary(request.JsonPath, device, settings, trainer.History, test);
         if (request.PreviewFolder is not null)
-            PreviewOptions.Write(diagnostics, request.PreviewFolder, new RunReport(backend.DeviceName, data.Source, trainer.Network.Shape, settings, trainer.History, test, DateTimeOffset.UtcNow), data.Test, request.PreviewLimit);
+            PreviewOptions.Write(diagnostics, request.PreviewFolder, new RunReport(device, data.Source, trainer.Network.Shape, settings, trainer.History, test, DateTimeOffset.UtcNow), data.Test, request.PreviewLimit);
         return Cli.Ok;
+    }
+
+    /// <summary>
+    /// No output may replace an input or another output. The checkpoint resumed is saved back
+    /// to unless --save names another file; --save naming the same file is that default.
+    /// </summary>
+    private static void CheckFiles(TrainRequest request)
+    {
+        var files = new CommandFiles();
+        bool savesBack = request.ResumePath is not null && (request.SavePath is null || CommandFiles.SameFile(request.SavePath, request.ResumePath));
+        if (savesBack)
+            files.Output("--resume", request.ResumePath);
+        else
+            files.Input("--resume", request.ResumePath).Output("--save", request.SavePath);
+        foreach (string file in MnistData.Files(request.DataDirectory))
+            files.Input("--data", file);
+        files.Output("--json", request.JsonPath).Output(request.PreviewFolder).Check();
+        if (savesBack)
+            OutputFile.Check(request.ResumePath!, "--resume");
+        else if (request.SavePath is not null)
+            OutputFile.Check(request.SavePath, "--save");
     }
 
     private static string Describe(TrainingPosition position, int stepsPerEpoch) => position.StepsDoneInEpoch == 0
@@ -190,6 +227,7 @@ internal static class TrainCommand
             context.Cancel = true;
             ExitCode = exitCode;
             source.Cancel();
+            OutputFile.StopSignalReceived();
         }
     }
 }

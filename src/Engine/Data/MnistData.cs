@@ -66,6 +66,16 @@ public sealed class MnistData
         return new MnistData(train, test, Path.GetFullPath(directory));
     }
 
+    /// <summary>The files <see cref="Load"/> reads from <paramref name="directory"/>, as far as they are there; none for the bundled set.</summary>
+    public static IReadOnlyList<string> Files(string? directory)
+    {
+        if (directory is null || FileKinds.Of(directory) != FileKind.Directory)
+            return [];
+        return FileNames.Select(name => Present(directory, name)).OfType<string>().ToList();
+    }
+
+    private static readonly string[] FileNames = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+
     private static LabeledImages ReadSplit(string prefix, string name, Func<(string Name, int Rank), IdxFile> read)
     {
         var images = read(($"{prefix}-images-idx3-ubyte", 3));
@@ -78,16 +88,10 @@ public sealed class MnistData
         return new LabeledImages(name, images.Data, labels.Data, images.Dimensions[1], images.Dimensions[2]);
     }
 
-    private static string FindFile(string directory, string baseName)
-    {
-        foreach (string candidate in new[] { baseName, baseName + ".gz" })
-        {
-            // Whatever is there is returned, so that a folder or a FIFO by that name is named as such.
-            string path = Path.Combine(directory, candidate);
-            if (FileKinds.Of(path) != FileKind.Missing)
-                return path;
-        }
+    private static string FindFile(string directory, string baseName) =>
+        Present(directory, baseName) ?? throw new UserInputException($"{directory}: no {baseName} or {baseName}.gz");
 
-        throw new UserInputException($"{directory}: no {baseName} or {baseName}.gz");
-    }
+    /// <summary>The raw or compressed file of <paramref name="baseName"/>; whatever is there, so that a folder or a FIFO by that name is named as such.</summary>
+    private static string? Present(string directory, string baseName) =>
+        new[] { baseName, baseName + ".gz" }.Select(name => Path.Combine(directory, name)).FirstOrDefault(path => FileKinds.Of(path) != FileKind.Missing);
 }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
 namespace MnistGpu.Engine.IO;
@@ -15,6 +16,16 @@ public enum FileKind
     Other,
 }
 
+/// <summary>What <c>stat</c> reports of a path: its kind, permission bits (as <c>chmod</c> writes them), owner, and the device and inode that identify it.</summary>
+public readonly record struct FileStatus(FileKind Kind, int Mode, uint Owner, uint Group, ulong Device, ulong Inode)
+{
+    public static FileStatus Missing { get; } = new(FileKind.Missing, 0, 0, 0, 0, 0);
+
+    /// <summary>Whether both name the same existing file (on Windows, where no identity is read, never).</summary>
+    public bool IsSameFile(FileStatus other) =>
+        Kind != FileKind.Missing && other.Kind != FileKind.Missing && Inode != 0 && Device == other.Device && Inode == other.Inode;
+}
+
 /// <summary>
 /// The type of a file system entry, which .NET does not report: <see cref="FileStream"/> blocks
 /// inside its open call on a FIFO and reads a device such as /dev/zero without end, so every
@@ -25,26 +36,38 @@ public enum FileKind
 public static partial class FileKinds
 {
     private const int AtCurrentDirectory = -100;
-    private const uint StatxType = 0x1;
-    private const int ModeOffsetStatx = 28;
-    private const int ModeOffsetDarwin = 4;
+    private const uint StatxBasicStats = 0x7FF;
+    private const int StatxDeviceMajor = 136;
     private const int TypeMask = 0xF000;
+    private const int PermissionMask = 0xFFF;
+
+    /// <summary>Byte offsets of st_mode, st_uid (st_gid follows) and st_ino in Linux's <c>statx</c> and in macOS's 64-bit-inode <c>stat</c>.</summary>
+    private static readonly (int Mode, int Owner, int Inode) StatxLayout = (28, 20, 32);
+    private static readonly (int Mode, int Owner, int Inode) DarwinLayout = (4, 16, 8);
 
     /// <summary>The kind of <paramref name="path"/> (symbolic links followed; a dangling link is <see cref="FileKind.Missing"/>).</summary>
-    public static FileKind Of(string path)
+    public static FileKind Of(string path) => Status(path).Kind;
+
+    /// <summary>
+    /// What <c>stat</c> says of <paramref name="path"/> (symbolic links followed): its kind,
+    /// permission bits, owner and identity. On Windows only the kind is known.
+    /// </summary>
+    public static FileStatus Status(string path)
     {
         if (OperatingSystem.IsWindows())
-            return Directory.Exists(path) ? FileKind.Directory : File.Exists(path) ? FileKind.Regular : FileKind.Missing;
+            return new FileStatus(Directory.Exists(path) ? FileKind.Directory : File.Exists(path) ? FileKind.Regular : FileKind.Missing, 0, 0, 0, 0, 0);
 
         Span<byte> buffer = stackalloc byte[512];
-        int result = OperatingSystem.IsLinux()
-            ? Statx(AtCurrentDirectory, path, 0, StatxType, ref buffer[0])
+        buffer.Clear();
+        bool linux = OperatingSystem.IsLinux();
+        int result = linux
+            ? Statx(AtCurrentDirectory, path, 0, StatxBasicStats, ref buffer[0])
             : RuntimeInformation.ProcessArchitecture == Architecture.X64 ? StatDarwinX64(path, ref buffer[0]) : StatDarwin(path, ref buffer[0]);
         if (result != 0)
-            return FileKind.Missing;
-        int offset = OperatingSystem.IsLinux() ? ModeOffsetStatx : ModeOffsetDarwin;
-        int mode = buffer[offset] | buffer[offset + 1] << 8;
-        return (mode & TypeMask) switch
+            return FileStatus.Missing;
+        var layout = linux ? StatxLayout : DarwinLayout;
+        int mode = BinaryPrimitives.ReadUInt16LittleEndian(buffer[layout.Mode..]);
+        var kind = (mode & TypeMask) switch
         {
             0x8000 => FileKind.Regular,
             0x4000 => FileKind.Directory,
@@ -54,6 +77,16 @@ public static partial class FileKinds
             0xC000 => FileKind.Socket,
             _ => FileKind.Other,
         };
+        ulong device = linux
+            ? (ulong)BinaryPrimitives.ReadUInt32LittleEndian(buffer[StatxDeviceMajor..]) << 32 | BinaryPrimitives.ReadUInt32LittleEndian(buffer[(StatxDeviceMajor + 4)..])
+            : BinaryPrimitives.ReadUInt32LittleEndian(buffer);
+        return new FileStatus(
+            kind,
+            mode & PermissionMask,
+            BinaryPrimitives.ReadUInt32LittleEndian(buffer[layout.Owner..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(buffer[(layout.Owner + 4)..]),
+            device,
+            BinaryPrimitives.ReadUInt64LittleEndian(buffer[layout.Inode..]));
     }
 
     /// <summary>How a message names the kind: "a directory", "a FIFO (named pipe)".</summary>

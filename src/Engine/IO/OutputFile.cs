@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 
 namespace MnistGpu.Engine.IO;
 
@@ -9,8 +10,10 @@ namespace MnistGpu.Engine.IO;
 /// folder of the final target (through any symbolic links, which stay links), flushed to disk,
 /// then renamed over the target, so readers see the old file or the new one, never a part. A
 /// character device or FIFO (/dev/null, /dev/stdout, a pipe) is written to directly and never
-/// replaced. <see cref="Check"/> finds every problem a user can fix before any work starts;
-/// what fails while writing (a full disk, an I/O error) is the environment's failure.
+/// replaced; waiting for a FIFO's reader ends when a stop signal arrives (<see cref="StopSignalReceived"/>).
+/// A replaced file keeps its permission bits and owner; a read-only one is never replaced.
+/// <see cref="Check"/> finds every problem a user can fix before any work starts; what fails
+/// while writing (a full disk, an I/O error) is the environment's failure.
 /// </summary>
 public static class OutputFile
 {
@@ -27,11 +30,12 @@ public static class OutputFile
     /// <exception cref="EngineException">The disk has too little free space.</exception>
     public static void Check(string path, string option, long bytesNeeded = 0)
     {
-        var kind = FileKinds.Of(path);
-        if (kind is FileKind.CharacterDevice or FileKind.Fifo)
+        var status = FileKinds.Status(path);
+        if (status.Kind is FileKind.CharacterDevice or FileKind.Fifo)
             return;
-        if (kind != FileKind.Regular && kind != FileKind.Missing)
-            throw new UserInputException($"{option} {path}: is {FileKinds.Describe(kind)}; give a file name");
+        if (status.Kind != FileKind.Regular && status.Kind != FileKind.Missing)
+            throw new UserInputException($"{option} {path}: is {FileKinds.Describe(status.Kind)}; give a file name");
+        RequireReplaceable(path, status, option);
 
         string folder = FolderOf(Target(path, option));
         var folderKind = FileKinds.Of(folder);
@@ -43,17 +47,30 @@ public static class OutputFile
 
     /// <summary>
     /// As <see cref="Check"/> for a folder the program will fill (--previews): an existing folder
-    /// must be writable, a new one must have a writable parent. Nothing is created yet, so a run
-    /// that fails leaves nothing behind.
+    /// must be writable, a new one must have a writable parent; each of <paramref name="files"/>
+    /// inside it must be a file or nothing, each of <paramref name="folders"/> a folder or nothing.
+    /// Nothing is created yet, so a run that fails leaves nothing behind.
     /// </summary>
-    /// <exception cref="UserInputException">The folder cannot be created or written.</exception>
-    public static void CheckFolder(string path, string option)
+    /// <exception cref="UserInputException">The folder, or a file in it, cannot be created or written.</exception>
+    public static void CheckFolder(string path, string option, IReadOnlyList<string> files, IReadOnlyList<string> folders)
     {
         string full = Path.GetFullPath(path);
         var kind = FileKinds.Of(full);
         if (kind == FileKind.Directory)
         {
             ProbeWritable(full, $"{option} {path}");
+            foreach (string file in files)
+                Check(Path.Combine(full, file), option);
+            foreach (string folder in folders)
+            {
+                string inside = Path.Combine(full, folder);
+                var insideKind = FileKinds.Of(inside);
+                if (insideKind == FileKind.Directory)
+                    ProbeWritable(inside, $"{option} {inside}");
+                else if (insideKind != FileKind.Missing)
+                    throw new UserInputException($"{option} {inside}: is {FileKinds.Describe(insideKind)}, not a folder; the previews need a folder of that name");
+            }
+
             return;
         }
 
@@ -66,19 +83,32 @@ public static class OutputFile
     }
 
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> by the rule above.</summary>
-    /// <exception cref="UserInputException">The path is a folder or another kind of file that is never written.</exception>
-    /// <exception cref="EngineException">Writing failed: disk full, I/O error, permission lost. The temporary file is gone.</exception>
+    /// <exception cref="UserInputException">The path is a folder or another kind of file that is never written, or a read-only file.</exception>
+    /// <exception cref="EngineException">Writing failed: disk full, I/O error, permission lost, or a stop signal while waiting for a FIFO's reader. The temporary file is gone.</exception>
     public static void Write(string path, ReadOnlySpan<byte> bytes)
     {
-        var kind = FileKinds.Of(path);
-        if (kind is FileKind.CharacterDevice or FileKind.Fifo)
+        var copy = bytes.ToArray();
+        Write(path, stream => stream.Write(copy));
+    }
+
+    /// <summary>
+    /// Writes what <paramref name="write"/> writes to the stream it is given, by the rule above:
+    /// for files larger than one array (a checkpoint of over 2 GiB) without holding them whole.
+    /// </summary>
+    /// <exception cref="UserInputException">The path is a folder or another kind of file that is never written, or a read-only file.</exception>
+    /// <exception cref="EngineException">Writing failed: disk full, I/O error, permission lost, or a stop signal while waiting for a FIFO's reader. The temporary file is gone.</exception>
+    public static void Write(string path, Action<Stream> write)
+    {
+        var status = FileKinds.Status(path);
+        if (status.Kind is FileKind.CharacterDevice or FileKind.Fifo)
         {
-            WriteDirectly(path, bytes);
+            WriteDirectly(path, status.Kind, write);
             return;
         }
 
-        if (kind != FileKind.Regular && kind != FileKind.Missing)
-            throw new UserInputException($"{path}: is {FileKinds.Describe(kind)}; give a file name");
+        if (status.Kind != FileKind.Regular && status.Kind != FileKind.Missing)
+            throw new UserInputException($"{path}: is {FileKinds.Describe(status.Kind)}; give a file name");
+        RequireReplaceable(path, status, "");
 
         string target = Target(path, "");
         string folder = FolderOf(target);
@@ -87,12 +117,13 @@ public static class OutputFile
         string temporary = Path.Combine(folder, TemporaryName(name, Environment.ProcessId));
         try
         {
-            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
             {
-                file.Write(bytes);
+                write(file);
                 file.Flush(flushToDisk: true);
             }
 
+            KeepModeAndOwner(temporary, status);
             File.Move(temporary, target, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -100,11 +131,50 @@ public static class OutputFile
             TryDelete(temporary);
             throw WriteFailure(path, e);
         }
+        catch
+        {
+            TryDelete(temporary);
+            throw;
+        }
     }
 
-    /// <summary>The temporary file a write of <paramref name="name"/> by process <paramref name="processId"/> goes through.</summary>
+    /// <summary>
+    /// Tells every write waiting for a FIFO's reader, now, to give up: called by a front end's
+    /// handler of Ctrl-C and SIGTERM, which would otherwise be swallowed while the program waits.
+    /// A wait that starts after the signal (the checkpoint a stop writes) waits for the next one.
+    /// </summary>
+    public static void StopSignalReceived() => Interlocked.Increment(ref stopSignals);
+
+    private static int stopSignals;
+
+    /// <summary>
+    /// The temporary file a write of <paramref name="name"/> by process <paramref name="processId"/>
+    /// goes through: ".NAME.PID.tmp", NAME shortened so that the whole fits a file system's 255 bytes.
+    /// </summary>
     internal static string TemporaryName(string name, int processId) =>
-        string.Create(CultureInfo.InvariantCulture, $".{name}.{processId}.tmp");
+        string.Create(CultureInfo.InvariantCulture, $".{TemporaryStem(name)}.{processId}.tmp");
+
+    /// <summary>Longest name in bytes that Linux, macOS and Windows file systems accept.</summary>
+    private const int NameMaxBytes = 255;
+
+    /// <summary>The part of a temporary name taken from the target's name: what fits beside the dots, the longest process id (10 digits) and ".tmp".</summary>
+    private static string TemporaryStem(string name)
+    {
+        const int Budget = NameMaxBytes - 1 - 1 - 10 - 4;
+        if (Encoding.UTF8.GetByteCount(name) <= Budget)
+            return name;
+        var stem = new StringBuilder();
+        int bytes = 0;
+        foreach (var rune in name.EnumerateRunes())
+        {
+            if (bytes + rune.Utf8SequenceLength > Budget)
+                break;
+            stem.Append(rune.ToString());
+            bytes += rune.Utf8SequenceLength;
+        }
+
+        return stem.ToString();
+    }
 
     /// <summary>One line for a write that failed; a full disk is named as such.</summary>
     public static EngineException WriteFailure(string path, Exception e) =>
@@ -115,16 +185,49 @@ public static class OutputFile
     /// <summary>Room to ask for before writing a small summary (--json): enough to notice a full disk before the work, not after.</summary>
     public const long SummaryBytes = 64 << 10;
 
-    private static void WriteDirectly(string path, ReadOnlySpan<byte> bytes)
+    private static void WriteDirectly(string path, FileKind kind, Action<Stream> write)
     {
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
-            stream.Write(bytes);
+            using Stream stream = kind == FileKind.Fifo && !OperatingSystem.IsWindows()
+                ? FifoStream.Open(path, () => stopSignals)
+                : new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+            write(stream);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw WriteFailure(path, e);
+        }
+    }
+
+    /// <summary>
+    /// Refuses to replace a file its owner made read-only, as <c>cp</c> does; unlike <c>cp</c>,
+    /// also when running as root, who may write anything: a file nobody may write is kept.
+    /// </summary>
+    private static void RequireReplaceable(string path, FileStatus status, string option)
+    {
+        if (status.Kind != FileKind.Regular)
+            return;
+        bool writable = OperatingSystem.IsWindows()
+            ? !File.GetAttributes(path).HasFlag(FileAttributes.ReadOnly)
+            : NativeFiles.Access(path, NativeFiles.WriteAccess) == 0 && (status.Mode & WriteBits) != 0;
+        if (!writable)
+            throw new UserInputException($"{option} {path}: is read-only; it is not replaced (make it writable, or give another name)".TrimStart());
+    }
+
+    private const int WriteBits = 0x92;
+
+    /// <summary>The new file takes the permission bits and, where the process may set it, the owner of the file it replaces.</summary>
+    private static void KeepModeAndOwner(string temporary, FileStatus replaced)
+    {
+        if (replaced.Kind != FileKind.Regular || OperatingSystem.IsWindows())
+            return;
+        File.SetUnixFileMode(temporary, (UnixFileMode)replaced.Mode);
+        var created = FileKinds.Status(temporary);
+        if (created.Owner != replaced.Owner || created.Group != replaced.Group)
+        {
+            // Only root may give a file away; anyone else keeps their own ownership, as cp does.
+            _ = NativeFiles.ChangeOwner(temporary, replaced.Owner, replaced.Group);
         }
     }
 
@@ -186,7 +289,7 @@ public static class OutputFile
     /// <summary>Temporary files of <paramref name="name"/> left by processes that were killed while writing.</summary>
     private static void RemoveOrphans(string folder, string name)
     {
-        string prefix = $".{name}.";
+        string prefix = $".{TemporaryStem(name)}.";
         IEnumerable<string> candidates;
         try
         {

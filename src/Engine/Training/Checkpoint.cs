@@ -86,7 +86,7 @@ public sealed record Checkpoint(
     /// <summary>Writes by the one output rule (<see cref="OutputFile"/>): an interrupted write never leaves a damaged checkpoint.</summary>
     /// <exception cref="UserInputException">The path is a folder or another kind of file that is never written.</exception>
     /// <exception cref="EngineException">Writing failed (disk full, I/O error).</exception>
-    public void Save(string path) => OutputFile.Write(path, Encode());
+    public void Save(string path) => OutputFile.Write(path, WriteTo);
 
     /// <summary>
     /// The size of this network's checkpoint file, to check for free space before training.
@@ -98,7 +98,8 @@ public sealed record Checkpoint(
     /// <summary>
     /// Reads and checks a checkpoint. Only a regular file is opened, and no more is read than the
     /// file's header and array counts say it holds, so no file can make this allocate more than a
-    /// checkpoint of its stated shape needs.
+    /// checkpoint of its stated shape needs. The arrays are read straight into place, so a
+    /// checkpoint may be larger than one array of bytes (over 2 GiB).
     /// </summary>
     /// <exception cref="UserInputException">Missing, not a regular file, truncated, damaged, of another version or architecture, or meaningless.</exception>
     public static Checkpoint Load(string path)
@@ -106,25 +107,7 @@ public sealed record Checkpoint(
         using var stream = InputFile.OpenRead(path, "a checkpoint", out long length);
         try
         {
-            var header = new byte[HeaderLength];
-            int got = stream.ReadAtLeast(header, HeaderLength, throwOnEndOfStream: false);
-            var (version, metadataLength) = ReadHeader(header.AsSpan(0, got));
-            long countOffset = HeaderLength + (long)metadataLength;
-            int countsLength = version == 1 ? 4 : 8;
-            if (countOffset + countsLength + HashLength > length)
-                throw new InvalidDataException($"the file is truncated or damaged: its metadata runs past the end of the file ({length:N0} bytes)");
-            var counts = new byte[countsLength];
-            stream.Position = countOffset;
-            stream.ReadExactly(counts);
-            var (parameters, stateArrays) = Counts(version, counts);
-            long expected = countOffset + countsLength + 4L * parameters * (1 + stateArrays) + HashLength;
-            if (expected != length)
-                throw new InvalidDataException($"the file is truncated or damaged: it is {length:N0} bytes, but its header and array counts make {expected:N0}");
-
-            var bytes = new byte[length];
-            stream.Position = 0;
-            stream.ReadExactly(bytes);
-            return Decode(bytes);
+            return Read(stream, length);
         }
         catch (InvalidDataException e)
         {
@@ -136,7 +119,24 @@ public sealed record Checkpoint(
         }
     }
 
+    /// <summary>Whether every parameter and optimizer value is finite, as <see cref="Load"/> requires.</summary>
+    public bool IsFinite => AllFinite(Parameters) && OptimizerState.All(AllFinite);
+
+    private static bool AllFinite(float[] values) => Array.TrueForAll(values, float.IsFinite);
+
+    /// <summary>The file's bytes, for tests that edit them.</summary>
     internal byte[] Encode()
+    {
+        using var bytes = new MemoryStream();
+        WriteTo(bytes);
+        return bytes.ToArray();
+    }
+
+    /// <summary>A checkpoint from its file's bytes.</summary>
+    /// <exception cref="InvalidDataException">Truncated, damaged, of another version or architecture, or meaningless.</exception>
+    internal static Checkpoint Decode(byte[] bytes) => Read(new MemoryStream(bytes, writable: false), bytes.Length);
+
+    private void WriteTo(Stream stream)
     {
         var o = Settings.Optimizer;
         var metadata = JsonSerializer.SerializeToUtf8Bytes(
@@ -146,35 +146,50 @@ public sealed record Checkpoint(
                 new OptimizerRecord(o.Name, o.LearningRate, o.Rho, o.Beta1, o.Beta2, o.Epsilon, o.Momentum, o.Nesterov, OptimizerUpdates),
                 Position, History, DataHash),
             JsonOptions);
-        int count = Parameters.Length;
-        var bytes = new byte[Magic.Length + 4 + 4 + metadata.Length + 8 + 4 * count * (1 + OptimizerState.Count) + HashLength];
-        var writer = new SpanWriter(bytes);
-        writer.Bytes(Magic);
-        writer.UInt32(FormatVersion);
-        writer.UInt32((uint)metadata.Length);
+        using var writer = new HashedWriter(stream);
+        var header = new byte[HeaderLength];
+        Magic.CopyTo(header, 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(Magic.Length), FormatVersion);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(Magic.Length + 4), (uint)metadata.Length);
+        writer.Bytes(header);
         writer.Bytes(metadata);
-        writer.UInt32((uint)count);
-        writer.UInt32((uint)OptimizerState.Count);
+        var counts = new byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(counts, (uint)Parameters.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(counts.AsSpan(4), (uint)OptimizerState.Count);
+        writer.Bytes(counts);
         writer.Floats(Parameters);
         foreach (var state in OptimizerState)
             writer.Floats(state);
-        SHA256.HashData(bytes.AsSpan(0, writer.Position), bytes.AsSpan(writer.Position));
-        return bytes;
+        stream.Write(writer.Hash());
     }
 
-    internal static Checkpoint Decode(byte[] bytes)
+    private static Checkpoint Read(Stream stream, long length)
     {
-        var (version, metadataLength) = ReadHeader(bytes.AsSpan(0, Math.Min(bytes.Length, HeaderLength)));
+        using var reader = new HashedReader(stream);
+        var header = new byte[HeaderLength];
+        int got = stream.ReadAtLeast(header, HeaderLength, throwOnEndOfStream: false);
+        var (version, metadataLength) = ReadHeader(header.AsSpan(0, got));
+        reader.Hashed(header);
         int countsLength = version == 1 ? 4 : 8;
-        if (bytes.Length < HeaderLength + countsLength + HashLength)
-            throw new InvalidDataException("the file is truncated or damaged: it is too short");
-        var expected = SHA256.HashData(bytes.AsSpan(0, bytes.Length - HashLength));
-        if (!expected.AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - HashLength)))
-            throw new InvalidDataException("checksum mismatch: the checkpoint is truncated or damaged");
-        if (metadataLength > bytes.Length - HeaderLength - countsLength - HashLength)
-            throw new InvalidDataException("metadata length runs past the end of the file");
+        long countOffset = HeaderLength + (long)metadataLength;
+        if (countOffset + countsLength + HashLength > length)
+            throw new InvalidDataException($"the file is truncated or damaged: its metadata runs past the end of the file ({length:N0} bytes)");
+        var json = reader.Bytes((int)metadataLength);
+        var (parameters, stateArrays) = Counts(version, reader.Bytes(countsLength));
+        long expected = countOffset + countsLength + 4L * parameters * (1 + stateArrays) + HashLength;
+        if (expected != length)
+            throw new InvalidDataException($"the file is truncated or damaged: it is {length:N0} bytes, but its header and array counts make {expected:N0}");
+        if (parameters > Array.MaxLength)
+            throw new InvalidDataException($"{parameters:N0} parameters stored; one array holds at most {Array.MaxLength:N0}");
 
-        var json = bytes.AsSpan(HeaderLength, (int)metadataLength);
+        var arrays = new float[1 + stateArrays][];
+        for (int a = 0; a < arrays.Length; a++)
+            arrays[a] = reader.Floats((int)parameters);
+        var stored = new byte[HashLength];
+        stream.ReadExactly(stored);
+        if (!reader.Hash().AsSpan().SequenceEqual(stored))
+            throw new InvalidDataException("checksum mismatch: the checkpoint is truncated or damaged");
+
         var (shape, settings, position, history, dataHash, updates) = version == 1 ? ReadVersion1(json) : ReadVersion2(json);
         try
         {
@@ -190,29 +205,15 @@ public sealed record Checkpoint(
         long trained = history.Sum(e => (long)e!.Steps) + position.StepsDoneInEpoch;
         if (updates != trained)
             throw new InvalidDataException($"the checkpoint's metadata makes no sense: {updates} optimizer updates, but its history and position make {trained} steps");
-
-        int offset = HeaderLength + (int)metadataLength;
-        var (count, stateArrays) = Counts(version, bytes.AsSpan(offset, countsLength));
-        if (count != shape.ParameterCount)
-            throw new InvalidDataException($"{count} parameters stored, but a {shape} network has {shape.ParameterCount}");
+        if (parameters != shape.ParameterCount)
+            throw new InvalidDataException($"{parameters} parameters stored, but a {shape} network has {shape.ParameterCount}");
         if (stateArrays != settings.Optimizer.StateArrays)
             throw new InvalidDataException($"{stateArrays} optimizer state arrays stored, but {settings.Optimizer} keeps {settings.Optimizer.StateArrays}");
-        if (offset + countsLength + 4 * count * (1 + stateArrays) + HashLength != bytes.Length)
-            throw new InvalidDataException("parameter block does not match the file length");
 
-        var parameters = new float[count];
-        CopyFloats(bytes.AsSpan(offset + countsLength), parameters);
-        RequireFinite(shape, parameters, "parameter", mayBeNegative: true);
-        var state = new List<float[]>();
+        RequireFinite(shape, arrays[0], "parameter", mayBeNegative: true);
         for (int a = 0; a < stateArrays; a++)
-        {
-            var array = new float[count];
-            CopyFloats(bytes.AsSpan(offset + countsLength + (int)(4 * count * (1 + a))), array);
-            RequireFinite(shape, array, settings.Optimizer.StateName(a), mayBeNegative: !settings.Optimizer.StateIsSquares(a));
-            state.Add(array);
-        }
-
-        return new Checkpoint(shape, settings, position, history.Select(e => e!).ToList(), dataHash ?? "", parameters, state, updates);
+            RequireFinite(shape, arrays[1 + a], settings.Optimizer.StateName(a), mayBeNegative: !settings.Optimizer.StateIsSquares(a));
+        return new Checkpoint(shape, settings, position, history.Select(e => e!).ToList(), dataHash ?? "", arrays[0], arrays[1..], updates);
     }
 
     private static (NetworkShape, TrainingSettings, TrainingPosition, IReadOnlyList<EpochResult?>, string?, long) ReadVersion1(ReadOnlySpan<byte> json)
@@ -311,12 +312,6 @@ public sealed record Checkpoint(
         }
     }
 
-    private static void CopyFloats(ReadOnlySpan<byte> source, Span<float> target)
-    {
-        for (int i = 0; i < target.Length; i++)
-            target[i] = BinaryPrimitives.ReadSingleLittleEndian(source.Slice(4 * i));
-    }
-
     private sealed record Metadata(
         string Architecture, int Inputs, int[]? Layers, int Classes, RunSettings? Settings, OptimizerRecord? Optimizer, TrainingPosition? Position,
         IReadOnlyList<EpochResult?>? History, string? DataHash);
@@ -332,31 +327,72 @@ public sealed record Checkpoint(
 
     private sealed record SettingsVersion1(int Epochs, int BatchSize, int HiddenUnits, float LearningRate, float Rho, float Epsilon, int Seed);
 
-    private ref struct SpanWriter(Span<byte> target)
+    /// <summary>Writes to a stream while hashing what it writes, floats in little-endian blocks.</summary>
+    private sealed class HashedWriter(Stream stream) : IDisposable
     {
-        private readonly Span<byte> target = target;
-
-        public int Position { get; private set; }
+        private readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly byte[] block = new byte[FloatBlock * 4];
 
         public void Bytes(ReadOnlySpan<byte> bytes)
         {
-            bytes.CopyTo(target.Slice(Position));
-            Position += bytes.Length;
-        }
-
-        public void UInt32(uint value)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(target.Slice(Position), value);
-            Position += 4;
+            hash.AppendData(bytes);
+            stream.Write(bytes);
         }
 
         public void Floats(ReadOnlySpan<float> values)
         {
-            foreach (float value in values)
+            for (int start = 0; start < values.Length; start += FloatBlock)
             {
-                BinaryPrimitives.WriteSingleLittleEndian(target.Slice(Position), value);
-                Position += 4;
+                var part = values.Slice(start, Math.Min(FloatBlock, values.Length - start));
+                for (int i = 0; i < part.Length; i++)
+                    BinaryPrimitives.WriteSingleLittleEndian(block.AsSpan(4 * i), part[i]);
+                Bytes(block.AsSpan(0, 4 * part.Length));
             }
         }
+
+        public byte[] Hash() => hash.GetHashAndReset();
+
+        public void Dispose() => hash.Dispose();
     }
+
+    /// <summary>Reads from a stream while hashing what it reads.</summary>
+    private sealed class HashedReader(Stream stream) : IDisposable
+    {
+        private readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly byte[] block = new byte[FloatBlock * 4];
+
+        /// <summary>Counts bytes read without this reader into the hash.</summary>
+        public void Hashed(ReadOnlySpan<byte> bytes) => hash.AppendData(bytes);
+
+        public byte[] Bytes(int count)
+        {
+            var bytes = new byte[count];
+            stream.ReadExactly(bytes);
+            hash.AppendData(bytes);
+            return bytes;
+        }
+
+        public float[] Floats(int count)
+        {
+            var values = new float[count];
+            for (int start = 0; start < count; start += FloatBlock)
+            {
+                int part = Math.Min(FloatBlock, count - start);
+                var bytes = block.AsSpan(0, 4 * part);
+                stream.ReadExactly(bytes);
+                hash.AppendData(bytes);
+                for (int i = 0; i < part; i++)
+                    values[start + i] = BinaryPrimitives.ReadSingleLittleEndian(bytes[(4 * i)..]);
+            }
+
+            return values;
+        }
+
+        public byte[] Hash() => hash.GetHashAndReset();
+
+        public void Dispose() => hash.Dispose();
+    }
+
+    /// <summary>Floats converted per read or write: 256 KiB at a time.</summary>
+    private const int FloatBlock = 1 << 16;
 }

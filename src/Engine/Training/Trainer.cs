@@ -188,7 +188,7 @@ public sealed class Trainer : IDisposable
             backend.Download(predictionRange, predictions.AsSpan(from, to - from));
         var outcome = Outcome.Of(losses, predictions, train.Split.Labels, order, from, to);
         if (!double.IsFinite(outcome.LossSum))
-            throw new EngineException($"training diverged: the loss became {outcome.MeanLoss} in epoch {epoch}, steps {fromStep + 1}-{toStep}");
+            throw new TrainingDivergedException($"training diverged: the loss became {outcome.MeanLoss} in epoch {epoch}, steps {fromStep + 1}-{toStep}");
         return outcome;
     }
 

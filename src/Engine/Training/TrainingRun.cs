@@ -54,6 +54,7 @@ public sealed class TrainingRun : IDisposable
 {
     private readonly LabeledImages testSet;
     private readonly TrainingRunOptions options;
+    private TrainingPosition? lastSaved;
 
     /// <summary>A new run of <paramref name="settings"/> on <paramref name="data"/>'s training set.</summary>
     /// <exception cref="UserInputException">A setting is invalid, the network is too large to exist, or the save path cannot be written.</exception>
@@ -91,8 +92,24 @@ public sealed class TrainingRun : IDisposable
     /// <paramref name="stop"/> is requested, the step under way finishes, a checkpoint is written
     /// at that step (when saving) and the outcome is not finished.
     /// </summary>
-    /// <exception cref="EngineException">The loss became NaN or infinite (the last checkpoint stays as it was), or a checkpoint could not be written.</exception>
+    /// <exception cref="TrainingDivergedException">The loss, the test loss or the weights became NaN or infinite; the message names the last good checkpoint, which stays as it was.</exception>
+    /// <exception cref="EngineException">A checkpoint could not be written.</exception>
     public TrainingOutcome Run(TrainingObserver? observer = null, CancellationToken stop = default)
+    {
+        try
+        {
+            return Train(observer, stop);
+        }
+        catch (TrainingDivergedException e) when (options.SavePath is not null)
+        {
+            string kept = lastSaved is { } saved
+                ? $"the last good checkpoint, {options.SavePath}, has {Describe(saved)}"
+                : $"{options.SavePath} was not written by this run";
+            throw new TrainingDivergedException($"{e.Message}; {kept}");
+        }
+    }
+
+    private TrainingOutcome Train(TrainingObserver? observer, CancellationToken stop)
     {
         observer ??= new TrainingObserver();
         var settings = Trainer.Settings;
@@ -105,22 +122,48 @@ public sealed class TrainingRun : IDisposable
             if (result is null)
                 return new TrainingOutcome(false, Trainer.Position, null, Save());
 
-            afterLastEpoch = options.EvaluateEveryEpoch ? Trainer.EvaluateAfterEpoch(testSet) : null;
+            afterLastEpoch = options.EvaluateEveryEpoch ? Evaluate(epoch) : null;
             observer.EpochFinished(result, afterLastEpoch);
             Save();
+            // A stop asked for during an epoch's last step stops here, the epoch saved, before the evaluation.
+            if (stop.IsCancellationRequested)
+                return new TrainingOutcome(false, Trainer.Position, null, options.SavePath);
         }
 
-        var test = afterLastEpoch ?? Trainer.EvaluateAfterEpoch(testSet);
+        var test = afterLastEpoch ?? Evaluate(Trainer.Position.EpochsDone);
         return new TrainingOutcome(true, Trainer.Position, test, Save());
     }
+
+    /// <summary>The test set after <paramref name="epoch"/>; a loss that is not finite means the weights overflowed in the epoch's last steps.</summary>
+    private Evaluation Evaluate(int epoch)
+    {
+        var evaluation = Trainer.EvaluateAfterEpoch(testSet);
+        if (!double.IsFinite(evaluation.Loss))
+            throw new TrainingDivergedException($"training diverged: the test loss became {evaluation.Loss} after epoch {epoch}");
+        return evaluation;
+    }
+
+    private static string Describe(TrainingPosition position) => position.StepsDoneInEpoch == 0
+        ? (position.EpochsDone == 1 ? "1 epoch done" : $"{position.EpochsDone} epochs done")
+        : $"epoch {position.EpochsDone + 1}, {position.StepsDoneInEpoch} steps done";
 
     public void Dispose() => Trainer.Dispose();
 
     /// <returns>The path written, or null when the run does not save.</returns>
+    /// <exception cref="TrainingDivergedException">A weight or optimizer value is NaN or infinite: such a checkpoint is never written.</exception>
     private string? Save()
     {
-        if (options.SavePath is string path)
-            Trainer.CreateCheckpoint().Save(path);
-        return options.SavePath;
+        if (options.SavePath is not string path)
+            return null;
+        var checkpoint = Trainer.CreateCheckpoint();
+        if (!checkpoint.IsFinite)
+        {
+            var at = checkpoint.Position;
+            throw new TrainingDivergedException($"training diverged: the weights became NaN or infinite in epoch {at.EpochsDone + (at.StepsDoneInEpoch > 0 ? 1 : 0)}");
+        }
+
+        checkpoint.Save(path);
+        lastSaved = checkpoint.Position;
+        return path;
     }
 }

@@ -3,7 +3,7 @@ using MnistGpu.Engine.Training;
 namespace MnistGpu.Reports.Previews;
 
 /// <summary>A misclassified test image: how sure the network was of its wrong answer, and its top three.</summary>
-public sealed record Mistake(int Index, int Label, int Predicted, float Confidence, IReadOnlyList<(int Digit, float Probability)> Top3)
+public sealed partial record Mistake(int Index, int Label, int Predicted, float Confidence, IReadOnlyList<(int Digit, float Probability)> Top3)
 {
     /// <summary>Every mistake of <paramref name="evaluation"/>, most confident first (ties: lower index first).</summary>
     public static IReadOnlyList<Mistake> All(Evaluation evaluation, int classes) =>
@@ -21,6 +21,12 @@ public sealed record Mistake(int Index, int Label, int Predicted, float Confiden
 
     /// <summary>e.g. 00247-true4-pred2-0.973.png</summary>
     public string FileName => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Index:D5}-true{Label}-pred{Predicted}-{Confidence:0.000}.png");
+
+    /// <summary>Whether <paramref name="name"/> is a <see cref="FileName"/>.</summary>
+    public static bool IsFileName(string name) => FileNamePattern().IsMatch(name);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\d{5,}-true\d+-pred\d+-\d\.\d{3}\.png$")]
+    private static partial System.Text.RegularExpressions.Regex FileNamePattern();
 
     /// <summary>e.g. "4>2 97%" in the bitmap font's alphabet.</summary>
     public string Caption => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Label}>{Predicted} {Confidence * 100:0}%");

@@ -21,6 +21,9 @@ public static class PreviewWriter
     public const string Csv = "misclassified.csv";
     public const string Html = "report.html";
 
+    /// <summary>Every file written into the folder itself; <see cref="MistakeFolder"/> beside them is rewritten whole.</summary>
+    public static IReadOnlyList<string> Files { get; } = [Html, Csv, ContactSheet, Confusion, Curves];
+
     public const int Zoom = PreviewPictures.Zoom;
     public const int TilePadding = PreviewPictures.TilePadding;
     public const int CaptionHeight = PreviewPictures.CaptionHeight;
@@ -50,7 +53,31 @@ public static class PreviewWriter
         };
         foreach (var mistake in mistakes)
             written.Add(Save(PreviewPictures.Single(mistake, testSet), Path.Combine(folder, MistakeFolder, mistake.FileName)));
+        RemoveEarlierMistakes(Path.Combine(folder, MistakeFolder), mistakes.Select(m => m.FileName).ToHashSet());
         return written;
+    }
+
+    /// <summary>
+    /// Mistake pictures of an earlier run into the same folder, which the CSV no longer lists:
+    /// only names this program writes are removed, so a user's own files there stay.
+    /// </summary>
+    private static void RemoveEarlierMistakes(string folder, HashSet<string> current)
+    {
+        foreach (string path in Directory.EnumerateFiles(folder, "*.png").ToList())
+        {
+            string name = Path.GetFileName(path);
+            if (Mistake.IsFileName(name) && !current.Contains(name))
+            {
+                try
+                {
+                    File.Delete(path);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw OutputFile.WriteFailure(path, e);
+                }
+            }
+        }
     }
 
     /// <summary>Top-left corner of tile <paramref name="tile"/> on the contact sheet.</summary>

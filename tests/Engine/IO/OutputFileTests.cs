@@ -76,7 +76,7 @@ public sealed class OutputFileTests : IDisposable
         string path = folder.File("absent/run.json");
         var error = Assert.Throws<UserInputException>(() => OutputFile.Check(path, "--json"));
         Assert.Equal($"--json {path}: folder {folder.File("absent")} does not exist", error.Message);
-        Assert.Throws<UserInputException>(() => OutputFile.CheckFolder(folder.File("absent/previews"), "--previews"));
+        Assert.Throws<UserInputException>(() => OutputFile.CheckFolder(folder.File("absent/previews"), "--previews", [], []));
         Assert.False(Directory.Exists(folder.File("absent")));
     }
 
@@ -84,7 +84,7 @@ public sealed class OutputFileTests : IDisposable
     public void Checking_a_new_previews_folder_creates_nothing()
     {
         string previews = folder.File("previews");
-        OutputFile.CheckFolder(previews, "--previews");
+        OutputFile.CheckFolder(previews, "--previews", ["report.html"], ["pictures"]);
         Assert.False(Directory.Exists(previews));
         Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
     }
@@ -105,6 +105,57 @@ public sealed class OutputFileTests : IDisposable
         Assert.False(File.Exists(orphan));
         Assert.True(File.Exists(live));
         Assert.True(File.Exists(other));
+    }
+
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void A_replaced_file_keeps_its_mode_and_a_read_only_one_is_refused_before_and_while_writing()
+    {
+        Skip.If(Posix.NoFifos is not null, Posix.NoFifos);
+        string secret = folder.File("secret.ckpt");
+        File.WriteAllText(secret, "old");
+        File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        OutputFile.Write(secret, Content);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(secret));
+        Assert.Equal(Content, File.ReadAllBytes(secret));
+
+        string kept = folder.File("kept.ckpt");
+        File.WriteAllText(kept, "old");
+        File.SetUnixFileMode(kept, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var early = Assert.Throws<UserInputException>(() => OutputFile.Check(kept, "--save"));
+        Assert.Equal($"--save {kept}: is read-only; it is not replaced (make it writable, or give another name)", early.Message);
+        Assert.Throws<UserInputException>(() => OutputFile.Write(kept, Content));
+        Assert.Equal("old", File.ReadAllText(kept));
+        Assert.Equal(2, Directory.GetFiles(folder.Path).Length);
+    }
+
+    [Fact]
+    public void A_name_of_255_bytes_is_written_through_a_shortened_temporary_name()
+    {
+        string name = new string('n', 250) + ".ckpt";
+        string path = folder.File(name);
+        OutputFile.Check(path, "--save");
+        OutputFile.Write(path, Content);
+        Assert.Equal(Content, File.ReadAllBytes(path));
+        Assert.Equal([path], Directory.GetFiles(folder.Path));
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(OutputFile.TemporaryName("é" + name, int.MaxValue)) <= 255);
+    }
+
+    [SkippableFact]
+    public async Task Waiting_for_a_fifo_reader_ends_at_a_stop_signal()
+    {
+        Skip.If(Posix.NoFifos is not null, Posix.NoFifos);
+        string fifo = Posix.MakeFifo(folder.File("pipe"));
+        var writer = Task.Run(() => OutputFile.Write(fifo, Content));
+        // A signal before the wait began is not for it, so signal until the writer gives up.
+        for (int tries = 0; tries < 600 && !writer.IsCompleted; tries++)
+        {
+            OutputFile.StopSignalReceived();
+            await Task.WhenAny(writer, Task.Delay(100));
+        }
+
+        var error = await Assert.ThrowsAsync<EngineException>(() => writer);
+        Assert.Equal($"cannot write {fifo}: stopped while waiting for a reader of the FIFO; nothing was written", error.Message);
     }
 
     [SkippableFact]

@@ -65,7 +65,7 @@ public sealed class ResumeTests
     {
         using var device = IlgpuBackend.CreateCpuAccelerator();
         using var trainer = new Trainer(device, Subset, Settings with { LearningRate = 1e30f });
-        var error = Assert.Throws<EngineException>(() => trainer.TrainEpoch());
+        var error = Assert.Throws<TrainingDivergedException>(() => trainer.TrainEpoch());
         Assert.Matches(@"^training diverged: the loss became (NaN|∞|-∞|Infinity) in epoch 1, steps 1-16$", error.Message);
     }
 

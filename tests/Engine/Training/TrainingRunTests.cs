@@ -125,8 +125,33 @@ public sealed class TrainingRunTests : IDisposable
         File.WriteAllBytes(path, SmallModel.Bytes);
         using var device = IlgpuBackend.CreateCpuAccelerator();
         using var run = new TrainingRun(device, data, Settings with { LearningRate = 1e30f }, new TrainingRunOptions { SavePath = path });
-        Assert.Throws<EngineException>(() => run.Run());
+        var error = Assert.Throws<TrainingDivergedException>(() => run.Run());
+        Assert.Equal($"training diverged: the loss became NaN in epoch 1, steps 1-10; {path} was not written by this run", error.Message);
         Assert.Equal(SmallModel.Bytes, File.ReadAllBytes(path));
+    }
+
+    [Fact]
+    public void Weights_that_overflow_in_an_epochs_last_step_are_never_saved_and_the_last_good_checkpoint_is_named()
+    {
+        // One step per epoch: its loss is computed before the update that overflows the weights.
+        using var oneBatch = IdxWriter.MnistSubset(trainCount: 100, testCount: 100);
+        var small = MnistData.Load(oneBatch.Path);
+        string path = folder.File("m.ckpt");
+        using var device = IlgpuBackend.CreateCpuAccelerator();
+        using var overflowing = new TrainingRun(device, small, Settings with { LearningRate = 3e38f }, new TrainingRunOptions { SavePath = path });
+        var error = Assert.Throws<TrainingDivergedException>(() => overflowing.Run());
+        Assert.Equal($"training diverged: the weights became NaN or infinite in epoch 1; {path} was not written by this run", error.Message);
+        Assert.False(File.Exists(path));
+        Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
+
+        using var unsaved = new TrainingRun(device, small, Settings with { LearningRate = 3e38f, Epochs = 1 });
+        error = Assert.Throws<TrainingDivergedException>(() => unsaved.Run());
+        Assert.Equal("training diverged: the test loss became NaN after epoch 1", error.Message);
+
+        using var later = new TrainingRun(device, small, Settings with { LearningRate = 1e30f }, new TrainingRunOptions { SavePath = path });
+        error = Assert.Throws<TrainingDivergedException>(() => later.Run());
+        Assert.EndsWith($"; the last good checkpoint, {path}, has 1 epoch done", error.Message);
+        Assert.Equal(1, Checkpoint.Load(path).Position.EpochsDone);
     }
 
     private sealed class Observer : TrainingObserver
