@@ -28,11 +28,12 @@ internal static class BenchCommand
         var data = Options.Data();
         var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON (schema in docs/benchmarks.md)" };
         var threads = Options.Threads();
+        var memoryLimit = Options.MemoryLimit();
         var unfused = new Option<bool>("--unfused") { Description = "Run every step as separate operations instead of fused, to compare the two" };
         var network = new NetworkOptions();
         var command = new Command("bench", "Measure training speed and accuracy per device")
         {
-            device, epochs, seed, data, json, threads, unfused,
+            device, epochs, seed, data, json, threads, memoryLimit, unfused,
         };
         foreach (var option in network.All)
             command.Options.Add(option);
@@ -56,7 +57,7 @@ internal static class BenchCommand
             {
                 diagnostics.WriteLine($"Benchmarking {spec}: {Trainer.ShapeFor(mnist.Train, settings)}, {settings.Optimizer}, {Options.Count(settings.Epochs, "epoch")} of {mnist.Train.Count} images, batch {settings.BatchSize}");
                 results.Add(Benchmark.Run(
-                    () => DeviceOpener.Open(spec, memoryLimitBytes: null, diagnostics, parsed.GetValue(threads)),
+                    () => DeviceOpener.Open(spec, parsed.GetValue(memoryLimit), diagnostics, parsed.GetValue(threads)),
                     mnist,
                     settings,
                     fused: !parsed.GetValue(unfused),

@@ -36,7 +36,7 @@ public static class Cli
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parsed.Errors.Count > 0)
         {
-            error.WriteLine($"mnistgpu: {string.Join("; ", parsed.Errors.Select(e => e.Message))} (see --help)");
+            error.WriteLine($"mnistgpu: {OneLine(string.Join("; ", parsed.Errors.Select(e => e.Message)))} (see --help)");
             return UsageError;
         }
 
@@ -46,12 +46,12 @@ public static class Cli
         }
         catch (UserInputException e)
         {
-            error.WriteLine($"mnistgpu: {e.Message}");
+            error.WriteLine($"mnistgpu: {OneLine(e.Message)}");
             return UsageError;
         }
         catch (EngineException e)
         {
-            error.WriteLine($"mnistgpu: {e.Message}");
+            error.WriteLine($"mnistgpu: {OneLine(e.Message)}");
             return Failure;
         }
         catch (OutOfMemoryException)
@@ -61,10 +61,32 @@ public static class Cli
         }
         catch (Exception e)
         {
-            error.WriteLine($"mnistgpu: {e.GetType().Name}: {OneLine(e.Message)}");
+            error.WriteLine($"mnistgpu: {e.GetType().Name}: {OneLine(e.Message.ReplaceLineEndings(" "))}");
             return Failure;
         }
     }
 
-    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
+    /// <summary>
+    /// <paramref name="text"/> with every control character escaped (a newline as \n), so that a
+    /// file name holding one cannot split a message or forge a line of results.
+    /// </summary>
+    public static string OneLine(string text)
+    {
+        if (!text.Any(char.IsControl))
+            return text;
+        var escaped = new System.Text.StringBuilder(text.Length + 8);
+        foreach (char c in text)
+        {
+            escaped.Append(c switch
+            {
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                _ when char.IsControl(c) => $"\\u{(int)c:x4}",
+                _ => c.ToString(),
+            });
+        }
+
+        return escaped.ToString();
+    }
 }

@@ -47,6 +47,9 @@ internal static class KernelsCommand
                 return WritePtx(output, folder.FullName, parsed.GetValue(arch));
             var settings = network.Apply(parsed, new Engine.Training.TrainingSettings());
             var shape = new NetworkShape(NetworkShape.Default.Inputs, settings.Layers, NetworkShape.Default.Classes);
+            // The same limits train applies: a network that cannot exist has no launches to list.
+            settings.Validate();
+            shape.Validate();
             using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, diagnostics);
             var launches = backend.PlannedLaunches(shape, settings.BatchSize, settings.Optimizer);
             if (launches.Count == 0)

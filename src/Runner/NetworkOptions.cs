@@ -16,6 +16,8 @@ internal sealed class NetworkOptions
     private readonly Option<int[]?> layers = new("--layers")
     {
         Description = "Hidden layer widths, input side first, each with a ReLU, e.g. 512,256,128 (default: 512)",
+        // One comma-separated value: a second --layers is refused like a second --hidden, not ignored.
+        Arity = ArgumentArity.ExactlyOne,
         CustomParser = result =>
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";

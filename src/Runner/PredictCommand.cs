@@ -46,7 +46,7 @@ internal static class PredictCommand
             foreach (var picture in pictures)
             {
                 if (picture.Error is not null)
-                    error.WriteLine($"mnistgpu: {picture.Error}");
+                    error.WriteLine($"mnistgpu: {Cli.OneLine(picture.Error)}");
                 else if (!asJson)
                     output.WriteLine(picture.Line());
             }
@@ -93,7 +93,7 @@ internal static class PredictCommand
 
         public string Line() => string.Create(
             CultureInfo.InvariantCulture,
-            $"{name}: {top3[0].Digit} (top 3: {string.Join(", ", top3.Select(t => $"{t.Digit} {t.Probability:P1}"))})");
+            $"{Cli.OneLine(name)}: {top3[0].Digit} (top 3: {string.Join(", ", top3.Select(t => $"{t.Digit} {t.Probability:P1}"))})");
 
         public object Result() => Error is null ? new Prediction(name, top3[0].Digit, top3) : new Failure(name, Error);
     }

@@ -126,9 +126,9 @@ public sealed class DeviceCommandsTests
     {
         using var folder = IdxWriter.MnistSubset(trainCount: 100, testCount: 10);
         var (code, output, error) = CliRun.Run(["train", "--device", "cpu", "--data", folder.Path, "--memory-limit", "1MB"]);
-        Assert.Equal(1, code);
+        Assert.Equal(2, code);
         Assert.Single(error.TrimEnd().Split('\n'));
-        Assert.Matches(@"^mnistgpu: cpu:0 \(.*\): out of device memory: this needs [\d,]+ bytes \(the network [\d,]+, the train set [\d,]+, the test set [\d,]+\), but 1,048,576 are available", error);
+        Assert.Matches(@"^mnistgpu: cpu:0 \(.*\): over --memory-limit: this needs [\d,]+ bytes \(the network [\d,]+, host copies [\d,]+, the train set [\d,]+, the test set [\d,]+\), but the limit leaves 1,048,576", error);
         Assert.DoesNotContain("Epoch", output);
     }
 

@@ -19,7 +19,7 @@ public sealed class InterruptionTests : IDisposable
     public void A_signal_finishes_the_step_writes_a_resumable_checkpoint_and_exits(string signal, int exitCode)
     {
         string checkpoint = data.File($"{signal}.ckpt");
-        using var process = StartRunner("train", "--device", "cpu", "--data", data.Path, "--hidden", "32", "--epochs", "1000", "--save", checkpoint);
+        using var process = RunnerProcess.Start("train", "--device", "cpu", "--data", data.Path, "--hidden", "32", "--epochs", "1000", "--save", checkpoint);
         string? line;
         while ((line = process.StandardOutput.ReadLine()) is not null && !line.StartsWith("Epoch 2/", StringComparison.Ordinal))
         {
@@ -57,19 +57,5 @@ public sealed class InterruptionTests : IDisposable
         Assert.Contains(" in epoch 1, steps 1-16", error);
         Assert.DoesNotContain("Test loss", output);
         Assert.Equal(before, File.ReadAllBytes(checkpoint));
-    }
-
-    private static Process StartRunner(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(typeof(Cli).Assembly.Location);
-        foreach (string arg in args)
-            start.ArgumentList.Add(arg);
-        return Process.Start(start)!;
     }
 }

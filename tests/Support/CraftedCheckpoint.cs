@@ -25,6 +25,13 @@ internal static class CraftedCheckpoint
         return Seal(bytes[..12], Encoding.UTF8.GetBytes(json.ToJsonString()), parameters);
     }
 
+    /// <summary>The checkpoint with its metadata's text edited and resealed: for what a JSON object cannot hold, such as a key written twice.</summary>
+    public static byte[] WithMetadataText(byte[] bytes, Func<string, string> edit)
+    {
+        var (metadata, parameters) = Split(bytes);
+        return Seal(bytes[..12], Encoding.UTF8.GetBytes(edit(Encoding.UTF8.GetString(metadata))), parameters);
+    }
+
     /// <summary>The checkpoint with float <paramref name="index"/> of its parameters (or, past them, of its optimizer state) set to <paramref name="value"/>.</summary>
     public static byte[] WithFloat(byte[] bytes, int index, float value)
     {

@@ -17,7 +17,7 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
 
     public virtual string DeviceName => Inner.DeviceName;
 
-    public long AvailableMemoryBytes => Inner.AvailableMemoryBytes;
+    public DeviceMemory Memory => Inner.Memory;
 
     public DeviceArray<T> Allocate<T>(int length)
         where T : unmanaged, INumber<T> => Inner.Allocate<T>(length);

@@ -16,8 +16,11 @@ public interface ITrainingBackend : IDisposable
     /// <summary>What this backend runs on, for people: e.g. "cpu: ILGPU CPU accelerator".</summary>
     string DeviceName { get; }
 
+    /// <summary>Room for new arrays: what the device has free, what --memory-limit leaves, and whether the device's memory is the host's.</summary>
+    DeviceMemory Memory { get; }
+
     /// <summary>Bytes that may still be allocated here: what the device has free, within any memory limit.</summary>
-    long AvailableMemoryBytes { get; }
+    long AvailableMemoryBytes => Memory.AvailableBytes;
 
     /// <summary>A new zero-filled array.</summary>
     DeviceArray<T> Allocate<T>(int length)

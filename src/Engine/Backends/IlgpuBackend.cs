@@ -83,12 +83,14 @@ public sealed class IlgpuBackend : ITrainingBackend
 
     public TimeSpan LaunchIssueTime => Stopwatch.GetElapsedTime(0, issueTicks);
 
-    public long AvailableMemoryBytes => memory.Available(accelerator switch
-    {
-        CudaAccelerator cuda => cuda.GetFreeMemory(),
-        CPUAccelerator => HostMemory.AvailableBytes(),
-        _ => accelerator.MemorySize - memory.AllocatedBytes,
-    });
+    public DeviceMemory Memory => memory.Room(
+        accelerator switch
+        {
+            CudaAccelerator cuda => cuda.GetFreeMemory(),
+            CPUAccelerator => HostMemory.AvailableBytes(),
+            _ => accelerator.MemorySize - memory.AllocatedBytes,
+        },
+        sharesHostMemory: accelerator is CPUAccelerator);
 
     /// <summary>The launch plan in use, for reports.</summary>
     public LaunchPlanner Launches => launch;

@@ -2,6 +2,18 @@ using System.Globalization;
 
 namespace MnistGpu.Engine.Backends;
 
+/// <summary>Room for new arrays on a device.</summary>
+/// <param name="FreeBytes">What the device itself has free.</param>
+/// <param name="LimitLeftBytes">What --memory-limit leaves of its allowance; null without a limit.</param>
+/// <param name="SharesHostMemory">Whether the device's arrays are in the host's memory (the host path, ILGPU's CPU accelerator), so that host copies of the parameters take from the same room.</param>
+public readonly record struct DeviceMemory(long FreeBytes, long? LimitLeftBytes, bool SharesHostMemory)
+{
+    public long AvailableBytes => LimitLeftBytes is long left ? Math.Max(0, Math.Min(left, FreeBytes)) : FreeBytes;
+
+    /// <summary>Whether <paramref name="bytes"/> would fit the device but for --memory-limit.</summary>
+    public bool LimitRefuses(long bytes) => bytes > AvailableBytes && bytes <= FreeBytes;
+}
+
 /// <summary>
 /// What a backend has allocated, against an optional <c>--memory-limit</c>: the accounting that
 /// every backend which allocates shares, so the limit means the same on every device.
@@ -11,8 +23,8 @@ internal sealed class MemoryBudget(string deviceName, long? limitBytes)
     public long AllocatedBytes { get; private set; }
 
     /// <summary>What may still be allocated, given what the device itself has free.</summary>
-    public long Available(long deviceFreeBytes) =>
-        limitBytes is long limit ? Math.Min(limit - AllocatedBytes, deviceFreeBytes) : deviceFreeBytes;
+    public DeviceMemory Room(long deviceFreeBytes, bool sharesHostMemory) =>
+        new(deviceFreeBytes, limitBytes - AllocatedBytes, sharesHostMemory);
 
     /// <summary>Counts an allocation; fails in one line when it would pass the limit.</summary>
     /// <exception cref="EngineException">The limit does not leave room for <paramref name="bytes"/>.</exception>

@@ -27,13 +27,16 @@ public sealed class MemoryPlan
         return this;
     }
 
-    /// <exception cref="EngineException">The backend has less memory available than the plan needs.</exception>
+    /// <exception cref="UserInputException">The plan would fit the device but not the --memory-limit the user gave.</exception>
+    /// <exception cref="EngineException">The device has less memory free than the plan needs.</exception>
     public void RequireFits(ITrainingBackend backend)
     {
-        long available = backend.AvailableMemoryBytes;
-        if (TotalBytes <= available)
+        var room = backend.Memory;
+        if (TotalBytes <= room.AvailableBytes)
             return;
         string needs = string.Join(", ", arrays.GroupBy(a => a.Part).Select(g => $"{g.Key} {g.Sum(a => a.Bytes):N0}"));
-        throw new EngineException($"{backend.DeviceName}: out of device memory: this needs {TotalBytes:N0} bytes ({needs}), but {Math.Max(0, available):N0} are available");
+        if (room.LimitRefuses(TotalBytes))
+            throw new UserInputException($"{backend.DeviceName}: over --memory-limit: this needs {TotalBytes:N0} bytes ({needs}), but the limit leaves {room.AvailableBytes:N0}");
+        throw new EngineException($"{backend.DeviceName}: out of device memory: this needs {TotalBytes:N0} bytes ({needs}), but {room.AvailableBytes:N0} are available");
     }
 }

@@ -78,6 +78,7 @@ public sealed class DeviceCatalog : IDisposable
         }
 
         var entry = matches.Find(e => e.Info.Usable || e.Unchecked) ?? matches[0];
+        RequireHostForThreads(entry, hostThreads, spec);
         var backend = entry.Info.Usable || entry.Unchecked ? TryOpen(entry, memoryLimitBytes, hostThreads) : null;
         if (backend is null)
             throw new UserInputException($"device '{spec}' ({entry.Info.Name}) is not usable: {entry.Info.Reason}; available: {Available()}");
@@ -102,6 +103,12 @@ public sealed class DeviceCatalog : IDisposable
         {
             if (TryOpen(entry, memoryLimitBytes, hostThreads) is not { } backend)
                 continue;
+            if (hostThreads is not null && entry.Info.Kind != DeviceKind.Host)
+            {
+                backend.Dispose();
+                RequireHostForThreads(entry, hostThreads, "auto");
+            }
+
             var passedOver = new List<string>();
             if (entry.Info.Kind != DeviceKind.Cuda)
                 passedOver.Add(WhyNone(DeviceKind.Cuda));
@@ -112,6 +119,13 @@ public sealed class DeviceCatalog : IDisposable
         }
 
         throw new UnreachableException("the host is always usable");
+    }
+
+    /// <summary>--threads sizes the host path's worker pool; on any other device it would be silently ignored.</summary>
+    private static void RequireHostForThreads(Entry entry, int? hostThreads, string spec)
+    {
+        if (hostThreads is not null && entry.Info.Kind != DeviceKind.Host)
+            throw new UserInputException($"--threads is for --device host; '{spec}' is {entry.Info.Id} ({entry.Info.Name}), whose threads ILGPU or its driver schedules");
     }
 
     /// <summary>The backend for <paramref name="entry"/>, or null when it turns out unusable (its info then says why).</summary>

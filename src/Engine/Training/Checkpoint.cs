@@ -38,8 +38,13 @@ public sealed record TrainingPosition(int EpochsDone, int StepsDoneInEpoch, doub
             if (history[i] is not { } epoch || epoch.Epoch != i + 1 || epoch.Steps < 1 || !IsLoss(epoch.Loss) || !IsFraction(epoch.Accuracy)
                 || (epoch.TestLoss is double testLoss && !IsLoss(testLoss)) || (epoch.TestAccuracy is double testAccuracy && !IsFraction(testAccuracy)))
                 throw new UserInputException($"history entry {i + 1} is not a finished epoch {i + 1} with a finite loss and an accuracy in [0, 1]");
+            if (epoch.Duration < TimeSpan.Zero || epoch.Duration > MaxEpochDuration)
+                throw new UserInputException($"history entry {i + 1} took {epoch.Duration}, not a duration from 0 to {MaxEpochDuration.TotalDays:N0} days");
         }
     }
+
+    /// <summary>Longer than any epoch will take, far from the TimeSpan limits that no summary can print as seconds.</summary>
+    private static readonly TimeSpan MaxEpochDuration = TimeSpan.FromDays(365);
 
     private static bool IsLoss(double value) => double.IsFinite(value) && value >= 0;
 
@@ -81,7 +86,17 @@ public sealed record Checkpoint(
     /// <summary>Room for the metadata in <see cref="FileBytes"/>: settings, position and a history of a thousand epochs.</summary>
     private const int MetadataAllowance = 256 << 10;
 
-    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    /// <summary>
+    /// Strict reading: every field present (a missing beta2 is not 0), no field twice, no null
+    /// where a value belongs; types are JSON's own (a number is never read from a string).
+    /// </summary>
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        AllowDuplicateProperties = false,
+        RespectRequiredConstructorParameters = true,
+        RespectNullableAnnotations = true,
+    };
 
     /// <summary>Writes by the one output rule (<see cref="OutputFile"/>): an interrupted write never leaves a damaged checkpoint.</summary>
     /// <exception cref="UserInputException">The path is a folder or another kind of file that is never written.</exception>
@@ -191,6 +206,8 @@ public sealed record Checkpoint(
             throw new InvalidDataException("checksum mismatch: the checkpoint is truncated or damaged");
 
         var (shape, settings, position, history, dataHash, updates) = version == 1 ? ReadVersion1(json) : ReadVersion2(json);
+        if (dataHash.Length != 64 || !dataHash.All(char.IsAsciiHexDigitLower))
+            throw new InvalidDataException("the checkpoint's metadata makes no sense: dataHash is not a SHA-256 in 64 lowercase hex digits");
         try
         {
             shape.Validate();
@@ -213,16 +230,15 @@ public sealed record Checkpoint(
         RequireFinite(shape, arrays[0], "parameter", mayBeNegative: true);
         for (int a = 0; a < stateArrays; a++)
             RequireFinite(shape, arrays[1 + a], settings.Optimizer.StateName(a), mayBeNegative: !settings.Optimizer.StateIsSquares(a));
-        return new Checkpoint(shape, settings, position, history.Select(e => e!).ToList(), dataHash ?? "", arrays[0], arrays[1..], updates);
+        return new Checkpoint(shape, settings, position, history.Select(e => e!).ToList(), dataHash, arrays[0], arrays[1..], updates);
     }
 
-    private static (NetworkShape, TrainingSettings, TrainingPosition, IReadOnlyList<EpochResult?>, string?, long) ReadVersion1(ReadOnlySpan<byte> json)
+    private static (NetworkShape, TrainingSettings, TrainingPosition, IReadOnlyList<EpochResult?>, string, long) ReadVersion1(ReadOnlySpan<byte> json)
     {
         var metadata = Deserialize<MetadataVersion1>(json);
         if (metadata.Architecture != ArchitectureVersion1)
             throw new InvalidDataException($"checkpoint of a '{metadata.Architecture}' network; version 1 knew only '{ArchitectureVersion1}'");
-        if (metadata.Settings is not { } s || metadata.Position is null)
-            throw new InvalidDataException("checkpoint metadata is incomplete");
+        var s = metadata.Settings;
         var settings = new TrainingSettings
         {
             Epochs = s.Epochs,
@@ -231,23 +247,22 @@ public sealed record Checkpoint(
             Layers = [metadata.Hidden],
             Optimizer = OptimizerSettings.RmsProp with { LearningRate = s.LearningRate, Rho = s.Rho, Epsilon = s.Epsilon },
         };
-        IReadOnlyList<EpochResult?> history = metadata.History ?? [];
+        var history = metadata.History;
         // Version 1 did not count updates; RMSprop does not need them, and they are every step trained.
         long updates = history.Sum(e => (long)(e?.Steps ?? 0)) + metadata.Position.StepsDoneInEpoch;
         return (new NetworkShape(metadata.Inputs, metadata.Hidden, metadata.Classes), settings, metadata.Position, history, metadata.DataHash, updates);
     }
 
-    private static (NetworkShape, TrainingSettings, TrainingPosition, IReadOnlyList<EpochResult?>, string?, long) ReadVersion2(ReadOnlySpan<byte> json)
+    private static (NetworkShape, TrainingSettings, TrainingPosition, IReadOnlyList<EpochResult?>, string, long) ReadVersion2(ReadOnlySpan<byte> json)
     {
         var metadata = Deserialize<Metadata>(json);
         if (metadata.Architecture != Architecture)
             throw new InvalidDataException($"checkpoint of a '{metadata.Architecture}' network; this build runs '{Architecture}'");
-        if (metadata.Settings is not { } s || metadata.Optimizer is not { } o || metadata.Position is null || metadata.Layers is null)
-            throw new InvalidDataException("checkpoint metadata is incomplete");
+        var (s, o) = (metadata.Settings, metadata.Optimizer);
         OptimizerSettings optimizer;
         try
         {
-            optimizer = OptimizerSettings.Named(o.Name ?? "") with
+            optimizer = OptimizerSettings.Named(o.Name) with
             {
                 LearningRate = o.LearningRate,
                 Rho = o.Rho,
@@ -264,7 +279,7 @@ public sealed record Checkpoint(
         }
 
         var settings = new TrainingSettings { Epochs = s.Epochs, BatchSize = s.BatchSize, Seed = s.Seed, Layers = metadata.Layers, Optimizer = optimizer };
-        return (new NetworkShape(metadata.Inputs, metadata.Layers, metadata.Classes), settings, metadata.Position, metadata.History ?? [], metadata.DataHash, o.Updates);
+        return (new NetworkShape(metadata.Inputs, metadata.Layers, metadata.Classes), settings, metadata.Position, metadata.History, metadata.DataHash, o.Updates);
     }
 
     private static T Deserialize<T>(ReadOnlySpan<byte> json)
@@ -313,17 +328,17 @@ public sealed record Checkpoint(
     }
 
     private sealed record Metadata(
-        string Architecture, int Inputs, int[]? Layers, int Classes, RunSettings? Settings, OptimizerRecord? Optimizer, TrainingPosition? Position,
-        IReadOnlyList<EpochResult?>? History, string? DataHash);
+        string Architecture, int Inputs, int[] Layers, int Classes, RunSettings Settings, OptimizerRecord Optimizer, TrainingPosition Position,
+        IReadOnlyList<EpochResult?> History, string DataHash);
 
     private sealed record RunSettings(int Epochs, int BatchSize, int Seed);
 
     private sealed record OptimizerRecord(
-        string? Name, float LearningRate, float Rho, float Beta1, float Beta2, float Epsilon, float Momentum, bool Nesterov, long Updates);
+        string Name, float LearningRate, float Rho, float Beta1, float Beta2, float Epsilon, float Momentum, bool Nesterov, long Updates);
 
     private sealed record MetadataVersion1(
-        string Architecture, int Inputs, int Hidden, int Classes, SettingsVersion1? Settings, TrainingPosition? Position,
-        IReadOnlyList<EpochResult?>? History, string? DataHash);
+        string Architecture, int Inputs, int Hidden, int Classes, SettingsVersion1 Settings, TrainingPosition Position,
+        IReadOnlyList<EpochResult?> History, string DataHash);
 
     private sealed record SettingsVersion1(int Epochs, int BatchSize, int HiddenUnits, float LearningRate, float Rho, float Epsilon, int Seed);
 

@@ -31,9 +31,10 @@ public sealed class Trainer : IDisposable
     /// <exception cref="UserInputException">A setting is invalid, or the network is too large to exist.</exception>
     /// <exception cref="EngineException">The network and data do not fit the device's memory.</exception>
     public Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, LabeledImages? evaluationSet = null)
-        : this(backend, trainingSet, settings, ShapeFor(trainingSet, settings), evaluationSet)
+        : this(backend, trainingSet, settings, ShapeFor(trainingSet, settings), evaluationSet, resuming: false)
     {
-        Network.SetParameters(GlorotUniform.Initialize(Network.Shape, settings.Seed));
+        UploadInitialWeights(Network, settings.Seed);
+        ReleaseHostMemory(backend, Network.Shape);
     }
 
     /// <summary>
@@ -43,7 +44,7 @@ public sealed class Trainer : IDisposable
     /// <exception cref="UserInputException">The checkpoint does not fit this data.</exception>
     /// <exception cref="EngineException">The network and data do not fit the device's memory.</exception>
     public Trainer(ITrainingBackend backend, LabeledImages trainingSet, Checkpoint checkpoint, int epochs, LabeledImages? evaluationSet = null)
-        : this(backend, trainingSet, checkpoint.Settings with { Epochs = epochs }, Fit(checkpoint, trainingSet), evaluationSet)
+        : this(backend, trainingSet, checkpoint.Settings with { Epochs = epochs }, Fit(checkpoint, trainingSet), evaluationSet, resuming: true)
     {
         Network.SetParameters(checkpoint.Parameters);
         Network.SetOptimizerState(checkpoint.OptimizerState);
@@ -52,17 +53,25 @@ public sealed class Trainer : IDisposable
         history.AddRange(checkpoint.History);
     }
 
-    private Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, NetworkShape shape, LabeledImages? evaluationSet)
+    private Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, NetworkShape shape, LabeledImages? evaluationSet, bool resuming)
     {
         settings.Validate();
-        var plan = Network.Plan(new MemoryPlan(), shape, settings.BatchSize, settings.Optimizer.StateArrays);
+        // No step or evaluation batch is larger than the larger split: a batch size beyond it
+        // (--batch-size 2000000 on 128 images) must not size the device's arrays.
+        int batchCapacity = Math.Min(settings.BatchSize, Math.Max(trainingSet.Count, evaluationSet?.Count ?? 0));
+        var plan = Network.Plan(new MemoryPlan(), shape, batchCapacity, settings.Optimizer.StateArrays);
+        // Where the device's memory is the host's, the host's copies of the parameters count too:
+        // the initial weights, or the resumed checkpoint, which its caller holds through the run;
+        // and a checkpoint's copies when one is made.
+        if (backend.Memory.SharesHostMemory)
+            plan.Add<float>("host copies", "the checkpoint's parameters and optimizer state", shape.ParameterCount, count: (resuming ? 2 : 1) * (1 + settings.Optimizer.StateArrays));
         DeviceDataset.Plan(plan, trainingSet, shape.Classes, keepProbabilities: false);
         if (evaluationSet is not null)
             DeviceDataset.Plan(plan, evaluationSet, shape.Classes, keepProbabilities: true);
         plan.RequireFits(backend);
         this.backend = backend;
         Settings = settings;
-        Network = new Network(backend, shape, settings.BatchSize, settings.Optimizer.StateArrays);
+        Network = new Network(backend, shape, batchCapacity, settings.Optimizer.StateArrays);
         train = new DeviceDataset(backend, trainingSet, shape.Classes, keepProbabilities: false);
         step = new TrainingStep(Network, train.Source, train.Losses, train.Predictions, settings.Optimizer);
         evaluator = new Evaluator(backend, Network);
@@ -191,6 +200,23 @@ public sealed class Trainer : IDisposable
             throw new TrainingDivergedException($"training diverged: the loss became {outcome.MeanLoss} in epoch {epoch}, steps {fromStep + 1}-{toStep}");
         return outcome;
     }
+
+    /// <summary>In a method of its own, so that the host copy of the weights is unreachable once it returns.</summary>
+    private static void UploadInitialWeights(Network network, int seed) => network.SetParameters(GlorotUniform.Initialize(network.Shape, seed));
+
+    /// <summary>
+    /// On a device that shares the host's memory, collects the large arrays no longer used — the
+    /// initial weights just uploaded, the network of a finished run — now, so that they are gone
+    /// before the next large allocation as the memory plan assumes, rather than whenever the
+    /// collector would come to them.
+    /// </summary>
+    internal static void ReleaseHostMemory(ITrainingBackend backend, NetworkShape shape)
+    {
+        if (backend.Memory.SharesHostMemory && 4L * shape.ParameterCount >= LargeHostCopyBytes)
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
+
+    private const long LargeHostCopyBytes = 64L << 20;
 
     /// <summary>The checkpoint's network, once it is known to continue on this data: checked before anything is allocated.</summary>
     private static NetworkShape Fit(Checkpoint checkpoint, LabeledImages trainingSet)

@@ -155,6 +155,15 @@ public sealed class TrainingRun : IDisposable
     {
         if (options.SavePath is not string path)
             return null;
+        lastSaved = WriteCheckpoint(path);
+        // The checkpoint's copies of the arrays are garbage now; on the host they are freed before training goes on.
+        Trainer.ReleaseHostMemory(Trainer.Network.Backend, Trainer.Network.Shape);
+        return path;
+    }
+
+    /// <returns>The position saved.</returns>
+    private TrainingPosition WriteCheckpoint(string path)
+    {
         var checkpoint = Trainer.CreateCheckpoint();
         if (!checkpoint.IsFinite)
         {
@@ -163,7 +172,6 @@ public sealed class TrainingRun : IDisposable
         }
 
         checkpoint.Save(path);
-        lastSaved = checkpoint.Position;
-        return path;
+        return checkpoint.Position;
     }
 }

@@ -70,10 +70,18 @@ public sealed class DeviceVerifier : IDisposable
     private readonly LabeledImages digits;
     private readonly List<IDisposable> allocated = [];
 
-    /// <param name="digits">Real training images for the training-step check; the first 200 are used.</param>
+    /// <summary>The checks' shapes: an epoch of 2,000 real 28×28 digits is the largest.</summary>
+    public const int DigitsNeeded = 2_000;
+
+    public const int DigitSide = 28;
+
+    /// <param name="digits">Real training images for the training and fused-step checks: at least <see cref="DigitsNeeded"/> of 28×28.</param>
     /// <param name="against">What the device is compared with; default: the double-precision reference.</param>
+    /// <exception cref="UserInputException">Too few images, or not 28×28, for the checks' shapes.</exception>
     public DeviceVerifier(ITrainingBackend device, LabeledImages digits, ITrainingBackend? against = null)
     {
+        if (digits.Count < DigitsNeeded || digits.Rows != DigitSide || digits.Columns != DigitSide)
+            throw new UserInputException($"the checks need at least {DigitsNeeded:N0} training images of {DigitSide}x{DigitSide}; this set has {digits.Count:N0} of {digits.Rows}x{digits.Columns} (verify without --data uses the bundled MNIST)");
         this.device = device;
         this.digits = digits;
         reference = against ?? new ReferenceBackend();

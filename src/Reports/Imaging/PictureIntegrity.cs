@@ -46,7 +46,7 @@ internal static class PictureIntegrity
             var data = file.Slice(position + 8, (int)length);
             uint crc = BinaryPrimitives.ReadUInt32BigEndian(file[(position + 8 + (int)length)..]);
             if (Crc32.HashToUInt32(file.Slice(position + 4, 4 + (int)length)) != crc)
-                return $"the CRC of its {System.Text.Encoding.ASCII.GetString(type)} chunk is wrong (damaged)";
+                return $"the CRC of its {ChunkName(type)} chunk is wrong (damaged)";
             position += 12 + (int)length;
 
             if (type.SequenceEqual("IHDR"u8) && length >= 13)
@@ -63,6 +63,15 @@ internal static class PictureIntegrity
         imageData.Position = 0;
         long inflated = InflatedLength(imageData, expected);
         return inflated < expected ? $"its image data ends early ({inflated:N0} of {expected:N0} bytes)" : null;
+    }
+
+    /// <summary>A chunk type as its four letters, any other byte as \xNN, so that a damaged name cannot break the message's one line.</summary>
+    private static string ChunkName(ReadOnlySpan<byte> type)
+    {
+        var name = new System.Text.StringBuilder();
+        foreach (byte b in type)
+            name.Append(char.IsAsciiLetter((char)b) ? ((char)b).ToString() : $"\\x{b:x2}");
+        return name.ToString();
     }
 
     private static int PngBitsPerPixel(int colourType, int bitDepth) => bitDepth * colourType switch
@@ -176,6 +185,9 @@ internal static class PictureIntegrity
 
     private static int ColourTableLength(byte packed) => (packed & 0x80) == 0 ? 0 : 3 << ((packed & 0x07) + 1);
 
+    /// <summary>A palette indexes at most 8 bits of colour.</summary>
+    private const int MaxPaletteColours = 256;
+
     private static string? BmpProblem(ReadOnlySpan<byte> file)
     {
         if (file.Length < 26)
@@ -185,6 +197,7 @@ internal static class PictureIntegrity
         long width, height;
         int bits;
         uint compression = 0;
+        long coloursUsed = 0;
         if (headerSize == 12)
         {
             width = BinaryPrimitives.ReadUInt16LittleEndian(file[18..]);
@@ -199,7 +212,15 @@ internal static class PictureIntegrity
             height = Math.Abs((long)BinaryPrimitives.ReadInt32LittleEndian(file[22..]));
             bits = BinaryPrimitives.ReadUInt16LittleEndian(file[28..]);
             compression = BinaryPrimitives.ReadUInt32LittleEndian(file[30..]);
+            if (file.Length >= 50)
+                coloursUsed = BinaryPrimitives.ReadUInt32LittleEndian(file[46..]);
         }
+
+        // Decoders divide by the bit count and allocate the palette the header names.
+        if (bits is not (1 or 2 or 4 or 8 or 16 or 24 or 32))
+            return $"its header says {bits} bits per pixel (1, 2, 4, 8, 16, 24 or 32 expected)";
+        if (coloursUsed > MaxPaletteColours)
+            return $"its header names a palette of {coloursUsed:N0} colours (at most {MaxPaletteColours})";
 
         // Uncompressed and bit-field pixel arrays have a size fixed by the header; run-length
         // and embedded JPEG/PNG ones only need to start inside the file.

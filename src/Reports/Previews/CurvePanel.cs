@@ -24,9 +24,13 @@ internal sealed class CurvePanel
 
     private static readonly int[] StepMultiples = [1, 2, 5, 10];
 
-    private CurvePanel(string title, IReadOnlyList<double?> train, IReadOnlyList<double?> test, int left)
+    /// <summary>Most points a series draws: a longer history is drawn from evenly spaced epochs, its last included.</summary>
+    public const int MostPoints = 500;
+
+    private CurvePanel(string title, IReadOnlyList<int> epochNumbers, IReadOnlyList<double?> train, IReadOnlyList<double?> test, int left)
     {
         Title = title;
+        EpochNumbers = epochNumbers;
         Train = train;
         Test = test;
         Left = left;
@@ -36,6 +40,9 @@ internal sealed class CurvePanel
     }
 
     public string Title { get; }
+
+    /// <summary>The epoch (1-based) each point of the series stands for.</summary>
+    public IReadOnlyList<int> EpochNumbers { get; }
 
     /// <summary>The training series, one value per epoch.</summary>
     public IReadOnlyList<double?> Train { get; }
@@ -79,11 +86,22 @@ internal sealed class CurvePanel
     }
 
     /// <summary>Loss and accuracy (in %) per epoch, side by side.</summary>
-    public static IReadOnlyList<CurvePanel> Both(IReadOnlyList<EpochResult> history) =>
-    [
-        new("loss", history.Select(h => (double?)h.Loss).ToList(), history.Select(h => h.TestLoss).ToList(), 0),
-        new("accuracy %", history.Select(h => (double?)(100 * h.Accuracy)).ToList(), history.Select(h => h.TestAccuracy * 100).ToList(), Width),
-    ];
+    public static IReadOnlyList<CurvePanel> Both(IReadOnlyList<EpochResult> history)
+    {
+        var shown = Thinned(history, MostPoints);
+        var epochs = shown.Select(h => h.Epoch).ToList();
+        return
+        [
+            new("loss", epochs, shown.Select(h => (double?)h.Loss).ToList(), shown.Select(h => h.TestLoss).ToList(), 0),
+            new("accuracy %", epochs, shown.Select(h => (double?)(100 * h.Accuracy)).ToList(), shown.Select(h => h.TestAccuracy * 100).ToList(), Width),
+        ];
+    }
+
+    /// <summary>At most <paramref name="most"/> of <paramref name="history"/>'s epochs, evenly spaced, the first and the last always among them.</summary>
+    public static IReadOnlyList<EpochResult> Thinned(IReadOnlyList<EpochResult> history, int most) =>
+        history.Count <= most
+            ? history
+            : Enumerable.Range(0, most).Select(i => history[(int)((long)i * (history.Count - 1) / (most - 1))]).ToList();
 
     public int X(int epoch) => AxisX + (Epochs <= 1 ? PlotWidth / 2 : (int)Math.Round(epoch * (double)PlotWidth / (Epochs - 1)));
 

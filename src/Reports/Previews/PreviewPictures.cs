@@ -136,7 +136,7 @@ internal static class PreviewPictures
         Canvas.Line(image, x0, y0, x0 + CurvePanel.PlotWidth, y0, 1, Text);
         foreach (int epoch in panel.EpochTicks)
         {
-            string label = (epoch + 1).ToString(CultureInfo.InvariantCulture);
+            string label = panel.EpochNumbers[epoch].ToString(CultureInfo.InvariantCulture);
             Canvas.Line(image, panel.X(epoch), y0, panel.X(epoch), y0 + 5, 1, Text);
             BitmapFont.Draw(image, label, panel.X(epoch) - BitmapFont.Measure(label, TextScale) / 2, y0 + 9, TextScale, Text);
         }

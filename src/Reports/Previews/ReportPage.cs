@@ -76,8 +76,12 @@ internal static class ReportPage
 
     private static void EpochTable(StringBuilder page, IReadOnlyList<EpochResult> history)
     {
-        page.Append("<h2>Epochs</h2>\n<table><tr><th>epoch</th><th>time</th><th>train loss</th><th>train accuracy</th><th>test loss</th><th>test accuracy</th></tr>\n");
-        foreach (var h in history)
+        page.Append("<h2>Epochs</h2>\n");
+        var shown = CurvePanel.Thinned(history, MostEpochRows);
+        if (shown.Count < history.Count)
+            page.Append(CultureInfo.InvariantCulture, $"<p>{shown.Count} of {history.Count:N0} epochs, evenly spaced, the last included.</p>\n");
+        page.Append("<table><tr><th>epoch</th><th>time</th><th>train loss</th><th>train accuracy</th><th>test loss</th><th>test accuracy</th></tr>\n");
+        foreach (var h in shown)
         {
             page.Append(CultureInfo.InvariantCulture, $"<tr><td>{h.Epoch}</td><td>{h.Duration.TotalSeconds:F1} s</td><td>{h.Loss:F4}</td><td>{h.Accuracy:P2}</td>");
             page.Append(CultureInfo.InvariantCulture, $"<td>{h.TestLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "–"}</td><td>{h.TestAccuracy?.ToString("P2", CultureInfo.InvariantCulture) ?? "–"}</td></tr>\n");
@@ -85,6 +89,9 @@ internal static class ReportPage
 
         page.Append("</table>\n");
     }
+
+    /// <summary>Rows of the epoch table: a run of a million epochs still makes a page a browser opens.</summary>
+    private const int MostEpochRows = 200;
 
     /// <summary>The curves as SVG: crisp at any zoom, each point's value in its tooltip.</summary>
     private static string CurvesSvg(IReadOnlyList<EpochResult> history)
@@ -105,7 +112,7 @@ internal static class ReportPage
 
             svg.Append(CultureInfo.InvariantCulture, $"<path d=\"M{x0} {CurvePanel.PlotTop}V{y0}H{x0 + CurvePanel.PlotWidth}\" fill=\"none\" stroke=\"#333\"/>\n");
             foreach (int epoch in panel.EpochTicks)
-                svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{panel.X(epoch)}\" y1=\"{y0}\" x2=\"{panel.X(epoch)}\" y2=\"{y0 + 5}\" stroke=\"#333\"/><text x=\"{panel.X(epoch)}\" y=\"{y0 + 20}\" text-anchor=\"middle\">{epoch + 1}</text>\n");
+                svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{panel.X(epoch)}\" y1=\"{y0}\" x2=\"{panel.X(epoch)}\" y2=\"{y0 + 5}\" stroke=\"#333\"/><text x=\"{panel.X(epoch)}\" y=\"{y0 + 20}\" text-anchor=\"middle\">{panel.EpochNumbers[epoch]}</text>\n");
             svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{x0 + CurvePanel.PlotWidth / 2}\" y=\"{y0 + 38}\" text-anchor=\"middle\">epoch</text>\n");
             Series(panel, panel.Train, "train", "#3b7ddd", above: true);
             Series(panel, panel.Test, "test", "#e8870e", above: false);
@@ -127,7 +134,7 @@ internal static class ReportPage
                 path.Append(CultureInfo.InvariantCulture, $"{(i > 0 && points[i].Epoch == points[i - 1].Epoch + 1 ? 'L' : 'M')}{panel.X(points[i].Epoch)} {panel.Y(points[i].Value)}");
             svg.Append(CultureInfo.InvariantCulture, $"<path d=\"{path}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>\n");
             foreach (var (epoch, value) in points)
-                svg.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{panel.X(epoch)}\" cy=\"{panel.Y(value)}\" r=\"4.5\" fill=\"{colour}\"><title>{name} {panel.Title}, epoch {epoch + 1}: {panel.FormatPoint(value)}</title></circle>\n");
+                svg.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{panel.X(epoch)}\" cy=\"{panel.Y(value)}\" r=\"4.5\" fill=\"{colour}\"><title>{name} {panel.Title}, epoch {panel.EpochNumbers[epoch]}: {panel.FormatPoint(value)}</title></circle>\n");
             var (lastEpoch, lastValue) = points[^1];
             string anchor = points.Count == 1 ? "start" : "end";
             int dx = points.Count == 1 ? 8 : 0;

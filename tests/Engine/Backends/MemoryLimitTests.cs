@@ -32,8 +32,12 @@ public sealed class MemoryLimitTests
     {
         using var backend = Open(kind, limit: 1_000);
         var plan = new MemoryPlan().Add<float>("the network", "weights", 200).Add<byte>("the test set", "images", 300);
-        var error = Assert.Throws<EngineException>(() => plan.RequireFits(backend));
-        Assert.EndsWith("out of device memory: this needs 1,100 bytes (the network 800, the test set 300), but 1,000 are available", error.Message);
+        // The device has room; the limit the user gave does not: a usage error.
+        var error = Assert.Throws<UserInputException>(() => plan.RequireFits(backend));
+        Assert.EndsWith("over --memory-limit: this needs 1,100 bytes (the network 800, the test set 300), but the limit leaves 1,000", error.Message);
+        var beyondDevice = new MemoryPlan().Add<float>("the network", "weights", Array.MaxLength, count: 64);
+        var failure = Assert.Throws<EngineException>(() => beyondDevice.RequireFits(backend));
+        Assert.Matches(@"out of device memory: this needs [\d,]+ bytes \(the network [\d,]+\), but 1,000 are available$", failure.Message);
         var tooLong = Assert.Throws<UserInputException>(() => plan.Add<float>("the network", "activations", (long)Array.MaxLength + 1));
         Assert.Equal("the network: activations would need an array of 2,147,483,592 elements; one array holds at most 2,147,483,591", tooLong.Message);
     }

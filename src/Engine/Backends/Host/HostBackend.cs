@@ -38,7 +38,7 @@ public sealed class HostBackend : ITrainingBackend
 
     public string DeviceName { get; }
 
-    public long AvailableMemoryBytes => memory.Available(HostMemory.AvailableBytes());
+    public DeviceMemory Memory => memory.Room(HostMemory.AvailableBytes(), sharesHostMemory: true);
 
     /// <exception cref="EngineException">The host (or the configured limit) cannot hold the array.</exception>
     public DeviceArray<T> Allocate<T>(int length)
@@ -93,13 +93,13 @@ public sealed class HostBackend : ITrainingBackend
     }
 
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
-        matMul.Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), Memory(x), Memory(layer.Weights), Memory(y), Memory(layer.Bias));
+        matMul.Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), Storage(x), Storage(layer.Weights), Storage(y), Storage(layer.Bias));
 
     public void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch) =>
-        matMul.Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs), Memory(dy), Memory(layer.Weights), Memory(dx), Memory(activation));
+        matMul.Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs), Storage(dy), Storage(layer.Weights), Storage(dx), Storage(activation));
 
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
-        matMul.Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), Memory(x), Memory(dy), Memory(gradients.All), Memory(dy));
+        matMul.Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), Storage(x), Storage(dy), Storage(gradients.All), Storage(dy));
 
     public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
         SoftmaxCrossEntropy(Span(logits), Span(labels), Span(probabilities), Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes, gradient: false);
@@ -110,8 +110,9 @@ public sealed class HostBackend : ITrainingBackend
     public void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update)
     {
         var arrays = state.Arrays;
-        optimizer.Set(Memory(weights), Memory(gradients), arrays.Count > 0 ? Memory(arrays[0]) : default, arrays.Count > 1 ? Memory(arrays[1]) : default, update);
+        optimizer.Set(Storage(weights), Storage(gradients), arrays.Count > 0 ? Storage(arrays[0]) : default, arrays.Count > 1 ? Storage(arrays[1]) : default, update);
         pool.Run(pool.Threads, optimizer);
+        optimizer.Set(default, default, default, default, default);
     }
 
     public void Synchronize()
@@ -193,7 +194,7 @@ public sealed class HostBackend : ITrainingBackend
     private static Span<T> Span<T>(DeviceArray<T> array)
         where T : unmanaged, INumber<T> => HostArray<T, T>.Of(array).Span;
 
-    private static Memory<float> Memory(DeviceArray<float> array) => HostArray<float, float>.Of(array).Memory;
+    private static Memory<float> Storage(DeviceArray<float> array) => HostArray<float, float>.Of(array).Memory;
 
     private interface IMatMul
     {

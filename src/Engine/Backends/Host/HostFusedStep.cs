@@ -64,9 +64,9 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     private readonly float[][] scratch;
     private readonly int[][] rowLists;
 
-    // A deeper network's layers above the first, as views into its flat arrays (they own no storage).
-    private Network? upperOf;
-    private (DeviceArray<float> Parameters, DeviceArray<float> Gradients, OptimizerState State) upper;
+    // A deeper network's layers above the first, as views into its flat arrays (they own no
+    // storage), made once per network and gone with it.
+    private readonly ConditionalWeakTable<Network, UpperViews> uppers = [];
 
     public HostFusedStep(WorkerPool pool)
     {
@@ -115,6 +115,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
         }
 
         pool.Run(Parts(PixelGroups + 1), hiddenGradients);
+        Release();
     }
 
     public void Evaluate(EvaluationPass work, int start, int batch)
@@ -130,6 +131,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
         {
             PrepareOutputLayer();
             pool.Run(Parts(batch), tail);
+            Release();
             return;
         }
 
@@ -138,6 +140,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
         int classes = network.Shape.Classes;
         using var probabilities = network.Backend.Slice(work.Probabilities, start * classes, batch * classes);
         network.Backend.SoftmaxCrossEntropyForward(network.Logits, network.Labels, batch, classes, probabilities, new SampleOutputs(work.Losses, work.Predictions, start));
+        Release();
     }
 
     /// <summary>The batch's labels into the network's, for the composed loss above the first layer.</summary>
@@ -149,20 +152,29 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     }
 
     /// <summary>Views of every layer's parameters, gradients and optimizer state above the first, made once per network.</summary>
-    private (DeviceArray<float> Parameters, DeviceArray<float> Gradients, OptimizerState State) UpperLayers(Network network)
+    private UpperViews UpperLayers(Network network)
     {
-        if (!ReferenceEquals(upperOf, network))
+        if (!uppers.TryGetValue(network, out var upper))
         {
             var backend = network.Backend;
             int offset = network.Shape.Layers[1].Offset, length = network.Shape.ParameterCount - offset;
-            upper = (
+            upper = new UpperViews(
                 backend.Slice(network.Parameters, offset, length),
                 backend.Slice(network.Gradients, offset, length),
                 new OptimizerState(network.OptimizerState.Arrays.Select(array => backend.Slice(array, offset, length)).ToList()));
-            upperOf = network;
+            uppers.Add(network, upper);
         }
 
         return upper;
+    }
+
+    private sealed record UpperViews(DeviceArray<float> Parameters, DeviceArray<float> Gradients, OptimizerState State);
+
+    /// <summary>Drops the step's references to the network and data, so that nothing here keeps a disposed network's arrays alive.</summary>
+    private void Release()
+    {
+        (images, order, labels) = ([], [], []);
+        (parameters, first, second, h, dh, losses, output, predictions) = ([], [], [], [], [], [], [], []);
     }
 
     private int W2 => (pixels + 1) * hidden;

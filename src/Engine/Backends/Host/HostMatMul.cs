@@ -71,6 +71,8 @@ internal sealed class HostMatMul<TVec> : IParallelWork
         pool.Run(Math.Min(pool.Threads, slivers), packA);
         splitByPanels = panels >= pool.Threads;
         pool.Run(Math.Min(pool.Threads, splitByPanels ? panels : slivers), this);
+        // No reference to the operands outlives the product: a disposed network's arrays must be collectable.
+        (a, b, c, epilogueOperand) = (default, default, default, default);
     }
 
     /// <summary>Part <paramref name="part"/> of the product: its share of panels (all slivers), or of slivers (all panels).</summary>
