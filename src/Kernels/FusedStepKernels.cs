@@ -42,9 +42,8 @@ public readonly struct FusedStep
     public ArrayView<float> Activations { get; init; }
     public ArrayView<float> ActivationGradients { get; init; }
 
-    /// <summary>Per dense layer, a row of <see cref="LayerFields"/> ints, the fields below.</summary>
+    /// <summary>Per dense layer (<see cref="DenseLayers"/> of them), a row of <see cref="LayerFields"/> ints, the fields below.</summary>
     public ArrayView<int> LayerTable { get; init; }
-    public int DenseLayers { get; init; }
 
     /// <summary>The layer's inputs and outputs.</summary>
     public const int InputsField = 0, OutputsField = 1;
@@ -67,6 +66,10 @@ public readonly struct FusedStep
     public ArrayView<float> Losses { get; init; }
     public ArrayView<int> Predictions { get; init; }
 
+    // The 4-byte fields come last, an even number of them: OpenCL gets this struct as one
+    // argument, and strict drivers (Mesa's) refuse one whose size has trailing padding
+    // (KernelArgumentLayoutTests).
+    public int DenseLayers { get; init; }
     public int Start { get; init; }
     public int Batch { get; init; }
     public int Pixels { get; init; }

@@ -12,8 +12,12 @@ internal static class IlgpuContexts
     /// at O1 PoCL, which lacks generic address space, rejects every kernel (measured) — and PTX
     /// has fewer generic loads. ILGPU.Algorithms is enabled: without it the PTX backend has no
     /// exp or log, and the softmax kernels do not compile for NVIDIA GPUs (found by assembling
-    /// them with ptxas; no GPU had run them before).
+    /// them with ptxas; no GPU had run them before). OpenCL barriers fence local memory
+    /// (<see cref="OpenClBarrierFence"/>) in every context, before any kernel is generated.
     /// </summary>
-    public static Context Create(Func<Context.Builder, Context.Builder> configure) =>
-        Context.Create(builder => configure(builder).Optimize(OptimizationLevel.O2).EnableAlgorithms());
+    public static Context Create(Func<Context.Builder, Context.Builder> configure)
+    {
+        OpenClBarrierFence.Apply();
+        return Context.Create(builder => configure(builder).Optimize(OptimizationLevel.O2).EnableAlgorithms());
+    }
 }

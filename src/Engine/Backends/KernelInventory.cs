@@ -146,6 +146,21 @@ public static class KernelInventory
         return compiled.PTXAssembly;
     }
 
+    /// <summary>
+    /// The OpenCL C of <paramref name="kernel"/> as ILGPU generates it for an OpenCL 2.0 device
+    /// with every capability off (PoCL's profile), without any device: what tests read for
+    /// barriers and argument layouts.
+    /// </summary>
+    public static string OpenClSource(KernelEntry kernel)
+    {
+        using var context = IlgpuContexts.Create(builder => builder);
+        var constructor = typeof(ILGPU.Runtime.OpenCL.CLCapabilityContext).GetConstructors().Single();
+        var capabilities = (ILGPU.Runtime.OpenCL.CLCapabilityContext)constructor.Invoke(constructor.GetParameters().Select(_ => (object)false).ToArray());
+        using var backend = new ILGPU.Backends.OpenCL.CLBackend(context, capabilities, ILGPU.Runtime.OpenCL.CLDeviceVendor.Other, ILGPU.Backends.OpenCL.CLCVersion.CL20);
+        var compiled = (ILGPU.Backends.OpenCL.CLCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel.Method), KernelSpecialization.Empty);
+        return compiled.Source;
+    }
+
     private static PlannedLaunch Grid(string operation, string kernel, KernelConfig config, int sharedMemoryBytes) =>
         new(operation, kernel, config.GridDim.X, config.GroupDim.X, sharedMemoryBytes);
 
