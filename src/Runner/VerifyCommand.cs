@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.RegularExpressions;
+using MnistGpu.Engine;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Verification;
 
@@ -17,20 +19,45 @@ internal static class VerifyCommand
         var data = Options.Data();
         var memoryLimit = Options.MemoryLimit();
         var threads = Options.Threads();
+        var only = new Option<Regex?>("--only")
+        {
+            Description = "Run only the checks whose name matches this regular expression (case-insensitive), e.g. '1x1x1|softmax'",
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                try
+                {
+                    return new Regex(text, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+                }
+                catch (ArgumentException e)
+                {
+                    result.AddError($"--only must be a regular expression: {e.Message}");
+                    return null;
+                }
+            },
+        };
+        var gpuPlan = new Option<bool>("--gpu-plan")
+        {
+            Description = "Plan launches as for a GPU (shared-memory tiles, group reductions) whatever the device: to check the GPU kernels on a simulator such as Oclgrind",
+        };
         var command = new Command("verify", "Check every kernel and a training step on a device against the double-precision reference")
         {
-            device, data, memoryLimit, threads,
+            device, data, memoryLimit, threads, only, gpuPlan,
         };
         command.SetAction(parsed =>
         {
+            var pattern = parsed.GetValue(only);
+            var chosen = DeviceVerifier.CheckNames.Where(name => pattern?.IsMatch(name) ?? true).ToList();
+            if (chosen.Count == 0)
+                throw new UserInputException($"--only {pattern}: no check matches; the checks are listed by 'mnistgpu verify --device host'");
             string? dataDirectory = parsed.GetValue(data)?.FullName;
             var digits = MnistData.Load(dataDirectory).Train;
-            using var backend = DeviceOpener.Open(parsed.GetValue(device)!, parsed.GetValue(memoryLimit), diagnostics, parsed.GetValue(threads));
+            using var backend = DeviceOpener.Open(parsed.GetValue(device)!, parsed.GetValue(memoryLimit), diagnostics, parsed.GetValue(threads), parsed.GetValue(gpuPlan));
             using var verifier = new DeviceVerifier(backend, digits);
 
             var table = Tables.Create("check", "shape", "max abs error", "max rel error", "tolerance", "result");
             var results = new List<CheckResult>();
-            foreach (var result in verifier.RunAll())
+            foreach (var result in chosen.Select(verifier.Run))
             {
                 results.Add(result);
                 table.AddRow(

@@ -141,4 +141,15 @@ public sealed class DeviceCommandsTests
         Assert.Equal(2, code);
         Assert.Contains(expected, error);
     }
+
+    [Theory]
+    [InlineData("^dense forward 1x1x1$|^sgd 1$", 0, "All 2 checks agree with the reference on ")]
+    [InlineData("no such check", 2, "mnistgpu: --only no such check: no check matches")]
+    [InlineData("(unclosed", 2, "mnistgpu: --only must be a regular expression")]
+    public void Verify_runs_only_the_checks_asked_for(string pattern, int exitCode, string expected)
+    {
+        var (code, output, error) = CliRun.Run(["verify", "--device", "host", "--only", pattern]);
+        Assert.Equal(exitCode, code);
+        Assert.Contains(expected, exitCode == 0 ? output : error, StringComparison.Ordinal);
+    }
 }

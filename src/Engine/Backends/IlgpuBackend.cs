@@ -35,6 +35,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly Action<KernelConfig, FusedStep> fusedHiddenForward;
     private readonly Action<KernelConfig, FusedStep, int> fusedTail;
     private readonly Action<KernelConfig, FusedStep> fusedGradients;
+    private readonly string fusedHiddenForwardName, fusedTailName, fusedGradientsName;
     private long launches;
     private long issueTicks;
     private Network? layerTableOf;
@@ -47,11 +48,13 @@ public sealed class IlgpuBackend : ITrainingBackend
     /// launches for another device's limits than this accelerator's (tests of GPU launch shapes).
     /// </summary>
     /// <param name="fusedVariant">Which form of the fused step's kernels to use instead of the planned one (tests of both forms on one device).</param>
-    public IlgpuBackend(Context context, Device device, string deviceName, long? memoryLimitBytes = null, DeviceProfile? profile = null, FusedVariant? fusedVariant = null)
+    /// <param name="planAsGpu">Plans every launch as for a GPU (shared-memory tiles, group reductions) even on a device whose threads are CPU cores: to check the GPU kernels under a simulator.</param>
+    public IlgpuBackend(Context context, Device device, string deviceName, long? memoryLimitBytes = null, DeviceProfile? profile = null, FusedVariant? fusedVariant = null, bool planAsGpu = false)
     {
         this.context = context;
         accelerator = device.CreateAccelerator(context);
-        launch = new LaunchPlanner(profile ?? DeviceProfile.Of(accelerator), fusedVariant);
+        var own = DeviceProfile.Of(accelerator);
+        launch = new LaunchPlanner(profile ?? (planAsGpu ? own with { RunsOnCpu = false } : own), fusedVariant);
         DeviceName = deviceName;
         memory = new MemoryBudget(deviceName, memoryLimitBytes);
 
@@ -65,13 +68,16 @@ public sealed class IlgpuBackend : ITrainingBackend
         foreach (var variant in launch.Variants)
             LoadMatMul(variant);
         bool tiled = launch.FusedVariant == FusedVariant.Tiled;
-        fusedHiddenForward = accelerator.LoadStreamKernel<FusedStep>(tiled ? FusedStepKernels.HiddenForwardTiled : FusedStepKernels.HiddenForwardPanel);
+        Action<FusedStep> hiddenForward = tiled ? FusedStepKernels.HiddenForwardTiled : FusedStepKernels.HiddenForwardPanel;
         // OpenCL drivers (PoCL, NVIDIA's) lack the work-group collectives ILGPU.Algorithms reduces with there.
-        fusedTail = accelerator.LoadStreamKernel<FusedStep, int>(
-            !tiled ? FusedStepKernels.TailPerRow
+        Action<FusedStep, int> tail = !tiled ? FusedStepKernels.TailPerRow
             : accelerator is CLAccelerator ? FusedStepKernels.TailPerGroup<FusedStepKernels.SharedMemoryGroupSum>
-            : FusedStepKernels.TailPerGroup<FusedStepKernels.AlgorithmsGroupSum>);
-        fusedGradients = accelerator.LoadStreamKernel<FusedStep>(tiled ? FusedStepKernels.GradientsUpdateTiled : FusedStepKernels.GradientsUpdatePanel);
+            : FusedStepKernels.TailPerGroup<FusedStepKernels.AlgorithmsGroupSum>;
+        Action<FusedStep> gradients = tiled ? FusedStepKernels.GradientsUpdateTiled : FusedStepKernels.GradientsUpdatePanel;
+        fusedHiddenForward = accelerator.LoadStreamKernel(hiddenForward);
+        fusedTail = accelerator.LoadStreamKernel(tail);
+        fusedGradients = accelerator.LoadStreamKernel(gradients);
+        (fusedHiddenForwardName, fusedTailName, fusedGradientsName) = (KernelName(hiddenForward), KernelName(tail), KernelName(gradients));
     }
 
     public string DeviceName { get; }
@@ -191,13 +197,13 @@ public sealed class IlgpuBackend : ITrainingBackend
 
         var step = Fused(network, work.Source, network.Layers[^1].OutputGradient, work.Losses, work.Predictions, start, batch, work.Update);
         FusedHiddenLayers(network, step, batch);
-        long issued = Stopwatch.GetTimestamp();
+        long issued = Launching(fusedTailName);
         fusedTail(launch.ForFusedTail(batch), step, 1);
         Issued(issued);
         var layers = network.Layers;
         for (int i = layers.Count - 2; i >= 1; i--)
             DenseBackwardInput(layers[i].Parameters, layers[i].OutputGradient, layers[i - 1].Output, layers[i - 1].OutputGradient, batch);
-        issued = Stopwatch.GetTimestamp();
+        issued = Launching(fusedGradientsName);
         fusedGradients(launch.ForFusedGradients(network.Shape.Layers), step);
         Issued(issued);
     }
@@ -218,7 +224,7 @@ public sealed class IlgpuBackend : ITrainingBackend
             Output = View(work.Probabilities).SubView(start * classes, batch * classes),
         };
         FusedHiddenLayers(network, step, batch);
-        long issued = Stopwatch.GetTimestamp();
+        long issued = Launching(fusedTailName);
         fusedTail(launch.ForFusedTail(batch), step, 0);
         Issued(issued);
     }
@@ -226,7 +232,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     /// <summary>Launch 1 of the fused step, then each further hidden layer's forward product: every hidden layer's output.</summary>
     private void FusedHiddenLayers(Network network, FusedStep step, int batch)
     {
-        long issued = Stopwatch.GetTimestamp();
+        long issued = Launching(fusedHiddenForwardName);
         fusedHiddenForward(launch.ForFusedHiddenForward(batch, network.Shape.Hidden), step);
         Issued(issued);
         var layers = network.Layers;
@@ -236,7 +242,7 @@ public sealed class IlgpuBackend : ITrainingBackend
 
     public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels)
     {
-        long issued = Stopwatch.GetTimestamp();
+        long issued = Launching("GatherKernels.Batch");
         gatherBatch(launch.For(batch * source.Pixels), View(source.Images), View(source.Labels), View(source.Order), start, View(x), View(labels), batch, source.Pixels);
         Issued(issued);
     }
@@ -252,21 +258,21 @@ public sealed class IlgpuBackend : ITrainingBackend
 
     public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs)
     {
-        long issued = Stopwatch.GetTimestamp();
+        long issued = Launching("SoftmaxCrossEntropyKernels.Forward");
         softmaxForward(launch.For(batch), View(logits), View(labels), View(probabilities), View(outputs.Losses), View(outputs.Predictions), outputs.Offset, batch, classes);
         Issued(issued);
     }
 
     public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs)
     {
-        long issued = Stopwatch.GetTimestamp();
+        long issued = Launching("SoftmaxCrossEntropyKernels.ForwardBackward");
         softmaxForwardBackward(launch.For(batch), View(logits), View(labels), View(logitGradients), View(outputs.Losses), View(outputs.Predictions), outputs.Offset, batch, classes);
         Issued(issued);
     }
 
     public void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update)
     {
-        long issued = Stopwatch.GetTimestamp();
+        long issued = Launching(OptimizerKernelNames[(int)update.Rule]);
         var config = launch.For(weights.Length);
         var (w, g, n) = (View(weights), View(gradients), weights.Length);
         switch (update.Rule)
@@ -306,10 +312,26 @@ public sealed class IlgpuBackend : ITrainingBackend
     {
         MatMulOperands.Require(problem, a.Length, b.Length, c.Length, epilogueOperand.Length);
         var variant = VariantFor(problem);
-        long issued = Stopwatch.GetTimestamp();
+        long issued = Launching(MatMulKernelNames[(int)variant]);
         matMul[variant](launch.ForMatMul(variant, problem), View(a), View(b), View(c), View(epilogueOperand), problem);
         Issued(issued);
     }
+
+    /// <summary>The kernel about to be launched, for a failure's message; the time issuing it starts.</summary>
+    private long Launching(string kernel)
+    {
+        LastKernelIssued = kernel;
+        return Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>The last kernel this backend launched or tried to: what a failed operation names.</summary>
+    public string? LastKernelIssued { get; private set; }
+
+    private static string KernelName(Delegate kernel) => $"{kernel.Method.DeclaringType!.Name}.{kernel.Method.Name}";
+
+    private static readonly string[] OptimizerKernelNames = Enum.GetNames<UpdateRule>().Select(rule => $"{nameof(OptimizerKernels)}.{rule}").ToArray();
+
+    private static readonly string[] MatMulKernelNames = Enum.GetNames<MatMulVariant>().Select(variant => $"{nameof(MatMulKernels)}.{variant}").ToArray();
 
     /// <summary>Counts a launch and the host time spent issuing it since <paramref name="since"/>.</summary>
     private void Issued(long since)

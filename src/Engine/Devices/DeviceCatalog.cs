@@ -16,16 +16,25 @@ namespace MnistGpu.Engine.Devices;
 /// <c>opencl</c>, <c>cuda:N</c>, <c>opencl:N</c> or a catalogue index. Each API is probed in its
 /// own ILGPU context, so a missing or broken driver becomes a note instead of an exception.
 /// Usable means "builds": an OpenCL device that ILGPU refuses only for want of generic address
-/// space (<see cref="GenericAddressSpaceOverride"/>) is usable when every kernel builds on it,
-/// which is found out only when it is listed or asked for, so no other command pays for it.
+/// space (<see cref="GenericAddressSpaceOverride"/>) or for an OpenCL C older than 2.0
+/// (<see cref="CVersionOverride"/>, Oclgrind) is usable when every kernel builds on it, which is
+/// found out only when it is listed or asked for, so no other command pays for it. A device can
+/// also be named by a part of its name (<c>opencl:rusticl</c>), since indices follow the order in
+/// which the OpenCL loader lists its drivers.
 /// </summary>
 public sealed class DeviceCatalog : IDisposable
 {
     private const string OverrideNote = "ILGPU reports no generic address space; every kernel built";
 
+    private const string CVersionNote = "OpenCL C taken as 2.0; every kernel built; a checking device, never chosen by auto";
+
+    /// <summary>Devices that simulate a GPU to check kernels, never chosen by auto whatever type they report.</summary>
+    private static readonly string[] Simulators = ["Oclgrind"];
+
     private readonly List<Context> contexts = [];
     private readonly List<Entry> entries = [];
     private readonly List<string> notes = [];
+    private bool gpuPlan;
 
     public DeviceCatalog()
     {
@@ -62,9 +71,11 @@ public sealed class DeviceCatalog : IDisposable
     /// </summary>
     /// <exception cref="UserInputException">No such device, or it is not usable.</exception>
     /// <param name="hostThreads">Threads for the host backend (default: one per core).</param>
-    public ITrainingBackend Open(string spec, out string choice, long? memoryLimitBytes = null, int? hostThreads = null)
+    /// <param name="gpuPlan">Plans launches as for a GPU (shared-memory tiles, group reductions) whatever the device is: to check the GPU kernels on a simulator or a CPU runtime.</param>
+    public ITrainingBackend Open(string spec, out string choice, long? memoryLimitBytes = null, int? hostThreads = null, bool gpuPlan = false)
     {
         spec = spec.Trim().ToLowerInvariant();
+        this.gpuPlan = gpuPlan;
         if (spec == "auto")
             return OpenAutomatically(out choice, memoryLimitBytes, hostThreads);
 
@@ -97,7 +108,7 @@ public sealed class DeviceCatalog : IDisposable
     private ITrainingBackend OpenAutomatically(out string choice, long? memoryLimitBytes, int? hostThreads)
     {
         var candidates = entries.Where(e => e.Info.Kind == DeviceKind.Cuda && e.Info.Usable)
-            .Concat(entries.Where(e => e.Info.Kind == DeviceKind.OpenCl && e.IsGpu && (e.Info.Usable || e.Unchecked)).OrderBy(e => e.IsIntegrated))
+            .Concat(entries.Where(e => e.Info.Kind == DeviceKind.OpenCl && e.IsGpu && !e.IsForChecking && (e.Info.Usable || e.Unchecked)).OrderBy(e => e.IsIntegrated))
             .Append(entries.Find(e => e.Info.Kind == DeviceKind.Host)!);
         foreach (var entry in candidates)
         {
@@ -134,8 +145,8 @@ public sealed class DeviceCatalog : IDisposable
         if (entry.Device is null || entry.Context is null)
             return new HostBackend(hostThreads, memoryLimitBytes);
         if (entry.Unchecked && entry.Device is CLDevice device)
-            GenericAddressSpaceOverride.Apply(device);
-        var (backend, error) = Build(entry.Context, entry.Device, entry, memoryLimitBytes);
+            ApplyOverrides(entry, device);
+        var (backend, error) = Build(entry.Context, entry.Device, entry, memoryLimitBytes, gpuPlan);
         if (backend is null)
         {
             entry.MarkUnusable(error!);
@@ -143,7 +154,7 @@ public sealed class DeviceCatalog : IDisposable
         }
 
         if (entry.Unchecked)
-            entry.MarkUsable(OverrideNote);
+            entry.MarkUsable(entry.NeedsCVersion ? CVersionNote : OverrideNote);
         contexts.Remove(entry.Context);
         return backend;
     }
@@ -160,8 +171,8 @@ public sealed class DeviceCatalog : IDisposable
             return;
         }
 
-        GenericAddressSpaceOverride.Apply(device);
-        var (backend, error) = Build(context, device, entry, memoryLimitBytes: null);
+        ApplyOverrides(entry, device);
+        var (backend, error) = Build(context, device, entry, memoryLimitBytes: null, gpuPlan: false);
         if (backend is null)
         {
             context.Dispose();
@@ -170,25 +181,34 @@ public sealed class DeviceCatalog : IDisposable
         }
 
         backend.Dispose();
-        entry.MarkUsable(OverrideNote);
+        entry.MarkUsable(entry.NeedsCVersion ? CVersionNote : OverrideNote);
+    }
+
+    private static void ApplyOverrides(Entry entry, CLDevice device)
+    {
+        if (!device.Capabilities.GenericAddressSpace)
+            GenericAddressSpaceOverride.Apply(device);
+        if (entry.NeedsCVersion)
+            CVersionOverride.Apply(device);
     }
 
     /// <summary>Creates the accelerator and builds every kernel; on failure, the compiler's first error line (ILGPU traces the build log).</summary>
-    private static (IlgpuBackend? Backend, string? Error) Build(Context context, Device device, Entry entry, long? memoryLimitBytes)
+    private static (IlgpuBackend? Backend, string? Error) Build(Context context, Device device, Entry entry, long? memoryLimitBytes, bool gpuPlan)
     {
         using var log = new StringWriter();
         using var listener = new TextWriterTraceListener(log);
         Trace.Listeners.Add(listener);
         try
         {
-            return (new IlgpuBackend(context, device, Describe(entry), memoryLimitBytes), null);
+            return (new IlgpuBackend(context, device, Describe(entry), memoryLimitBytes, planAsGpu: gpuPlan), null);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             listener.Flush();
             string? compilerError = log.ToString().Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Contains("error", StringComparison.OrdinalIgnoreCase));
             string reason = compilerError ?? e.Message.ReplaceLineEndings(" ");
-            return (null, entry.Unchecked ? $"ILGPU reports no generic address space, and building the kernels failed: {reason}" : reason);
+            string overridden = entry.NeedsCVersion ? "ILGPU reports OpenCL C older than 2.0" : "ILGPU reports no generic address space";
+            return (null, entry.Unchecked ? $"{overridden}, and building the kernels failed: {reason}" : reason);
         }
         finally
         {
@@ -200,15 +220,18 @@ public sealed class DeviceCatalog : IDisposable
     {
         var found = entries.Where(e => e.Info.Kind == kind).ToList();
         if (found.Count > 0)
-            return string.Join("; ", found.Select(e => $"{e.Info.Id} ({e.Info.Name}) {(!e.IsGpu ? "is not a GPU" : e.Info.Usable ? "is usable" : "unusable: " + e.Info.Reason)}"));
+            return string.Join("; ", found.Select(e => $"{e.Info.Id} ({e.Info.Name}) {(e.IsForChecking ? "is for checking kernels" : !e.IsGpu ? "is not a GPU" : e.Info.Usable ? "is usable" : "unusable: " + e.Info.Reason)}"));
         string name = DeviceInfo.NameOf(kind);
         return notes.FirstOrDefault(n => n.StartsWith(name, StringComparison.Ordinal)) ?? $"{name}: no device";
     }
 
     private static string Describe(Entry entry) => $"{entry.Info.Id} ({entry.Info.Name})";
 
+    /// <summary>"opencl", "opencl:1", "3", or a kind and a part of the name: "opencl:rusticl".</summary>
     private static bool Matches(DeviceInfo info, string spec) =>
-        spec == info.KindName || spec == info.Id || spec == info.Index.ToString(CultureInfo.InvariantCulture);
+        spec == info.KindName || spec == info.Id || spec == info.Index.ToString(CultureInfo.InvariantCulture)
+        || (spec.StartsWith(info.KindName + ":", StringComparison.Ordinal) && spec.Length > info.KindName.Length + 1
+            && !char.IsAsciiDigit(spec[info.KindName.Length + 1]) && info.Name.Contains(spec[(info.KindName.Length + 1)..], StringComparison.OrdinalIgnoreCase));
 
     private string Available() =>
         string.Join(", ", entries.Where(e => e.Info.Usable || e.Unchecked).Select(e => $"{e.Info.Index}={Describe(e)}"));
@@ -266,11 +289,11 @@ public sealed class DeviceCatalog : IDisposable
         string? reason = null;
         bool isGpu = kind == DeviceKind.Cuda;
         bool isIntegrated = false;
-        bool needsOverride = false;
+        bool needsOverride = false, needsCVersion = false;
         string name = device.Name.Trim();
         if (device is CLDevice cl)
         {
-            (reason, needsOverride) = OpenClUnusableReason(cl);
+            (reason, needsOverride, needsCVersion) = OpenClUnusableReason(cl);
             isGpu = cl.DeviceType.HasFlag(CLDeviceType.CL_DEVICE_TYPE_GPU);
             isIntegrated = isGpu && OpenClDeviceInfo.IsIntegrated(cl.DeviceId);
             string type = isGpu ? (isIntegrated ? "integrated GPU" : "GPU") : cl.DeviceType.HasFlag(CLDeviceType.CL_DEVICE_TYPE_CPU) ? "CPU" : "accelerator";
@@ -290,23 +313,26 @@ public sealed class DeviceCatalog : IDisposable
         var info = new DeviceInfo(
             index, kind, kindIndex, name, memory, device.NumMultiprocessors,
             device.WarpSize, device.MaxNumThreadsPerGroup, isGpu, reason is null, reason);
-        return new Entry(info, device, context, isGpu, isIntegrated, needsOverride);
+        return new Entry(info, device, context, isGpu, isIntegrated, needsOverride)
+        {
+            NeedsCVersion = needsCVersion,
+            IsForChecking = needsCVersion || Simulators.Any(s => name.Contains(s, StringComparison.OrdinalIgnoreCase)),
+        };
     }
 
-    /// <summary>ILGPU's own test for an OpenCL device it can compile for, with the reason; whether only the override stands in the way.</summary>
-    private static (string? Reason, bool NeedsOverride) OpenClUnusableReason(CLDevice device)
+    /// <summary>
+    /// ILGPU's own test for an OpenCL device it can compile for, with the reason; whether only
+    /// the overrides stand in the way, and whether the C version's is one of them.
+    /// </summary>
+    private static (string? Reason, bool NeedsOverride, bool NeedsCVersion) OpenClUnusableReason(CLDevice device)
     {
         var minimum = ILGPU.Backends.OpenCL.CLBackend.MinimumVersion;
-        if (device.CLStdVersion < minimum)
-            return ($"OpenCL C {device.CLStdVersion} is older than the {minimum} that ILGPU needs", false);
-        if (!device.Capabilities.GenericAddressSpace)
-        {
-            return GenericAddressSpaceOverride.IsAvailable
-                ? ("not checked yet", true)
-                : ($"OpenCL {device.DeviceVersion} without generic address space support, which ILGPU needs", false);
-        }
-
-        return (null, false);
+        bool oldC = device.CLStdVersion < minimum;
+        if (oldC && !CVersionOverride.IsAvailable)
+            return ($"OpenCL C {device.CLStdVersion} is older than the {minimum} that ILGPU needs", false, false);
+        if (!device.Capabilities.GenericAddressSpace && !GenericAddressSpaceOverride.IsAvailable)
+            return ($"OpenCL {device.DeviceVersion} without generic address space support, which ILGPU needs", false, false);
+        return oldC || !device.Capabilities.GenericAddressSpace ? ("not checked yet", true, oldC) : (null, false, false);
     }
 
     /// <summary>A device; the host backend has no ILGPU device or context. <see cref="Unchecked"/>: usable only if its kernels build, not yet tried.</summary>
@@ -323,6 +349,12 @@ public sealed class DeviceCatalog : IDisposable
         public bool IsIntegrated { get; } = IsIntegrated;
 
         public bool Unchecked { get; private set; } = Unchecked;
+
+        /// <summary>Usable only with <see cref="CVersionOverride"/>.</summary>
+        public bool NeedsCVersion { get; init; }
+
+        /// <summary>A simulator, or a device ILGPU only compiles for through the C-version override: for checking kernels, never chosen by auto.</summary>
+        public bool IsForChecking { get; init; }
 
         public void MarkUsable(string note)
         {

@@ -102,6 +102,13 @@ public sealed class DeviceVerifier : IDisposable
         {
             return check.Run(this);
         }
+        catch (Exception e) when (e is not (OutOfMemoryException or UserInputException))
+        {
+            // A device that fails a check fails that check only: the row names the error and the
+            // kernel, and the other checks still run.
+            string kernel = device is IlgpuBackend { LastKernelIssued: { } name } ? $" in {name}" : "";
+            return new CheckResult(check.Check.Name, "-", double.NaN, double.NaN, 0, 0, $"the device failed{kernel}: {Describe(e)}");
+        }
         finally
         {
             foreach (var array in allocated)
@@ -111,6 +118,14 @@ public sealed class DeviceVerifier : IDisposable
     }
 
     public IEnumerable<CheckResult> RunAll() => CheckNames.Select(Run);
+
+    /// <summary>An OpenCL or CUDA error by its code (ILGPU's own message says only the exception's type).</summary>
+    private static string Describe(Exception e) => e switch
+    {
+        ILGPU.Runtime.OpenCL.CLException cl => $"{cl.Error} ({e.GetType().Name})",
+        ILGPU.Runtime.Cuda.CudaException cuda => $"{cuda.Error} ({e.GetType().Name})",
+        _ => $"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}",
+    };
 
     public void Dispose()
     {

@@ -33,6 +33,22 @@ public sealed class DeviceVerifierTests
         Assert.True(verifier.Run("dense backward input 13x29x11").Passed);
     }
 
+    [Fact]
+    public void A_check_whose_device_throws_is_a_failing_row_and_the_next_check_runs()
+    {
+        using var reference = new ReferenceBackend();
+        using var failing = new FailingSoftmax(reference);
+        using var verifier = new DeviceVerifier(failing, Bundled.Mnist.Train);
+
+        var results = DeviceVerifier.CheckNames.Zip(verifier.RunAll()).ToDictionary(pair => pair.First, pair => pair.Second);
+
+        Assert.Equal(DeviceVerifier.CheckNames.Count, results.Count);
+        var failed = results["softmax-cross-entropy forward 5x3"];
+        Assert.Equal("softmax-cross-entropy forward 5x3", failed.Operation);
+        Assert.Equal("the device failed: InvalidOperationException: CL_INVALID_ARG_SIZE, as a strict driver says it", failed.Problem);
+        Assert.True(results["dense forward 1x1x1"].Passed);
+    }
+
     public static TheoryData<string> Checks => new(DeviceVerifier.CheckNames);
 
     /// <summary>Each check runs to the end and compares something: the reference against itself differs only by float rounding.</summary>
@@ -55,6 +71,13 @@ public sealed class DeviceVerifierTests
         Assert.Equal(DeviceVerifier.CheckNames.Count, DeviceVerifier.CheckNames.Distinct().Count());
         using var verifier = new DeviceVerifier(new ReferenceBackend(), Bundled.Mnist.Train);
         Assert.Throws<ArgumentException>(() => verifier.Run("no such check"));
+    }
+
+    /// <summary>The reference, except that the softmax forward throws, as a launch a driver refuses.</summary>
+    private sealed class FailingSoftmax(ReferenceBackend inner) : DelegatingBackend(inner)
+    {
+        public override void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
+            throw new InvalidOperationException("CL_INVALID_ARG_SIZE, as a strict driver says it");
     }
 
     /// <summary>The reference, except that every dense forward output's element 5 is 1e-3 too large.</summary>
