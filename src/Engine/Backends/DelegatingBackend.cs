@@ -31,6 +31,7 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
     public void Download<T>(DeviceArray<T> source, Span<T> target)
         where T : unmanaged, INumber<T> => Inner.Download(source, target);
 
+    /// <summary>The inner backend's step, fused where it fuses; a wrapper that must see each operation overrides this to compose the step (<see cref="TrainingStep.Compose"/>).</summary>
     public virtual void TrainStep(TrainingStep work, int start, int batch) =>
         Around("training step", () => Inner.TrainStep(work, start, batch));
 

@@ -367,8 +367,12 @@ public sealed class IlgpuBackend : ITrainingBackend
         return layerTable;
     }
 
-    /// <summary>The fused kernels are written for this backend's arrays and a row's logits in registers (<see cref="KernelInventory.CanFuse"/>).</summary>
-    private bool CanFuse(Network network) => FusedSteps && ReferenceEquals(network.Backend, this) && KernelInventory.CanFuse(network.Shape);
+    /// <summary>
+    /// The fused kernels keep a row's logits in registers (<see cref="KernelInventory.CanFuse"/>).
+    /// What the network and device can do decides, never which object the network was built on:
+    /// a wrapping backend fuses unless it opts out by composing the step itself.
+    /// </summary>
+    private bool CanFuse(Network network) => FusedSteps && KernelInventory.CanFuse(network.Shape);
 
     private FusedStep Fused(Network network, BatchSource source, DeviceArray<float> output, DeviceArray<float> losses, DeviceArray<int> predictions, int start, int batch, OptimizerStep optimizer) => new()
     {

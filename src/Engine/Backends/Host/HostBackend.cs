@@ -188,8 +188,9 @@ public sealed class HostBackend : ITrainingBackend
     }
 
     /// <summary>The fused step is written for this backend's own arrays, with pixel indices that fit 16 bits; it fuses the first layer of any network, and the output layer too of one with one hidden layer.</summary>
+    /// <summary>What the network can do decides, never which object it was built on: a wrapping backend fuses unless it opts out.</summary>
     private bool CanFuse(Network network) =>
-        FusedSteps && ReferenceEquals(network.Backend, this) && HostFusedStep<PortableFloat>.Fits(network.Shape.Inputs);
+        FusedSteps && HostFusedStep<PortableFloat>.Fits(network.Shape.Inputs);
 
     private static Span<T> Span<T>(DeviceArray<T> array)
         where T : unmanaged, INumber<T> => HostArray<T, T>.Of(array).Span;
