@@ -42,10 +42,7 @@ internal static class BenchCommand
         {
             string? jsonPath = parsed.GetValue(json)?.FullName;
             string? dataDirectory = parsed.GetValue(data)?.FullName;
-            var files = new CommandFiles().Output("--json", jsonPath);
-            foreach (string file in MnistData.Files(dataDirectory))
-                files.Input("--data", file);
-            files.Check();
+            new CommandFiles().Output("--json", jsonPath).Inputs("--data", MnistData.Files(dataDirectory)).Check();
             if (jsonPath is not null)
                 OutputFile.Check(jsonPath, "--json", OutputFile.SummaryBytes);
             var settings = network.Apply(parsed, defaults with { Epochs = parsed.GetValue(epochs), Seed = parsed.GetValue(seed) });

@@ -23,10 +23,7 @@ internal static class ReportCommand
             string folder = parsed.GetValue(previews)!.FullName;
             string modelPath = parsed.GetValue(model)!.FullName;
             string? dataDirectory = parsed.GetValue(data)?.FullName;
-            var files = new CommandFiles().Input("--model", modelPath);
-            foreach (string file in MnistData.Files(dataDirectory))
-                files.Input("--data", file);
-            files.Output(folder).Check();
+            new CommandFiles().Input("--model", modelPath).Inputs("--data", MnistData.Files(dataDirectory)).Output(folder).Check();
             PreviewOptions.Check(folder);
             var checkpoint = Checkpoint.Load(modelPath);
             var mnist = MnistData.Load(dataDirectory);

@@ -156,9 +156,7 @@ internal static class TrainCommand
             files.Output("--resume", request.ResumePath);
         else
             files.Input("--resume", request.ResumePath).Output("--save", request.SavePath);
-        foreach (string file in MnistData.Files(request.DataDirectory))
-            files.Input("--data", file);
-        files.Output("--json", request.JsonPath).Output(request.PreviewFolder).Check();
+        files.Inputs("--data", MnistData.Files(request.DataDirectory)).Output("--json", request.JsonPath).Output(request.PreviewFolder).Check();
         if (savesBack)
             OutputFile.Check(request.ResumePath!, "--resume");
         else if (request.SavePath is not null)

@@ -423,10 +423,5 @@ public sealed partial class LostWorkTests : IDisposable
         new[] { data.Path, folder.Path }.SelectMany(root => Directory.GetFiles(root, "*", SearchOption.AllDirectories))
             .ToDictionary(path => path, path => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path))));
 
-    private static void AssertOneLine(string error, string expectedStart)
-    {
-        var line = Assert.Single(error.TrimEnd().Split('\n'));
-        Assert.True(line.StartsWith(expectedStart, StringComparison.Ordinal), $"expected a line starting \"{expectedStart}\", got \"{line}\"");
-        Assert.DoesNotContain("Exception", line);
-    }
+    private static void AssertOneLine(string error, string expectedStart) => OneLine.Expect(error, expectedStart);
 }

@@ -34,7 +34,6 @@ public sealed class DeviceCatalog : IDisposable
     private readonly List<Context> contexts = [];
     private readonly List<Entry> entries = [];
     private readonly List<string> notes = [];
-    private bool gpuPlan;
 
     public DeviceCatalog()
     {
@@ -75,9 +74,8 @@ public sealed class DeviceCatalog : IDisposable
     public ITrainingBackend Open(string spec, out string choice, long? memoryLimitBytes = null, int? hostThreads = null, bool gpuPlan = false)
     {
         spec = spec.Trim().ToLowerInvariant();
-        this.gpuPlan = gpuPlan;
         if (spec == "auto")
-            return OpenAutomatically(out choice, memoryLimitBytes, hostThreads);
+            return OpenAutomatically(out choice, memoryLimitBytes, hostThreads, gpuPlan);
 
         var matches = entries.Where(e => Matches(e.Info, spec)).ToList();
         if (matches.Count == 0)
@@ -90,7 +88,7 @@ public sealed class DeviceCatalog : IDisposable
 
         var entry = matches.Find(e => e.Info.Usable || e.Unchecked) ?? matches[0];
         RequireHostForThreads(entry, hostThreads, spec);
-        var backend = entry.Info.Usable || entry.Unchecked ? TryOpen(entry, memoryLimitBytes, hostThreads) : null;
+        var backend = entry.Info.Usable || entry.Unchecked ? TryOpen(entry, memoryLimitBytes, hostThreads, gpuPlan) : null;
         if (backend is null)
             throw new UserInputException($"device '{spec}' ({entry.Info.Name}) is not usable: {entry.Info.Reason}; available: {Available()}");
         choice = Describe(entry);
@@ -105,14 +103,14 @@ public sealed class DeviceCatalog : IDisposable
     }
 
     /// <summary>A usable CUDA GPU, else a usable OpenCL GPU (discrete before integrated), else the host's own SIMD path.</summary>
-    private ITrainingBackend OpenAutomatically(out string choice, long? memoryLimitBytes, int? hostThreads)
+    private ITrainingBackend OpenAutomatically(out string choice, long? memoryLimitBytes, int? hostThreads, bool gpuPlan)
     {
         var candidates = entries.Where(e => e.Info.Kind == DeviceKind.Cuda && e.Info.Usable)
             .Concat(entries.Where(e => e.Info.Kind == DeviceKind.OpenCl && e.IsGpu && !e.IsForChecking && (e.Info.Usable || e.Unchecked)).OrderBy(e => e.IsIntegrated))
             .Append(entries.Find(e => e.Info.Kind == DeviceKind.Host)!);
         foreach (var entry in candidates)
         {
-            if (TryOpen(entry, memoryLimitBytes, hostThreads) is not { } backend)
+            if (TryOpen(entry, memoryLimitBytes, hostThreads, gpuPlan) is not { } backend)
                 continue;
             if (hostThreads is not null && entry.Info.Kind != DeviceKind.Host)
             {
@@ -140,7 +138,7 @@ public sealed class DeviceCatalog : IDisposable
     }
 
     /// <summary>The backend for <paramref name="entry"/>, or null when it turns out unusable (its info then says why).</summary>
-    private ITrainingBackend? TryOpen(Entry entry, long? memoryLimitBytes, int? hostThreads)
+    private ITrainingBackend? TryOpen(Entry entry, long? memoryLimitBytes, int? hostThreads, bool gpuPlan)
     {
         if (entry.Device is null || entry.Context is null)
             return new HostBackend(hostThreads, memoryLimitBytes);

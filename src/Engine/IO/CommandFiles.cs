@@ -22,6 +22,13 @@ public sealed class CommandFiles
         return this;
     }
 
+    public CommandFiles Inputs(string role, IEnumerable<string> paths)
+    {
+        foreach (string path in paths)
+            Input(role, path);
+        return this;
+    }
+
     public CommandFiles Output(string role, string? path)
     {
         if (path is not null && Place.Of(role, path) is { Written: true } place)

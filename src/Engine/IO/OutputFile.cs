@@ -33,9 +33,7 @@ public static class OutputFile
         var status = FileKinds.Status(path);
         if (status.Kind is FileKind.CharacterDevice or FileKind.Fifo)
             return;
-        if (status.Kind != FileKind.Regular && status.Kind != FileKind.Missing)
-            throw new UserInputException($"{option} {path}: is {FileKinds.Describe(status.Kind)}; give a file name");
-        RequireReplaceable(path, status, option);
+        RequireReplaceableFile(path, option);
 
         string folder = FolderOf(Target(path, option));
         var folderKind = FileKinds.Of(folder);
@@ -60,7 +58,7 @@ public static class OutputFile
         {
             ProbeWritable(full, $"{option} {path}");
             foreach (string file in files)
-                Check(Path.Combine(full, file), option);
+                RequireReplaceableFile(Path.Combine(full, file), option);
             foreach (string folder in folders)
             {
                 string inside = Path.Combine(full, folder);
@@ -85,11 +83,7 @@ public static class OutputFile
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> by the rule above.</summary>
     /// <exception cref="UserInputException">The path is a folder or another kind of file that is never written, or a read-only file.</exception>
     /// <exception cref="EngineException">Writing failed: disk full, I/O error, permission lost, or a stop signal while waiting for a FIFO's reader. The temporary file is gone.</exception>
-    public static void Write(string path, ReadOnlySpan<byte> bytes)
-    {
-        var copy = bytes.ToArray();
-        Write(path, stream => stream.Write(copy));
-    }
+    public static void Write(string path, byte[] bytes) => Write(path, stream => stream.Write(bytes));
 
     /// <summary>
     /// Writes what <paramref name="write"/> writes to the stream it is given, by the rule above:
@@ -106,9 +100,7 @@ public static class OutputFile
             return;
         }
 
-        if (status.Kind != FileKind.Regular && status.Kind != FileKind.Missing)
-            throw new UserInputException($"{path}: is {FileKinds.Describe(status.Kind)}; give a file name");
-        RequireReplaceable(path, status, "");
+        RequireReplaceableFile(path, "");
 
         string target = Target(path, "");
         string folder = FolderOf(target);
@@ -198,6 +190,15 @@ public static class OutputFile
         {
             throw WriteFailure(path, e);
         }
+    }
+
+    /// <summary>A file inside a folder already found writable: nothing there, or a file that may be replaced.</summary>
+    private static void RequireReplaceableFile(string path, string option)
+    {
+        var status = FileKinds.Status(path);
+        if (status.Kind != FileKind.Regular && status.Kind != FileKind.Missing)
+            throw new UserInputException($"{option} {path}: is {FileKinds.Describe(status.Kind)}; give a file name".TrimStart());
+        RequireReplaceable(path, status, option);
     }
 
     /// <summary>
