@@ -51,7 +51,7 @@ internal static class KernelsCommand
             settings.Validate();
             shape.Validate();
             using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, diagnostics);
-            var launches = backend.PlannedLaunches(shape, settings.BatchSize, settings.Optimizer);
+            var launches = Engine.Steps.PlannedStep.Of(backend, shape, settings.BatchSize, settings.Optimizer);
             if (launches.Count == 0)
             {
                 output.WriteLine($"{backend.DeviceName} runs its own SIMD code, not ILGPU kernels: nothing to list.");

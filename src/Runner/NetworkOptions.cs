@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using MnistGpu.Engine;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
 using MnistGpu.Engine.Training;
 
 namespace MnistGpu.Runner;
@@ -114,10 +115,10 @@ internal sealed class NetworkOptions
             Momentum = parsed.GetValue(momentum) ?? chosen.Momentum,
             Nesterov = parsed.GetValue(nesterov),
         };
-        var widths = parsed.GetResult(layers) is { Implicit: false } ? parsed.GetValue(layers)!
+        IReadOnlyList<LayerSpec> specs = parsed.GetResult(layers) is { Implicit: false } ? parsed.GetValue(layers)!.Select(width => (LayerSpec)width).ToArray()
             : parsed.GetValue(hidden) is int width ? [width]
-            : settings.Layers.ToArray();
-        return settings with { Layers = widths, Optimizer = chosen };
+            : settings.Layers;
+        return settings with { Layers = specs, Optimizer = chosen };
     }
 
     private static bool Given(System.CommandLine.Parsing.CommandResult result, Option option) => result.GetResult(option) is { Implicit: false };

@@ -108,7 +108,7 @@ public sealed class ModelCommandsTests : IDisposable
         var run = CliRun.Run(["export", "--model", path, "--onnx", onnx]);
         Assert.Equal("", run.Error);
         Assert.Equal(0, run.Code);
-        string layers = string.Concat(checkpoint.Shape.HiddenWidths.Select(_ => "Gemm -> Relu -> "));
+        string layers = string.Concat(checkpoint.Shape.HiddenLayers.Select(_ => "Gemm -> Relu -> "));
         Assert.Contains($"[0,1] -> {layers}Gemm -> Softmax -> 'probabilities'", run.Diagnostics);
 
         const int count = 1_000;

@@ -1,5 +1,4 @@
 using System.Numerics;
-using MnistGpu.Engine.Model;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends;
@@ -31,12 +30,8 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
     public void Download<T>(DeviceArray<T> source, Span<T> target)
         where T : unmanaged, INumber<T> => Inner.Download(source, target);
 
-    /// <summary>The inner backend's step, fused where it fuses; a wrapper that must see each operation overrides this to compose the step (<see cref="TrainingStep.Compose"/>).</summary>
-    public virtual void TrainStep(TrainingStep work, int start, int batch) =>
-        Around("training step", () => Inner.TrainStep(work, start, batch));
-
-    public virtual void EvaluateBatch(EvaluationPass work, int start, int batch) =>
-        Around("evaluation batch", () => Inner.EvaluateBatch(work, start, batch));
+    /// <summary>The inner backend's fusion: a wrapper keeps it unless it opts out by returning null.</summary>
+    public virtual ITrainingBackend? FusionTarget => Inner.FusionTarget;
 
     public bool FusedSteps
     {
@@ -70,8 +65,6 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
         Around(update.Rule switch { UpdateRule.RmsProp => "rmsprop", UpdateRule.Adam => "adam", _ => "sgd" }, () => Inner.OptimizerUpdate(weights, gradients, state, update));
 
     public virtual void Synchronize() => Inner.Synchronize();
-
-    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch, OptimizerSettings optimizer) => Inner.PlannedLaunches(shape, batch, optimizer);
 
     public string MatMulImplementation(MatMulProblem problem) => Inner.MatMulImplementation(problem);
 

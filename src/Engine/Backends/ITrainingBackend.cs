@@ -1,5 +1,4 @@
 using System.Numerics;
-using MnistGpu.Engine.Model;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends;
@@ -36,22 +35,16 @@ public interface ITrainingBackend : IDisposable
     void Download<T>(DeviceArray<T> source, Span<T> target)
         where T : unmanaged, INumber<T>;
 
-    /// <summary>
-    /// One training step on rows [start, start + batch) of the epoch's order: gather, forward,
-    /// softmax-cross-entropy, backward, the optimizer's update. By default it is the operations below, in the
-    /// order <see cref="TrainingStep.Compose"/> gives; a backend may implement it fused, and is
-    /// then checked against that composition.
-    /// </summary>
-    void TrainStep(TrainingStep work, int start, int batch) => work.Compose(start, batch);
-
-    /// <summary>
-    /// Rows [start, start + batch) of a forward-only pass: probabilities, losses and predictions.
-    /// By default the operations <see cref="EvaluationPass.Compose"/> gives; a backend may fuse it.
-    /// </summary>
-    void EvaluateBatch(EvaluationPass work, int start, int batch) => work.Compose(start, batch);
-
-    /// <summary>Whether <see cref="TrainStep"/> and <see cref="EvaluateBatch"/> run fused where this backend can; false runs the compositions, to compare the two.</summary>
+    /// <summary>Whether training steps and evaluation batches run fused where this backend can; false runs them as separate operations, to compare the two.</summary>
     bool FusedSteps { get; set; }
+
+    /// <summary>
+    /// The backend whose own fused step runners may drive the arrays allocated here, or null for
+    /// separate operations only: by default this one. A wrapper passes its inner backend's on, so
+    /// wrapping keeps fusion, or returns null to opt out (the profiler, which times each operation).
+    /// The step runners choose by what this backend is and what the network needs, never by identity.
+    /// </summary>
+    ITrainingBackend? FusionTarget => this;
 
     /// <summary>Kernel launches issued so far; by default 0, for a backend that launches none.</summary>
     long KernelLaunches => 0;
@@ -88,12 +81,6 @@ public interface ITrainingBackend : IDisposable
 
     /// <summary>Which implementation runs <paramref name="problem"/> here, for benchmark reports: e.g. "SharedMemoryTiled".</summary>
     string MatMulImplementation(MatMulProblem problem);
-
-    /// <summary>
-    /// The kernel launches of one training step of <paramref name="shape"/> at <paramref name="batch"/>
-    /// rows as this backend plans them; by default empty, for a backend that launches no kernels.
-    /// </summary>
-    IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch, OptimizerSettings optimizer) => [];
 
     /// <summary>Every matrix-multiply implementation this backend can run, planned or not, by name.</summary>
     IReadOnlyList<string> MatMulVariants { get; }

@@ -6,7 +6,6 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
-using MnistGpu.Engine.Model;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends;
@@ -38,8 +37,6 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly string fusedHiddenForwardName, fusedTailName, fusedGradientsName;
     private long launches;
     private long issueTicks;
-    private Network? layerTableOf;
-    private DeviceArray<int>? layerTable;
 
     /// <summary>
     /// Creates an accelerator on <paramref name="device"/> and compiles the kernels; the backend
@@ -82,7 +79,7 @@ public sealed class IlgpuBackend : ITrainingBackend
 
     public string DeviceName { get; }
 
-    /// <summary>Whether training steps and evaluation batches run as the fused launches of <see cref="FusedStepKernels"/> (<see cref="TrainStep"/>); false: the compositions.</summary>
+    /// <summary>Whether training steps and evaluation batches run as the fused launches of <see cref="FusedStepKernels"/>; false: the compositions.</summary>
     public bool FusedSteps { get; set; } = true;
 
     public long KernelLaunches => launches;
@@ -180,64 +177,28 @@ public sealed class IlgpuBackend : ITrainingBackend
             View(source).CopyToCPU(ref *pinned, target.Length);
     }
 
-    /// <summary>
-    /// Three launches (<see cref="FusedStepKernels"/>) for dense layers with ReLU and a softmax of
-    /// at most <see cref="FusedStepKernels.MaxClasses"/> classes on this backend's own arrays, and
-    /// two more per hidden layer beyond the first (its forward product, and its input gradient);
-    /// otherwise, or with <see cref="FusedSteps"/> off, the composition.
-    /// </summary>
-    public void TrainStep(TrainingStep work, int start, int batch)
-    {
-        var network = work.Network;
-        if (!CanFuse(network))
-        {
-            work.Compose(start, batch);
-            return;
-        }
-
-        var step = Fused(network, work.Source, network.Layers[^1].OutputGradient, work.Losses, work.Predictions, start, batch, work.Update);
-        FusedHiddenLayers(network, step, batch);
-        long issued = Launching(fusedTailName);
-        fusedTail(launch.ForFusedTail(batch), step, 1);
-        Issued(issued);
-        var layers = network.Layers;
-        for (int i = layers.Count - 2; i >= 1; i--)
-            DenseBackwardInput(layers[i].Parameters, layers[i].OutputGradient, layers[i - 1].Output, layers[i - 1].OutputGradient, batch);
-        issued = Launching(fusedGradientsName);
-        fusedGradients(launch.ForFusedGradients(network.Shape.Layers), step);
-        Issued(issued);
-    }
-
-    /// <summary>The fused step's forward launches, without the backward part, the tail writing probabilities.</summary>
-    public void EvaluateBatch(EvaluationPass work, int start, int batch)
-    {
-        var network = work.Network;
-        if (!CanFuse(network))
-        {
-            work.Compose(start, batch);
-            return;
-        }
-
-        int classes = network.Shape.Classes;
-        var step = Fused(network, work.Source, work.Probabilities, work.Losses, work.Predictions, start, batch, default) with
-        {
-            Output = View(work.Probabilities).SubView(start * classes, batch * classes),
-        };
-        FusedHiddenLayers(network, step, batch);
-        long issued = Launching(fusedTailName);
-        fusedTail(launch.ForFusedTail(batch), step, 0);
-        Issued(issued);
-    }
-
-    /// <summary>Launch 1 of the fused step, then each further hidden layer's forward product: every hidden layer's output.</summary>
-    private void FusedHiddenLayers(Network network, FusedStep step, int batch)
+    /// <summary>Launch 1 of the fused step (<see cref="FusedStepKernels"/>): the first hidden layer's output, x gathered from the images.</summary>
+    internal void FusedHiddenForward(FusedStep step)
     {
         long issued = Launching(fusedHiddenForwardName);
-        fusedHiddenForward(launch.ForFusedHiddenForward(batch, network.Shape.Hidden), step);
+        fusedHiddenForward(launch.ForFusedHiddenForward(step.Batch, step.HiddenUnits), step);
         Issued(issued);
-        var layers = network.Layers;
-        for (int i = 1; i < layers.Count - 1; i++)
-            DenseForward(layers[i].Parameters, layers[i - 1].Output, layers[i].Output, batch, relu: true);
+    }
+
+    /// <summary>Launch 2: the output layer and softmax-cross-entropy; with <paramref name="backward"/>, dz and the last hidden layer's gradient too.</summary>
+    internal void FusedTail(FusedStep step, bool backward)
+    {
+        long issued = Launching(fusedTailName);
+        fusedTail(launch.ForFusedTail(step.Batch), step, backward ? 1 : 0);
+        Issued(issued);
+    }
+
+    /// <summary>Launch 3: every dense layer's (inputs, outputs) parameter gradients and the optimizer's update.</summary>
+    internal void FusedGradients(FusedStep step, IReadOnlyList<(int Inputs, int Outputs)> layers)
+    {
+        long issued = Launching(fusedGradientsName);
+        fusedGradients(launch.ForFusedGradients(layers), step);
+        Issued(issued);
     }
 
     public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels)
@@ -294,16 +255,12 @@ public sealed class IlgpuBackend : ITrainingBackend
         Issued(issued);
     }
 
-    public IReadOnlyList<PlannedLaunch> PlannedLaunches(NetworkShape shape, int batch, OptimizerSettings optimizer) =>
-        KernelInventory.TrainingStep(launch, shape, batch, optimizer, fused: FusedSteps);
-
     public string MatMulImplementation(MatMulProblem problem) => VariantFor(problem).ToString();
 
     public void Synchronize() => accelerator.Synchronize();
 
     public void Dispose()
     {
-        layerTable?.Dispose();
         accelerator.Dispose();
         context.Dispose();
     }
@@ -340,75 +297,6 @@ public sealed class IlgpuBackend : ITrainingBackend
         launches++;
     }
 
-    /// <summary>
-    /// <see cref="FusedStep.LayerTable"/> for <paramref name="network"/>, on the device: uploaded
-    /// the first time a network is seen, kept while it is the one being trained.
-    /// </summary>
-    private DeviceArray<int> LayerTableOf(Network network)
-    {
-        if (ReferenceEquals(layerTableOf, network) && layerTable is not null)
-            return layerTable;
-        var table = new int[network.Layers.Count * FusedStep.LayerFields];
-        for (int i = 0; i < network.Layers.Count; i++)
-        {
-            var layer = network.Shape.Layers[i];
-            var row = table.AsSpan(i * FusedStep.LayerFields, FusedStep.LayerFields);
-            row[FusedStep.InputsField] = layer.Inputs;
-            row[FusedStep.OutputsField] = layer.Outputs;
-            row[FusedStep.ParametersField] = layer.Offset;
-            row[FusedStep.InputField] = i == 0 ? -1 : network.ActivationOffset(i - 1);
-            row[FusedStep.GradientField] = network.ActivationOffset(i);
-        }
-
-        layerTable?.Dispose();
-        layerTable = Allocate<int>(table.Length);
-        Upload<int>(table, layerTable);
-        layerTableOf = network;
-        return layerTable;
-    }
-
-    /// <summary>
-    /// The fused kernels keep a row's logits in registers (<see cref="KernelInventory.CanFuse"/>).
-    /// What the network and device can do decides, never which object the network was built on:
-    /// a wrapping backend fuses unless it opts out by composing the step itself.
-    /// </summary>
-    private bool CanFuse(Network network) => FusedSteps && KernelInventory.CanFuse(network.Shape);
-
-    private FusedStep Fused(Network network, BatchSource source, DeviceArray<float> output, DeviceArray<float> losses, DeviceArray<int> predictions, int start, int batch, OptimizerStep optimizer) => new()
-    {
-        Images = View(source.Images),
-        Labels = View(source.Labels),
-        Order = View(source.Order),
-        Parameters = View(network.Parameters),
-        // Arrays an optimizer does not keep (and a forward-only pass) are never read: any view will do.
-        State1 = View(network.OptimizerState.Arrays.Count > 0 ? network.OptimizerState.Arrays[0] : network.Gradients),
-        State2 = View(network.OptimizerState.Arrays.Count > 1 ? network.OptimizerState.Arrays[1] : network.Gradients),
-        TailInput = View(network.Layers[^2].Output),
-        TailInputGradient = View(network.Layers[^2].OutputGradient),
-        TailInputs = network.Shape.Layers[^1].Inputs,
-        OutputWeights = network.Shape.Layers[^1].WeightOffset,
-        Activations = View(network.Activations),
-        ActivationGradients = View(network.ActivationGradients),
-        LayerTable = View(LayerTableOf(network)),
-        DenseLayers = network.Layers.Count,
-        Output = View(output),
-        Losses = View(losses),
-        Predictions = View(predictions),
-        Start = start,
-        Batch = batch,
-        Pixels = network.Shape.Inputs,
-        HiddenUnits = network.Shape.Hidden,
-        Classes = network.Shape.Classes,
-        Rule = optimizer.Rule,
-        StepSize = optimizer.StepSize,
-        Rho = optimizer.Rho,
-        Beta1 = optimizer.Beta1,
-        Beta2 = optimizer.Beta2,
-        Epsilon = optimizer.Epsilon,
-        Momentum = optimizer.Momentum,
-        Nesterov = optimizer.Nesterov ? 1 : 0,
-    };
-
     private MatMulVariant VariantFor(MatMulProblem problem) => variantOverride ?? launch.VariantFor(problem);
 
     private void LoadMatMul(MatMulVariant variant)
@@ -417,7 +305,8 @@ public sealed class IlgpuBackend : ITrainingBackend
             matMul[variant] = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem>(KernelInventory.MatMul(variant));
     }
 
-    private static ArrayView<T> View<T>(DeviceArray<T> array)
+    /// <summary>The ILGPU view of an array of this backend, for step runners that build kernel arguments.</summary>
+    internal static ArrayView<T> View<T>(DeviceArray<T> array)
         where T : unmanaged, INumber<T> =>
         array is IlgpuArray<T> ilgpu
             ? ilgpu.View

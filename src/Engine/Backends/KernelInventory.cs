@@ -4,7 +4,6 @@ using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
-using MnistGpu.Engine.Model;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends;
@@ -60,61 +59,6 @@ public static class KernelInventory
         _ => MatMulKernels.SharedMemoryTiled,
     };
 
-    /// <summary>
-    /// Whether the fused kernels cover a step: they keep a row's logits in registers (or shared
-    /// memory), so the classes are bounded; any depth and any optimizer fuse.
-    /// </summary>
-    public static bool CanFuse(NetworkShape shape) => shape.Classes <= FusedStepKernels.MaxClasses;
-
-    /// <summary>
-    /// The launches of one training step of <paramref name="shape"/> at <paramref name="batch"/>
-    /// rows with <paramref name="optimizer"/>, as <paramref name="planner"/> plans them: when
-    /// <paramref name="fused"/>, the three fused ones and two per hidden layer beyond the first.
-    /// </summary>
-    public static IReadOnlyList<PlannedLaunch> TrainingStep(LaunchPlanner planner, NetworkShape shape, int batch, OptimizerSettings optimizer, bool fused)
-    {
-        if (fused && CanFuse(shape))
-        {
-            bool tiled = planner.FusedVariant == FusedVariant.Tiled;
-            int shared = tiled ? FusedStepKernels.TiledSharedMemoryBytes : 0;
-            var dense = shape.Layers;
-            var fusedLaunches = new List<PlannedLaunch>
-            {
-                Grid("hidden layer, x gathered from the images", tiled ? "FusedStepKernels.HiddenForwardTiled" : "FusedStepKernels.HiddenForwardPanel", planner.ForFusedHiddenForward(batch, shape.Hidden), shared),
-            };
-            for (int i = 1; i < dense.Count - 1; i++)
-                fusedLaunches.Add(Product($"dense forward {dense[i].Inputs}->{dense[i].Outputs}", MatMulProblem.Forward(batch, dense[i].Inputs, dense[i].Outputs, relu: true)));
-            fusedLaunches.Add(Grid("output layer, softmax-cross-entropy, dz and dh", tiled ? "FusedStepKernels.TailPerGroup" : "FusedStepKernels.TailPerRow", planner.ForFusedTail(batch), 0));
-            for (int i = dense.Count - 2; i >= 1; i--)
-                fusedLaunches.Add(Product($"dense backward input {dense[i].Outputs}->{dense[i].Inputs}", MatMulProblem.BackwardInput(batch, dense[i].Inputs, dense[i].Outputs)));
-            fusedLaunches.Add(Grid($"every parameter's gradient and {optimizer.Name}", tiled ? "FusedStepKernels.GradientsUpdateTiled" : "FusedStepKernels.GradientsUpdatePanel", planner.ForFusedGradients(dense), shared));
-            return fusedLaunches;
-        }
-
-        var launches = new List<PlannedLaunch> { Grid("gather", "GatherKernels.Batch", planner.For(batch * shape.Inputs), 0) };
-        var layers = shape.Layers;
-        for (int i = 0; i < layers.Count; i++)
-            launches.Add(Product($"dense forward {layers[i].Inputs}->{layers[i].Outputs}", MatMulProblem.Forward(batch, layers[i].Inputs, layers[i].Outputs, relu: i < layers.Count - 1)));
-        launches.Add(Grid("softmax-cross-entropy forward+backward", "SoftmaxCrossEntropyKernels.ForwardBackward", planner.For(batch), 0));
-        for (int i = layers.Count - 1; i >= 0; i--)
-        {
-            launches.Add(Product($"dense backward parameters {layers[i].Inputs}->{layers[i].Outputs}", MatMulProblem.BackwardParameters(batch, layers[i].Inputs, layers[i].Outputs)));
-            if (i > 0)
-                launches.Add(Product($"dense backward input {layers[i].Outputs}->{layers[i].Inputs}", MatMulProblem.BackwardInput(batch, layers[i].Inputs, layers[i].Outputs)));
-        }
-
-        // Each UpdateRule is named after the OptimizerKernels method that applies it.
-        launches.Add(Grid(optimizer.Name, $"{nameof(OptimizerKernels)}.{optimizer.Rule}", planner.For(shape.ParameterCount), 0));
-        return launches;
-
-        PlannedLaunch Product(string operation, MatMulProblem problem)
-        {
-            var variant = planner.VariantFor(problem);
-            var config = planner.ForMatMul(variant, problem);
-            return new PlannedLaunch(operation, $"MatMulKernels.{variant}", config.GridDim.X, config.GroupDim.X, SharedMemoryBytes(variant));
-        }
-    }
-
     /// <summary>The group size <paramref name="planner"/> launches <paramref name="kernel"/> with.</summary>
     public static int GroupSize(KernelEntry kernel, LaunchPlanner planner) => kernel switch
     {
@@ -160,9 +104,6 @@ public static class KernelInventory
         var compiled = (ILGPU.Backends.OpenCL.CLCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel.Method), KernelSpecialization.Empty);
         return compiled.Source;
     }
-
-    private static PlannedLaunch Grid(string operation, string kernel, KernelConfig config, int sharedMemoryBytes) =>
-        new(operation, kernel, config.GridDim.X, config.GroupDim.X, sharedMemoryBytes);
 
     private static KernelEntry Fused(string method, FusedVariant variant, Type? sum = null)
     {

@@ -1,6 +1,5 @@
 using System.Numerics;
 using ILGPU;
-using MnistGpu.Engine.Model;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends;
@@ -85,8 +84,8 @@ public sealed class LaunchPlanner
         ? new KernelConfig(Math.Clamp(batch, 1, maxGroups), 1 << BitOperations.Log2((uint)Math.Min(groupSize, FusedStepKernels.SharedMemoryGroupSum.MaxGroupSize)))
         : For(batch);
 
-    /// <summary>Launch 3 of the fused step: every parameter of every layer, tile by tile (or panel by panel).</summary>
-    public KernelConfig ForFusedGradients(IReadOnlyList<DenseLayerShape> layers)
+    /// <summary>Launch 3 of the fused step: every parameter of every dense layer (inputs, outputs), tile by tile (or panel by panel).</summary>
+    public KernelConfig ForFusedGradients(IReadOnlyList<(int Inputs, int Outputs)> layers)
     {
         if (FusedVariant == FusedVariant.Tiled)
         {

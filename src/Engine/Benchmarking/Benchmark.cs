@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
 using MnistGpu.Engine.Training;
 using MnistGpu.Kernels;
 
@@ -99,10 +100,10 @@ public static class Benchmark
     /// </summary>
     private static List<(MatMulRate Rate, string Kernel, string Planned)> MatMulRates(ITrainingBackend backend, NetworkShape shape, int batch)
     {
-        var layerShape = shape.Layers[0] with { Offset = 0 };
+        var layerShape = new DenseLayerShape(shape.Inputs, shape.Hidden, offset: 0);
         var random = new Random(1);
-        using var parameters = Filled(backend, layerShape.ParameterCount, random);
-        var layer = DenseParameters.Within(backend, parameters, layerShape);
+        using var parameters = Filled(backend, (int)layerShape.ParameterCount, random);
+        var layer = layerShape.Within(backend, parameters);
         using var x = Filled(backend, batch * shape.Inputs, random);
         using var y = Filled(backend, batch * shape.Hidden, random);
         using var dx = backend.Allocate<float>(batch * shape.Inputs);

@@ -8,8 +8,8 @@ namespace MnistGpu.Engine.Benchmarking;
 /// Wraps a backend and times every training operation on it, waiting for the device before and
 /// after each one so that asynchronous work is charged to the operation that issued it. The
 /// waiting changes the total, so use it for a breakdown, never for the epoch time itself. A
-/// breakdown is of the unfused operations, so training steps are composed from them here even
-/// where the inner backend fuses them.
+/// breakdown is of the unfused operations, so it opts out of fusion (<see cref="FusionTarget"/>)
+/// and training steps are composed from them even where the inner backend fuses them.
 /// </summary>
 public sealed class ProfilingBackend(ITrainingBackend inner) : DelegatingBackend(inner)
 {
@@ -21,9 +21,7 @@ public sealed class ProfilingBackend(ITrainingBackend inner) : DelegatingBackend
     public void Reset() => totals.Clear();
 
     /// <summary>Opts out of fusion, so that each operation is timed on its own.</summary>
-    public override void TrainStep(TrainingStep work, int start, int batch) => work.Compose(start, batch);
-
-    public override void EvaluateBatch(EvaluationPass work, int start, int batch) => work.Compose(start, batch);
+    public override ITrainingBackend? FusionTarget => null;
 
     protected override void Around(string operation, Action body)
     {

@@ -1,6 +1,6 @@
 namespace MnistGpu.Engine.Model;
 
-/// <summary>Keras' default initialisation: weights ~ U(−l, l) with l = √(6 / (fan_in + fan_out)), biases 0.</summary>
+/// <summary>Keras' default initialisation, layer by layer as each kind does it: Glorot-uniform weights, zero biases.</summary>
 internal static class GlorotUniform
 {
     /// <summary>A flat parameter array for <paramref name="shape"/>, reproducible from <paramref name="seed"/>.</summary>
@@ -9,13 +9,7 @@ internal static class GlorotUniform
         var parameters = new float[shape.ParameterCount];
         var random = new Random(seed);
         foreach (var layer in shape.Layers)
-        {
-            double limit = Math.Sqrt(6.0 / (layer.Inputs + layer.Outputs));
-            var weights = parameters.AsSpan(layer.WeightOffset, layer.WeightCount);
-            for (int i = 0; i < weights.Length; i++)
-                weights[i] = (float)((random.NextDouble() * 2 - 1) * limit);
-        }
-
+            layer.Initialize(parameters.AsSpan(layer.Offset, (int)layer.ParameterCount), random);
         return parameters;
     }
 }

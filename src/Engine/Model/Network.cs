@@ -1,4 +1,5 @@
 using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Model.Layers;
 
 namespace MnistGpu.Engine.Model;
 
@@ -30,11 +31,13 @@ public sealed class Network : IDisposable
         int activations = batchCapacity * shape.Layers.Sum(layer => layer.Outputs);
         Activations = Own(backend.Allocate<float>(activations));
         ActivationGradients = Own(backend.Allocate<float>(activations));
-        Layers = shape.Layers.Select((layer, i) => new DenseLayer(
-            DenseParameters.Within(backend, Parameters, layer),
-            DenseParameters.Within(backend, Gradients, layer),
+        Layers = shape.Layers.Select((layer, i) => layer.Bind(
+            backend,
+            Parameters,
+            Gradients,
             backend.Slice(Activations, ActivationOffset(i), batchCapacity * layer.Outputs),
             backend.Slice(ActivationGradients, ActivationOffset(i), batchCapacity * layer.Outputs))).ToList();
+        DenseLayers = shape.IsDenseStack ? Layers.Cast<DenseOnDevice>().ToList() : [];
     }
 
     /// <summary>The backend everything here lives on and every operation runs on.</summary>
@@ -57,8 +60,11 @@ public sealed class Network : IDisposable
     /// <summary>(B): the batch's class labels.</summary>
     internal DeviceArray<int> Labels { get; }
 
-    /// <summary>Every dense layer, input side first; all but the last are followed by a ReLU.</summary>
-    internal IReadOnlyList<DenseLayer> Layers { get; }
+    /// <summary>Every layer, input side first; all but the last are followed by a ReLU.</summary>
+    internal IReadOnlyList<LayerOnDevice> Layers { get; }
+
+    /// <summary>The layers of a dense stack, for the fused steps written for one; empty otherwise.</summary>
+    internal IReadOnlyList<DenseOnDevice> DenseLayers { get; }
 
     /// <summary>Every layer's output (B,O) for a batch, layer after layer: layer i's starts at <see cref="ActivationOffset"/>(i).</summary>
     internal DeviceArray<float> Activations { get; }
@@ -113,7 +119,7 @@ public sealed class Network : IDisposable
     internal void Forward(int batch, int fromLayer = 0)
     {
         for (int i = fromLayer; i < Layers.Count; i++)
-            Backend.DenseForward(Layers[i].Parameters, LayerInput(i), Layers[i].Output, batch, relu: i < Layers.Count - 1);
+            Layers[i].Forward(Backend, LayerInput(i), batch, relu: i < Layers.Count - 1);
     }
 
     /// <summary>
@@ -130,9 +136,9 @@ public sealed class Network : IDisposable
         Backend.SoftmaxCrossEntropyForwardBackward(Logits, Labels, batch, Shape.Classes, LogitGradients, outputs);
         for (int i = Layers.Count - 1; i >= lowestLayer; i--)
         {
-            Backend.DenseBackwardParameters(Layers[i].Gradients, LayerInput(i), Layers[i].OutputGradient, batch);
+            Layers[i].BackwardParameters(Backend, LayerInput(i), batch);
             if (i > 0)
-                Backend.DenseBackwardInput(Layers[i].Parameters, Layers[i].OutputGradient, Layers[i - 1].Output, Layers[i - 1].OutputGradient, batch);
+                Layers[i].BackwardInput(Backend, Layers[i - 1].Output, Layers[i - 1].OutputGradient, batch);
         }
     }
 
@@ -162,10 +168,3 @@ public sealed class Network : IDisposable
         return array;
     }
 }
-
-/// <summary>
-/// One dense layer on the device: its parameters and their gradients (views into the flat
-/// arrays), its output y (B,O) — after the ReLU, for hidden layers — and dy (B,O), the gradient
-/// of the loss with respect to it (already masked by that ReLU).
-/// </summary>
-internal sealed record DenseLayer(DenseParameters Parameters, DenseParameters Gradients, DeviceArray<float> Output, DeviceArray<float> OutputGradient);

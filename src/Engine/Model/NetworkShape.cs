@@ -1,42 +1,50 @@
-using System.Globalization;
+using MnistGpu.Engine.Model.Layers;
 
 namespace MnistGpu.Engine.Model;
 
 /// <summary>
-/// The network: dense layers Inputs → hidden₁ → … → hiddenₙ → Classes, ReLU after every hidden
-/// layer, softmax after the last. The seed network, Keras' MNIST example, is 784 → 512 → 10. The
-/// parameters live in one flat array, layer by layer from the input side, each layer's weights
-/// (inputs, outputs) row-major as Keras stores them and then its biases, so one optimizer launch
-/// updates them all.
+/// The network: Inputs → hidden₁ → … → hiddenₙ → Classes, a ReLU after every hidden layer, a
+/// dense layer and softmax last. The hidden layers are any registered kinds (<see cref="LayerKinds"/>);
+/// the seed network, Keras' MNIST example, is 784 → dense 512 → 10. The parameters live in one
+/// flat array, layer by layer from the input side, each laid out as its kind says (a dense
+/// layer's weights (inputs, outputs) row-major as Keras stores them, then its biases), so one
+/// optimizer launch updates them all.
 /// </summary>
 public sealed class NetworkShape : IEquatable<NetworkShape>
 {
     /// <summary>Deeper than any dense network trains well without normalisation; a bound that keeps every count small.</summary>
     public const int MaxHiddenLayers = 64;
 
-    private readonly int[] hidden;
+    private readonly LayerSpec[] hidden;
 
-    public NetworkShape(int inputs, IReadOnlyList<int> hiddenWidths, int classes)
+    /// <exception cref="UserInputException">A spec's argument is not its kind's.</exception>
+    public NetworkShape(int inputs, IReadOnlyList<LayerSpec> hiddenLayers, int classes)
     {
         Inputs = inputs;
-        hidden = [.. hiddenWidths];
+        hidden = [.. hiddenLayers];
         Classes = classes;
-        var layers = new DenseLayerShape[hidden.Length + 1];
+        var layers = new Layer[hidden.Length + 1];
         long offset = 0;
+        int width = inputs;
         for (int i = 0; i < layers.Length; i++)
         {
-            int layerInputs = i == 0 ? inputs : hidden[i - 1];
-            int outputs = i < hidden.Length ? hidden[i] : classes;
-            // Offsets of an oversized shape saturate; Validate refuses it before anything uses them.
-            layers[i] = new DenseLayerShape(layerInputs, outputs, (int)Math.Min(offset, int.MaxValue));
-            offset += ((long)layerInputs + 1) * outputs;
+            layers[i] = i < hidden.Length ? hidden[i].Kind.Create(hidden[i].Argument, width, offset) : new DenseLayerShape(width, classes, offset);
+            width = layers[i].Outputs;
+            offset += layers[i].ParameterCount;
         }
 
         Layers = layers;
         TotalParameters = offset;
+        DenseLayers = layers.All(layer => layer is DenseLayerShape) ? layers.Cast<DenseLayerShape>().ToArray() : [];
     }
 
-    /// <summary>One hidden layer of <paramref name="hidden"/> units, as in the seed network.</summary>
+    /// <summary>Dense hidden layers of these widths.</summary>
+    public NetworkShape(int inputs, IReadOnlyList<int> hiddenWidths, int classes)
+        : this(inputs, hiddenWidths.Select(width => (LayerSpec)width).ToArray(), classes)
+    {
+    }
+
+    /// <summary>One dense hidden layer of <paramref name="hidden"/> units, as in the seed network.</summary>
     public NetworkShape(int inputs, int hidden, int classes)
         : this(inputs, [hidden], classes)
     {
@@ -47,16 +55,22 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
 
     public int Inputs { get; }
 
-    /// <summary>The hidden layers' widths, input side first.</summary>
-    public IReadOnlyList<int> HiddenWidths => hidden;
+    /// <summary>The hidden layers as specs, input side first.</summary>
+    public IReadOnlyList<LayerSpec> HiddenLayers => hidden;
 
     /// <summary>The first hidden layer's width: the layer the images feed, which the fused steps gather into.</summary>
-    public int Hidden => hidden[0];
+    public int Hidden => Layers[0].Outputs;
 
     public int Classes { get; }
 
-    /// <summary>Every dense layer, input side first.</summary>
-    public IReadOnlyList<DenseLayerShape> Layers { get; }
+    /// <summary>Every layer, input side first; the last is the dense output layer.</summary>
+    public IReadOnlyList<Layer> Layers { get; }
+
+    /// <summary>Whether every layer is dense: what the fused steps and the ONNX export are written for.</summary>
+    public bool IsDenseStack => DenseLayers.Count > 0;
+
+    /// <summary>The layers of a dense stack (<see cref="IsDenseStack"/>); empty otherwise.</summary>
+    public IReadOnlyList<DenseLayerShape> DenseLayers { get; }
 
     public int ParameterCount => checked((int)TotalParameters);
 
@@ -66,11 +80,11 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
 
     public static bool operator !=(NetworkShape? left, NetworkShape? right) => !Equals(left, right);
 
-    /// <summary>Hidden widths as the command line writes them, e.g. "512,256".</summary>
-    public static string FormatWidths(IReadOnlyList<int> widths) => string.Join(',', widths.Select(w => w.ToString(CultureInfo.InvariantCulture)));
+    /// <summary>Hidden layers as the command line writes them, e.g. "512,256".</summary>
+    public static string FormatLayers(IReadOnlyList<LayerSpec> layers) => string.Join(',', layers);
 
     /// <summary>e.g. 784-512-256-10.</summary>
-    public override string ToString() => string.Join('-', [Inputs, .. hidden, Classes]);
+    public override string ToString() => string.Join('-', [Inputs, .. hidden.Select(spec => spec.ToString()), Classes]);
 
     public bool Equals(NetworkShape? other) =>
         other is not null && Inputs == other.Inputs && Classes == other.Classes && hidden.AsSpan().SequenceEqual(other.hidden);
@@ -87,39 +101,26 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
     /// <exception cref="UserInputException">A size is out of range, or the network is too large for one array.</exception>
     public void Validate()
     {
-        if (Inputs < 1 || hidden.Length == 0 || hidden.Any(width => width < 1) || Classes < 2)
+        if (Inputs < 1 || hidden.Length == 0 || Layers.Any(layer => layer.Outputs < 1) || Classes < 2)
             throw new UserInputException($"a network needs at least 1 input, at least one hidden layer of at least 1 unit, and 2 classes, not {this}");
         if (hidden.Length > MaxHiddenLayers)
             throw new UserInputException($"a network of {hidden.Length} hidden layers is beyond this engine's {MaxHiddenLayers}");
+        if (Layers.Select(layer => layer.Problem).FirstOrDefault(problem => problem is not null) is { } problem)
+            throw new UserInputException(problem);
         if (TotalParameters > Array.MaxLength)
             throw new UserInputException($"a {this} network has {TotalParameters:N0} parameters; one array holds at most {Array.MaxLength:N0}");
     }
 
-    /// <summary>Where flat parameter <paramref name="index"/> sits, for messages: "layer 1 weight [3, 17]".</summary>
+    /// <summary>Where flat parameter <paramref name="index"/> sits, for messages: "layer 1 (784->512) weight [3, 17]".</summary>
     public string Locate(int index)
     {
         foreach (var (layer, number) in Layers.Select((layer, i) => (layer, i + 1)))
         {
             int offset = index - layer.Offset;
-            if (offset < 0 || offset >= layer.ParameterCount)
-                continue;
-            return offset < layer.WeightCount
-                ? $"layer {number} ({layer.Inputs}->{layer.Outputs}) weight [{offset / layer.Outputs}, {offset % layer.Outputs}]"
-                : $"layer {number} ({layer.Inputs}->{layer.Outputs}) bias [{offset - layer.WeightCount}]";
+            if (offset >= 0 && offset < layer.ParameterCount)
+                return $"layer {number} ({layer.Inputs}->{layer.Outputs}) {layer.Locate(offset)}";
         }
 
         return "past the last layer";
     }
-}
-
-/// <summary>A dense layer's place in the flat parameter array: weights, then biases.</summary>
-public readonly record struct DenseLayerShape(int Inputs, int Outputs, int Offset)
-{
-    public int WeightCount => Inputs * Outputs;
-
-    public int ParameterCount => WeightCount + Outputs;
-
-    public int WeightOffset => Offset;
-
-    public int BiasOffset => Offset + WeightCount;
 }

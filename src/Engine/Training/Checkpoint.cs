@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using MnistGpu.Engine.IO;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
 
 namespace MnistGpu.Engine.Training;
 
@@ -157,7 +158,7 @@ public sealed record Checkpoint(
         var o = Settings.Optimizer;
         var metadata = JsonSerializer.SerializeToUtf8Bytes(
             new Metadata(
-                Architecture, Shape.Inputs, [.. Shape.HiddenWidths], Shape.Classes,
+                Architecture, Shape.Inputs, [.. Shape.HiddenLayers], Shape.Classes,
                 new RunSettings(Settings.Epochs, Settings.BatchSize, Settings.Seed),
                 new OptimizerRecord(o.Name, o.LearningRate, o.Rho, o.Beta1, o.Beta2, o.Epsilon, o.Momentum, o.Nesterov, OptimizerUpdates),
                 Position, History, DataHash),
@@ -329,7 +330,7 @@ public sealed record Checkpoint(
     }
 
     private sealed record Metadata(
-        string Architecture, int Inputs, int[] Layers, int Classes, RunSettings Settings, OptimizerRecord Optimizer, TrainingPosition Position,
+        string Architecture, int Inputs, LayerSpec[] Layers, int Classes, RunSettings Settings, OptimizerRecord Optimizer, TrainingPosition Position,
         IReadOnlyList<EpochResult?> History, string DataHash);
 
     private sealed record RunSettings(int Epochs, int BatchSize, int Seed);

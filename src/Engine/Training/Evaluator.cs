@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Steps;
 
 namespace MnistGpu.Engine.Training;
 
@@ -13,12 +14,14 @@ public sealed class Evaluator : IDisposable
 {
     private readonly ITrainingBackend backend;
     private readonly Network network;
+    private readonly IStepRunner runner;
     private readonly Dictionary<LabeledImages, (DeviceDataset Data, EvaluationPass Pass)> splits = [];
 
     public Evaluator(ITrainingBackend backend, Network network)
     {
         this.backend = backend;
         this.network = network;
+        runner = StepRunners.For(network);
     }
 
     /// <summary>Loss, accuracy and per-sample predictions and probabilities on <paramref name="split"/>.</summary>
@@ -37,7 +40,7 @@ public sealed class Evaluator : IDisposable
         int classes = network.Shape.Classes;
         var probabilities = data.Probabilities!;
         for (int start = 0; start < split.Count; start += network.BatchCapacity)
-            backend.EvaluateBatch(pass, start, Math.Min(network.BatchCapacity, split.Count - start));
+            runner.Evaluate(pass, start, Math.Min(network.BatchCapacity, split.Count - start));
 
         var losses = new float[split.Count];
         var predictions = new int[split.Count];
@@ -80,6 +83,7 @@ public sealed class Evaluator : IDisposable
         foreach (var (data, _) in splits.Values)
             data.Dispose();
         splits.Clear();
+        runner.Dispose();
     }
 }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Steps;
 
 namespace MnistGpu.Engine.Training;
 
@@ -18,6 +19,7 @@ public sealed class Trainer : IDisposable
     private readonly DeviceDataset train;
     private readonly Evaluator evaluator;
     private readonly TrainingStep step;
+    private readonly IStepRunner runner;
     private readonly List<EpochResult> history = [];
     private int epochFirstStep;
 
@@ -74,6 +76,7 @@ public sealed class Trainer : IDisposable
         Network = new Network(backend, shape, batchCapacity, settings.Optimizer.StateArrays);
         train = new DeviceDataset(backend, trainingSet, shape.Classes, keepProbabilities: false);
         step = new TrainingStep(Network, train.Source, train.Losses, train.Predictions, settings.Optimizer);
+        runner = StepRunners.For(Network);
         evaluator = new Evaluator(backend, Network);
         order = new int[trainingSet.Count];
         losses = new float[trainingSet.Count];
@@ -124,7 +127,7 @@ public sealed class Trainer : IDisposable
         {
             int start = done * Settings.BatchSize;
             step.Update = Settings.Optimizer.ForUpdate(++OptimizerUpdates);
-            backend.TrainStep(step, start, Math.Min(Settings.BatchSize, count - start));
+            runner.Train(step, start, Math.Min(Settings.BatchSize, count - start));
             done++;
             afterStep?.Invoke(done);
         }
@@ -179,6 +182,7 @@ public sealed class Trainer : IDisposable
     public void Dispose()
     {
         evaluator.Dispose();
+        runner.Dispose();
         train.Dispose();
         Network.Dispose();
     }

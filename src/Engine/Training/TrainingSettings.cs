@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
 
 namespace MnistGpu.Engine.Training;
 
@@ -12,7 +13,7 @@ public sealed record TrainingSettings
     /// <summary>Far beyond any real run, and small enough that no count built from it overflows.</summary>
     public const int MaxEpochs = 1_000_000;
 
-    private IReadOnlyList<int> layers = [512];
+    private IReadOnlyList<LayerSpec> layers = [512];
 
     /// <summary>Five passes reach Keras' ~98.9 % train / 97.8 % test accuracy.</summary>
     public int Epochs { get; init; } = 5;
@@ -23,18 +24,18 @@ public sealed record TrainingSettings
     /// </summary>
     public int BatchSize { get; init; } = 128;
 
-    /// <summary>The hidden layers' widths, input side first, each followed by a ReLU; [512] in the example.</summary>
-    public IReadOnlyList<int> Layers
+    /// <summary>The hidden layers, input side first, each followed by a ReLU; one dense layer of 512 units in the example (a width converts to a dense spec).</summary>
+    public IReadOnlyList<LayerSpec> Layers
     {
         get => layers;
         init => layers = [.. value];
     }
 
-    /// <summary>Shorthand for a network of one hidden layer of this width (<c>--hidden</c>); the first hidden layer's width.</summary>
+    /// <summary>Shorthand for a network of one dense hidden layer of this width (<c>--hidden</c>); the first hidden layer's width when it is dense, else 0.</summary>
     [JsonIgnore]
     public int HiddenUnits
     {
-        get => layers[0];
+        get => layers[0].DenseWidth ?? 0;
         init => layers = [value];
     }
 
@@ -52,9 +53,9 @@ public sealed record TrainingSettings
     /// <summary>Seeds the initial weights and every epoch's shuffle.</summary>
     public int Seed { get; init; } = 1;
 
-    /// <summary>The hidden widths as the command line writes them, e.g. "512,256".</summary>
+    /// <summary>The hidden layers as the command line writes them, e.g. "512,256".</summary>
     [JsonIgnore]
-    public string LayersText => NetworkShape.FormatWidths(layers);
+    public string LayersText => NetworkShape.FormatLayers(layers);
 
     public bool Equals(TrainingSettings? other) =>
         other is not null && Epochs == other.Epochs && BatchSize == other.BatchSize && Seed == other.Seed
@@ -69,7 +70,7 @@ public sealed record TrainingSettings
             throw new UserInputException($"epochs must be in 1..{MaxEpochs}, got {Epochs}");
         if (BatchSize < 1)
             throw new UserInputException($"batch size must be at least 1, got {BatchSize}");
-        if (layers.Count == 0 || layers.Any(width => width < 1))
+        if (layers.Count == 0 || layers.Any(spec => spec.DenseWidth is < 1))
             throw new UserInputException($"every hidden layer needs at least 1 unit, got '{LayersText}'");
         if (layers.Count > NetworkShape.MaxHiddenLayers)
             throw new UserInputException($"at most {NetworkShape.MaxHiddenLayers} hidden layers, got {layers.Count}");

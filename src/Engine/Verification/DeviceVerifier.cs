@@ -2,6 +2,7 @@ using System.Numerics;
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
 using MnistGpu.Engine.Reference;
 using MnistGpu.Engine.Training;
 
@@ -381,9 +382,9 @@ public sealed class DeviceVerifier : IDisposable
 
     private (DenseParameters Device, DenseParameters Reference) Layer(Random random, int inputs, int outputs)
     {
-        var shape = new DenseLayerShape(inputs, outputs, Offset: 0);
-        var parameters = Both(Uniform(random, shape.ParameterCount));
-        return (DenseParameters.Within(device, parameters.Device, shape), DenseParameters.Within(reference, parameters.Reference, shape));
+        var shape = new DenseLayerShape(inputs, outputs, offset: 0);
+        var parameters = Both(Uniform(random, (int)shape.ParameterCount));
+        return (shape.Within(device, parameters.Device), shape.Within(reference, parameters.Reference));
     }
 
     private (DeviceArray<T> Device, DeviceArray<T> Reference) Both<T>(T[] values)

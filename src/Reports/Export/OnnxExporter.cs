@@ -1,15 +1,17 @@
 using Google.Protobuf;
+using MnistGpu.Engine;
 using MnistGpu.Engine.IO;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Training;
+using MnistGpu.Reports.Layers;
 using Onnx;
 
 namespace MnistGpu.Reports.Export;
 
 /// <summary>
 /// Writes a checkpoint's network as an ONNX model: input "input" float [N, inputs] in [0,1],
-/// Gemm → Relu per hidden layer, then Gemm → Softmax, output "probabilities" float [N, classes]. The weights are stored
-/// (inputs, outputs) as the engine keeps them, which is Gemm's B operand without a transpose.
+/// each layer in its kind's form (<see cref="ReportLayers"/>; a dense layer is a Gemm), a Relu
+/// after each hidden one, then Softmax: output "probabilities" float [N, classes].
 /// </summary>
 public static class OnnxExporter
 {
@@ -45,17 +47,16 @@ public static class OnnxExporter
             var layer = shape.Layers[i];
             int number = i + 1;
             bool last = i == shape.Layers.Count - 1;
-            graph.Initializer.Add(Initializer($"W{number}", parameters.Slice(layer.WeightOffset, layer.WeightCount), layer.Inputs, layer.Outputs));
-            graph.Initializer.Add(Initializer($"b{number}", parameters.Slice(layer.BiasOffset, layer.Outputs), layer.Outputs));
+            var form = ReportLayers.Onnx(layer.Kind) ?? throw new EngineException($"no ONNX form is registered for {layer.Kind.Name} layers");
             string linear = last ? "logits" : $"linear{number}";
-            graph.Node.Add(Node("Gemm", $"dense{number}", [activation, $"W{number}", $"b{number}"], linear));
+            form.Add(graph, layer, parameters.Slice(layer.Offset, (int)layer.ParameterCount), activation, linear, number);
             if (last)
                 break;
             activation = $"hidden{number}";
-            graph.Node.Add(Node("Relu", $"relu{number}", [linear], activation));
+            graph.Node.Add(OnnxGraph.Node("Relu", $"relu{number}", [linear], activation));
         }
 
-        var softmax = Node("Softmax", "softmax", ["logits"], OutputName);
+        var softmax = OnnxGraph.Node("Softmax", "softmax", ["logits"], OutputName);
         softmax.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
         graph.Node.Add(softmax);
 
@@ -83,21 +84,5 @@ public static class OnnxExporter
                 TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = tensorShape },
             },
         };
-    }
-
-    private static TensorProto Initializer(string name, ReadOnlySpan<float> values, params long[] dimensions)
-    {
-        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
-        tensor.Dims.Add(dimensions);
-        tensor.FloatData.Add(values.ToArray());
-        return tensor;
-    }
-
-    private static NodeProto Node(string operation, string name, string[] inputs, string output)
-    {
-        var node = new NodeProto { OpType = operation, Name = name };
-        node.Input.Add(inputs);
-        node.Output.Add(output);
-        return node;
     }
 }

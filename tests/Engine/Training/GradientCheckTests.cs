@@ -68,7 +68,7 @@ public sealed class GradientCheckTests
     /// <summary>Weights and biases of every layer, at random.</summary>
     private static IEnumerable<int> SampledParameters(Random random)
     {
-        var first = Shape.Layers[0];
+        var first = Shape.DenseLayers[0];
         for (int i = 0; i < 12; i++)
         {
             // Weights of pixels near the centre, which are ink in most digits.
@@ -78,7 +78,7 @@ public sealed class GradientCheckTests
 
         for (int i = 0; i < 6; i++)
             yield return first.BiasOffset + random.Next(first.Outputs);
-        foreach (var layer in Shape.Layers.Skip(1))
+        foreach (var layer in Shape.DenseLayers.Skip(1))
         {
             for (int i = 0; i < 8; i++)
                 yield return layer.WeightOffset + random.Next(layer.WeightCount);
@@ -98,7 +98,7 @@ public sealed class GradientCheckTests
             Network = new Network(backend, Shape, Batch, optimizerStateArrays: 0);
             var parameters = GlorotUniform.Initialize(Shape, seed: 11);
             var random = new Random(3);
-            foreach (var layer in Shape.Layers)
+            foreach (var layer in Shape.DenseLayers)
             {
                 for (int i = 0; i < layer.Outputs; i++)
                     parameters[layer.BiasOffset + i] = (float)(random.NextDouble() * 0.2 - 0.1);

@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Numerics.Tensors;
-using MnistGpu.Engine.Model;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends.Host;
@@ -17,16 +16,15 @@ public sealed class HostBackend : ITrainingBackend
     private readonly IMatMul matMul;
     private readonly IOptimizerWork optimizer;
     private readonly MemoryBudget memory;
-    private readonly IHostFusedStep fused;
 
     /// <param name="threads">Threads to compute with, the caller's included; default: one per core.</param>
     /// <param name="memoryLimitBytes">Caps what this backend may allocate, below what the host has.</param>
     public HostBackend(int? threads = null, long? memoryLimitBytes = null)
     {
         pool = new WorkerPool(threads ?? Environment.ProcessorCount);
-        (matMul, fused, optimizer) = Avx512Float.IsSupported ? ((IMatMul)new MatMul<Avx512Float>(pool), (IHostFusedStep)new HostFusedStep<Avx512Float>(pool), (IOptimizerWork)new OptimizerWork<Avx512Float>(pool.Threads))
-            : Avx2Float.IsSupported ? (new MatMul<Avx2Float>(pool), new HostFusedStep<Avx2Float>(pool), new OptimizerWork<Avx2Float>(pool.Threads))
-            : (new MatMul<PortableFloat>(pool), new HostFusedStep<PortableFloat>(pool), new OptimizerWork<PortableFloat>(pool.Threads));
+        (matMul, optimizer) = Avx512Float.IsSupported ? ((IMatMul)new MatMul<Avx512Float>(pool), (IOptimizerWork)new OptimizerWork<Avx512Float>(pool.Threads))
+            : Avx2Float.IsSupported ? (new MatMul<Avx2Float>(pool), new OptimizerWork<Avx2Float>(pool.Threads))
+            : (new MatMul<PortableFloat>(pool), new OptimizerWork<PortableFloat>(pool.Threads));
         DeviceName = $"host ({SimdName}, {pool.Threads} threads)";
         memory = new MemoryBudget(DeviceName, memoryLimitBytes);
     }
@@ -119,26 +117,11 @@ public sealed class HostBackend : ITrainingBackend
     {
     }
 
-    /// <summary>Whether steps and evaluation batches run as <see cref="HostFusedStep{TVec}"/>, with the sparse first layer.</summary>
+    /// <summary>Whether steps and evaluation batches run as the host's fused step (the sparse first layer), where the network allows it.</summary>
     public bool FusedSteps { get; set; } = true;
 
-    /// <summary>The fused step, to the bit what the composition computes; otherwise the composition.</summary>
-    public void TrainStep(TrainingStep work, int start, int batch)
-    {
-        if (CanFuse(work.Network))
-            fused.Train(work, start, batch);
-        else
-            work.Compose(start, batch);
-    }
-
-    /// <summary>The fused forward pass (sparse first layer, then the layers above); otherwise the composition.</summary>
-    public void EvaluateBatch(EvaluationPass work, int start, int batch)
-    {
-        if (CanFuse(work.Network))
-            fused.Evaluate(work, start, batch);
-        else
-            work.Compose(start, batch);
-    }
+    /// <summary>The threads every operation here runs on: what a host step runner computes with.</summary>
+    internal WorkerPool Pool => pool;
 
     public string MatMulImplementation(MatMulProblem problem) => Implementation;
 
@@ -186,11 +169,6 @@ public sealed class HostBackend : ITrainingBackend
 
         return MathF.Log(sum) - (z[label] - max);
     }
-
-    /// <summary>The fused step is written for this backend's own arrays, with pixel indices that fit 16 bits; it fuses the first layer of any network, and the output layer too of one with one hidden layer.</summary>
-    /// <summary>What the network can do decides, never which object it was built on: a wrapping backend fuses unless it opts out.</summary>
-    private bool CanFuse(Network network) =>
-        FusedSteps && HostFusedStep<PortableFloat>.Fits(network.Shape.Inputs);
 
     private static Span<T> Span<T>(DeviceArray<T> array)
         where T : unmanaged, INumber<T> => HostArray<T, T>.Of(array).Span;

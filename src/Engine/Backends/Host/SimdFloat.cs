@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using MnistGpu.Engine.Model;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends.Host;

@@ -2,10 +2,12 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Backends.Host;
 using MnistGpu.Engine.Model;
 using MnistGpu.Kernels;
 
-namespace MnistGpu.Engine.Backends.Host;
+namespace MnistGpu.Engine.Steps;
 
 /// <summary>
 /// The host's training step (and evaluation batch), fused, using the zeros of the uint8 images.

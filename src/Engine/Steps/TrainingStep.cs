@@ -1,13 +1,14 @@
 using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Model;
 
-namespace MnistGpu.Engine.Model;
+namespace MnistGpu.Engine.Steps;
 
 /// <summary>
 /// Everything one training step reads and writes: the network's arrays, the training split on
 /// the device with this epoch's order, where per-sample results go, and the optimizer. Built once
 /// per trainer, so a step passes only where its batch starts and, in <see cref="Update"/>, the
-/// optimizer's arguments for this update. A backend runs it through
-/// <see cref="ITrainingBackend.TrainStep"/>, fused or as <see cref="Compose"/>.
+/// optimizer's arguments for this update. A step runner (<see cref="StepRunners"/>) runs it,
+/// fused or as <see cref="Compose"/>.
 /// </summary>
 public sealed class TrainingStep(Network network, BatchSource source, DeviceArray<float> losses, DeviceArray<int> predictions, OptimizerSettings optimizer)
 {

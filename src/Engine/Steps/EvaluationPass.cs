@@ -1,11 +1,12 @@
 using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Model;
 
-namespace MnistGpu.Engine.Model;
+namespace MnistGpu.Engine.Steps;
 
 /// <summary>
 /// A forward-only pass of the network over a split on the device, batch by batch: what evaluation
-/// reads and writes, built once per split. A backend runs each batch through
-/// <see cref="ITrainingBackend.EvaluateBatch"/>, fused or as <see cref="Compose"/>.
+/// reads and writes, built once per split. A step runner (<see cref="StepRunners"/>) runs each
+/// batch, fused or as <see cref="Compose"/>.
 /// </summary>
 public sealed class EvaluationPass(Network network, BatchSource source, DeviceArray<float> probabilities, DeviceArray<float> losses, DeviceArray<int> predictions)
 {

@@ -1,0 +1,25 @@
+namespace MnistGpu.Engine.Model.Layers;
+
+/// <summary>
+/// A kind of layer (Dense today; Conv2D, MaxPool2D and Flatten next): how a spec's argument makes
+/// a layer of it. Everything else about the kind lives with the layer it makes: shape rules,
+/// parameter layout, initialisation and the layer's form on a backend. Registered once per
+/// assembly in <see cref="LayerKinds"/>; docs/architecture.md lists the files a new kind adds.
+/// </summary>
+public interface ILayerKind
+{
+    /// <summary>The kind's name in a layer spec, e.g. "dense": lower case, no ':' or ','.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// The layer <paramref name="argument"/> describes (the text after "name:" in a spec, or the
+    /// whole spec for a kind that needs no name), on rows of <paramref name="inputs"/> values,
+    /// its parameters from <paramref name="offset"/> in the network's flat array. Sizes out of
+    /// range are kept, for <see cref="Layer.Problem"/> to name before anything is allocated.
+    /// </summary>
+    /// <exception cref="UserInputException">The argument is not this kind's.</exception>
+    Layer Create(string argument, int inputs, long offset);
+
+    /// <summary>A spec's text for <paramref name="argument"/>, the inverse of <see cref="LayerSpec.Parse"/>: e.g. "512" for a dense layer.</summary>
+    string Format(string argument) => $"{Name}:{argument}";
+}

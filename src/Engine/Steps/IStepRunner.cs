@@ -1,0 +1,61 @@
+using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Backends.Host;
+using MnistGpu.Engine.Model;
+
+namespace MnistGpu.Engine.Steps;
+
+/// <summary>
+/// Runs a network's training steps and evaluation batches: as the composition of the backend's
+/// separate operations, or fused where the device and the network allow it. One runner per
+/// network, made by <see cref="StepRunners.For"/> and disposed with its owner (trainer, evaluator).
+/// </summary>
+public interface IStepRunner : IDisposable
+{
+    /// <summary>Gather, forward, softmax-cross-entropy, backward and the optimizer's update for rows [start, start + batch) of the epoch's order.</summary>
+    void Train(TrainingStep work, int start, int batch);
+
+    /// <summary>A forward-only pass over rows [start, start + batch): probabilities, losses and predictions.</summary>
+    void Evaluate(EvaluationPass work, int start, int batch);
+}
+
+/// <summary>Picks a network's step runner by what its device and its layers can do.</summary>
+public static class StepRunners
+{
+    /// <summary>
+    /// The fused runner of the backend the network's backend names for fusion
+    /// (<see cref="ITrainingBackend.FusionTarget"/>) when the network is one it covers; the
+    /// composition otherwise. A fused runner still composes any step run while
+    /// <see cref="ITrainingBackend.FusedSteps"/> is off.
+    /// </summary>
+    public static IStepRunner For(Network network) => network.Backend.FusionTarget switch
+    {
+        IlgpuBackend ilgpu when IlgpuFusedSteps.Covers(network.Shape) => new IlgpuFusedSteps(ilgpu, network),
+        HostBackend host when HostFusedSteps.Covers(network.Shape) => new HostFusedSteps(host, network),
+        _ => ComposedSteps.Instance,
+    };
+
+    /// <summary>A fused runner holds device state made for one network (views, a layer table): another network's step is a caller's mistake.</summary>
+    internal static void RequireOwn(Network runnerNetwork, Network stepNetwork)
+    {
+        if (!ReferenceEquals(runnerNetwork, stepNetwork))
+            throw new ArgumentException("this step runner was made for another network", nameof(stepNetwork));
+    }
+}
+
+/// <summary>Every step as the backend's separate operations: the definition every fused runner is checked against.</summary>
+public sealed class ComposedSteps : IStepRunner
+{
+    private ComposedSteps()
+    {
+    }
+
+    public static ComposedSteps Instance { get; } = new();
+
+    public void Train(TrainingStep work, int start, int batch) => work.Compose(start, batch);
+
+    public void Evaluate(EvaluationPass work, int start, int batch) => work.Compose(start, batch);
+
+    public void Dispose()
+    {
+    }
+}

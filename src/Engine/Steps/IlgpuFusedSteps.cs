@@ -1,0 +1,143 @@
+using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
+using MnistGpu.Kernels;
+
+namespace MnistGpu.Engine.Steps;
+
+/// <summary>
+/// A dense stack's step on an ILGPU accelerator in three launches (<see cref="FusedStepKernels"/>),
+/// and two more per hidden layer beyond the first (its forward product, and its input gradient);
+/// an evaluation batch is the first two. While the backend's <see cref="ITrainingBackend.FusedSteps"/>
+/// is off, the composition.
+/// </summary>
+internal sealed class IlgpuFusedSteps : IStepRunner
+{
+    private readonly IlgpuBackend device;
+    private readonly Network network;
+    private readonly IReadOnlyList<DenseOnDevice> layers;
+    private readonly (int Inputs, int Outputs)[] sizes;
+    private readonly DenseLayerShape outputLayer;
+    private readonly DeviceArray<int> layerTable;
+
+    public IlgpuFusedSteps(IlgpuBackend device, Network network)
+    {
+        this.device = device;
+        this.network = network;
+        layers = network.DenseLayers;
+        sizes = network.Shape.DenseLayers.Select(layer => (layer.Inputs, layer.Outputs)).ToArray();
+        outputLayer = network.Shape.DenseLayers[^1];
+        layerTable = UploadLayerTable();
+    }
+
+    /// <summary>
+    /// A dense stack whose softmax has at most <see cref="FusedStepKernels.MaxClasses"/> classes:
+    /// the kernels keep a row's logits in registers (or shared memory). Any depth and any optimizer fuse.
+    /// </summary>
+    public static bool Covers(NetworkShape shape) => shape.IsDenseStack && shape.Classes <= FusedStepKernels.MaxClasses;
+
+    public void Train(TrainingStep work, int start, int batch)
+    {
+        if (!device.FusedSteps)
+        {
+            work.Compose(start, batch);
+            return;
+        }
+
+        StepRunners.RequireOwn(network, work.Network);
+        var step = Arguments(work.Source, network.Layers[^1].OutputGradient, work.Losses, work.Predictions, start, batch, work.Update);
+        HiddenLayers(step, batch);
+        device.FusedTail(step, backward: true);
+        for (int i = layers.Count - 2; i >= 1; i--)
+            device.DenseBackwardInput(layers[i].Parameters, layers[i].OutputGradient, layers[i - 1].Output, layers[i - 1].OutputGradient, batch);
+        device.FusedGradients(step, sizes);
+    }
+
+    public void Evaluate(EvaluationPass work, int start, int batch)
+    {
+        if (!device.FusedSteps)
+        {
+            work.Compose(start, batch);
+            return;
+        }
+
+        StepRunners.RequireOwn(network, work.Network);
+        int classes = network.Shape.Classes;
+        var step = Arguments(work.Source, work.Probabilities, work.Losses, work.Predictions, start, batch, default) with
+        {
+            Output = IlgpuBackend.View(work.Probabilities).SubView(start * classes, batch * classes),
+        };
+        HiddenLayers(step, batch);
+        device.FusedTail(step, backward: false);
+    }
+
+    public void Dispose() => layerTable.Dispose();
+
+    /// <summary>Launch 1, then each further hidden layer's forward product: every hidden layer's output.</summary>
+    private void HiddenLayers(FusedStep step, int batch)
+    {
+        device.FusedHiddenForward(step);
+        for (int i = 1; i < layers.Count - 1; i++)
+            device.DenseForward(layers[i].Parameters, layers[i - 1].Output, layers[i].Output, batch, relu: true);
+    }
+
+    /// <summary><see cref="FusedStep.LayerTable"/> for the network, on the device, once.</summary>
+    private DeviceArray<int> UploadLayerTable()
+    {
+        var table = new int[sizes.Length * FusedStep.LayerFields];
+        var shapes = network.Shape.DenseLayers;
+        for (int i = 0; i < shapes.Count; i++)
+        {
+            var row = table.AsSpan(i * FusedStep.LayerFields, FusedStep.LayerFields);
+            row[FusedStep.InputsField] = shapes[i].Inputs;
+            row[FusedStep.OutputsField] = shapes[i].Outputs;
+            row[FusedStep.ParametersField] = shapes[i].Offset;
+            row[FusedStep.InputField] = i == 0 ? -1 : network.ActivationOffset(i - 1);
+            row[FusedStep.GradientField] = network.ActivationOffset(i);
+        }
+
+        var array = device.Allocate<int>(table.Length);
+        device.Upload<int>(table, array);
+        return array;
+    }
+
+    private FusedStep Arguments(BatchSource source, DeviceArray<float> output, DeviceArray<float> losses, DeviceArray<int> predictions, int start, int batch, OptimizerStep optimizer)
+    {
+        var shape = network.Shape;
+        var state = network.OptimizerState.Arrays;
+        return new()
+        {
+            Images = IlgpuBackend.View(source.Images),
+            Labels = IlgpuBackend.View(source.Labels),
+            Order = IlgpuBackend.View(source.Order),
+            Parameters = IlgpuBackend.View(network.Parameters),
+            // Arrays an optimizer does not keep (and a forward-only pass) are never read: any view will do.
+            State1 = IlgpuBackend.View(state.Count > 0 ? state[0] : network.Gradients),
+            State2 = IlgpuBackend.View(state.Count > 1 ? state[1] : network.Gradients),
+            TailInput = IlgpuBackend.View(layers[^2].Output),
+            TailInputGradient = IlgpuBackend.View(layers[^2].OutputGradient),
+            TailInputs = outputLayer.Inputs,
+            OutputWeights = outputLayer.WeightOffset,
+            Activations = IlgpuBackend.View(network.Activations),
+            ActivationGradients = IlgpuBackend.View(network.ActivationGradients),
+            LayerTable = IlgpuBackend.View(layerTable),
+            DenseLayers = layers.Count,
+            Output = IlgpuBackend.View(output),
+            Losses = IlgpuBackend.View(losses),
+            Predictions = IlgpuBackend.View(predictions),
+            Start = start,
+            Batch = batch,
+            Pixels = shape.Inputs,
+            HiddenUnits = shape.Hidden,
+            Classes = shape.Classes,
+            Rule = optimizer.Rule,
+            StepSize = optimizer.StepSize,
+            Rho = optimizer.Rho,
+            Beta1 = optimizer.Beta1,
+            Beta2 = optimizer.Beta2,
+            Epsilon = optimizer.Epsilon,
+            Momentum = optimizer.Momentum,
+            Nesterov = optimizer.Nesterov ? 1 : 0,
+        };
+    }
+}
