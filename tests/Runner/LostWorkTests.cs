@@ -283,6 +283,20 @@ public sealed partial class LostWorkTests : IDisposable
         AssertOneLine(error, $"mnistgpu: {model}: {expected}");
     }
 
+    /// <summary>Layers are specs in a checkpoint's metadata since any registered kind may be saved: one no kind reads is refused.</summary>
+    [Theory]
+    [InlineData("conv9", "unreadable metadata: 'conv9' is not a layer: a width, or one of dense")]
+    [InlineData("dense:abc", "the checkpoint's metadata makes no sense: a dense layer's width is a whole number, not 'abc'")]
+    public void A_checkpoints_layer_that_no_registered_kind_reads_is_refused(string layer, string expected)
+    {
+        string model = folder.File("crafted.ckpt");
+        File.WriteAllBytes(model, CraftedCheckpoint.WithMetadata(SmallModel.Bytes, json => json["layers"]![0] = layer));
+        var (code, _, error) = CliRun.Run(["evaluate", "--model", model, "--data", data.Path, "--device", "host"]);
+        Assert.Equal(2, code);
+        Assert.StartsWith($"mnistgpu: {model}: {expected}", error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+    }
+
     [Fact]
     public void A_repeated_layers_option_is_refused_like_a_repeated_hidden()
     {

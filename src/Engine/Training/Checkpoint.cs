@@ -207,7 +207,22 @@ public sealed record Checkpoint(
         if (!reader.Hash().AsSpan().SequenceEqual(stored))
             throw new InvalidDataException("checksum mismatch: the checkpoint is truncated or damaged");
 
-        var (shape, settings, position, history, dataHash, updates) = version == 1 ? ReadVersion1(json) : ReadVersion2(json);
+        NetworkShape shape;
+        TrainingSettings settings;
+        TrainingPosition position;
+        IReadOnlyList<EpochResult?> history;
+        string dataHash;
+        long updates;
+        try
+        {
+            // A layer spec that is not its kind's (a width "dense:abc") is refused as it is read.
+            (shape, settings, position, history, dataHash, updates) = version == 1 ? ReadVersion1(json) : ReadVersion2(json);
+        }
+        catch (UserInputException e)
+        {
+            throw new InvalidDataException($"the checkpoint's metadata makes no sense: {e.Message}", e);
+        }
+
         if (dataHash.Length != 64 || !dataHash.All(char.IsAsciiHexDigitLower))
             throw new InvalidDataException("the checkpoint's metadata makes no sense: dataHash is not a SHA-256 in 64 lowercase hex digits");
         try
