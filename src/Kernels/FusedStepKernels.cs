@@ -75,15 +75,8 @@ public readonly struct FusedStep
     public int Pixels { get; init; }
     public int HiddenUnits { get; init; }
     public int Classes { get; init; }
-    /// <summary>The optimizer and its arguments for this update (<see cref="OptimizerKernels"/>: StepSize is lr, with Adam's bias correction folded in).</summary>
-    public UpdateRule Rule { get; init; }
-    public float StepSize { get; init; }
-    public float Rho { get; init; }
-    public float Beta1 { get; init; }
-    public float Beta2 { get; init; }
-    public float Epsilon { get; init; }
-    public float Momentum { get; init; }
-    public int Nesterov { get; init; }
+    /// <summary>The optimizer and its arguments for this update, as the separate optimizer kernels take them.</summary>
+    public OptimizerStep Optimizer { get; init; }
 
     public int Bias1 => Pixels * HiddenUnits;
 
@@ -570,13 +563,14 @@ public static class FusedStepKernels
     private static void Update(FusedStep s, int i, float g)
     {
         // The rule is the same for every thread of a launch: the branch never diverges.
-        if (s.Rule == UpdateRule.RmsProp)
-            s.Parameters[i] -= OptimizerKernels.RmsPropStep(g, ref s.State1[i], s.StepSize, s.Rho, s.Epsilon);
-        else if (s.Rule == UpdateRule.Adam)
-            s.Parameters[i] -= OptimizerKernels.AdamStep(g, ref s.State1[i], ref s.State2[i], s.StepSize, s.Beta1, s.Beta2, s.Epsilon);
-        else if (s.Rule == UpdateRule.Sgd)
-            s.Parameters[i] -= s.StepSize * g;
+        var o = s.Optimizer;
+        if (o.Rule == UpdateRule.RmsProp)
+            s.Parameters[i] -= OptimizerKernels.RmsPropStep(g, ref s.State1[i], o.StepSize, o.Rho, o.Epsilon);
+        else if (o.Rule == UpdateRule.Adam)
+            s.Parameters[i] -= OptimizerKernels.AdamStep(g, ref s.State1[i], ref s.State2[i], o.StepSize, o.Beta1, o.Beta2, o.Epsilon);
+        else if (o.Rule == UpdateRule.Sgd)
+            s.Parameters[i] -= o.StepSize * g;
         else
-            s.Parameters[i] += OptimizerKernels.MomentumStep(g, ref s.State1[i], s.StepSize, s.Momentum, s.Nesterov != 0);
+            s.Parameters[i] += OptimizerKernels.MomentumStep(g, ref s.State1[i], o.StepSize, o.Momentum, o.Nesterov != 0);
     }
 }

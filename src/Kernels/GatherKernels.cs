@@ -2,6 +2,21 @@ using ILGPU;
 
 namespace MnistGpu.Kernels;
 
+/// <summary>
+/// The gather's argument: the device-resident split (images (N,P) uint8, labels (N)), the epoch's
+/// order (N), and the batch's x (B,P) and labels (B), whose lengths give B.
+/// </summary>
+public readonly struct GatherArguments
+{
+    public ArrayView<byte> Images { get; init; }
+    public ArrayView<byte> Labels { get; init; }
+    public ArrayView<int> Order { get; init; }
+    public ArrayView<float> X { get; init; }
+    public ArrayView<int> BatchLabels { get; init; }
+    public int Start { get; init; }
+    public int Pixels { get; init; }
+}
+
 public static class GatherKernels
 {
     /// <summary>
@@ -10,19 +25,17 @@ public static class GatherKernels
     /// images (N,P) uint8, labels (N), order (N) → x (B,P) = images[order[start + b]] / 255,
     /// batchLabels (B) = labels[order[start + b]]
     /// </summary>
-    public static void Batch(
-        ArrayView<byte> images, ArrayView<byte> labels, ArrayView<int> order, int start,
-        ArrayView<float> x, ArrayView<int> batchLabels, int batch, int pixels)
+    public static void Batch(GatherArguments a)
     {
-        int total = batch * pixels;
+        int total = a.X.IntLength, pixels = a.Pixels;
         for (int i = GridStride.First, step = GridStride.Step; i < total; i += step)
         {
             int row = i / pixels;
             int pixel = i - row * pixels;
-            int sample = order[start + row];
-            x[i] = images[sample * pixels + pixel] / 255f;
+            int sample = a.Order[a.Start + row];
+            a.X[i] = a.Images[sample * pixels + pixel] / 255f;
             if (pixel == 0)
-                batchLabels[row] = labels[sample];
+                a.BatchLabels[row] = a.Labels[sample];
         }
     }
 }

@@ -3,7 +3,7 @@ using ILGPU;
 
 namespace MnistGpu.Kernels;
 
-/// <summary>Which optimizer a fused kernel's epilogue applies: the rules of <see cref="OptimizerKernels"/>.</summary>
+/// <summary>Which optimizer an update applies: each is named after the <see cref="OptimizerKernels"/> method that applies it.</summary>
 public enum UpdateRule
 {
     RmsProp,
@@ -13,54 +13,98 @@ public enum UpdateRule
 }
 
 /// <summary>
+/// One optimizer update's rule and hyperparameters, as every optimizer kernel and the fused
+/// step's epilogue take them: <see cref="StepSize"/> is the learning rate, with Adam's bias
+/// correction for this update folded in on the host. The rule is carried, never inferred from
+/// which state arrays exist. Eight 4-byte fields: inside another kernel argument it adds no padding.
+/// </summary>
+public readonly struct OptimizerStep
+{
+    public OptimizerStep(UpdateRule rule, float stepSize, float rho, float beta1, float beta2, float epsilon, float momentum, bool nesterov)
+    {
+        Rule = rule;
+        StepSize = stepSize;
+        Rho = rho;
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+        Momentum = momentum;
+        Nesterov = nesterov ? 1 : 0;
+    }
+
+    public UpdateRule Rule { get; }
+    public float StepSize { get; }
+    public float Rho { get; }
+    public float Beta1 { get; }
+    public float Beta2 { get; }
+    public float Epsilon { get; }
+    public float Momentum { get; }
+
+    /// <summary>1 for Nesterov momentum, else 0 (an int: kernels take no bool).</summary>
+    public int Nesterov { get; }
+
+    /// <summary>How many state arrays the rule keeps: RMSprop's mean squares, Adam's two moments, momentum's velocity.</summary>
+    public int StateArrays => Rule switch
+    {
+        UpdateRule.RmsProp or UpdateRule.SgdMomentum => 1,
+        UpdateRule.Adam => 2,
+        _ => 0,
+    };
+}
+
+/// <summary>
+/// An optimizer kernel's argument: weights (P) and gradients (P), and the state arrays the rule
+/// keeps (P each; any array where it keeps none), updated in place.
+/// </summary>
+public readonly struct OptimizerArguments
+{
+    public ArrayView<float> Weights { get; init; }
+    public ArrayView<float> Gradients { get; init; }
+    public ArrayView<float> State1 { get; init; }
+    public ArrayView<float> State2 { get; init; }
+    public OptimizerStep Step { get; init; }
+}
+
+/// <summary>
 /// The optimizers, each one launch over the whole flat parameter array, with Keras' formulas
 /// (ε added outside the square root). The per-element rules are shared with the fused step's
-/// epilogue, so both round alike.
+/// epilogue, so both round alike. Each kernel takes <see cref="OptimizerArguments"/>.
 /// </summary>
 public static class OptimizerKernels
 {
-    /// <summary>
-    /// v ← ρ·v + (1 − ρ)·g²;  w ← w − lr·g / (√v + ε)
-    /// weights (P), gradients (P), meanSquares (P) → weights, meanSquares updated in place
-    /// </summary>
-    public static void RmsProp(
-        ArrayView<float> weights, ArrayView<float> gradients, ArrayView<float> meanSquares,
-        int count, float learningRate, float rho, float epsilon)
+    /// <summary>v ← ρ·v + (1 − ρ)·g²;  w ← w − lr·g / (√v + ε);  State1: the mean squares</summary>
+    public static void RmsProp(OptimizerArguments a)
     {
-        for (int i = GridStride.First, step = GridStride.Step; i < count; i += step)
-            weights[i] -= RmsPropStep(gradients[i], ref meanSquares[i], learningRate, rho, epsilon);
+        var step = a.Step;
+        for (int i = GridStride.First, stride = GridStride.Step, count = a.Weights.IntLength; i < count; i += stride)
+            a.Weights[i] -= RmsPropStep(a.Gradients[i], ref a.State1[i], step.StepSize, step.Rho, step.Epsilon);
     }
 
     /// <summary>
-    /// m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  w ← w − lr_t·m / (√v + ε),
-    /// with lr_t = lr·√(1 − β2ᵗ)/(1 − β1ᵗ) computed on the host for step t (Keras 2's Adam)
-    /// weights (P), gradients (P), first (P), second (P) → weights, first, second updated in place
+    /// m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  w ← w − lr_t·m / (√v + ε), with
+    /// lr_t = lr·√(1 − β2ᵗ)/(1 − β1ᵗ) computed on the host for step t (Keras 2's Adam); State1, State2: m, v
     /// </summary>
-    public static void Adam(
-        ArrayView<float> weights, ArrayView<float> gradients, ArrayView<float> first, ArrayView<float> second,
-        int count, float stepSize, float beta1, float beta2, float epsilon)
+    public static void Adam(OptimizerArguments a)
     {
-        for (int i = GridStride.First, step = GridStride.Step; i < count; i += step)
-            weights[i] -= AdamStep(gradients[i], ref first[i], ref second[i], stepSize, beta1, beta2, epsilon);
+        var step = a.Step;
+        for (int i = GridStride.First, stride = GridStride.Step, count = a.Weights.IntLength; i < count; i += stride)
+            a.Weights[i] -= AdamStep(a.Gradients[i], ref a.State1[i], ref a.State2[i], step.StepSize, step.Beta1, step.Beta2, step.Epsilon);
     }
 
-    /// <summary>w ← w − lr·g;  weights (P), gradients (P) → weights updated in place</summary>
-    public static void Sgd(ArrayView<float> weights, ArrayView<float> gradients, int count, float learningRate)
+    /// <summary>w ← w − lr·g</summary>
+    public static void Sgd(OptimizerArguments a)
     {
-        for (int i = GridStride.First, step = GridStride.Step; i < count; i += step)
-            weights[i] -= learningRate * gradients[i];
+        float learningRate = a.Step.StepSize;
+        for (int i = GridStride.First, stride = GridStride.Step, count = a.Weights.IntLength; i < count; i += stride)
+            a.Weights[i] -= learningRate * a.Gradients[i];
     }
 
-    /// <summary>
-    /// u ← μ·u − lr·g;  w ← w + u, or with Nesterov w ← w + μ·u − lr·g (Keras' momentum SGD)
-    /// weights (P), gradients (P), velocity (P) → weights, velocity updated in place
-    /// </summary>
-    public static void SgdMomentum(
-        ArrayView<float> weights, ArrayView<float> gradients, ArrayView<float> velocity,
-        int count, float learningRate, float momentum, int nesterov)
+    /// <summary>u ← μ·u − lr·g;  w ← w + u, or with Nesterov w ← w + μ·u − lr·g (Keras' momentum SGD); State1: u</summary>
+    public static void SgdMomentum(OptimizerArguments a)
     {
-        for (int i = GridStride.First, step = GridStride.Step; i < count; i += step)
-            weights[i] += MomentumStep(gradients[i], ref velocity[i], learningRate, momentum, nesterov != 0);
+        var step = a.Step;
+        for (int i = GridStride.First, stride = GridStride.Step, count = a.Weights.IntLength; i < count; i += stride)
+            a.Weights[i] += MomentumStep(a.Gradients[i], ref a.State1[i], step.StepSize, step.Momentum, step.Nesterov != 0);
     }
 
     /// <summary>RMSprop for one element: updates its mean square, returns what to subtract from the weight.</summary>

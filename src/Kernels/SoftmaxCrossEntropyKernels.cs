@@ -3,6 +3,22 @@ using ILGPU;
 namespace MnistGpu.Kernels;
 
 /// <summary>
+/// The softmax-cross-entropy kernels' argument: logits (B,C) and labels (B), whose lengths give
+/// B; output (B,C): probabilities, or the gradient; losses and predictions of the whole pass,
+/// written at <see cref="OutputOffset"/> + row.
+/// </summary>
+public readonly struct SoftmaxArguments
+{
+    public ArrayView<float> Logits { get; init; }
+    public ArrayView<int> Labels { get; init; }
+    public ArrayView<float> Output { get; init; }
+    public ArrayView<float> Losses { get; init; }
+    public ArrayView<int> Predictions { get; init; }
+    public int OutputOffset { get; init; }
+    public int Classes { get; init; }
+}
+
+/// <summary>
 /// Softmax over each row of logits with the cross-entropy against integer labels. The maximum
 /// is subtracted before exponentiating so no logit can overflow, and the loss is computed as
 /// log Σ exp(z − max) − (z[label] − max) instead of −log p, so it stays finite when p underflows.
@@ -14,41 +30,37 @@ public static class SoftmaxCrossEntropyKernels
     /// <summary>
     /// logits (B,C), labels (B) → probabilities (B,C), losses[offset + b], predictions[offset + b]
     /// </summary>
-    public static void Forward(
-        ArrayView<float> logits, ArrayView<int> labels, ArrayView<float> probabilities,
-        ArrayView<float> losses, ArrayView<int> predictions, int outputOffset,
-        int batch, int classes)
+    public static void Forward(SoftmaxArguments a)
     {
+        int classes = a.Classes, batch = a.Labels.IntLength;
         for (int row = GridStride.First, step = GridStride.Step; row < batch; row += step)
         {
-            float sum = SoftmaxRow(logits, probabilities, row, classes, out float max, out int argmax);
-            int label = labels[row];
-            losses[outputOffset + row] = MathF.Log(sum) - (logits[row * classes + label] - max);
-            predictions[outputOffset + row] = argmax;
+            float sum = SoftmaxRow(a.Logits, a.Output, row, classes, out float max, out int argmax);
+            int label = a.Labels[row];
+            a.Losses[a.OutputOffset + row] = MathF.Log(sum) - (a.Logits[row * classes + label] - max);
+            a.Predictions[a.OutputOffset + row] = argmax;
         }
     }
 
     /// <summary>
     /// Forward and backward in one pass over each row: the loss is the mean over the batch, so
     /// dz = (p − onehot(label)) / B.
-    /// logits (B,C), labels (B) → gradient (B,C), losses[offset + b], predictions[offset + b]
+    /// logits (B,C), labels (B) → gradient (B,C) in Output, losses[offset + b], predictions[offset + b]
     /// </summary>
-    public static void ForwardBackward(
-        ArrayView<float> logits, ArrayView<int> labels, ArrayView<float> gradient,
-        ArrayView<float> losses, ArrayView<int> predictions, int outputOffset,
-        int batch, int classes)
+    public static void ForwardBackward(SoftmaxArguments a)
     {
+        int classes = a.Classes, batch = a.Labels.IntLength;
         float scale = 1f / batch;
         for (int row = GridStride.First, step = GridStride.Step; row < batch; row += step)
         {
-            float sum = SoftmaxRow(logits, gradient, row, classes, out float max, out int argmax);
-            int label = labels[row];
-            losses[outputOffset + row] = MathF.Log(sum) - (logits[row * classes + label] - max);
-            predictions[outputOffset + row] = argmax;
+            float sum = SoftmaxRow(a.Logits, a.Output, row, classes, out float max, out int argmax);
+            int label = a.Labels[row];
+            a.Losses[a.OutputOffset + row] = MathF.Log(sum) - (a.Logits[row * classes + label] - max);
+            a.Predictions[a.OutputOffset + row] = argmax;
             for (int c = 0; c < classes; c++)
             {
-                float p = gradient[row * classes + c];
-                gradient[row * classes + c] = (c == label ? p - 1f : p) * scale;
+                float p = a.Output[row * classes + c];
+                a.Output[row * classes + c] = (c == label ? p - 1f : p) * scale;
             }
         }
     }

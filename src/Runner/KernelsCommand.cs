@@ -61,7 +61,7 @@ internal static class KernelsCommand
             output.WriteLine($"One training step of the {shape} network with {settings.Optimizer.Name}, batch {settings.BatchSize}: {launches.Count} launches");
             var table = Tables.Create("operation", "kernel", "groups", "group size", "shared memory per group");
             foreach (var launch in launches)
-                table.AddRow(launch.Operation, launch.Kernel, Number(launch.Groups), Number(launch.GroupSize), $"{Number(launch.SharedMemoryBytes)} B");
+                table.AddRow(launch.Operation, launch.Kernel.Name, Number(launch.Groups), Number(launch.GroupSize), $"{Number(launch.SharedMemoryBytes)} B");
             Tables.Write(output, table);
             return Cli.Ok;
         });
@@ -85,9 +85,9 @@ internal static class KernelsCommand
         foreach (var kernel in KernelInventory.All)
         {
             string file = kernel.Name + ".ptx";
-            OutputFile.Write(Path.Combine(folder, file), Encoding.ASCII.GetBytes(KernelInventory.Ptx(kernel, smVersion)));
+            var (ptx, shared) = KernelInventory.Ptx(kernel, smVersion);
+            OutputFile.Write(Path.Combine(folder, file), Encoding.ASCII.GetBytes(ptx));
             int groupSize = KernelInventory.GroupSize(kernel, planner);
-            int shared = KernelInventory.SharedMemoryBytes(kernel);
             manifest.Append(CultureInfo.InvariantCulture, $"{kernel.Name}\t{file}\t{groupSize}\t{shared}\n");
             table.AddRow(kernel.Name, file, Number(groupSize), $"{Number(shared)} B");
         }

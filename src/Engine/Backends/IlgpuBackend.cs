@@ -23,30 +23,27 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly MemoryBudget memory;
     private MatMulVariant? variantOverride;
 
-    private readonly Action<KernelConfig, ArrayView<byte>, ArrayView<byte>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int, int> gatherBatch;
-    private readonly Dictionary<MatMulVariant, Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem>> matMul = [];
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> softmaxForward;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> softmaxForwardBackward;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float> rmsProp;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float, float> adam;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, float> sgd;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, int> sgdMomentum;
-    private readonly Action<KernelConfig, FusedStep> fusedHiddenForward;
-    private readonly Action<KernelConfig, FusedStep, int> fusedTail;
-    private readonly Action<KernelConfig, FusedStep> fusedGradients;
-    private readonly string fusedHiddenForwardName, fusedTailName, fusedGradientsName;
+    private readonly bool recordOnly;
+    private readonly Kernel<GatherArguments> gather;
+    private readonly Dictionary<MatMulVariant, Kernel<MatMulArguments>> matMul = [];
+    private readonly Kernel<SoftmaxArguments> softmaxForward, softmaxForwardBackward;
+    private readonly Kernel<OptimizerArguments>[] optimizers;
+    private readonly Kernel<FusedStep> fusedHiddenForward, fusedGradients;
+    private readonly Kernel<TailArguments> fusedTail;
     private long launches;
     private long issueTicks;
+    private List<PlannedLaunch>? recording;
 
     /// <summary>
-    /// Creates an accelerator on <paramref name="device"/> and compiles the kernels; the backend
+    /// Creates an accelerator on <paramref name="device"/> and loads the kernels; the backend
     /// owns <paramref name="context"/> from here on. <paramref name="memoryLimitBytes"/> caps what
     /// this backend may allocate, below what the device has. <paramref name="profile"/> plans
     /// launches for another device's limits than this accelerator's (tests of GPU launch shapes).
     /// </summary>
     /// <param name="fusedVariant">Which form of the fused step's kernels to use instead of the planned one (tests of both forms on one device).</param>
     /// <param name="planAsGpu">Plans every launch as for a GPU (shared-memory tiles, group reductions) even on a device whose threads are CPU cores: to check the GPU kernels under a simulator.</param>
-    public IlgpuBackend(Context context, Device device, string deviceName, long? memoryLimitBytes = null, DeviceProfile? profile = null, FusedVariant? fusedVariant = null, bool planAsGpu = false)
+    /// <param name="recordOnly">Loads no kernel: every launch is recorded (<see cref="Record"/>), never run. What lists a step's launches for a device profile without the device.</param>
+    public IlgpuBackend(Context context, Device device, string deviceName, long? memoryLimitBytes = null, DeviceProfile? profile = null, FusedVariant? fusedVariant = null, bool planAsGpu = false, bool recordOnly = false)
     {
         this.context = context;
         accelerator = device.CreateAccelerator(context);
@@ -55,26 +52,19 @@ public sealed class IlgpuBackend : ITrainingBackend
         DeviceName = deviceName;
         memory = new MemoryBudget(deviceName, memoryLimitBytes);
 
-        gatherBatch = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<byte>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int, int>(GatherKernels.Batch);
-        softmaxForward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int>(SoftmaxCrossEntropyKernels.Forward);
-        softmaxForwardBackward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int>(SoftmaxCrossEntropyKernels.ForwardBackward);
-        rmsProp = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float>(OptimizerKernels.RmsProp);
-        adam = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, float, float>(OptimizerKernels.Adam);
-        sgd = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, float>(OptimizerKernels.Sgd);
-        sgdMomentum = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, float, int>(OptimizerKernels.SgdMomentum);
+        this.recordOnly = recordOnly;
+        gather = Load<GatherArguments>(KernelInventory.Gather);
+        softmaxForward = Load<SoftmaxArguments>(KernelInventory.SoftmaxForward);
+        softmaxForwardBackward = Load<SoftmaxArguments>(KernelInventory.SoftmaxForwardBackward);
+        optimizers = Enum.GetValues<UpdateRule>().Select(rule => Load<OptimizerArguments>(KernelInventory.Optimizer(rule))).ToArray();
         foreach (var variant in launch.Variants)
             LoadMatMul(variant);
-        bool tiled = launch.FusedVariant == FusedVariant.Tiled;
-        Action<FusedStep> hiddenForward = tiled ? FusedStepKernels.HiddenForwardTiled : FusedStepKernels.HiddenForwardPanel;
-        // OpenCL drivers (PoCL, NVIDIA's) lack the work-group collectives ILGPU.Algorithms reduces with there.
-        Action<FusedStep, int> tail = !tiled ? FusedStepKernels.TailPerRow
-            : accelerator is CLAccelerator ? FusedStepKernels.TailPerGroup<FusedStepKernels.SharedMemoryGroupSum>
-            : FusedStepKernels.TailPerGroup<FusedStepKernels.AlgorithmsGroupSum>;
-        Action<FusedStep> gradients = tiled ? FusedStepKernels.GradientsUpdateTiled : FusedStepKernels.GradientsUpdatePanel;
-        fusedHiddenForward = accelerator.LoadStreamKernel(hiddenForward);
-        fusedTail = accelerator.LoadStreamKernel(tail);
-        fusedGradients = accelerator.LoadStreamKernel(gradients);
-        (fusedHiddenForwardName, fusedTailName, fusedGradientsName) = (KernelName(hiddenForward), KernelName(tail), KernelName(gradients));
+        var fused = launch.FusedVariant;
+        fusedHiddenForward = Load<FusedStep>(KernelInventory.FusedHiddenForward(fused));
+        fusedGradients = Load<FusedStep>(KernelInventory.FusedGradients(fused));
+        var tail = KernelInventory.FusedTail(fused, openCl: launch.Profile.IsOpenCl || accelerator is CLAccelerator);
+        var tailKernel = recordOnly ? null : accelerator.LoadStreamKernel(tail.Method.CreateDelegate<Action<FusedStep, int>>());
+        fusedTail = new(tail, tailKernel is null ? null : (config, a) => tailKernel(config, a.Step, a.Backward));
     }
 
     public string DeviceName { get; }
@@ -130,6 +120,17 @@ public sealed class IlgpuBackend : ITrainingBackend
         return new IlgpuBackend(context, context.GetCPUDevice(0), "cpu:0 (ILGPU CPU accelerator)", memoryLimitBytes, profile);
     }
 
+    /// <summary>
+    /// A backend that only records what launches a device of <paramref name="profile"/> would
+    /// make (<see cref="Record"/>), with no such device: ILGPU's CPU accelerator holds the arrays,
+    /// and no kernel is compiled.
+    /// </summary>
+    public static IlgpuBackend Recorder(DeviceProfile profile, string deviceName)
+    {
+        var context = IlgpuContexts.Create(builder => builder.CPU(CPUDevice.Default));
+        return new IlgpuBackend(context, context.GetCPUDevice(0), deviceName, profile: profile, recordOnly: true);
+    }
+
     /// <exception cref="EngineException">The device (or the configured limit) cannot hold the array.</exception>
     public DeviceArray<T> Allocate<T>(int length)
         where T : unmanaged, INumber<T>
@@ -178,81 +179,84 @@ public sealed class IlgpuBackend : ITrainingBackend
     }
 
     /// <summary>Launch 1 of the fused step (<see cref="FusedStepKernels"/>): the first hidden layer's output, x gathered from the images.</summary>
-    internal void FusedHiddenForward(FusedStep step)
-    {
-        long issued = Launching(fusedHiddenForwardName);
-        fusedHiddenForward(launch.ForFusedHiddenForward(step.Batch, step.HiddenUnits), step);
-        Issued(issued);
-    }
+    internal void FusedHiddenForward(FusedStep step) =>
+        Launch(fusedHiddenForward, launch.ForFusedHiddenForward(step.Batch, step.HiddenUnits), step, new Operation("hidden layer, x gathered from the images"));
 
     /// <summary>Launch 2: the output layer and softmax-cross-entropy; with <paramref name="backward"/>, dz and the last hidden layer's gradient too.</summary>
-    internal void FusedTail(FusedStep step, bool backward)
-    {
-        long issued = Launching(fusedTailName);
-        fusedTail(launch.ForFusedTail(step.Batch), step, backward ? 1 : 0);
-        Issued(issued);
-    }
+    internal void FusedTail(FusedStep step, bool backward) =>
+        Launch(fusedTail, launch.ForFusedTail(step.Batch), new TailArguments(step, backward ? 1 : 0), new Operation(backward ? "output layer, softmax-cross-entropy, dz and dh" : "output layer, softmax-cross-entropy"));
 
     /// <summary>Launch 3: every dense layer's (inputs, outputs) parameter gradients and the optimizer's update.</summary>
-    internal void FusedGradients(FusedStep step, IReadOnlyList<(int Inputs, int Outputs)> layers)
-    {
-        long issued = Launching(fusedGradientsName);
-        fusedGradients(launch.ForFusedGradients(layers), step);
-        Issued(issued);
-    }
+    internal void FusedGradients(FusedStep step, IReadOnlyList<(int Inputs, int Outputs)> layers) =>
+        Launch(fusedGradients, launch.ForFusedGradients(layers), step, new Operation(FusedGradientOperations[(int)step.Optimizer.Rule]));
 
-    public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels)
-    {
-        long issued = Launching("GatherKernels.Batch");
-        gatherBatch(launch.For(batch * source.Pixels), View(source.Images), View(source.Labels), View(source.Order), start, View(x), View(labels), batch, source.Pixels);
-        Issued(issued);
-    }
+    public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels) =>
+        Launch(
+            gather,
+            launch.For(batch * source.Pixels),
+            new GatherArguments
+            {
+                Images = View(source.Images),
+                Labels = View(source.Labels),
+                Order = View(source.Order),
+                X = View(x).SubView(0, batch * source.Pixels),
+                BatchLabels = View(labels).SubView(0, batch),
+                Start = start,
+                Pixels = source.Pixels,
+            },
+            new Operation("gather"));
 
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
-        Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), x, layer.Weights, y, layer.Bias);
+        Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), x, layer.Weights, y, layer.Bias, new Operation("dense forward", layer.Inputs, layer.Outputs));
 
     public void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch) =>
-        Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs), dy, layer.Weights, dx, activation);
+        Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs), dy, layer.Weights, dx, activation, new Operation("dense backward input", layer.Outputs, layer.Inputs));
 
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
-        Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), x, dy, gradients.All, dy);
+        Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), x, dy, gradients.All, dy, new Operation("dense backward parameters", gradients.Inputs, gradients.Outputs));
 
-    public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs)
-    {
-        long issued = Launching("SoftmaxCrossEntropyKernels.Forward");
-        softmaxForward(launch.For(batch), View(logits), View(labels), View(probabilities), View(outputs.Losses), View(outputs.Predictions), outputs.Offset, batch, classes);
-        Issued(issued);
-    }
+    public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
+        Launch(softmaxForward, launch.For(batch), Softmax(logits, labels, batch, classes, probabilities, outputs), new Operation("softmax-cross-entropy forward"));
 
-    public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs)
-    {
-        long issued = Launching("SoftmaxCrossEntropyKernels.ForwardBackward");
-        softmaxForwardBackward(launch.For(batch), View(logits), View(labels), View(logitGradients), View(outputs.Losses), View(outputs.Predictions), outputs.Offset, batch, classes);
-        Issued(issued);
-    }
+    public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
+        Launch(softmaxForwardBackward, launch.For(batch), Softmax(logits, labels, batch, classes, logitGradients, outputs), new Operation("softmax-cross-entropy forward+backward"));
 
     public void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update)
     {
-        long issued = Launching(OptimizerKernelNames[(int)update.Rule]);
-        var config = launch.For(weights.Length);
-        var (w, g, n) = (View(weights), View(gradients), weights.Length);
-        switch (update.Rule)
+        if (state.Arrays.Count != update.StateArrays)
+            throw new ArgumentException($"{update.Rule} keeps {update.StateArrays} state arrays, not {state.Arrays.Count}", nameof(state));
+        var g = View(gradients);
+        // A state array the rule does not keep is never read: any view will do.
+        var arguments = new OptimizerArguments
         {
-            case UpdateRule.RmsProp:
-                rmsProp(config, w, g, View(state.Arrays[0]), n, update.StepSize, update.Rho, update.Epsilon);
-                break;
-            case UpdateRule.Adam:
-                adam(config, w, g, View(state.Arrays[0]), View(state.Arrays[1]), n, update.StepSize, update.Beta1, update.Beta2, update.Epsilon);
-                break;
-            case UpdateRule.Sgd:
-                sgd(config, w, g, n, update.StepSize);
-                break;
-            default:
-                sgdMomentum(config, w, g, View(state.Arrays[0]), n, update.StepSize, update.Momentum, update.Nesterov ? 1 : 0);
-                break;
+            Weights = View(weights),
+            Gradients = g,
+            State1 = state.Arrays.Count > 0 ? View(state.Arrays[0]) : g,
+            State2 = state.Arrays.Count > 1 ? View(state.Arrays[1]) : g,
+            Step = update,
+        };
+        Launch(optimizers[(int)update.Rule], launch.For(weights.Length), arguments, new Operation(OptimizerNames[(int)update.Rule]));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="issue"/> with every launch recorded instead of run, and returns them
+    /// in order: the one description of what a step launches, for <c>mnistgpu kernels</c>, bench
+    /// and tests. Nothing runs and nothing is counted meanwhile.
+    /// </summary>
+    internal IReadOnlyList<PlannedLaunch> Record(Action issue)
+    {
+        var log = new List<PlannedLaunch>();
+        recording = log;
+        try
+        {
+            issue();
+        }
+        finally
+        {
+            recording = null;
         }
 
-        Issued(issued);
+        return log;
     }
 
     public string MatMulImplementation(MatMulProblem problem) => VariantFor(problem).ToString();
@@ -265,45 +269,64 @@ public sealed class IlgpuBackend : ITrainingBackend
         context.Dispose();
     }
 
-    private void Multiply(MatMulProblem problem, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c, DeviceArray<float> epilogueOperand)
+    private void Multiply(MatMulProblem problem, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c, DeviceArray<float> epilogueOperand, Operation operation)
     {
         MatMulOperands.Require(problem, a.Length, b.Length, c.Length, epilogueOperand.Length);
         var variant = VariantFor(problem);
-        long issued = Launching(MatMulKernelNames[(int)variant]);
-        matMul[variant](launch.ForMatMul(variant, problem), View(a), View(b), View(c), View(epilogueOperand), problem);
-        Issued(issued);
+        Launch(matMul[variant], launch.ForMatMul(variant, problem), new MatMulArguments(View(a), View(b), View(c), View(epilogueOperand), problem), operation);
     }
 
-    /// <summary>The kernel about to be launched, for a failure's message; the time issuing it starts.</summary>
-    private long Launching(string kernel)
+    private static SoftmaxArguments Softmax(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> output, SampleOutputs outputs) => new()
     {
-        LastKernelIssued = kernel;
-        return Stopwatch.GetTimestamp();
+        Logits = View(logits).SubView(0, batch * classes),
+        Labels = View(labels).SubView(0, batch),
+        Output = View(output).SubView(0, batch * classes),
+        Losses = View(outputs.Losses),
+        Predictions = View(outputs.Predictions),
+        OutputOffset = outputs.Offset,
+        Classes = classes,
+    };
+
+    /// <summary>
+    /// Every launch goes through here: named for a failure's message, then recorded
+    /// (<see cref="Record"/>) or issued, counted and its host time added. Allocates nothing.
+    /// </summary>
+    private void Launch<T>(Kernel<T> kernel, KernelConfig config, T arguments, Operation operation)
+        where T : struct
+    {
+        LastKernelIssued = kernel.Entry.Name;
+        if (recording is not null)
+        {
+            recording.Add(new PlannedLaunch(operation.ToString(), kernel.Entry, config.GridDim.X, config.GroupDim.X));
+            return;
+        }
+
+        var run = kernel.Run ?? throw new InvalidOperationException($"{DeviceName} only records launches; {kernel.Entry.Name} is not loaded");
+        long start = Stopwatch.GetTimestamp();
+        run(config, arguments);
+        issueTicks += Stopwatch.GetTimestamp() - start;
+        launches++;
     }
 
     /// <summary>The last kernel this backend launched or tried to: what a failed operation names.</summary>
     public string? LastKernelIssued { get; private set; }
 
-    private static string KernelName(Delegate kernel) => $"{kernel.Method.DeclaringType!.Name}.{kernel.Method.Name}";
-
-    private static readonly string[] OptimizerKernelNames = Enum.GetNames<UpdateRule>().Select(rule => $"{nameof(OptimizerKernels)}.{rule}").ToArray();
-
-    private static readonly string[] MatMulKernelNames = Enum.GetNames<MatMulVariant>().Select(variant => $"{nameof(MatMulKernels)}.{variant}").ToArray();
-
-    /// <summary>Counts a launch and the host time spent issuing it since <paramref name="since"/>.</summary>
-    private void Issued(long since)
-    {
-        issueTicks += Stopwatch.GetTimestamp() - since;
-        launches++;
-    }
-
     private MatMulVariant VariantFor(MatMulProblem problem) => variantOverride ?? launch.VariantFor(problem);
 
     private void LoadMatMul(MatMulVariant variant)
     {
-        if (!matMul.ContainsKey(variant))
-            matMul[variant] = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem>(KernelInventory.MatMul(variant));
+        if (matMul.ContainsKey(variant))
+            return;
+        var entry = KernelInventory.MatMul(variant);
+        var kernel = recordOnly ? null
+            : accelerator.LoadStreamKernel(entry.Method.CreateDelegate<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem>>());
+        matMul[variant] = new(entry, kernel is null ? null : (config, a) => kernel(config, a.A, a.B, a.C, a.EpilogueOperand, a.Problem));
     }
+
+    /// <summary><paramref name="entry"/>'s kernel, which takes one argument struct, loaded on this accelerator (not when only recording).</summary>
+    private Kernel<T> Load<T>(KernelEntry entry)
+        where T : struct =>
+        new(entry, recordOnly ? null : accelerator.LoadStreamKernel(entry.Method.CreateDelegate<Action<T>>()));
 
     /// <summary>The ILGPU view of an array of this backend, for step runners that build kernel arguments.</summary>
     internal static ArrayView<T> View<T>(DeviceArray<T> array)
@@ -311,6 +334,27 @@ public sealed class IlgpuBackend : ITrainingBackend
         array is IlgpuArray<T> ilgpu
             ? ilgpu.View
             : throw new ArgumentException("the array belongs to another backend", nameof(array));
+
+    /// <summary>An inventory kernel and, unless only recording, its launch on this accelerator.</summary>
+    private sealed record Kernel<T>(KernelEntry Entry, Action<KernelConfig, T>? Run)
+        where T : struct;
+
+    /// <summary>A matrix product's five arguments, passed on as the kernel takes them.</summary>
+    private readonly record struct MatMulArguments(ArrayView<float> A, ArrayView<float> B, ArrayView<float> C, ArrayView<float> EpilogueOperand, MatMulProblem Problem);
+
+    /// <summary>The fused tail's two arguments, passed on as the kernel takes them.</summary>
+    private readonly record struct TailArguments(FusedStep Step, int Backward);
+
+    /// <summary>What a launch does, as a recorded step lists it; formatted only when recording, so a launch allocates nothing.</summary>
+    private readonly record struct Operation(string What, int From = 0, int To = 0)
+    {
+        public override string ToString() => From > 0 ? $"{What} {From}->{To}" : What;
+    }
+
+    /// <summary>Each rule's optimizer as the command line names it (SGD with or without momentum is "sgd").</summary>
+    private static readonly string[] OptimizerNames = Enum.GetValues<UpdateRule>().Select(rule => rule == UpdateRule.SgdMomentum ? "sgd" : rule.ToString().ToLowerInvariant()).ToArray();
+
+    private static readonly string[] FusedGradientOperations = OptimizerNames.Select(name => $"every parameter's gradient and {name}").ToArray();
 
     private sealed class IlgpuArray<T> : DeviceArray<T>
         where T : unmanaged, INumber<T>

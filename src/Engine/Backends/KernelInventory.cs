@@ -8,17 +8,46 @@ using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends;
 
-/// <summary>One kernel the engine can launch: its name, its method and, for matrix products or fused steps, its variant.</summary>
-public sealed record KernelEntry(string Name, MethodInfo Method, MatMulVariant? Variant)
+/// <summary>
+/// One kernel the engine can launch: its name (the one spelling every listing, plan and failure
+/// uses), its method and, for matrix products or fused steps, its variant.
+/// </summary>
+public sealed class KernelEntry
 {
+    private readonly Lazy<int> sharedMemoryBytes;
+
+    public KernelEntry(string name, MethodInfo method)
+    {
+        Name = name;
+        Method = method;
+        sharedMemoryBytes = new(() => KernelInventory.CompiledSharedMemoryBytes(method));
+    }
+
+    public string Name { get; }
+
+    public MethodInfo Method { get; }
+
+    public MatMulVariant? Variant { get; init; }
+
     public FusedVariant? Fused { get; init; }
+
+    /// <summary>
+    /// Static shared memory per group, ILGPU.Algorithms' included, as ILGPU's compiler reports it
+    /// (ptxas reports the same): compiled once, on first use, without a device.
+    /// </summary>
+    public int SharedMemoryBytes => sharedMemoryBytes.Value;
+
+    public override string ToString() => Name;
 }
 
-/// <summary>One launch of a training step as a device's plan makes it.</summary>
-public sealed record PlannedLaunch(string Operation, string Kernel, int Groups, int GroupSize, int SharedMemoryBytes);
+/// <summary>One launch of a training step: what it does, the kernel, the grid and the group size (recorded, <see cref="IlgpuBackend.Record"/>).</summary>
+public sealed record PlannedLaunch(string Operation, KernelEntry Kernel, int Groups, int GroupSize)
+{
+    public int SharedMemoryBytes => Kernel.SharedMemoryBytes;
+}
 
 /// <summary>
-/// Every kernel the engine launches, in one list: what <see cref="IlgpuBackend"/> compiles, what
+/// Every kernel the engine launches, in one list: what <see cref="IlgpuBackend"/> loads, what
 /// <c>mnistgpu kernels</c> lists with each device's launch plan, and what is compiled to PTX for
 /// NVIDIA's assembler — for any CUDA architecture, without a GPU.
 /// </summary>
@@ -33,31 +62,50 @@ public static class KernelInventory
     /// <summary>The PTX ISA version every PTX file is written for, as ptxas names it.</summary>
     public static string PtxVersion => $"{PtxInstructionSet.Major}.{PtxInstructionSet.Minor}";
 
+    public static KernelEntry Gather { get; } = Entry(typeof(GatherKernels), nameof(GatherKernels.Batch));
+
+    public static KernelEntry SoftmaxForward { get; } = Entry(typeof(SoftmaxCrossEntropyKernels), nameof(SoftmaxCrossEntropyKernels.Forward));
+
+    public static KernelEntry SoftmaxForwardBackward { get; } = Entry(typeof(SoftmaxCrossEntropyKernels), nameof(SoftmaxCrossEntropyKernels.ForwardBackward));
+
+    private static readonly KernelEntry[] MatMuls = Enum.GetValues<MatMulVariant>()
+        .Select(variant => new KernelEntry($"{nameof(MatMulKernels)}.{variant}", Method(typeof(MatMulKernels), variant.ToString())) { Variant = variant })
+        .ToArray();
+
+    // Each UpdateRule is named after the OptimizerKernels method that applies it.
+    private static readonly KernelEntry[] Optimizers = Enum.GetValues<UpdateRule>().Select(rule => Entry(typeof(OptimizerKernels), rule.ToString())).ToArray();
+
+    private static readonly KernelEntry HiddenForwardTiled = Fused(nameof(FusedStepKernels.HiddenForwardTiled), FusedVariant.Tiled);
+    private static readonly KernelEntry TailAlgorithmsSum = Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, typeof(FusedStepKernels.AlgorithmsGroupSum));
+    private static readonly KernelEntry TailSharedMemorySum = Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, typeof(FusedStepKernels.SharedMemoryGroupSum));
+    private static readonly KernelEntry GradientsTiled = Fused(nameof(FusedStepKernels.GradientsUpdateTiled), FusedVariant.Tiled);
+    private static readonly KernelEntry HiddenForwardPanel = Fused(nameof(FusedStepKernels.HiddenForwardPanel), FusedVariant.Panel);
+    private static readonly KernelEntry TailPerRow = Fused(nameof(FusedStepKernels.TailPerRow), FusedVariant.Panel);
+    private static readonly KernelEntry GradientsPanel = Fused(nameof(FusedStepKernels.GradientsUpdatePanel), FusedVariant.Panel);
+
     public static IReadOnlyList<KernelEntry> All { get; } =
     [
-        Entry(nameof(GatherKernels) + "." + nameof(GatherKernels.Batch), typeof(GatherKernels), nameof(GatherKernels.Batch)),
-        .. Enum.GetValues<MatMulVariant>().Select(variant =>
-            Entry($"{nameof(MatMulKernels)}.{variant}", typeof(MatMulKernels), variant.ToString()) with { Variant = variant }),
-        Entry(nameof(SoftmaxCrossEntropyKernels) + "." + nameof(SoftmaxCrossEntropyKernels.Forward), typeof(SoftmaxCrossEntropyKernels), nameof(SoftmaxCrossEntropyKernels.Forward)),
-        Entry(nameof(SoftmaxCrossEntropyKernels) + "." + nameof(SoftmaxCrossEntropyKernels.ForwardBackward), typeof(SoftmaxCrossEntropyKernels), nameof(SoftmaxCrossEntropyKernels.ForwardBackward)),
-        .. new[] { nameof(OptimizerKernels.RmsProp), nameof(OptimizerKernels.Adam), nameof(OptimizerKernels.Sgd), nameof(OptimizerKernels.SgdMomentum) }
-            .Select(name => Entry($"{nameof(OptimizerKernels)}.{name}", typeof(OptimizerKernels), name)),
-        Fused(nameof(FusedStepKernels.HiddenForwardTiled), FusedVariant.Tiled),
-        Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, typeof(FusedStepKernels.AlgorithmsGroupSum)),
-        Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, typeof(FusedStepKernels.SharedMemoryGroupSum)),
-        Fused(nameof(FusedStepKernels.GradientsUpdateTiled), FusedVariant.Tiled),
-        Fused(nameof(FusedStepKernels.HiddenForwardPanel), FusedVariant.Panel),
-        Fused(nameof(FusedStepKernels.TailPerRow), FusedVariant.Panel),
-        Fused(nameof(FusedStepKernels.GradientsUpdatePanel), FusedVariant.Panel),
+        Gather, .. MatMuls, SoftmaxForward, SoftmaxForwardBackward, .. Optimizers,
+        HiddenForwardTiled, TailAlgorithmsSum, TailSharedMemorySum, GradientsTiled, HiddenForwardPanel, TailPerRow, GradientsPanel,
     ];
 
-    /// <summary>The matrix-multiply kernel of <paramref name="variant"/>.</summary>
-    public static Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem> MatMul(MatMulVariant variant) => variant switch
-    {
-        MatMulVariant.RegisterTiled => MatMulKernels.RegisterTiled,
-        MatMulVariant.SparseRowPanel => MatMulKernels.SparseRowPanel,
-        _ => MatMulKernels.SharedMemoryTiled,
-    };
+    public static KernelEntry MatMul(MatMulVariant variant) => MatMuls[(int)variant];
+
+    public static KernelEntry Optimizer(UpdateRule rule) => Optimizers[(int)rule];
+
+    /// <summary>Launch 1 of the fused step in <paramref name="variant"/>'s form.</summary>
+    public static KernelEntry FusedHiddenForward(FusedVariant variant) => variant == FusedVariant.Tiled ? HiddenForwardTiled : HiddenForwardPanel;
+
+    /// <summary>
+    /// Launch 2: per row on CPU-like devices; on GPUs per group, its sum through ILGPU.Algorithms on
+    /// CUDA and through shared memory on OpenCL, whose drivers (PoCL, NVIDIA's) lack the work-group
+    /// collectives ILGPU.Algorithms reduces with there.
+    /// </summary>
+    public static KernelEntry FusedTail(FusedVariant variant, bool openCl) =>
+        variant == FusedVariant.Panel ? TailPerRow : openCl ? TailSharedMemorySum : TailAlgorithmsSum;
+
+    /// <summary>Launch 3 of the fused step in <paramref name="variant"/>'s form.</summary>
+    public static KernelEntry FusedGradients(FusedVariant variant) => variant == FusedVariant.Tiled ? GradientsTiled : GradientsPanel;
 
     /// <summary>The group size <paramref name="planner"/> launches <paramref name="kernel"/> with.</summary>
     public static int GroupSize(KernelEntry kernel, LaunchPlanner planner) => kernel switch
@@ -68,26 +116,31 @@ public static class KernelInventory
         _ => planner.For(int.MaxValue).GroupDim.X,
     };
 
-    /// <summary>The static shared memory per group that the engine's own code in <paramref name="kernel"/> allocates (ILGPU.Algorithms may add to it).</summary>
-    public static int SharedMemoryBytes(KernelEntry kernel) => kernel switch
+    /// <summary>
+    /// The PTX of <paramref name="kernel"/> for compute capability <paramref name="smVersion"/> (80
+    /// for sm_80), compiled without any GPU, and the static shared memory per group ILGPU's
+    /// compiler says it allocates: the figure ptxas must report.
+    /// </summary>
+    public static (string Ptx, int SharedMemoryBytes) Ptx(KernelEntry kernel, int smVersion)
     {
-        { Variant: { } variant } => SharedMemoryBytes(variant),
-        { Fused: FusedVariant.Tiled } when kernel.Method.Name == nameof(FusedStepKernels.TailPerGroup) => FusedStepKernels.MaxClasses * sizeof(float),
-        { Fused: FusedVariant.Tiled } => FusedStepKernels.TiledSharedMemoryBytes,
-        _ => 0,
-    };
+        var compiled = CompilePtx(kernel.Method, smVersion);
+        return (compiled.PTXAssembly, SharedMemoryOf(compiled));
+    }
 
-    /// <summary>Static shared memory per group of a matrix-multiply variant.</summary>
-    public static int SharedMemoryBytes(MatMulVariant variant) => variant == MatMulVariant.SharedMemoryTiled ? MatMulKernels.SharedMemoryBytes : 0;
+    /// <summary>What ILGPU's compiler says <paramref name="method"/>'s groups allocate in shared memory, ILGPU.Algorithms' included.</summary>
+    internal static int CompiledSharedMemoryBytes(MethodInfo method) => SharedMemoryOf(CompilePtx(method, smVersion: 80));
 
-    /// <summary>The PTX of <paramref name="kernel"/> for compute capability <paramref name="smVersion"/> (80 for sm_80), compiled without any GPU.</summary>
-    public static string Ptx(KernelEntry kernel, int smVersion)
+    private static int SharedMemoryOf(PTXCompiledKernel compiled) =>
+        compiled.Info?.SharedAllocations.TotalSize
+        ?? throw new InvalidOperationException("ILGPU compiled without kernel information (KernelInformation)");
+
+    private static PTXCompiledKernel CompilePtx(MethodInfo method, int smVersion)
     {
         var architecture = new CudaArchitecture(smVersion / 10, smVersion % 10);
         using var context = IlgpuContexts.Create(builder => builder);
+        KernelInformation.Enable(context);
         using var backend = new PTXBackend(context, new CudaCapabilityContext(architecture), architecture, PtxInstructionSet, nvvmAPI: null);
-        var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel.Method), KernelSpecialization.Empty);
-        return compiled.PTXAssembly;
+        return (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), KernelSpecialization.Empty);
     }
 
     /// <summary>
@@ -107,7 +160,7 @@ public static class KernelInventory
 
     private static KernelEntry Fused(string method, FusedVariant variant, Type? sum = null)
     {
-        var info = typeof(FusedStepKernels).GetMethod(method, BindingFlags.Public | BindingFlags.Static) ?? throw new MissingMethodException(nameof(FusedStepKernels), method);
+        var info = Method(typeof(FusedStepKernels), method);
         string name = $"{nameof(FusedStepKernels)}.{method}";
         if (sum is not null)
         {
@@ -115,9 +168,11 @@ public static class KernelInventory
             name += "." + sum.Name;
         }
 
-        return new KernelEntry(name, info, null) { Fused = variant };
+        return new KernelEntry(name, info) { Fused = variant };
     }
 
-    private static KernelEntry Entry(string name, Type type, string method) =>
-        new(name, type.GetMethod(method, BindingFlags.Public | BindingFlags.Static) ?? throw new MissingMethodException(type.Name, method), null);
+    private static KernelEntry Entry(Type type, string method) => new($"{type.Name}.{method}", Method(type, method));
+
+    private static MethodInfo Method(Type type, string method) =>
+        type.GetMethod(method, BindingFlags.Public | BindingFlags.Static) ?? throw new MissingMethodException(type.Name, method);
 }

@@ -31,6 +31,9 @@ public sealed class LaunchPlanner
     private const int GpuGroupSize = 256;
 
     private readonly DeviceProfile profile;
+
+    /// <summary>The limits this plan is made for.</summary>
+    public DeviceProfile Profile => profile;
     private readonly int groupSize;
     private readonly int maxGroups;
     private readonly bool sharedTilesFit;

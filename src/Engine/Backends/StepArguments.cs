@@ -14,13 +14,5 @@ public sealed record BatchSource(DeviceArray<byte> Images, DeviceArray<byte> Lab
 /// </summary>
 public readonly record struct SampleOutputs(DeviceArray<float> Losses, DeviceArray<int> Predictions, int Offset);
 
-/// <summary>
-/// The arguments of one optimizer update, as the kernels take them: <see cref="Rule"/> is the
-/// kernel that applies it; <see cref="StepSize"/> is the learning rate, with Adam's bias
-/// correction for this step folded in.
-/// </summary>
-public readonly record struct OptimizerStep(
-    UpdateRule Rule, float StepSize, float Rho, float Beta1, float Beta2, float Epsilon, float Momentum, bool Nesterov);
-
 /// <summary>An optimizer's state on the device: 0, 1 or 2 arrays of the parameters' layout.</summary>
 public sealed record OptimizerState(IReadOnlyList<DeviceArray<float>> Arrays);

@@ -3,6 +3,7 @@ using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
+using MnistGpu.Engine.Steps;
 using MnistGpu.Engine.Training;
 using MnistGpu.Kernels;
 
@@ -62,7 +63,9 @@ public static class Benchmark
         var test = TrainAndEvaluate(backend, data, settings, watcher);
         Trainer.ReleaseHostMemory(backend, Trainer.ShapeFor(data.Train, settings));
 
-        var variants = MatMulRates(backend, Trainer.ShapeFor(data.Train, settings), settings.BatchSize);
+        var shape = Trainer.ShapeFor(data.Train, settings);
+        int launchesPerStep = PlannedStep.Of(backend, shape, settings.BatchSize, settings.Optimizer).Count;
+        var variants = MatMulRates(backend, shape, settings.BatchSize);
         var planned = variants.Where(r => r.Kernel == r.Planned).Select(r => r.Rate).OrderBy(r => FormOrder.IndexOf(r.Key)).ToList();
         var seconds = watcher.Epochs.ConvertAll(e => e.Duration.TotalSeconds);
         double median = Median(seconds.Count > 1 ? seconds.Skip(1) : seconds);
@@ -78,7 +81,7 @@ public static class Benchmark
             ProfileOneEpoch(backend, data.Train, settings),
             (long)Median((watcher.Allocated.Count > 1 ? watcher.Allocated.Skip(1) : watcher.Allocated).Select(b => (double)b)),
             fused,
-            watcher.LaunchesPerStep,
+            launchesPerStep,
             Median(watcher.IssueSeconds.Count > 1 ? watcher.IssueSeconds.Skip(1) : watcher.IssueSeconds),
             test.Loss,
             test.Accuracy);
@@ -194,22 +197,17 @@ public static class Benchmark
 
         public double FirstStepSeconds { get; private set; }
 
-        /// <summary>Kernel launches counted while the first step was issued.</summary>
-        public int LaunchesPerStep { get; private set; }
-
         /// <summary>Host seconds spent issuing kernel launches, per epoch.</summary>
         public List<double> IssueSeconds { get; } = [];
 
         public override EpochResult? RunEpoch(Trainer trainer, int epoch, Func<Action<int>?, EpochResult?> train)
         {
             long before = GC.GetTotalAllocatedBytes(precise: true);
-            long launches = backend.KernelLaunches;
             var issue = backend.LaunchIssueTime;
             var result = train(epoch > 1 ? null : step =>
             {
                 if (step == 1)
                 {
-                    LaunchesPerStep = (int)(backend.KernelLaunches - launches);
                     backend.Synchronize();
                     FirstStepSeconds = clock.Elapsed.TotalSeconds;
                 }

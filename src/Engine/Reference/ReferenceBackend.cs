@@ -73,8 +73,11 @@ public sealed class ReferenceBackend : ITrainingBackend
             case UpdateRule.Adam:
                 ReferenceMath.AdamUpdate(Span(weights), Span(gradients), Span(arrays[0]), Span(arrays[1]), update.StepSize, update.Beta1, update.Beta2, update.Epsilon);
                 break;
+            case UpdateRule.Sgd:
+                ReferenceMath.SgdUpdate(Span(weights), Span(gradients), velocity: [], update.StepSize, update.Momentum, nesterov: false);
+                break;
             default:
-                ReferenceMath.SgdUpdate(Span(weights), Span(gradients), arrays.Count > 0 ? Span(arrays[0]) : [], update.StepSize, update.Momentum, update.Nesterov);
+                ReferenceMath.SgdUpdate(Span(weights), Span(gradients), Span(arrays[0]), update.StepSize, update.Momentum, update.Nesterov != 0);
                 break;
         }
     }

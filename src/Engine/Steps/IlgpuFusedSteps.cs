@@ -130,14 +130,7 @@ internal sealed class IlgpuFusedSteps : IStepRunner
             Pixels = shape.Inputs,
             HiddenUnits = shape.Hidden,
             Classes = shape.Classes,
-            Rule = optimizer.Rule,
-            StepSize = optimizer.StepSize,
-            Rho = optimizer.Rho,
-            Beta1 = optimizer.Beta1,
-            Beta2 = optimizer.Beta2,
-            Epsilon = optimizer.Epsilon,
-            Momentum = optimizer.Momentum,
-            Nesterov = optimizer.Nesterov ? 1 : 0,
+            Optimizer = optimizer,
         };
     }
 }

@@ -1,5 +1,6 @@
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Model;
+using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Steps;
 

@@ -3,6 +3,7 @@ using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Reference;
 using MnistGpu.Engine.Training;
+using MnistGpu.Kernels;
 using MnistGpu.Tests.Support;
 
 namespace MnistGpu.Tests.Engine.Training;

@@ -221,7 +221,7 @@ internal static class SimdOptimizer
                 Adam<TVec>(w, g, first, second, step);
                 break;
             default:
-                Sgd<TVec>(w, g, first, step);
+                Sgd<TVec>(w, g, step.Rule == UpdateRule.SgdMomentum ? first : default, step);
                 break;
         }
     }
@@ -288,7 +288,8 @@ internal static class SimdOptimizer
     private static void Sgd<TVec>(Span<float> w, ReadOnlySpan<float> g, Span<float> velocity, OptimizerStep step)
         where TVec : struct, ISimdFloat<TVec>
     {
-        bool momentum = velocity.Length > 0;
+        bool momentum = step.Rule == UpdateRule.SgdMomentum;
+        bool nesterov = step.Nesterov != 0;
         var lr = TVec.Broadcast(step.StepSize);
         var mu = TVec.Broadcast(step.Momentum);
         ref float wr = ref MemoryMarshal.GetReference(w);
@@ -307,14 +308,14 @@ internal static class SimdOptimizer
 
             var ui = TVec.Subtract(TVec.Multiply(mu, TVec.Load(ref Unsafe.Add(ref ur, i))), scaled);
             TVec.Store(ui, ref Unsafe.Add(ref ur, i));
-            var change = step.Nesterov ? TVec.Subtract(TVec.Multiply(mu, ui), scaled) : ui;
+            var change = nesterov ? TVec.Subtract(TVec.Multiply(mu, ui), scaled) : ui;
             TVec.Store(TVec.Add(wi, change), ref Unsafe.Add(ref wr, i));
         }
 
         for (; i < w.Length; i++)
         {
             if (momentum)
-                w[i] += OptimizerKernels.MomentumStep(g[i], ref velocity[i], step.StepSize, step.Momentum, step.Nesterov);
+                w[i] += OptimizerKernels.MomentumStep(g[i], ref velocity[i], step.StepSize, step.Momentum, nesterov);
             else
                 w[i] -= step.StepSize * g[i];
         }
