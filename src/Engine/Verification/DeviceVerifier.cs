@@ -293,7 +293,7 @@ public sealed class DeviceVerifier : IDisposable
     }
 
     /// <summary>
-    /// The fused step (<see cref="ITrainingBackend.TrainStep"/> where the device fuses it) against
+    /// The fused step (the device's fused runner, <see cref="Steps.StepRunners"/>, where it has one) against
     /// the same step composed of the separate operations on the same device, from the same start.
     /// Only the order of float sums may differ (the tiled tail sums a row's dot products in a
     /// tree), which RMSprop's g/√v amplifies where gradients are near zero: after two steps 1e-5,
