@@ -1,4 +1,3 @@
-using System.Reflection;
 using ILGPU;
 
 namespace MnistGpu.Engine.Backends;
@@ -12,19 +11,12 @@ namespace MnistGpu.Engine.Backends;
 /// </summary>
 internal static class KernelInformation
 {
-    private static readonly MethodInfo? Setter = typeof(ContextProperties)
-        .GetProperty(nameof(ContextProperties.EnableKernelInformation))?
-        .GetSetMethod(nonPublic: true);
+    private static readonly HiddenSetter<ContextProperties, bool> Setter = new(nameof(ContextProperties.EnableKernelInformation));
 
     /// <summary>Whether this ILGPU still has the protected setter.</summary>
-    public static bool IsAvailable => Setter is not null;
+    public static bool IsAvailable => Setter.IsAvailable;
 
     /// <summary>Makes every kernel <paramref name="context"/> compiles from now on carry its information.</summary>
     /// <exception cref="InvalidOperationException">This ILGPU has no such setter.</exception>
-    public static void Enable(Context context)
-    {
-        if (Setter is null)
-            throw new InvalidOperationException("this ILGPU has no setter for ContextProperties.EnableKernelInformation");
-        Setter.Invoke(context.Properties, [true]);
-    }
+    public static void Enable(Context context) => Setter.Set(context.Properties, true);
 }

@@ -1,6 +1,6 @@
-using System.Reflection;
 using ILGPU.Backends.OpenCL;
 using ILGPU.Runtime.OpenCL;
+using MnistGpu.Engine.Backends;
 
 namespace MnistGpu.Engine.Devices;
 
@@ -15,20 +15,18 @@ namespace MnistGpu.Engine.Devices;
 /// </summary>
 internal static class CVersionOverride
 {
-    private static readonly MethodInfo? Setter = typeof(CLDevice)
-        .GetProperty(nameof(CLDevice.CVersion))?
-        .GetSetMethod(nonPublic: true);
+    private static readonly HiddenSetter<CLDevice, CLCVersion> Setter = new(nameof(CLDevice.CVersion));
 
     /// <summary>Whether this ILGPU still has the private setter.</summary>
-    public static bool IsAvailable => Setter is not null;
+    public static bool IsAvailable => Setter.IsAvailable;
 
     /// <summary>Takes <paramref name="device"/>'s OpenCL C version as the lowest ILGPU accepts.</summary>
     /// <exception cref="InvalidOperationException">This ILGPU has no such setter.</exception>
     public static void Apply(CLDevice device)
     {
-        if (Setter is null)
+        if (!Setter.IsAvailable)
             throw new InvalidOperationException("this ILGPU has no private setter for CLDevice.CVersion");
         if (device.CLStdVersion < CLBackend.MinimumVersion)
-            Setter.Invoke(device, [CLBackend.MinimumVersion]);
+            Setter.Set(device, CLBackend.MinimumVersion);
     }
 }

@@ -1,5 +1,5 @@
-using System.Reflection;
 using ILGPU.Runtime.OpenCL;
+using MnistGpu.Engine.Backends;
 
 namespace MnistGpu.Engine.Devices;
 
@@ -14,22 +14,15 @@ namespace MnistGpu.Engine.Devices;
 /// </summary>
 internal static class GenericAddressSpaceOverride
 {
-    private static readonly MethodInfo? Setter = typeof(CLCapabilityContext)
-        .GetProperty(nameof(CLCapabilityContext.GenericAddressSpace))?
-        .GetSetMethod(nonPublic: true);
+    private static readonly HiddenSetter<CLCapabilityContext, bool> Setter = new(nameof(CLCapabilityContext.GenericAddressSpace));
 
     /// <summary>Whether this ILGPU still has the internal setter.</summary>
-    public static bool IsAvailable => Setter is not null;
+    public static bool IsAvailable => Setter.IsAvailable;
 
     /// <summary>Makes ILGPU accept <paramref name="device"/>; whether the kernels build is for the caller to find out.</summary>
     /// <exception cref="InvalidOperationException">This ILGPU has no such setter.</exception>
     public static void Apply(CLDevice device) => Apply(device.Capabilities);
 
     /// <exception cref="InvalidOperationException">This ILGPU has no such setter.</exception>
-    internal static void Apply(CLCapabilityContext capabilities)
-    {
-        if (Setter is null)
-            throw new InvalidOperationException("this ILGPU has no internal setter for CLCapabilityContext.GenericAddressSpace");
-        Setter.Invoke(capabilities, [true]);
-    }
+    internal static void Apply(CLCapabilityContext capabilities) => Setter.Set(capabilities, true);
 }

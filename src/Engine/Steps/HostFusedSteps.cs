@@ -8,16 +8,13 @@ namespace MnistGpu.Engine.Steps;
 /// first layer, at the widest vectors the CPU has. While the backend's
 /// <see cref="Backends.ITrainingBackend.FusedSteps"/> is off, the composition.
 /// </summary>
-internal sealed class HostFusedSteps : IStepRunner
+internal sealed class HostFusedSteps : FusedStepRunner
 {
-    private readonly HostBackend device;
-    private readonly Network network;
     private readonly IHostFusedStep fused;
 
     public HostFusedSteps(HostBackend device, Network network)
+        : base(device, network)
     {
-        this.device = device;
-        this.network = network;
         fused = Avx512Float.IsSupported ? new HostFusedStep<Avx512Float>(device.Pool)
             : Avx2Float.IsSupported ? new HostFusedStep<Avx2Float>(device.Pool)
             : new HostFusedStep<PortableFloat>(device.Pool);
@@ -26,31 +23,7 @@ internal sealed class HostFusedSteps : IStepRunner
     /// <summary>A dense stack whose images' pixel indices fit the step's 16-bit lists; it fuses the first layer of any depth, and the output layer too of one hidden layer.</summary>
     public static bool Covers(NetworkShape shape) => shape.IsDenseStack && HostFusedStep<PortableFloat>.Fits(shape.Inputs);
 
-    public void Train(TrainingStep work, int start, int batch)
-    {
-        if (!device.FusedSteps)
-        {
-            work.Compose(start, batch);
-            return;
-        }
+    protected override void TrainFused(TrainingStep work, int start, int batch) => fused.Train(work, start, batch);
 
-        StepRunners.RequireOwn(network, work.Network);
-        fused.Train(work, start, batch);
-    }
-
-    public void Evaluate(EvaluationPass work, int start, int batch)
-    {
-        if (!device.FusedSteps)
-        {
-            work.Compose(start, batch);
-            return;
-        }
-
-        StepRunners.RequireOwn(network, work.Network);
-        fused.Evaluate(work, start, batch);
-    }
-
-    public void Dispose()
-    {
-    }
+    protected override void EvaluateFused(EvaluationPass work, int start, int batch) => fused.Evaluate(work, start, batch);
 }

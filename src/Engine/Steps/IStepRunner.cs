@@ -34,10 +34,52 @@ public static class StepRunners
         _ => ComposedSteps.Instance,
     };
 
-    /// <summary>A fused runner holds device state made for one network (views, a layer table): another network's step is a caller's mistake.</summary>
-    internal static void RequireOwn(Network runnerNetwork, Network stepNetwork)
+}
+
+/// <summary>
+/// A runner with a fused form for one network on one device: fused while the device's
+/// <see cref="ITrainingBackend.FusedSteps"/> is on, the composition otherwise. It may hold device
+/// state made for its network (views, a layer table), so another network's step is refused.
+/// </summary>
+internal abstract class FusedStepRunner(ITrainingBackend device, Network network) : IStepRunner
+{
+    protected Network Network { get; } = network;
+
+    public void Train(TrainingStep work, int start, int batch)
     {
-        if (!ReferenceEquals(runnerNetwork, stepNetwork))
+        if (!device.FusedSteps)
+        {
+            work.Compose(start, batch);
+            return;
+        }
+
+        RequireOwn(work.Network);
+        TrainFused(work, start, batch);
+    }
+
+    public void Evaluate(EvaluationPass work, int start, int batch)
+    {
+        if (!device.FusedSteps)
+        {
+            work.Compose(start, batch);
+            return;
+        }
+
+        RequireOwn(work.Network);
+        EvaluateFused(work, start, batch);
+    }
+
+    public virtual void Dispose()
+    {
+    }
+
+    protected abstract void TrainFused(TrainingStep work, int start, int batch);
+
+    protected abstract void EvaluateFused(EvaluationPass work, int start, int batch);
+
+    private void RequireOwn(Network stepNetwork)
+    {
+        if (!ReferenceEquals(stepNetwork, Network))
             throw new ArgumentException("this step runner was made for another network", nameof(stepNetwork));
     }
 }

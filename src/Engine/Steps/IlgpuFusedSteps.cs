@@ -11,22 +11,21 @@ namespace MnistGpu.Engine.Steps;
 /// an evaluation batch is the first two. While the backend's <see cref="ITrainingBackend.FusedSteps"/>
 /// is off, the composition.
 /// </summary>
-internal sealed class IlgpuFusedSteps : IStepRunner
+internal sealed class IlgpuFusedSteps : FusedStepRunner
 {
     private readonly IlgpuBackend device;
-    private readonly Network network;
     private readonly IReadOnlyList<DenseOnDevice> layers;
     private readonly (int Inputs, int Outputs)[] sizes;
     private readonly DenseLayerShape outputLayer;
     private readonly DeviceArray<int> layerTable;
 
     public IlgpuFusedSteps(IlgpuBackend device, Network network)
+        : base(device, network)
     {
         this.device = device;
-        this.network = network;
-        layers = network.DenseLayers;
-        sizes = network.Shape.DenseLayers.Select(layer => (layer.Inputs, layer.Outputs)).ToArray();
-        outputLayer = network.Shape.DenseLayers[^1];
+        layers = Network.DenseLayers;
+        sizes = Network.Shape.DenseLayers.Select(layer => (layer.Inputs, layer.Outputs)).ToArray();
+        outputLayer = Network.Shape.DenseLayers[^1];
         layerTable = UploadLayerTable();
     }
 
@@ -36,16 +35,9 @@ internal sealed class IlgpuFusedSteps : IStepRunner
     /// </summary>
     public static bool Covers(NetworkShape shape) => shape.IsDenseStack && shape.Classes <= FusedStepKernels.MaxClasses;
 
-    public void Train(TrainingStep work, int start, int batch)
+    protected override void TrainFused(TrainingStep work, int start, int batch)
     {
-        if (!device.FusedSteps)
-        {
-            work.Compose(start, batch);
-            return;
-        }
-
-        StepRunners.RequireOwn(network, work.Network);
-        var step = Arguments(work.Source, network.Layers[^1].OutputGradient, work.Losses, work.Predictions, start, batch, work.Update);
+        var step = Arguments(work.Source, Network.Layers[^1].OutputGradient, work.Losses, work.Predictions, start, batch, work.Update);
         HiddenLayers(step, batch);
         device.FusedTail(step, backward: true);
         for (int i = layers.Count - 2; i >= 1; i--)
@@ -53,16 +45,9 @@ internal sealed class IlgpuFusedSteps : IStepRunner
         device.FusedGradients(step, sizes);
     }
 
-    public void Evaluate(EvaluationPass work, int start, int batch)
+    protected override void EvaluateFused(EvaluationPass work, int start, int batch)
     {
-        if (!device.FusedSteps)
-        {
-            work.Compose(start, batch);
-            return;
-        }
-
-        StepRunners.RequireOwn(network, work.Network);
-        int classes = network.Shape.Classes;
+        int classes = Network.Shape.Classes;
         var step = Arguments(work.Source, work.Probabilities, work.Losses, work.Predictions, start, batch, default) with
         {
             Output = IlgpuBackend.View(work.Probabilities).SubView(start * classes, batch * classes),
@@ -71,7 +56,11 @@ internal sealed class IlgpuFusedSteps : IStepRunner
         device.FusedTail(step, backward: false);
     }
 
-    public void Dispose() => layerTable.Dispose();
+    public override void Dispose()
+    {
+        layerTable.Dispose();
+        base.Dispose();
+    }
 
     /// <summary>Launch 1, then each further hidden layer's forward product: every hidden layer's output.</summary>
     private void HiddenLayers(FusedStep step, int batch)
@@ -85,15 +74,15 @@ internal sealed class IlgpuFusedSteps : IStepRunner
     private DeviceArray<int> UploadLayerTable()
     {
         var table = new int[sizes.Length * FusedStep.LayerFields];
-        var shapes = network.Shape.DenseLayers;
+        var shapes = Network.Shape.DenseLayers;
         for (int i = 0; i < shapes.Count; i++)
         {
             var row = table.AsSpan(i * FusedStep.LayerFields, FusedStep.LayerFields);
             row[FusedStep.InputsField] = shapes[i].Inputs;
             row[FusedStep.OutputsField] = shapes[i].Outputs;
             row[FusedStep.ParametersField] = shapes[i].Offset;
-            row[FusedStep.InputField] = i == 0 ? -1 : network.ActivationOffset(i - 1);
-            row[FusedStep.GradientField] = network.ActivationOffset(i);
+            row[FusedStep.InputField] = i == 0 ? -1 : Network.ActivationOffset(i - 1);
+            row[FusedStep.GradientField] = Network.ActivationOffset(i);
         }
 
         var array = device.Allocate<int>(table.Length);
@@ -103,23 +92,23 @@ internal sealed class IlgpuFusedSteps : IStepRunner
 
     private FusedStep Arguments(BatchSource source, DeviceArray<float> output, DeviceArray<float> losses, DeviceArray<int> predictions, int start, int batch, OptimizerStep optimizer)
     {
-        var shape = network.Shape;
-        var state = network.OptimizerState.Arrays;
+        var shape = Network.Shape;
+        var state = Network.OptimizerState.Arrays;
         return new()
         {
             Images = IlgpuBackend.View(source.Images),
             Labels = IlgpuBackend.View(source.Labels),
             Order = IlgpuBackend.View(source.Order),
-            Parameters = IlgpuBackend.View(network.Parameters),
+            Parameters = IlgpuBackend.View(Network.Parameters),
             // Arrays an optimizer does not keep (and a forward-only pass) are never read: any view will do.
-            State1 = IlgpuBackend.View(state.Count > 0 ? state[0] : network.Gradients),
-            State2 = IlgpuBackend.View(state.Count > 1 ? state[1] : network.Gradients),
+            State1 = IlgpuBackend.View(state.Count > 0 ? state[0] : Network.Gradients),
+            State2 = IlgpuBackend.View(state.Count > 1 ? state[1] : Network.Gradients),
             TailInput = IlgpuBackend.View(layers[^2].Output),
             TailInputGradient = IlgpuBackend.View(layers[^2].OutputGradient),
             TailInputs = outputLayer.Inputs,
             OutputWeights = outputLayer.WeightOffset,
-            Activations = IlgpuBackend.View(network.Activations),
-            ActivationGradients = IlgpuBackend.View(network.ActivationGradients),
+            Activations = IlgpuBackend.View(Network.Activations),
+            ActivationGradients = IlgpuBackend.View(Network.ActivationGradients),
             LayerTable = IlgpuBackend.View(layerTable),
             DenseLayers = layers.Count,
             Output = IlgpuBackend.View(output),

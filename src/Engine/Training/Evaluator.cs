@@ -15,13 +15,16 @@ public sealed class Evaluator : IDisposable
     private readonly ITrainingBackend backend;
     private readonly Network network;
     private readonly IStepRunner runner;
+    private readonly bool ownsRunner;
     private readonly Dictionary<LabeledImages, (DeviceDataset Data, EvaluationPass Pass)> splits = [];
 
-    public Evaluator(ITrainingBackend backend, Network network)
+    /// <param name="runner">The network's step runner when its owner already has one (a trainer's), so the fused step's buffers and device tables exist once; it stays the owner's.</param>
+    public Evaluator(ITrainingBackend backend, Network network, IStepRunner? runner = null)
     {
         this.backend = backend;
         this.network = network;
-        runner = StepRunners.For(network);
+        ownsRunner = runner is null;
+        this.runner = runner ?? StepRunners.For(network);
     }
 
     /// <summary>Loss, accuracy and per-sample predictions and probabilities on <paramref name="split"/>.</summary>
@@ -83,7 +86,8 @@ public sealed class Evaluator : IDisposable
         foreach (var (data, _) in splits.Values)
             data.Dispose();
         splits.Clear();
-        runner.Dispose();
+        if (ownsRunner)
+            runner.Dispose();
     }
 }
 

@@ -77,7 +77,7 @@ public sealed class Trainer : IDisposable
         train = new DeviceDataset(backend, trainingSet, shape.Classes, keepProbabilities: false);
         step = new TrainingStep(Network, train.Source, train.Losses, train.Predictions, settings.Optimizer);
         runner = StepRunners.For(Network);
-        evaluator = new Evaluator(backend, Network);
+        evaluator = new Evaluator(backend, Network, runner);
         order = new int[trainingSet.Count];
         losses = new float[trainingSet.Count];
         predictions = new int[trainingSet.Count];

@@ -25,8 +25,8 @@ public abstract class Layer(ILayerKind kind, int inputs, int outputs, long offse
     /// <summary>The spec that makes this layer, e.g. "512".</summary>
     public abstract LayerSpec Spec { get; }
 
-    /// <summary>Why these sizes cannot be a layer of this kind, or null.</summary>
-    public virtual string? Problem => Inputs < 1 || Outputs < 1 ? $"a {Kind.Name} layer needs at least 1 input and 1 output, not {Inputs} -> {Outputs}" : null;
+    /// <summary>Why these sizes cannot be a layer of this kind beyond the positive sizes <see cref="NetworkShape.Validate"/> checks for every layer (a kernel larger than its input), or null.</summary>
+    public virtual string? Problem => null;
 
     /// <summary>Keras' initialisation of this layer's <paramref name="parameters"/> (<see cref="ParameterCount"/> of them), drawing from <paramref name="random"/>.</summary>
     public abstract void Initialize(Span<float> parameters, Random random);
