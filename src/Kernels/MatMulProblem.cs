@@ -54,9 +54,9 @@ public readonly struct MatMulProblem
         new(batch, outputs, inputs, batch, MatrixLayout.RowMajor(inputs), MatrixLayout.RowMajor(outputs),
             relu ? Kernels.Epilogue.BiasRelu : Kernels.Epilogue.Bias);
 
-    /// <summary>Input gradient through the ReLU below: dy (B,O) · wᵀ (O,I) ⊙ [activation (B,I) &gt; 0] → dx (B,I).</summary>
-    public static MatMulProblem BackwardInput(int batch, int inputs, int outputs) =>
-        new(batch, inputs, outputs, batch, MatrixLayout.RowMajor(outputs), MatrixLayout.Transposed(outputs), Kernels.Epilogue.ReluMask);
+    /// <summary>Input gradient: dy (B,O) · wᵀ (O,I) → dx (B,I), ⊙ [activation (B,I) &gt; 0] through the ReLU below when <paramref name="relu"/>.</summary>
+    public static MatMulProblem BackwardInput(int batch, int inputs, int outputs, bool relu = true) =>
+        new(batch, inputs, outputs, batch, MatrixLayout.RowMajor(outputs), MatrixLayout.Transposed(outputs), relu ? Kernels.Epilogue.ReluMask : Kernels.Epilogue.None);
 
     /// <summary>
     /// Weight and bias gradients in one product: [xᵀ; 1ᵀ] (I+1,B) · dy (B,O) → [dW; db] (I+1,O),

@@ -49,8 +49,8 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
     public virtual void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
         Around($"dense forward {layer.Inputs}->{layer.Outputs}{(relu ? " +ReLU" : "")}", () => Inner.DenseForward(layer, x, y, batch, relu));
 
-    public virtual void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch) =>
-        Around($"dense backward input {layer.Outputs}->{layer.Inputs} +ReLU mask", () => Inner.DenseBackwardInput(layer, dy, activation, dx, batch));
+    public virtual void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu) =>
+        Around($"dense backward input {layer.Outputs}->{layer.Inputs}{(relu ? " +ReLU mask" : "")}", () => Inner.DenseBackwardInput(layer, dy, activation, dx, batch, relu));
 
     public virtual void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
         Around($"dense backward parameters {gradients.Inputs}->{gradients.Outputs}", () => Inner.DenseBackwardParameters(gradients, x, dy, batch));

@@ -58,8 +58,8 @@ public interface ITrainingBackend : IDisposable
     /// <summary>x (B,I) · W (I,O) + b (O) → y (B,O), ReLU applied when <paramref name="relu"/>.</summary>
     void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu);
 
-    /// <summary>dy (B,O) · Wᵀ (O,I) ⊙ [activation (B,I) &gt; 0] → dx (B,I): input gradient through the ReLU below.</summary>
-    void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch);
+    /// <summary>dy (B,O) · Wᵀ (O,I) → dx (B,I): the input gradient, ⊙ [activation (B,I) &gt; 0] through the ReLU below when <paramref name="relu"/>.</summary>
+    void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu);
 
     /// <summary>xᵀ (I,B) · dy (B,O) → dW (I,O); Σ_b dy (B,O) → db (O).</summary>
     void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch);

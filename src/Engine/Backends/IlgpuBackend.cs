@@ -209,8 +209,8 @@ public sealed class IlgpuBackend : ITrainingBackend
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
         Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), x, layer.Weights, y, layer.Bias, new Operation("dense forward", layer.Inputs, layer.Outputs));
 
-    public void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch) =>
-        Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs), dy, layer.Weights, dx, activation, new Operation("dense backward input", layer.Outputs, layer.Inputs));
+    public void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu) =>
+        Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs, relu), dy, layer.Weights, dx, activation, new Operation("dense backward input", layer.Outputs, layer.Inputs));
 
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
         Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), x, dy, gradients.All, dy, new Operation("dense backward parameters", gradients.Inputs, gradients.Outputs));

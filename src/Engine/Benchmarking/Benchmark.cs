@@ -116,7 +116,7 @@ public static class Benchmark
             ("forward", "x·W", $"{batch}x{shape.Inputs} · {shape.Inputs}x{shape.Hidden}", MatMulProblem.Forward(batch, shape.Inputs, shape.Hidden, relu: true),
                 () => backend.DenseForward(layer, x, y, batch, relu: true)),
             ("input-gradient", "dy·Wᵀ", $"{batch}x{shape.Hidden} · {shape.Hidden}x{shape.Inputs}", MatMulProblem.BackwardInput(batch, shape.Inputs, shape.Hidden),
-                () => backend.DenseBackwardInput(layer, y, x, dx, batch)),
+                () => backend.DenseBackwardInput(layer, y, x, dx, batch, relu: true)),
             ("weight-gradient", "xᵀ·dy", $"{shape.Inputs}x{batch} · {batch}x{shape.Hidden}", MatMulProblem.BackwardParameters(batch, shape.Inputs, shape.Hidden),
                 () => backend.DenseBackwardParameters(layer, x, y, batch)),
         };

@@ -31,12 +31,16 @@ public sealed class Network : IDisposable
         int activations = batchCapacity * shape.Layers.Sum(layer => layer.Outputs);
         Activations = Own(backend.Allocate<float>(activations));
         ActivationGradients = Own(backend.Allocate<float>(activations));
+        // One scratch for all layers: each uses it only within one of its operations.
+        Scratch = Own(backend.Allocate<float>((int)Math.Max(1, batchCapacity * shape.Layers.Max(layer => layer.ScratchPerRow))));
         Layers = shape.Layers.Select((layer, i) => layer.Bind(
             backend,
-            Parameters,
-            Gradients,
-            backend.Slice(Activations, ActivationOffset(i), batchCapacity * layer.Outputs),
-            backend.Slice(ActivationGradients, ActivationOffset(i), batchCapacity * layer.Outputs))).ToList();
+            new LayerArrays(
+                Parameters,
+                Gradients,
+                backend.Slice(Activations, ActivationOffset(i), batchCapacity * layer.Outputs),
+                backend.Slice(ActivationGradients, ActivationOffset(i), batchCapacity * layer.Outputs),
+                Scratch))).ToList();
         DenseLayers = shape.IsDenseStack ? Layers.Cast<DenseOnDevice>().ToList() : [];
     }
 
@@ -60,7 +64,7 @@ public sealed class Network : IDisposable
     /// <summary>(B): the batch's class labels.</summary>
     internal DeviceArray<int> Labels { get; }
 
-    /// <summary>Every layer, input side first; all but the last are followed by a ReLU.</summary>
+    /// <summary>Every layer, input side first; a ReLU follows those whose shape says so (<see cref="Layer.Relu"/>).</summary>
     internal IReadOnlyList<LayerOnDevice> Layers { get; }
 
     /// <summary>The layers of a dense stack, for the fused steps written for one; empty otherwise.</summary>
@@ -71,6 +75,9 @@ public sealed class Network : IDisposable
 
     /// <summary>Every layer's output gradient, laid out as <see cref="Activations"/>.</summary>
     internal DeviceArray<float> ActivationGradients { get; }
+
+    /// <summary>Working space layers share within an operation (a convolution's unrolled patches).</summary>
+    internal DeviceArray<float> Scratch { get; }
 
     /// <summary>z (B,C): the last layer's output.</summary>
     internal DeviceArray<float> Logits => Layers[^1].Output;
@@ -91,6 +98,7 @@ public sealed class Network : IDisposable
             .Add<float>(Part, "the batch's inputs", (long)batchCapacity * shape.Inputs)
             .Add<int>(Part, "the batch's labels", batchCapacity);
         plan.Add<float>(Part, "every layer's activations and their gradients", (long)batchCapacity * shape.Layers.Sum(layer => (long)layer.Outputs), count: 2);
+        plan.Add<float>(Part, "the layers' scratch", Math.Max(1, batchCapacity * shape.Layers.Max(layer => layer.ScratchPerRow)));
         return plan;
     }
 
@@ -119,14 +127,14 @@ public sealed class Network : IDisposable
     internal void Forward(int batch, int fromLayer = 0)
     {
         for (int i = fromLayer; i < Layers.Count; i++)
-            Layers[i].Forward(Backend, LayerInput(i), batch, relu: i < Layers.Count - 1);
+            Layers[i].Forward(Backend, LayerInput(i), batch, Shape.Layers[i].Relu);
     }
 
     /// <summary>
     /// Forward and backward for the batch in <see cref="Input"/>/<see cref="Labels"/>: leaves the
     /// gradient of the batch-mean loss in <see cref="Gradients"/> and each sample's loss and
     /// prediction in <paramref name="outputs"/>. Backward runs from the last layer down: each
-    /// layer's parameter gradient, then the gradient of its input through the ReLU below it.
+    /// layer's parameter gradient, then the gradient of its input (through the ReLU below it, if any).
     /// With <paramref name="lowestLayer"/> above 0, the layers below it are left to the caller:
     /// their outputs must be in place, and backward stops at the gradient of their output.
     /// </summary>
@@ -138,7 +146,7 @@ public sealed class Network : IDisposable
         {
             Layers[i].BackwardParameters(Backend, LayerInput(i), batch);
             if (i > 0)
-                Layers[i].BackwardInput(Backend, Layers[i - 1].Output, Layers[i - 1].OutputGradient, batch);
+                Layers[i].BackwardInput(Backend, Layers[i - 1].Output, Layers[i - 1].OutputGradient, batch, Shape.Layers[i - 1].Relu);
         }
     }
 

@@ -3,8 +3,8 @@ using MnistGpu.Engine.Model.Layers;
 namespace MnistGpu.Engine.Model;
 
 /// <summary>
-/// The network: Inputs → hidden₁ → … → hiddenₙ → Classes, a ReLU after every hidden layer, a
-/// dense layer and softmax last. The hidden layers are any registered kinds (<see cref="LayerKinds"/>);
+/// The network: Inputs → hidden₁ → … → hiddenₙ → Classes, a ReLU after every hidden layer whose
+/// kind has one (every dense layer's), a dense layer and softmax last. The hidden layers are any registered kinds (<see cref="LayerKinds"/>);
 /// the seed network, Keras' MNIST example, is 784 → dense 512 → 10. The parameters live in one
 /// flat array, layer by layer from the input side, each laid out as its kind says (a dense
 /// layer's weights (inputs, outputs) row-major as Keras stores them, then its biases), so one
@@ -25,11 +25,11 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
         Classes = classes;
         var layers = new Layer[hidden.Length + 1];
         long offset = 0;
-        int width = inputs;
+        var rows = FeatureShape.OfInput(inputs);
         for (int i = 0; i < layers.Length; i++)
         {
-            layers[i] = i < hidden.Length ? hidden[i].Kind.Create(hidden[i].Argument, width, offset) : new DenseLayerShape(width, classes, offset);
-            width = layers[i].Outputs;
+            layers[i] = i < hidden.Length ? hidden[i].Kind.Create(hidden[i].Argument, rows, offset) : new DenseLayerShape(rows, classes, offset, relu: false);
+            rows = layers[i].Output;
             offset += layers[i].ParameterCount;
         }
 
@@ -101,12 +101,16 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
     /// <exception cref="UserInputException">A size is out of range, or the network is too large for one array.</exception>
     public void Validate()
     {
-        if (Inputs < 1 || hidden.Length == 0 || Layers.Any(layer => layer.Outputs < 1) || Classes < 2)
+        if (Inputs < 1 || hidden.Length == 0 || Classes < 2)
             throw new UserInputException($"a network needs at least 1 input, at least one hidden layer of at least 1 unit, and 2 classes, not {this}");
         if (hidden.Length > MaxHiddenLayers)
             throw new UserInputException($"a network of {hidden.Length} hidden layers is beyond this engine's {MaxHiddenLayers}");
-        if (Layers.Select(layer => layer.Problem).FirstOrDefault(problem => problem is not null) is { } problem)
-            throw new UserInputException(problem);
+        if (Layers.Select((layer, i) => layer.Problem is { } problem ? $"layer {i + 1} ({layer.Spec}): {problem}" : null).FirstOrDefault(problem => problem is not null) is { } found)
+            throw new UserInputException(found);
+        if (Layers.Any(layer => layer.Output.Height < 1 || layer.Output.Width < 1 || layer.Output.Channels < 1))
+            throw new UserInputException($"a network needs at least 1 input, at least one hidden layer of at least 1 unit, and 2 classes, not {this}");
+        if (Layers.FirstOrDefault(layer => layer.Output.Size > int.MaxValue || layer.ScratchPerRow > int.MaxValue) is { } huge)
+            throw new UserInputException($"a {huge.Output} layer ({huge.Spec}) has more values per image than one array holds");
         if (TotalParameters > Array.MaxLength)
             throw new UserInputException($"a {this} network has {TotalParameters:N0} parameters; one array holds at most {Array.MaxLength:N0}");
     }

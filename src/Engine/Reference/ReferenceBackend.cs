@@ -50,8 +50,8 @@ public sealed class ReferenceBackend : ITrainingBackend
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
         ReferenceMath.DenseForward(Span(x), Span(layer.Weights), Span(layer.Bias), Span(y), batch, layer.Inputs, layer.Outputs, relu);
 
-    public void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch) =>
-        ReferenceMath.DenseBackwardInput(Span(dy), Span(layer.Weights), Span(activation), Span(dx), batch, layer.Inputs, layer.Outputs);
+    public void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu) =>
+        ReferenceMath.DenseBackwardInput(Span(dy), Span(layer.Weights), Span(activation), Span(dx), batch, layer.Inputs, layer.Outputs, relu);
 
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
         ReferenceMath.DenseBackwardParameters(Span(x), Span(dy), Span(gradients.Weights), Span(gradients.Bias), batch, gradients.Inputs, gradients.Outputs);

@@ -38,10 +38,10 @@ internal static class ReferenceMath
         }
     }
 
-    /// <summary>dy (B,O) · Wᵀ (O,I) ⊙ [activation (B,I) &gt; 0] → dx (B,I)</summary>
+    /// <summary>dy (B,O) · Wᵀ (O,I) → dx (B,I), ⊙ [activation (B,I) &gt; 0] when <paramref name="relu"/></summary>
     public static void DenseBackwardInput(
         ReadOnlySpan<double> dy, ReadOnlySpan<double> w, ReadOnlySpan<double> activation, Span<double> dx,
-        int batch, int inputs, int outputs)
+        int batch, int inputs, int outputs, bool relu)
     {
         for (int b = 0; b < batch; b++)
         {
@@ -50,7 +50,7 @@ internal static class ReferenceMath
                 double sum = 0;
                 for (int o = 0; o < outputs; o++)
                     sum += dy[b * outputs + o] * w[i * outputs + o];
-                dx[b * inputs + i] = activation[b * inputs + i] > 0 ? sum : 0.0;
+                dx[b * inputs + i] = !relu || activation[b * inputs + i] > 0 ? sum : 0.0;
             }
         }
     }

@@ -41,7 +41,7 @@ internal sealed class IlgpuFusedSteps : FusedStepRunner
         HiddenLayers(step, batch);
         device.FusedTail(step, backward: true);
         for (int i = layers.Count - 2; i >= 1; i--)
-            device.DenseBackwardInput(layers[i].Parameters, layers[i].OutputGradient, layers[i - 1].Output, layers[i - 1].OutputGradient, batch);
+            device.DenseBackwardInput(layers[i].Parameters, layers[i].OutputGradient, layers[i - 1].Output, layers[i - 1].OutputGradient, batch, relu: true);
         device.FusedGradients(step, sizes);
     }
 

@@ -189,8 +189,8 @@ public sealed class DeviceVerifier : IDisposable
         var activation = Both(Uniform(random, s.Batch * s.Inputs).Select(v => Math.Max(v, 0f)).ToArray());
         var dx = Zeros<float>(s.Batch * s.Inputs);
 
-        device.DenseBackwardInput(layer.Device, dy.Device, activation.Device, dx.Device, s.Batch);
-        reference.DenseBackwardInput(layer.Reference, dy.Reference, activation.Reference, dx.Reference, s.Batch);
+        device.DenseBackwardInput(layer.Device, dy.Device, activation.Device, dx.Device, s.Batch, relu: true);
+        reference.DenseBackwardInput(layer.Reference, dy.Reference, activation.Reference, dx.Reference, s.Batch, relu: true);
 
         return new Comparison("dense backward input", Name(s), MatMulAbsolute, MatMulRelative)
             .Compare("dx", Expected(dx.Reference), Download(dx.Device))

@@ -109,13 +109,13 @@ public sealed class TestLayerKindTests
 
         public string Name => "scale";
 
-        public Layer Create(string argument, int inputs, long offset) =>
-            argument.Length == 0 ? new ScaleShape(inputs, offset) : throw new MnistGpu.Engine.UserInputException($"a scale layer takes no argument, not '{argument}'");
+        public Layer Create(string argument, FeatureShape input, long offset) =>
+            argument.Length == 0 ? new ScaleShape((int)input.Size, offset) : throw new MnistGpu.Engine.UserInputException($"a scale layer takes no argument, not '{argument}'");
 
         public string Format(string argument) => Name;
     }
 
-    private sealed class ScaleShape(int units, long offset) : Layer(Scale.Kind, units, units, offset)
+    private sealed class ScaleShape(int units, long offset) : Layer(Scale.Kind, FeatureShape.Flat(units), FeatureShape.Flat(units), offset)
     {
         public override long ParameterCount => 2L * Inputs;
 
@@ -129,8 +129,8 @@ public sealed class TestLayerKindTests
 
         public override string Locate(int index) => index < Inputs ? $"scale [{index}]" : $"shift [{index - Inputs}]";
 
-        public override LayerOnDevice Bind(ITrainingBackend backend, DeviceArray<float> parameters, DeviceArray<float> gradients, DeviceArray<float> output, DeviceArray<float> outputGradient) =>
-            new ScaleOnDevice(Inputs, backend.Slice(parameters, Offset, 2 * Inputs), backend.Slice(gradients, Offset, 2 * Inputs), output, outputGradient);
+        public override LayerOnDevice Bind(ITrainingBackend backend, LayerArrays arrays) =>
+            new ScaleOnDevice(Inputs, backend.Slice(arrays.Parameters, Offset, 2 * Inputs), backend.Slice(arrays.Gradients, Offset, 2 * Inputs), arrays.Output, arrays.OutputGradient);
     }
 
     private sealed class ScaleOnDevice(int units, DeviceArray<float> parameters, DeviceArray<float> gradients, DeviceArray<float> output, DeviceArray<float> outputGradient)
@@ -162,12 +162,12 @@ public sealed class TestLayerKindTests
             backend.Upload<float>(g, gradients);
         }
 
-        public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch)
+        public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu)
         {
             var (dy, below, p) = (Read(backend, OutputGradient, batch * units), Read(backend, activation, batch * units), Read(backend, parameters, 2 * units));
             var result = new float[dx.Length];
             for (int i = 0; i < batch * units; i++)
-                result[i] = below[i] > 0 ? dy[i] * p[i % units] : 0f;
+                result[i] = !relu || below[i] > 0 ? dy[i] * p[i % units] : 0f;
             backend.Upload<float>(result, dx);
         }
 

@@ -93,8 +93,8 @@ public sealed class HostBackend : ITrainingBackend
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
         matMul.Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), Storage(x), Storage(layer.Weights), Storage(y), Storage(layer.Bias));
 
-    public void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch) =>
-        matMul.Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs), Storage(dy), Storage(layer.Weights), Storage(dx), Storage(activation));
+    public void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu) =>
+        matMul.Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs, relu), Storage(dy), Storage(layer.Weights), Storage(dx), Storage(activation));
 
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
         matMul.Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), Storage(x), Storage(dy), Storage(gradients.All), Storage(dy));

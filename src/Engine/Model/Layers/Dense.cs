@@ -25,16 +25,33 @@ public sealed class Dense : ILayerKind
     public static bool TryWidth(string argument, out int width) =>
         int.TryParse(argument, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out width);
 
-    public Layer Create(string argument, int inputs, long offset) =>
-        TryWidth(argument, out int width) ? new DenseLayerShape(inputs, width, offset)
+    public Layer Create(string argument, FeatureShape input, long offset) =>
+        TryWidth(argument, out int width) ? new DenseLayerShape(input, width, offset)
         : throw new UserInputException($"a dense layer's width is a whole number, not '{argument}'");
 
     public string Format(string argument) => argument;
 }
 
-/// <summary>A dense layer's sizes and its place in the flat parameter array: weights, then biases.</summary>
-public sealed class DenseLayerShape(int inputs, int outputs, long offset) : Layer(Dense.Kind, inputs, outputs, offset)
+/// <summary>
+/// A dense layer's sizes and its place in the flat parameter array: weights, then biases. It
+/// takes flat rows or the network's images; feature maps need a Flatten first, since Keras'
+/// Dense on maps would act per position. A ReLU follows it unless it is the output layer.
+/// </summary>
+public sealed class DenseLayerShape(FeatureShape input, int outputs, long offset, bool relu = true)
+    : Layer(Dense.Kind, input, FeatureShape.Flat(outputs), offset)
 {
+    /// <summary>A dense layer on flat rows of <paramref name="inputs"/> values.</summary>
+    public DenseLayerShape(int inputs, int outputs, long offset, bool relu = true)
+        : this(FeatureShape.Flat(inputs), outputs, offset, relu)
+    {
+    }
+
+    public override bool Relu => relu;
+
+    public override string? Problem => Input.Layout == FeatureLayout.Maps
+        ? $"a dense layer after {Input} feature maps needs a flatten before it"
+        : null;
+
     public override long ParameterCount => ((long)Inputs + 1) * Outputs;
 
     /// <summary>Inputs × outputs; only for a validated shape, where it fits an int.</summary>
@@ -59,8 +76,8 @@ public sealed class DenseLayerShape(int inputs, int outputs, long offset) : Laye
         ? $"weight [{index / Outputs}, {index % Outputs}]"
         : $"bias [{index - WeightCount}]";
 
-    public override LayerOnDevice Bind(ITrainingBackend backend, DeviceArray<float> parameters, DeviceArray<float> gradients, DeviceArray<float> output, DeviceArray<float> outputGradient) =>
-        new DenseOnDevice(Within(backend, parameters), Within(backend, gradients), output, outputGradient);
+    public override LayerOnDevice Bind(ITrainingBackend backend, LayerArrays arrays) =>
+        new DenseOnDevice(Within(backend, arrays.Parameters), Within(backend, arrays.Gradients), arrays.Output, arrays.OutputGradient);
 
     /// <summary>This layer's weights and biases as views into a flat array of the network's layout.</summary>
     public DenseParameters Within(ITrainingBackend backend, DeviceArray<float> flat) =>
@@ -86,6 +103,6 @@ public sealed class DenseOnDevice(DenseParameters parameters, DenseParameters gr
     public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch) =>
         backend.DenseBackwardParameters(Gradients, x, OutputGradient, batch);
 
-    public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch) =>
-        backend.DenseBackwardInput(Parameters, OutputGradient, activation, dx, batch);
+    public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu) =>
+        backend.DenseBackwardInput(Parameters, OutputGradient, activation, dx, batch, relu);
 }

@@ -8,18 +8,18 @@ namespace MnistGpu.Engine.Model.Layers;
 /// </summary>
 public interface ILayerKind
 {
-    /// <summary>The kind's name in a layer spec, e.g. "dense": lower case, no ':' or ','.</summary>
+    /// <summary>The kind's name in a layer spec, e.g. "dense": lower-case letters only, so a spec's argument starts where they end ("conv3x3:32").</summary>
     string Name { get; }
 
     /// <summary>
-    /// The layer <paramref name="argument"/> describes (the text after "name:" in a spec, or the
-    /// whole spec for a kind that needs no name), on rows of <paramref name="inputs"/> values,
+    /// The layer <paramref name="argument"/> describes (the text after the name in a spec, one ':'
+    /// dropped, or the whole spec for a kind that needs no name), on rows of <paramref name="input"/>,
     /// its parameters from <paramref name="offset"/> in the network's flat array. Sizes out of
     /// range are kept, for <see cref="Layer.Problem"/> to name before anything is allocated.
     /// </summary>
     /// <exception cref="UserInputException">The argument is not this kind's.</exception>
-    Layer Create(string argument, int inputs, long offset);
+    Layer Create(string argument, FeatureShape input, long offset);
 
     /// <summary>A spec's text for <paramref name="argument"/>, the inverse of <see cref="LayerSpec.Parse"/>: e.g. "512" for a dense layer.</summary>
-    string Format(string argument) => $"{Name}:{argument}";
+    string Format(string argument) => argument.Length == 0 ? Name : $"{Name}:{argument}";
 }

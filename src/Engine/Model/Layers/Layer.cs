@@ -3,21 +3,33 @@ using MnistGpu.Engine.Backends;
 namespace MnistGpu.Engine.Model.Layers;
 
 /// <summary>
-/// One layer of a network's shape: rows of <see cref="Inputs"/> values in, <see cref="Outputs"/>
-/// out, and its parameters at <see cref="Offset"/> in the network's flat array. A kind's layer
-/// says what its sizes allow, lays out and initialises its parameters, and makes its form on a
-/// backend (<see cref="LayerOnDevice"/>).
+/// One layer of a network's shape: rows of <see cref="Input"/> in, <see cref="Output"/> out
+/// (<see cref="Inputs"/> and <see cref="Outputs"/> values), and its parameters at
+/// <see cref="Offset"/> in the network's flat array. A kind's layer says what its sizes allow,
+/// lays out and initialises its parameters, and makes its form on a backend (<see cref="LayerOnDevice"/>).
 /// </summary>
-public abstract class Layer(ILayerKind kind, int inputs, int outputs, long offset)
+public abstract class Layer(ILayerKind kind, FeatureShape input, FeatureShape output, long offset)
 {
     public ILayerKind Kind { get; } = kind;
 
-    public int Inputs { get; } = inputs;
+    public FeatureShape Input { get; } = input;
 
-    public int Outputs { get; } = outputs;
+    public FeatureShape Output { get; } = output;
+
+    /// <summary>Values per input row; an oversized layer's saturates, and <see cref="NetworkShape.Validate"/> refuses it first.</summary>
+    public int Inputs { get; } = Saturate(input.Size);
+
+    /// <summary>Values per output row, saturating as <see cref="Inputs"/>.</summary>
+    public int Outputs { get; } = Saturate(output.Size);
+
+    /// <summary>Whether a ReLU follows this layer, so that its <see cref="LayerOnDevice.Output"/> is after it: every hidden dense layer's does.</summary>
+    public virtual bool Relu => true;
+
+    /// <summary>Floats of working space per batch row this layer's operations need on a backend (a convolution's unrolled patches), shared by every layer.</summary>
+    public virtual long ScratchPerRow => 0;
 
     /// <summary>Where the parameters start in the flat array; an oversized network's saturates, and <see cref="NetworkShape.Validate"/> refuses it first.</summary>
-    public int Offset { get; } = (int)Math.Min(offset, int.MaxValue);
+    public int Offset { get; } = Saturate(offset);
 
     /// <summary>Parameters this layer keeps, in 64-bit arithmetic so an oversized layer is caught, not wrapped.</summary>
     public abstract long ParameterCount { get; }
@@ -25,7 +37,7 @@ public abstract class Layer(ILayerKind kind, int inputs, int outputs, long offse
     /// <summary>The spec that makes this layer, e.g. "512".</summary>
     public abstract LayerSpec Spec { get; }
 
-    /// <summary>Why these sizes cannot be a layer of this kind beyond the positive sizes <see cref="NetworkShape.Validate"/> checks for every layer (a kernel larger than its input), or null.</summary>
+    /// <summary>Why these sizes cannot be a layer of this kind beyond the positive sizes <see cref="NetworkShape.Validate"/> checks for every layer (a kernel larger than its input, maps where flat rows are needed), or null.</summary>
     public virtual string? Problem => null;
 
     /// <summary>Keras' initialisation of this layer's <paramref name="parameters"/> (<see cref="ParameterCount"/> of them), drawing from <paramref name="random"/>.</summary>
@@ -36,17 +48,27 @@ public abstract class Layer(ILayerKind kind, int inputs, int outputs, long offse
 
     /// <summary>
     /// This layer on <paramref name="backend"/>: views of its parameters and gradients in the
-    /// flat arrays, and its output and output gradient for a batch.
+    /// network's flat arrays, and its output, output gradient and scratch for a batch.
     /// </summary>
-    public abstract LayerOnDevice Bind(ITrainingBackend backend, DeviceArray<float> parameters, DeviceArray<float> gradients, DeviceArray<float> output, DeviceArray<float> outputGradient);
+    public abstract LayerOnDevice Bind(ITrainingBackend backend, LayerArrays arrays);
 
-    /// <summary>e.g. "dense 784->512".</summary>
-    public override string ToString() => $"{Kind.Name} {Inputs}->{Outputs}";
+    /// <summary>e.g. "dense 784->512", "conv3x3 28x28x1->26x26x32".</summary>
+    public override string ToString() => Output.Layout == FeatureLayout.Flat && Input.Layout != FeatureLayout.Maps
+        ? $"{Kind.Name} {Inputs}->{Outputs}"
+        : $"{Kind.Name} {Input}->{Output}";
+
+    private static int Saturate(long value) => (int)Math.Clamp(value, int.MinValue, int.MaxValue);
 }
 
 /// <summary>
-/// A layer on a backend, as the composed step runs it through the backend's operations. Every
-/// hidden layer is followed by a ReLU: <see cref="Output"/> is after it, and
+/// What a network hands a layer to bind: the flat parameter and gradient arrays (whole; the layer
+/// takes its views), its output and output gradient for a batch, and the scratch every layer shares.
+/// </summary>
+public sealed record LayerArrays(DeviceArray<float> Parameters, DeviceArray<float> Gradients, DeviceArray<float> Output, DeviceArray<float> OutputGradient, DeviceArray<float> Scratch);
+
+/// <summary>
+/// A layer on a backend, as the composed step runs it through the backend's operations. Where a
+/// ReLU follows the layer (<see cref="Layer.Relu"/>), <see cref="Output"/> is after it and
 /// <see cref="OutputGradient"/> is already masked by it.
 /// </summary>
 public abstract class LayerOnDevice(DeviceArray<float> output, DeviceArray<float> outputGradient)
@@ -63,6 +85,9 @@ public abstract class LayerOnDevice(DeviceArray<float> output, DeviceArray<float
     /// <summary>x (B,I), <see cref="OutputGradient"/> (B,O) → this layer's parameter gradients.</summary>
     public abstract void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch);
 
-    /// <summary><see cref="OutputGradient"/> (B,O) → dx (B,I) ⊙ [activation (B,I) &gt; 0]: the input's gradient through the ReLU below.</summary>
-    public abstract void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch);
+    /// <summary>
+    /// <see cref="OutputGradient"/> (B,O) → dx (B,I): the input's gradient, through the ReLU of the
+    /// layer below when <paramref name="relu"/> (dx ⊙ [activation (B,I) &gt; 0]).
+    /// </summary>
+    public abstract void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu);
 }

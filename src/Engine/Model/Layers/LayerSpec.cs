@@ -16,17 +16,22 @@ public readonly record struct LayerSpec(ILayerKind Kind, string Argument)
     /// <summary>The dense width a spec names, or null for another kind or a malformed width.</summary>
     public int? DenseWidth => Kind is Dense && Dense.TryWidth(Argument, out int width) ? width : null;
 
-    /// <summary>"512" (dense), or "name" / "name:argument" for a registered kind.</summary>
+    /// <summary>
+    /// "512" (dense), or a registered kind's name and its argument: "maxpool", "scale",
+    /// "conv3x3:32" (the name is the leading letters; one ':' after them is dropped).
+    /// </summary>
     /// <exception cref="UserInputException">No registered kind has that name, or the argument is not the kind's.</exception>
     public static LayerSpec Parse(string text)
     {
         text = text.Trim();
         if (text.Length > 0 && char.IsAsciiDigit(text[0]))
             return Dense.TryWidth(text, out int width) ? Dense.Spec(width) : new LayerSpec(Dense.Kind, text);
-        int colon = text.IndexOf(':', StringComparison.Ordinal);
-        string name = colon < 0 ? text : text[..colon];
-        var kind = LayerKinds.Find(name) ?? throw new UserInputException($"'{text}' is not a layer: a width, or one of {string.Join(", ", LayerKinds.All.Select(k => k.Name))}");
-        return new LayerSpec(kind, colon < 0 ? "" : text[(colon + 1)..]);
+        int letters = 0;
+        while (letters < text.Length && char.IsAsciiLetter(text[letters]))
+            letters++;
+        var kind = LayerKinds.Find(text[..letters]) ?? throw new UserInputException($"'{text}' is not a layer: a width, or one of {string.Join(", ", LayerKinds.All.Select(k => k.Name))}");
+        string argument = text[letters..];
+        return new LayerSpec(kind, argument.StartsWith(':') ? argument[1..] : argument);
     }
 
     public override string ToString() => Kind.Format(Argument);
