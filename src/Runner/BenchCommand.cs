@@ -47,6 +47,7 @@ internal static class BenchCommand
                 OutputFile.Check(jsonPath, "--json", OutputFile.SummaryBytes);
             var settings = network.Apply(parsed, defaults with { Epochs = parsed.GetValue(epochs), Seed = parsed.GetValue(seed) });
             var mnist = MnistData.Load(dataDirectory);
+            Trainer.ShapeFor(mnist.Train, settings).Validate();
             var provenance = Provenance.Collect();
 
             var results = new List<DeviceBenchmark>();

@@ -8,32 +8,63 @@ using MnistGpu.Engine.Training;
 namespace MnistGpu.Runner;
 
 /// <summary>
-/// The options that describe the network and its optimizer, shared by train and bench:
-/// --layers (or its one-layer shorthand --hidden), --optimizer with its learning rate, and SGD's
-/// --momentum and --nesterov. Each optimizer's learning rate defaults to Keras'.
+/// The options that describe the network and its optimizer, shared by train, bench and kernels:
+/// --network (a named recipe) or --layers (or its one-layer shorthand --hidden), --optimizer with
+/// its learning rate, and SGD's --momentum and --nesterov. Each optimizer's learning rate
+/// defaults to Keras'.
 /// </summary>
 internal sealed class NetworkOptions
 {
-    private readonly Option<int[]?> layers = new("--layers")
+    private readonly Option<string?> network = new("--network")
     {
-        Description = "Hidden layer widths, input side first, each with a ReLU, e.g. 512,256,128 (default: 512)",
+        Description = "A named network: mlp (Keras' MNIST example, 784-512-10, batch 128) or convnet (the Keras book's, conv3x3:32,maxpool,conv3x3:64,maxpool,conv3x3:64,flatten,64, batch 64)",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (text is "mlp" or "convnet")
+                return text;
+            result.AddError($"--network must be mlp or convnet, got '{text}'");
+            return null;
+        },
+    };
+
+    private readonly Option<LayerSpec[]?> layers = new("--layers")
+    {
+        Description = "Hidden layers, input side first: dense widths (each with a ReLU) and conv<k>x<k>:<filters>[:same][:linear], maxpool, flatten, e.g. 512,256 or conv3x3:32,maxpool,flatten,64 (default: 512)",
         // One comma-separated value: a second --layers is refused like a second --hidden, not ignored.
         Arity = ArgumentArity.ExactlyOne,
         CustomParser = result =>
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             var parts = text.Split(',', StringSplitOptions.TrimEntries);
-            var widths = new int[parts.Length];
+            var specs = new LayerSpec[parts.Length];
             for (int i = 0; i < parts.Length; i++)
             {
-                if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out widths[i]) || widths[i] < 1)
+                bool width = parts[i].Length > 0 && char.IsAsciiDigit(parts[i][0]) || parts[i].Length == 0 || parts[i][0] is '-' or '+';
+                if (width)
                 {
-                    result.AddError($"--layers must be hidden layer widths of at least 1, separated by commas, such as 512,256, got '{text}'");
+                    if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out int units) || units < 1)
+                    {
+                        result.AddError($"--layers must be hidden layer widths of at least 1 or layer specs, separated by commas, such as 512,256, got '{text}'");
+                        return null;
+                    }
+
+                    specs[i] = units;
+                    continue;
+                }
+
+                try
+                {
+                    specs[i] = LayerSpec.Parse(parts[i]);
+                }
+                catch (UserInputException e)
+                {
+                    result.AddError($"--layers: {e.Message}");
                     return null;
                 }
             }
 
-            return widths;
+            return specs;
         },
     };
 
@@ -86,10 +117,10 @@ internal sealed class NetworkOptions
 
     private readonly Option<bool> nesterov = new("--nesterov") { Description = "SGD's Nesterov momentum (needs --momentum)" };
 
-    public IEnumerable<Option> All => [layers, hidden, optimizer, learningRate, momentum, nesterov];
+    public IEnumerable<Option> All => [network, layers, hidden, optimizer, learningRate, momentum, nesterov];
 
     /// <summary>What a checkpoint fixes, so that resuming refuses a change of it.</summary>
-    public IEnumerable<Option> FixedByCheckpoint => [layers, hidden, optimizer, learningRate, momentum, nesterov];
+    public IEnumerable<Option> FixedByCheckpoint => [network, layers, hidden, optimizer, learningRate, momentum, nesterov];
 
     /// <summary>Adds the checks that need more than one option to <paramref name="command"/>.</summary>
     public void Validate(Command command) => command.Validators.Add(result =>
@@ -97,6 +128,8 @@ internal sealed class NetworkOptions
         // The options' own values may have failed to parse (and said so), so only their text is read here.
         if (Given(result, layers) && Given(result, hidden))
             result.AddError("--hidden is shorthand for --layers: give one of them");
+        if (Given(result, network) && (Given(result, layers) || Given(result, hidden)))
+            result.AddError("--network names a whole network: give it or --layers, not both");
         bool sgd = string.Equals(Text(result, optimizer)?.Trim(), "sgd", StringComparison.OrdinalIgnoreCase);
         if (!sgd && (Given(result, momentum) || Given(result, nesterov)))
             result.AddError("--momentum and --nesterov are options of --optimizer sgd");
@@ -105,8 +138,11 @@ internal sealed class NetworkOptions
             result.AddError("--nesterov needs a --momentum above 0");
     });
 
-    /// <summary><paramref name="settings"/> with the network and optimizer these options give.</summary>
-    public TrainingSettings Apply(ParseResult parsed, TrainingSettings settings)
+    /// <summary>
+    /// <paramref name="settings"/> with the network and optimizer these options give; --network
+    /// convnet brings its batch of 64 unless <paramref name="batchSizeGiven"/> (train's --batch-size).
+    /// </summary>
+    public TrainingSettings Apply(ParseResult parsed, TrainingSettings settings, bool batchSizeGiven = false)
     {
         var chosen = parsed.GetValue(optimizer)!;
         chosen = chosen with
@@ -115,7 +151,9 @@ internal sealed class NetworkOptions
             Momentum = parsed.GetValue(momentum) ?? chosen.Momentum,
             Nesterov = parsed.GetValue(nesterov),
         };
-        IReadOnlyList<LayerSpec> specs = parsed.GetResult(layers) is { Implicit: false } ? parsed.GetValue(layers)!.Select(width => (LayerSpec)width).ToArray()
+        if (parsed.GetValue(network) == "convnet")
+            settings = settings with { Layers = TrainingSettings.Convnet.Layers, BatchSize = batchSizeGiven ? settings.BatchSize : TrainingSettings.Convnet.BatchSize };
+        IReadOnlyList<LayerSpec> specs = parsed.GetResult(layers) is { Implicit: false } ? parsed.GetValue(layers)!
             : parsed.GetValue(hidden) is int width ? [width]
             : settings.Layers;
         return settings with { Layers = specs, Optimizer = chosen };

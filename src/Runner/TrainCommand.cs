@@ -70,12 +70,15 @@ internal static class TrainCommand
                 parsed.GetValue(previews)?.FullName,
                 parsed.GetValue(previewLimit),
                 !parsed.GetValue(noProgress),
-                network.Apply(parsed, defaults with
-                {
-                    Epochs = parsed.GetValue(epochs),
-                    BatchSize = parsed.GetValue(batchSize),
-                    Seed = parsed.GetValue(seed),
-                }));
+                network.Apply(
+                    parsed,
+                    defaults with
+                    {
+                        Epochs = parsed.GetValue(epochs),
+                        BatchSize = parsed.GetValue(batchSize),
+                        Seed = parsed.GetValue(seed),
+                    },
+                    batchSizeGiven: parsed.GetResult(batchSize) is { Implicit: false }));
             return Run(output, diagnostics, request);
         });
         return command;
@@ -92,6 +95,9 @@ internal static class TrainCommand
 
         var checkpoint = request.ResumePath is null ? null : Checkpoint.Load(request.ResumePath);
         var data = MnistData.Load(request.DataDirectory);
+        // A network that cannot exist is refused before the device is opened.
+        if (checkpoint is null)
+            Trainer.ShapeFor(data.Train, request.Settings).Validate();
         using var backend = DeviceOpener.Open(request.Device, request.MemoryLimit, diagnostics, request.Threads);
         diagnostics.WriteLine($"Data: {data.Train.Count} training and {data.Test.Count} test images of {data.Train.Rows}x{data.Train.Columns} from {data.Source}");
 

@@ -285,7 +285,8 @@ public sealed partial class LostWorkTests : IDisposable
 
     /// <summary>Layers are specs in a checkpoint's metadata since any registered kind may be saved: one no kind reads is refused.</summary>
     [Theory]
-    [InlineData("conv9", "unreadable metadata: 'conv9' is not a layer: a width, or one of dense")]
+    [InlineData("pool9", "unreadable metadata: 'pool9' is not a layer: a width, or one of dense, conv, maxpool, flatten")]
+    [InlineData("conv9", "the checkpoint's metadata makes no sense: a convolution is written conv<k>x<k>:<filters>")]
     [InlineData("dense:abc", "the checkpoint's metadata makes no sense: a dense layer's width is a whole number, not 'abc'")]
     public void A_checkpoints_layer_that_no_registered_kind_reads_is_refused(string layer, string expected)
     {

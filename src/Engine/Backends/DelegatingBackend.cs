@@ -55,6 +55,24 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
     public virtual void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
         Around($"dense backward parameters {gradients.Inputs}->{gradients.Outputs}", () => Inner.DenseBackwardParameters(gradients, x, dy, batch));
 
+    public virtual void ConvolutionForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> y, DeviceArray<float> scratch, int batch, bool relu) =>
+        Around($"conv{Size(layer)} forward {Maps(layer)}{(relu ? " +ReLU" : "")}", () => Inner.ConvolutionForward(layer, x, y, scratch, batch, relu));
+
+    public virtual void ConvolutionBackwardParameters(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch) =>
+        Around($"conv{Size(gradients)} backward parameters {Maps(gradients)}", () => Inner.ConvolutionBackwardParameters(gradients, x, dy, scratch, batch));
+
+    public virtual void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu) =>
+        Around($"conv{Size(layer)} backward input {Maps(layer)}{(relu ? " +ReLU mask" : "")}", () => Inner.ConvolutionBackwardInput(layer, dy, activation, dx, scratch, batch, relu));
+
+    public virtual void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch) =>
+        Around($"maxpool forward {input.Height}x{input.Width}x{input.Channels}", () => Inner.MaxPoolForward(input, x, y, batch));
+
+    public virtual void MaxPoolBackward(MapShape input, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> dx, int batch, bool relu) =>
+        Around($"maxpool backward {input.Height}x{input.Width}x{input.Channels}{(relu ? " +ReLU mask" : "")}", () => Inner.MaxPoolBackward(input, x, dy, dx, batch, relu));
+
+    public virtual void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu) =>
+        Around(relu ? "flatten backward +ReLU mask" : "flatten", () => Inner.Copy(source, activation, target, length, relu));
+
     public virtual void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
         Around("softmax-cross-entropy forward", () => Inner.SoftmaxCrossEntropyForward(logits, labels, batch, classes, probabilities, outputs));
 
@@ -77,6 +95,11 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
     }
 
     public void Dispose() => GC.SuppressFinalize(this);
+
+    private static string Size(ConvolutionParameters layer) => $"{layer.Shape.KernelSize}x{layer.Shape.KernelSize}";
+
+    private static string Maps(ConvolutionParameters layer) =>
+        $"{layer.Shape.Height}x{layer.Shape.Width}x{layer.Shape.Channels}->{layer.Shape.OutputHeight}x{layer.Shape.OutputWidth}x{layer.Shape.Filters}";
 
     /// <summary>Runs one compute operation; <paramref name="operation"/> says which, e.g. "dense forward 784->512 +ReLU".</summary>
     protected virtual void Around(string operation, Action body) => body();

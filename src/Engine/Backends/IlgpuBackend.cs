@@ -28,6 +28,10 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly Dictionary<MatMulVariant, Kernel<MatMulArguments>> matMul = [];
     private readonly Kernel<SoftmaxArguments> softmaxForward, softmaxForwardBackward;
     private readonly Kernel<OptimizerArguments>[] optimizers;
+    private readonly Kernel<PatchArguments> unroll, fold;
+    private readonly Kernel<PartialSumArguments> sumPartials;
+    private readonly Kernel<PoolingArguments> maxPoolForward, maxPoolBackward;
+    private readonly Kernel<CopyArguments> copy;
     private readonly Kernel<FusedStep> fusedHiddenForward, fusedGradients;
     private readonly Kernel<TailArguments> fusedTail;
     private long launches;
@@ -57,6 +61,12 @@ public sealed class IlgpuBackend : ITrainingBackend
         softmaxForward = Load<SoftmaxArguments>(KernelInventory.SoftmaxForward);
         softmaxForwardBackward = Load<SoftmaxArguments>(KernelInventory.SoftmaxForwardBackward);
         optimizers = Enum.GetValues<UpdateRule>().Select(rule => Load<OptimizerArguments>(KernelInventory.Optimizer(rule))).ToArray();
+        unroll = Load<PatchArguments>(KernelInventory.Unroll);
+        fold = Load<PatchArguments>(KernelInventory.Fold);
+        sumPartials = Load<PartialSumArguments>(KernelInventory.SumPartials);
+        maxPoolForward = Load<PoolingArguments>(KernelInventory.MaxPoolForward);
+        maxPoolBackward = Load<PoolingArguments>(KernelInventory.MaxPoolBackward);
+        copy = Load<CopyArguments>(KernelInventory.Copy);
         foreach (var variant in launch.Variants)
             LoadMatMul(variant);
         var fused = launch.FusedVariant;
@@ -215,6 +225,75 @@ public sealed class IlgpuBackend : ITrainingBackend
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
         Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), x, dy, gradients.All, dy, new Operation("dense backward parameters", gradients.Inputs, gradients.Outputs));
 
+    public void ConvolutionForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> y, DeviceArray<float> scratch, int batch, bool relu)
+    {
+        var s = layer.Shape;
+        Patches(unroll, s, x, scratch, x, batch, relu: false);
+        Multiply(MatMulProblem.Forward(batch * s.Positions, s.PatchSize, s.Filters, relu), scratch, layer.Matrix.Weights, y, layer.Matrix.Bias, new Operation("conv forward", s.PatchSize, s.Filters));
+    }
+
+    /// <summary>
+    /// The kernel gradient's sum over B·OH·OW positions in chunks of whole images of at most
+    /// <see cref="ConvolutionKernels.ChunkRows"/> positions (one product each into the scratch
+    /// after the patches), then the chunks summed in order: deterministic, and no work item loops
+    /// over a whole batch of positions.
+    /// </summary>
+    public void ConvolutionBackwardParameters(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch)
+    {
+        var s = gradients.Shape;
+        Patches(unroll, s, x, scratch, x, batch, relu: false);
+        int imagesPerChunk = Math.Max(1, ConvolutionKernels.ChunkRows / s.Positions);
+        int chunks = (batch + imagesPerChunk - 1) / imagesPerChunk;
+        var operation = new Operation("conv backward parameters", s.PatchSize, s.Filters);
+        if (chunks == 1)
+        {
+            Multiply(MatMulProblem.BackwardParameters(batch * s.Positions, s.PatchSize, s.Filters), scratch, dy, gradients.Matrix.All, dy, operation);
+            return;
+        }
+
+        int parameters = (s.PatchSize + 1) * s.Filters, partialsStart = batch * s.Positions * s.PatchSize;
+        for (int chunk = 0; chunk < chunks; chunk++)
+        {
+            int first = chunk * imagesPerChunk, rows = Math.Min(imagesPerChunk, batch - first) * s.Positions;
+            var dyChunk = Slice(dy, first * s.Positions * s.Filters, rows * s.Filters);
+            Multiply(
+                MatMulProblem.BackwardParameters(rows, s.PatchSize, s.Filters),
+                Slice(scratch, first * s.Positions * s.PatchSize, rows * s.PatchSize),
+                dyChunk,
+                Slice(scratch, partialsStart + chunk * parameters, parameters),
+                dyChunk,
+                operation);
+        }
+
+        var sums = new PartialSumArguments
+        {
+            Partials = View(scratch).SubView(partialsStart, chunks * parameters),
+            Sums = View(gradients.Matrix.All),
+            Chunks = chunks,
+        };
+        Launch(sumPartials, launch.For(parameters), sums, new Operation("conv backward parameters, chunks summed"));
+    }
+
+    public void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu)
+    {
+        var s = layer.Shape;
+        Multiply(MatMulProblem.BackwardInput(batch * s.Positions, s.PatchSize, s.Filters, relu: false), dy, layer.Matrix.Weights, scratch, dy, new Operation("conv backward input patches", s.Filters, s.PatchSize));
+        Patches(fold, s, dx, scratch, activation, batch, relu);
+    }
+
+    public void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch) =>
+        Launch(maxPoolForward, launch.For(batch * PooledSize(input)), Pooling(input, x, y, x, batch, relu: false), new Operation("maxpool forward"));
+
+    public void MaxPoolBackward(MapShape input, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> dx, int batch, bool relu) =>
+        Launch(maxPoolBackward, launch.For(batch * input.Size), Pooling(input, x, dy, dx, batch, relu), new Operation("maxpool backward"));
+
+    public void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu) =>
+        Launch(
+            copy,
+            launch.For(length),
+            new CopyArguments { Source = View(source).SubView(0, length), Activation = View(activation).SubView(0, length), Target = View(target).SubView(0, length), Relu = relu ? 1 : 0 },
+            new Operation(relu ? "flatten backward" : "flatten"));
+
     public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
         Launch(softmaxForward, launch.For(batch), Softmax(logits, labels, batch, classes, probabilities, outputs), new Operation("softmax-cross-entropy forward"));
 
@@ -275,6 +354,38 @@ public sealed class IlgpuBackend : ITrainingBackend
         var variant = VariantFor(problem);
         Launch(matMul[variant], launch.ForMatMul(variant, problem), new MatMulArguments(View(a), View(b), View(c), View(epilogueOperand), problem), operation);
     }
+
+    /// <summary>
+    /// Unrolls <paramref name="maps"/> into the scratch's first B·OH·OW·k·k·C floats (the products
+    /// read only those), or folds them back into <paramref name="maps"/>: <paramref name="kernel"/> says which.
+    /// </summary>
+    private void Patches(Kernel<PatchArguments> kernel, ConvolutionShape s, DeviceArray<float> maps, DeviceArray<float> scratch, DeviceArray<float> activation, int batch, bool relu)
+    {
+        int mapLength = batch * s.Height * s.Width * s.Channels, patchLength = batch * s.Positions * s.PatchSize;
+        var arguments = new PatchArguments
+        {
+            Maps = View(maps).SubView(0, mapLength),
+            Patches = View(scratch).SubView(0, patchLength),
+            Activation = View(activation).SubView(0, mapLength),
+            Shape = s,
+            Relu = relu ? 1 : 0,
+        };
+        bool unrolling = ReferenceEquals(kernel, unroll);
+        Launch(kernel, launch.For(unrolling ? patchLength : mapLength), arguments, new Operation(unrolling ? "conv unroll patches" : "conv fold patches"));
+    }
+
+    private static int PooledSize(MapShape input) => input.Height / 2 * (input.Width / 2) * input.Channels;
+
+    private static PoolingArguments Pooling(MapShape input, DeviceArray<float> x, DeviceArray<float> output, DeviceArray<float> inputGradient, int batch, bool relu) => new()
+    {
+        Input = View(x).SubView(0, batch * input.Size),
+        Output = View(output).SubView(0, batch * PooledSize(input)),
+        InputGradient = View(inputGradient).SubView(0, batch * input.Size),
+        Height = input.Height,
+        Width = input.Width,
+        Channels = input.Channels,
+        Relu = relu ? 1 : 0,
+    };
 
     private static SoftmaxArguments Softmax(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> output, SampleOutputs outputs) => new()
     {

@@ -68,6 +68,18 @@ public static class KernelInventory
 
     public static KernelEntry SoftmaxForwardBackward { get; } = Entry(typeof(SoftmaxCrossEntropyKernels), nameof(SoftmaxCrossEntropyKernels.ForwardBackward));
 
+    public static KernelEntry Unroll { get; } = Entry(typeof(ConvolutionKernels), nameof(ConvolutionKernels.Unroll));
+
+    public static KernelEntry Fold { get; } = Entry(typeof(ConvolutionKernels), nameof(ConvolutionKernels.Fold));
+
+    public static KernelEntry SumPartials { get; } = Entry(typeof(ConvolutionKernels), nameof(ConvolutionKernels.SumPartials));
+
+    public static KernelEntry MaxPoolForward { get; } = Entry(typeof(PoolingKernels), nameof(PoolingKernels.MaxForward));
+
+    public static KernelEntry MaxPoolBackward { get; } = Entry(typeof(PoolingKernels), nameof(PoolingKernels.MaxBackward));
+
+    public static KernelEntry Copy { get; } = Entry(typeof(PoolingKernels), nameof(PoolingKernels.Copy));
+
     private static readonly KernelEntry[] MatMuls = Enum.GetValues<MatMulVariant>()
         .Select(variant => new KernelEntry($"{nameof(MatMulKernels)}.{variant}", Method(typeof(MatMulKernels), variant.ToString())) { Variant = variant })
         .ToArray();
@@ -85,7 +97,7 @@ public static class KernelInventory
 
     public static IReadOnlyList<KernelEntry> All { get; } =
     [
-        Gather, .. MatMuls, SoftmaxForward, SoftmaxForwardBackward, .. Optimizers,
+        Gather, .. MatMuls, SoftmaxForward, SoftmaxForwardBackward, .. Optimizers, Unroll, Fold, SumPartials, MaxPoolForward, MaxPoolBackward, Copy,
         HiddenForwardTiled, TailAlgorithmsSum, TailSharedMemorySum, GradientsTiled, HiddenForwardPanel, TailPerRow, GradientsPanel,
     ];
 

@@ -56,6 +56,24 @@ public sealed class ReferenceBackend : ITrainingBackend
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
         ReferenceMath.DenseBackwardParameters(Span(x), Span(dy), Span(gradients.Weights), Span(gradients.Bias), batch, gradients.Inputs, gradients.Outputs);
 
+    public void ConvolutionForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> y, DeviceArray<float> scratch, int batch, bool relu) =>
+        ReferenceMath.ConvolutionForward(Span(x), Span(layer.Matrix.Weights), Span(layer.Matrix.Bias), Span(y), batch, layer.Shape, relu);
+
+    public void ConvolutionBackwardParameters(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch) =>
+        ReferenceMath.ConvolutionBackwardParameters(Span(x), Span(dy), Span(gradients.Matrix.Weights), Span(gradients.Matrix.Bias), batch, gradients.Shape);
+
+    public void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu) =>
+        ReferenceMath.ConvolutionBackwardInput(Span(dy), Span(layer.Matrix.Weights), Span(activation), Span(dx), batch, layer.Shape, relu);
+
+    public void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch) =>
+        ReferenceMath.MaxPoolForward(Span(x), Span(y), batch, input);
+
+    public void MaxPoolBackward(MapShape input, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> dx, int batch, bool relu) =>
+        ReferenceMath.MaxPoolBackward(Span(x), Span(dy), Span(dx), batch, input, relu);
+
+    public void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu) =>
+        ReferenceMath.Copy(Span(source), Span(activation), Span(target), length, relu);
+
     public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
         ReferenceMath.SoftmaxCrossEntropy(Span(logits), Span(labels), Span(probabilities), [], Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes);
 

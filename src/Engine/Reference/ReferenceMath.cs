@@ -5,7 +5,7 @@ namespace MnistGpu.Engine.Reference;
 /// check against the formulas, and the yardstick every kernel is compared with. Matrices are
 /// dense row-major. Shapes: B batch rows, I layer inputs, O layer outputs, C classes, P pixels.
 /// </summary>
-internal static class ReferenceMath
+internal static partial class ReferenceMath
 {
     /// <summary>images (N,P), labels (N), order (N) → x (B,P) = images[order[start+b]] / 255, batchLabels (B)</summary>
     public static void GatherBatch(

@@ -50,6 +50,17 @@ public sealed record TrainingSettings
         init => Optimizer = Optimizer with { LearningRate = value };
     }
 
+    /// <summary>
+    /// The Keras book's convnet (chapter 5): Conv2D(32, 3×3, ReLU), MaxPooling2D, Conv2D(64),
+    /// MaxPooling2D, Conv2D(64), Flatten, Dense(64, ReLU), then the dense softmax layer; 'valid'
+    /// padding, batches of 64, RMSprop. It reaches ~99 % on MNIST.
+    /// </summary>
+    public static TrainingSettings Convnet { get; } = new()
+    {
+        Layers = "conv3x3:32,maxpool,conv3x3:64,maxpool,conv3x3:64,flatten,64".Split(',').Select(LayerSpec.Parse).ToArray(),
+        BatchSize = 64,
+    };
+
     /// <summary>Seeds the initial weights and every epoch's shuffle.</summary>
     public int Seed { get; init; } = 1;
 

@@ -27,6 +27,21 @@ public sealed class DeviceVerifier : IDisposable
         (128, 784, 512), (128, 512, 10), (96, 784, 512), (1, 784, 512), (1, 1, 1), (13, 29, 11), (7, 5, 3), (33, 17, 9),
     ];
 
+    /// <summary>
+    /// (batch, height, width, channels, kernel, filters, same): the convnet's second layer at a
+    /// small batch, both paddings, an even kernel's asymmetric 'same', a 1×1 kernel, rectangular maps.
+    /// </summary>
+    private static readonly (int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same)[] ConvolutionShapes =
+    [
+        (16, 28, 28, 1, 3, 8, false), (2, 13, 13, 32, 3, 64, false), (3, 9, 7, 2, 3, 5, false), (3, 9, 7, 2, 3, 5, true), (2, 6, 5, 3, 2, 4, true), (1, 4, 4, 3, 1, 2, false), (2, 5, 5, 1, 5, 3, false),
+    ];
+
+    /// <summary>(batch, height, width, channels): the convnet's poolings and odd sizes, whose last row and column are dropped.</summary>
+    private static readonly (int Batch, int Height, int Width, int Channels)[] PoolingShapes = [(2, 26, 26, 32), (3, 7, 5, 3), (1, 2, 2, 1)];
+
+    /// <summary>A small convnet with both paddings and a linear convolution: what the training checks run beside the dense ones.</summary>
+    private static readonly LayerSpec[] SmallConvnet = "conv3x3:8,maxpool,conv3x3:12:same:linear,conv3x3:16,maxpool,flatten,32".Split(',').Select(LayerSpec.Parse).ToArray();
+
     /// <summary>Every optimizer and form the engine runs, with Keras' defaults.</summary>
     private static readonly (string Name, OptimizerSettings Settings)[] Optimizers =
     [
@@ -49,10 +64,28 @@ public sealed class DeviceVerifier : IDisposable
             Check($"softmax-cross-entropy forward {s.Item1}x{s.Item2}", CheckKind.SoftmaxCrossEntropy, Math.Max(s.Item1, s.Item2), v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: false)),
             Check($"softmax-cross-entropy forward+backward {s.Item1}x{s.Item2}", CheckKind.SoftmaxCrossEntropy, Math.Max(s.Item1, s.Item2), v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: true)),
         }),
+        .. ConvolutionShapes.SelectMany(s => new[]
+        {
+            Check($"conv forward {Name(s)}", CheckKind.Convolution, Largest(s), v => v.ConvolutionForward(s, relu: false)),
+            Check($"conv forward+relu {Name(s)}", CheckKind.Convolution, Largest(s), v => v.ConvolutionForward(s, relu: true)),
+            Check($"conv backward input {Name(s)}", CheckKind.Convolution, Largest(s), v => v.ConvolutionBackwardInput(s, relu: false)),
+            Check($"conv backward input+relu mask {Name(s)}", CheckKind.Convolution, Largest(s), v => v.ConvolutionBackwardInput(s, relu: true)),
+            Check($"conv backward parameters {Name(s)}", CheckKind.Convolution, Largest(s), v => v.ConvolutionBackwardParameters(s)),
+        }),
+        .. PoolingShapes.SelectMany(s => new[]
+        {
+            Check($"maxpool forward {s.Batch}x{s.Height}x{s.Width}x{s.Channels}", CheckKind.Convolution, s.Height * s.Width, v => v.MaxPool(s, backward: false, relu: false)),
+            Check($"maxpool backward {s.Batch}x{s.Height}x{s.Width}x{s.Channels}", CheckKind.Convolution, s.Height * s.Width, v => v.MaxPool(s, backward: true, relu: false)),
+            Check($"maxpool backward+relu mask {s.Batch}x{s.Height}x{s.Width}x{s.Channels}", CheckKind.Convolution, s.Height * s.Width, v => v.MaxPool(s, backward: true, relu: true)),
+        }),
+        Check("flatten copy+relu mask 1,000", CheckKind.Convolution, 1_000, v => v.MaskedCopy(1_000)),
         .. Optimizers.SelectMany(o => new[] { 407_050, 1, 1_001 }.Select(n => Check($"{o.Name} {n}", CheckKind.Optimizer, n, v => v.OptimizerCheck(o.Name, o.Settings, n)))),
         Check("training: 2 steps of 784-512-10, rmsprop (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4 })),
         Check("training: 2 steps of 784-64-32-16-10, adam (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4, Layers = [64, 32, 16], Optimizer = OptimizerSettings.Adam })),
         Check("training: 2 steps of 784-64-10, sgd nesterov (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4, Layers = [64], Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f, Nesterov = true } })),
+        // SGD, not RMSprop: a convolution's gradient sums tens of thousands of terms, and where they
+        // cancel to near zero, RMSprop's g/√v turns rounding's sign into a full step either way.
+        Check($"training: 2 steps of 784-{NetworkShape.FormatLayers(SmallConvnet).Replace(',', '-')}-10, sgd momentum (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4, Layers = SmallConvnet, Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f } })),
         Check("fused step vs composition: 2 steps of 49-32-10, batch 16 (7x7 digits)", CheckKind.FusedStep, 64, v => v.FusedAgainstComposition(Shrunk(v.digits.Take(32)), new TrainingSettings { Seed = 5, HiddenUnits = 32, BatchSize = 16 }, 1e-5)),
         Check("fused step vs composition: 2 steps of 784-512-10 (128 + 72 digits)", CheckKind.FusedStep, 784, v => v.FusedAgainstComposition(v.digits.Take(200), new TrainingSettings { Seed = 4 }, 1e-5)),
         Check("fused step vs composition: an epoch of 2,000 digits", CheckKind.FusedStep, 2_000, v => v.FusedAgainstComposition(v.digits.Take(2_000), new TrainingSettings { Seed = 6 }, 1e-4)),
@@ -140,6 +173,114 @@ public sealed class DeviceVerifier : IDisposable
     private static int Largest((int Batch, int Inputs, int Outputs) s) => Math.Max(s.Batch, Math.Max(s.Inputs, s.Outputs));
 
     private static string Name((int Batch, int Inputs, int Outputs) s) => $"{s.Batch}x{s.Inputs}x{s.Outputs}";
+
+    private static int Largest((int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same) s) =>
+        Math.Max(s.Height * s.Width, s.Kernel * s.Kernel * Math.Max(s.Channels, s.Filters));
+
+    private static string Name((int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same) s) =>
+        $"{s.Batch}x{s.Height}x{s.Width}x{s.Channels} {s.Kernel}x{s.Kernel}:{s.Filters}{(s.Same ? " same" : "")}";
+
+    private CheckResult ConvolutionForward((int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same) s, bool relu)
+    {
+        var random = new Random(s.Height * 7 + s.Channels * 13 + s.Filters + (s.Same ? 1 : 0));
+        var (layer, scratch) = Convolution(random, s);
+        var x = Both(Uniform(random, s.Batch * s.Height * s.Width * s.Channels));
+        var y = Zeros<float>(s.Batch * layer.Device.Shape.Positions * s.Filters);
+
+        device.ConvolutionForward(layer.Device, x.Device, y.Device, scratch.Device, s.Batch, relu);
+        reference.ConvolutionForward(layer.Reference, x.Reference, y.Reference, scratch.Reference, s.Batch, relu);
+
+        var actual = Download(y.Device);
+        return new Comparison(relu ? "conv forward+relu" : "conv forward", Name(s), MatMulAbsolute, MatMulRelative)
+            .Compare("y", Expected(y.Reference), actual)
+            .Require(!relu || actual.All(v => v >= 0f), "a ReLU output is negative")
+            .Result();
+    }
+
+    private CheckResult ConvolutionBackwardInput((int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same) s, bool relu)
+    {
+        var random = new Random(s.Height * 5 + s.Channels * 11 + s.Filters + (s.Same ? 1 : 0));
+        var (layer, scratch) = Convolution(random, s);
+        int inputs = s.Batch * s.Height * s.Width * s.Channels;
+        var dy = Both(Uniform(random, s.Batch * layer.Device.Shape.Positions * s.Filters));
+        var activation = Both(Uniform(random, inputs).Select(v => Math.Max(v, 0f)).ToArray());
+        var dx = Zeros<float>(inputs);
+
+        device.ConvolutionBackwardInput(layer.Device, dy.Device, activation.Device, dx.Device, scratch.Device, s.Batch, relu);
+        reference.ConvolutionBackwardInput(layer.Reference, dy.Reference, activation.Reference, dx.Reference, scratch.Reference, s.Batch, relu);
+
+        return new Comparison(relu ? "conv backward input+relu mask" : "conv backward input", Name(s), MatMulAbsolute, MatMulRelative)
+            .Compare("dx", Expected(dx.Reference), Download(dx.Device))
+            .Result();
+    }
+
+    private CheckResult ConvolutionBackwardParameters((int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same) s)
+    {
+        var random = new Random(s.Height * 3 + s.Channels * 17 + s.Filters + (s.Same ? 1 : 0));
+        var (gradients, scratch) = Convolution(random, s);
+        var x = Both(Uniform(random, s.Batch * s.Height * s.Width * s.Channels));
+        var dy = Both(Uniform(random, s.Batch * gradients.Device.Shape.Positions * s.Filters));
+
+        device.ConvolutionBackwardParameters(gradients.Device, x.Device, dy.Device, scratch.Device, s.Batch);
+        reference.ConvolutionBackwardParameters(gradients.Reference, x.Reference, dy.Reference, scratch.Reference, s.Batch);
+
+        return new Comparison("conv backward parameters", Name(s), MatMulAbsolute, MatMulRelative)
+            .Compare("dK", Expected(gradients.Reference.Matrix.Weights), Download(gradients.Device.Matrix.Weights))
+            .Compare("db", Expected(gradients.Reference.Matrix.Bias), Download(gradients.Device.Matrix.Bias))
+            .Result();
+    }
+
+    /// <summary>
+    /// Inputs drawn from a few values, so that windows hold ties (the first maximum must win on
+    /// both sides) and, with a ReLU mask, zeros.
+    /// </summary>
+    private CheckResult MaxPool((int Batch, int Height, int Width, int Channels) s, bool backward, bool relu)
+    {
+        var random = new Random(s.Height * 3 + s.Width + s.Channels);
+        var shape = new MapShape(s.Height, s.Width, s.Channels);
+        int outputs = s.Batch * (s.Height / 2) * (s.Width / 2) * s.Channels;
+        var x = Both(Enumerable.Range(0, s.Batch * shape.Size).Select(_ => random.Next(-2, 4) / 4f).ToArray());
+        var dy = Both(Uniform(random, outputs));
+        var result = Zeros<float>(backward ? s.Batch * shape.Size : outputs);
+        if (backward)
+        {
+            device.MaxPoolBackward(shape, x.Device, dy.Device, result.Device, s.Batch, relu);
+            reference.MaxPoolBackward(shape, x.Reference, dy.Reference, result.Reference, s.Batch, relu);
+        }
+        else
+        {
+            device.MaxPoolForward(shape, x.Device, result.Device, s.Batch);
+            reference.MaxPoolForward(shape, x.Reference, result.Reference, s.Batch);
+        }
+
+        return new Comparison(backward ? relu ? "maxpool backward+relu mask" : "maxpool backward" : "maxpool forward", $"{s.Batch}x{s.Height}x{s.Width}x{s.Channels}", 0, 0)
+            .Compare(backward ? "dx" : "y", Expected(result.Reference), Download(result.Device))
+            .Result();
+    }
+
+    private CheckResult MaskedCopy(int length)
+    {
+        var random = new Random(length);
+        var source = Both(Uniform(random, length));
+        var activation = Both(Uniform(random, length).Select(v => Math.Max(v, 0f)).ToArray());
+        var target = Zeros<float>(length);
+
+        device.Copy(source.Device, activation.Device, target.Device, length, relu: true);
+        reference.Copy(source.Reference, activation.Reference, target.Reference, length, relu: true);
+
+        return new Comparison("flatten copy+relu mask", $"{length}", 0, 0)
+            .Compare("target", Expected(target.Reference), Download(target.Device))
+            .Result();
+    }
+
+    private ((ConvolutionParameters Device, ConvolutionParameters Reference) Layer, (DeviceArray<float> Device, DeviceArray<float> Reference) Scratch) Convolution(
+        Random random, (int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same) s)
+    {
+        var shape = new Conv2DLayerShape(new FeatureShape(s.Height, s.Width, s.Channels, FeatureLayout.Maps), s.Kernel, s.Filters, s.Same, relu: true, offset: 0);
+        var parameters = Both(Uniform(random, (int)shape.ParameterCount));
+        var scratch = Zeros<float>((int)(s.Batch * shape.ScratchPerRow));
+        return ((shape.Within(device, parameters.Device), shape.Within(reference, parameters.Reference)), scratch);
+    }
 
     private CheckResult Gather(int batch, int pixels)
     {

@@ -28,6 +28,12 @@ public sealed class KernelInformationTests
         { "FusedStepKernels.HiddenForwardPanel", 0 },
         { "FusedStepKernels.TailPerRow", 0 },
         { "FusedStepKernels.GradientsUpdatePanel", 0 },
+        { "ConvolutionKernels.Unroll", 0 },
+        { "ConvolutionKernels.Fold", 0 },
+        { "ConvolutionKernels.SumPartials", 0 },
+        { "PoolingKernels.MaxForward", 0 },
+        { "PoolingKernels.MaxBackward", 0 },
+        { "PoolingKernels.Copy", 0 },
     };
 
     [Fact]

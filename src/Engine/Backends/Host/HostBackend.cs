@@ -16,6 +16,7 @@ public sealed class HostBackend : ITrainingBackend
     private readonly IMatMul matMul;
     private readonly IOptimizerWork optimizer;
     private readonly MemoryBudget memory;
+    private readonly HostConvolution convolution;
 
     /// <param name="threads">Threads to compute with, the caller's included; default: one per core.</param>
     /// <param name="memoryLimitBytes">Caps what this backend may allocate, below what the host has.</param>
@@ -25,6 +26,7 @@ public sealed class HostBackend : ITrainingBackend
         (matMul, optimizer) = Avx512Float.IsSupported ? ((IMatMul)new MatMul<Avx512Float>(pool), (IOptimizerWork)new OptimizerWork<Avx512Float>(pool.Threads))
             : Avx2Float.IsSupported ? (new MatMul<Avx2Float>(pool), new OptimizerWork<Avx2Float>(pool.Threads))
             : (new MatMul<PortableFloat>(pool), new OptimizerWork<PortableFloat>(pool.Threads));
+        convolution = new HostConvolution(pool);
         DeviceName = $"host ({SimdName}, {pool.Threads} threads)";
         memory = new MemoryBudget(DeviceName, memoryLimitBytes);
     }
@@ -98,6 +100,36 @@ public sealed class HostBackend : ITrainingBackend
 
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
         matMul.Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), Storage(x), Storage(dy), Storage(gradients.All), Storage(dy));
+
+    public void ConvolutionForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> y, DeviceArray<float> scratch, int batch, bool relu)
+    {
+        var s = layer.Shape;
+        convolution.Unroll(s, Storage(x), Storage(scratch), batch);
+        matMul.Multiply(MatMulProblem.Forward(batch * s.Positions, s.PatchSize, s.Filters, relu), Storage(scratch), Storage(layer.Matrix.Weights), Storage(y), Storage(layer.Matrix.Bias));
+    }
+
+    public void ConvolutionBackwardParameters(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch)
+    {
+        var s = gradients.Shape;
+        convolution.Unroll(s, Storage(x), Storage(scratch), batch);
+        matMul.Multiply(MatMulProblem.BackwardParameters(batch * s.Positions, s.PatchSize, s.Filters), Storage(scratch), Storage(dy), Storage(gradients.Matrix.All), Storage(dy));
+    }
+
+    public void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu)
+    {
+        var s = layer.Shape;
+        matMul.Multiply(MatMulProblem.BackwardInput(batch * s.Positions, s.PatchSize, s.Filters, relu: false), Storage(dy), Storage(layer.Matrix.Weights), Storage(scratch), Storage(dy));
+        convolution.Fold(s, Storage(scratch), Storage(dx), Storage(activation), batch, relu);
+    }
+
+    public void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch) =>
+        convolution.MaxPoolForward(input, Storage(x), Storage(y), batch);
+
+    public void MaxPoolBackward(MapShape input, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> dx, int batch, bool relu) =>
+        convolution.MaxPoolBackward(input, Storage(x), Storage(dy), Storage(dx), batch, relu);
+
+    public void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu) =>
+        HostConvolution.Copy(Span(source), Span(activation), Span(target), length, relu);
 
     public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
         SoftmaxCrossEntropy(Span(logits), Span(labels), Span(probabilities), Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes, gradient: false);

@@ -1,0 +1,147 @@
+using System.Globalization;
+using MnistGpu.Engine.Backends;
+using MnistGpu.Kernels;
+
+namespace MnistGpu.Engine.Model.Layers;
+
+/// <summary>
+/// 2-D convolutions, Keras' Conv2D with stride 1: k×k kernels (k,k,C,F) then biases (F), so the
+/// parameters are one (k·k·C+1, F) matrix, the layout of a dense layer over the unrolled patches.
+/// Spec: "conv3x3:32" (valid padding, ReLU), with ":same" for 'same' padding and ":linear" for
+/// no activation, e.g. "conv5x5:16:same:linear". Its reference is
+/// <see cref="Reference.ReferenceMath.ConvolutionForward"/> and the two backward forms; its
+/// kernels <see cref="ConvolutionKernels"/> around <see cref="MatMulKernels"/>.
+/// </summary>
+public sealed class Conv2D : ILayerKind
+{
+    private Conv2D()
+    {
+    }
+
+    public static Conv2D Kind { get; } = new();
+
+    public string Name => "conv";
+
+    public Layer Create(string argument, FeatureShape input, long offset)
+    {
+        var parts = argument.Split(':');
+        var size = parts[0].Split('x');
+        bool same = false, relu = true;
+        int k = 0, k2 = -1, filters = 0;
+        bool valid = parts.Length >= 2 && size.Length == 2 && Whole(size[0], out k) && Whole(size[1], out k2) && Whole(parts[1], out filters);
+        foreach (string option in parts.Skip(2))
+        {
+            switch (option)
+            {
+                case "same": same = true; break;
+                case "valid": same = false; break;
+                case "relu": relu = true; break;
+                case "linear": relu = false; break;
+                default: valid = false; break;
+            }
+        }
+
+        if (!valid || k != k2)
+            throw new UserInputException($"a convolution is written conv<k>x<k>:<filters>[:same][:linear], e.g. conv3x3:32, not 'conv{argument}'");
+        return new Conv2DLayerShape(input, k, filters, same, relu, offset);
+    }
+
+    public string Format(string argument) => $"{Name}{argument}";
+
+    private static bool Whole(string text, out int value) =>
+        int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+}
+
+/// <summary>A convolution's geometry and its place in the flat parameter array: kernels (k,k,C,F), then biases (F).</summary>
+public sealed class Conv2DLayerShape(FeatureShape input, int kernelSize, int filters, bool same, bool relu, long offset)
+    : Layer(Conv2D.Kind, input, OutputOf(input, kernelSize, filters, same), offset)
+{
+    public int KernelSize { get; } = kernelSize;
+
+    public int Filters { get; } = filters;
+
+    public bool Same { get; } = same;
+
+    public override bool Relu => relu;
+
+    public override long ParameterCount => ((long)KernelSize * KernelSize * Input.Channels + 1) * Filters;
+
+    /// <summary>
+    /// The unrolled patches of a batch row (OH·OW rows of k·k·C), and room for one image's share
+    /// of the kernel gradient's partial sums (a backend may sum it in chunks of images).
+    /// </summary>
+    public override long ScratchPerRow => (long)Output.Height * Output.Width * KernelSize * KernelSize * Input.Channels + ParameterCount;
+
+    public override LayerSpec Spec => new(Conv2D.Kind, $"{KernelSize}x{KernelSize}:{Filters}{(Same ? ":same" : "")}{(Relu ? "" : ":linear")}");
+
+    public override string? Problem =>
+        Input.Layout == FeatureLayout.Flat ? $"a convolution takes the images or feature maps, not the {Input} flat values of a flatten or dense layer before it"
+        : KernelSize < 1 ? "a convolution's kernel is at least 1x1"
+        : Filters < 1 ? $"a convolution needs at least 1 filter, not {Filters}"
+        : !Same && (KernelSize > Input.Height || KernelSize > Input.Width) ? $"a {KernelSize}x{KernelSize} kernel is larger than its {Input} input"
+        : null;
+
+    /// <summary>What the kernels take: the geometry of an accepted layer (whose sizes fit an int).</summary>
+    public ConvolutionShape Geometry => new(Input.Height, Input.Width, Input.Channels, KernelSize, Filters, Same ? (KernelSize - 1) / 2 : 0, Output.Height, Output.Width);
+
+    private int WeightCount => KernelSize * KernelSize * Input.Channels * Filters;
+
+    /// <summary>Glorot-uniform kernels, U(−l, l) with l = √(6 / (k·k·C + k·k·F)), Keras' fans for a convolution; zero biases.</summary>
+    public override void Initialize(Span<float> parameters, Random random)
+    {
+        double area = (double)KernelSize * KernelSize;
+        double limit = Math.Sqrt(6.0 / (area * Input.Channels + area * Filters));
+        var weights = parameters[..WeightCount];
+        for (int i = 0; i < weights.Length; i++)
+            weights[i] = (float)((random.NextDouble() * 2 - 1) * limit);
+    }
+
+    public override string Locate(int index)
+    {
+        if (index >= WeightCount)
+            return $"bias [{index - WeightCount}]";
+        int f = index % Filters, rest = index / Filters;
+        int c = rest % Input.Channels;
+        rest /= Input.Channels;
+        return $"kernel [{rest / KernelSize}, {rest % KernelSize}, {c}, {f}]";
+    }
+
+    public override LayerOnDevice Bind(ITrainingBackend backend, LayerArrays arrays) =>
+        new Conv2DOnDevice(Within(backend, arrays.Parameters), Within(backend, arrays.Gradients), arrays);
+
+    /// <summary>This layer's kernels and biases as views into a flat array of the network's layout.</summary>
+    public ConvolutionParameters Within(ITrainingBackend backend, DeviceArray<float> flat)
+    {
+        int patch = KernelSize * KernelSize * Input.Channels;
+        var matrix = new DenseParameters(
+            backend.Slice(flat, Offset, (int)ParameterCount),
+            backend.Slice(flat, Offset, WeightCount),
+            backend.Slice(flat, Offset + WeightCount, Filters),
+            patch,
+            Filters);
+        return new ConvolutionParameters(matrix, Geometry);
+    }
+
+    /// <summary>'valid': H − k + 1 by W − k + 1; 'same': H by W (Keras pads (k−1)/2 before, the rest after).</summary>
+    private static FeatureShape OutputOf(FeatureShape input, int kernelSize, int filters, bool same) =>
+        same ? new(input.Height, input.Width, filters, FeatureLayout.Maps)
+        : new((int)Math.Max(0L, (long)input.Height - kernelSize + 1), (int)Math.Max(0L, (long)input.Width - kernelSize + 1), filters, FeatureLayout.Maps);
+}
+
+/// <summary>A convolution on a backend: its parameters and gradients (views into the flat arrays), output, output gradient and the shared scratch.</summary>
+public sealed class Conv2DOnDevice(ConvolutionParameters parameters, ConvolutionParameters gradients, LayerArrays arrays)
+    : LayerOnDevice(arrays.Output, arrays.OutputGradient)
+{
+    public ConvolutionParameters Parameters { get; } = parameters;
+
+    public ConvolutionParameters Gradients { get; } = gradients;
+
+    public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu) =>
+        backend.ConvolutionForward(Parameters, x, Output, arrays.Scratch, batch, relu);
+
+    public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch) =>
+        backend.ConvolutionBackwardParameters(Gradients, x, OutputGradient, arrays.Scratch, batch);
+
+    public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu) =>
+        backend.ConvolutionBackwardInput(Parameters, OutputGradient, activation, dx, arrays.Scratch, batch, relu);
+}
