@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Backends.Host;
@@ -131,11 +133,24 @@ internal sealed class HostConvolution(WorkerPool pool) : IParallelWork
                     }
 
                     target[..(from * s.Channels)].Clear();
-                    x.Slice((h * s.Width + ow + from - s.Padding) * s.Channels, (to - from) * s.Channels).CopyTo(target[(from * s.Channels)..]);
+                    CopyShort(x.Slice((h * s.Width + ow + from - s.Padding) * s.Channels, (to - from) * s.Channels), target[(from * s.Channels)..]);
                     target[(to * s.Channels)..].Clear();
                 }
             }
         }
+    }
+
+    /// <summary>A copy of a few floats (a first layer's 3 pixels) by a plain loop, which beats a call to memmove there.</summary>
+    private static void CopyShort(ReadOnlySpan<float> source, Span<float> target)
+    {
+        if (source.Length >= 16)
+        {
+            source.CopyTo(target);
+            return;
+        }
+
+        for (int i = 0; i < source.Length; i++)
+            target[i] = source[i];
     }
 
     private void FoldImage(int image)
@@ -174,14 +189,21 @@ internal sealed class HostConvolution(WorkerPool pool) : IParallelWork
         int outHeight = s.Height / 2, outWidth = s.Width / 2, c = s.Channels, line = s.Width * c;
         var x = maps.Span.Slice(image * s.Size, s.Size);
         var y = output.Span.Slice(image * outHeight * outWidth * c, outHeight * outWidth * c);
+        ref float x0 = ref MemoryMarshal.GetReference(x);
+        ref float y0 = ref MemoryMarshal.GetReference(y);
         for (int oh = 0; oh < outHeight; oh++)
         {
             for (int ow = 0; ow < outWidth; ow++)
             {
-                int first = (2 * oh * s.Width + 2 * ow) * c;
-                var target = y.Slice((oh * outWidth + ow) * c, c);
-                for (int channel = 0; channel < c; channel++)
-                    target[channel] = x[FirstMaximum(x, first + channel, line, c)];
+                int first = (2 * oh * s.Width + 2 * ow) * c, target = (oh * outWidth + ow) * c, channel = 0;
+                for (; channel <= c - Vector256<float>.Count; channel += Vector256<float>.Count)
+                {
+                    var (a, b, lower, d) = Window(ref x0, first + channel, line, c);
+                    Vector256.Max(Vector256.Max(a, b), Vector256.Max(lower, d)).StoreUnsafe(ref y0, (nuint)(target + channel));
+                }
+
+                for (; channel < c; channel++)
+                    y[target + channel] = x[FirstMaximum(x, first + channel, line, c)];
             }
         }
     }
@@ -193,20 +215,59 @@ internal sealed class HostConvolution(WorkerPool pool) : IParallelWork
         var x = maps.Span.Slice(image * s.Size, s.Size);
         var dy = output.Span.Slice(image * outHeight * outWidth * c, outHeight * outWidth * c);
         var dx = patches.Span.Slice(image * s.Size, s.Size);
-        dx.Clear();
+        // Every window's four inputs are written below; only a dropped last row or column needs zeros.
+        if (s.Height % 2 == 1)
+            dx[((s.Height - 1) * line)..].Clear();
+        for (int h = 0; s.Width % 2 == 1 && h < 2 * outHeight; h++)
+            dx.Slice(h * line + (s.Width - 1) * c, c).Clear();
+        ref float x0 = ref MemoryMarshal.GetReference(x);
+        ref float dy0 = ref MemoryMarshal.GetReference(dy);
+        ref float dx0 = ref MemoryMarshal.GetReference(dx);
         for (int oh = 0; oh < outHeight; oh++)
         {
             for (int ow = 0; ow < outWidth; ow++)
             {
-                int first = (2 * oh * s.Width + 2 * ow) * c;
-                for (int channel = 0; channel < c; channel++)
+                int first = (2 * oh * s.Width + 2 * ow) * c, source = (oh * outWidth + ow) * c, channel = 0;
+                for (; channel <= c - Vector256<float>.Count; channel += Vector256<float>.Count)
                 {
-                    int at = FirstMaximum(x, first + channel, line, c);
-                    if (!relu || x[at] > 0f)
-                        dx[at] = dy[(oh * outWidth + ow) * c + channel];
+                    int at = first + channel;
+                    var (a, b, lower, d) = Window(ref x0, at, line, c);
+                    var max = Vector256.Max(Vector256.Max(a, b), Vector256.Max(lower, d));
+                    var gradient = Vector256.LoadUnsafe(ref dy0, (nuint)(source + channel));
+                    // The first maximum in row-major order takes the gradient, as the kernels' chain of strict comparisons picks it.
+                    var isA = Vector256.Equals(a, max);
+                    var isB = Vector256.AndNot(Vector256.Equals(b, max), isA);
+                    var taken = isA | isB;
+                    var isLower = Vector256.AndNot(Vector256.Equals(lower, max), taken);
+                    var isD = ~(taken | isLower);
+                    Route(isA, a, gradient, ref dx0, at);
+                    Route(isB, b, gradient, ref dx0, at + c);
+                    Route(isLower, lower, gradient, ref dx0, at + line);
+                    Route(isD, d, gradient, ref dx0, at + line + c);
+                }
+
+                for (; channel < c; channel++)
+                {
+                    int at = first + channel;
+                    int best = FirstMaximum(x, at, line, c);
+                    dx[at] = dx[at + c] = dx[at + line] = dx[at + line + c] = 0f;
+                    if (!relu || x[best] > 0f)
+                        dx[best] = dy[source + channel];
                 }
             }
         }
+    }
+
+    private static (Vector256<float> A, Vector256<float> B, Vector256<float> Lower, Vector256<float> D) Window(ref float x0, int at, int line, int channels) =>
+        (Vector256.LoadUnsafe(ref x0, (nuint)at), Vector256.LoadUnsafe(ref x0, (nuint)(at + channels)),
+         Vector256.LoadUnsafe(ref x0, (nuint)(at + line)), Vector256.LoadUnsafe(ref x0, (nuint)(at + line + channels)));
+
+    /// <summary>dx = the gradient where this input is the window's pick (and, with the ReLU mask, positive), else 0.</summary>
+    private void Route(Vector256<float> picked, Vector256<float> input, Vector256<float> gradient, ref float dx0, int at)
+    {
+        if (relu)
+            picked &= Vector256.GreaterThan(input, Vector256<float>.Zero);
+        Vector256.ConditionalSelect(picked, gradient, Vector256<float>.Zero).StoreUnsafe(ref dx0, (nuint)at);
     }
 
     /// <summary>The first of a 2×2 window's maxima in row-major order, as <see cref="PoolingKernels"/> picks it.</summary>

@@ -69,7 +69,10 @@ internal sealed class HostMatMul<TVec> : IParallelWork
             packedA = new float[packedLength];
 
         pool.Run(Math.Min(pool.Threads, slivers), packA);
-        splitByPanels = panels >= pool.Threads;
+        // By panels each thread streams all of a' past its own panels of b'; when a' is far
+        // taller than b' is wide (a convolution's unrolled patches), by slivers, so each part of
+        // a' is read by one thread. Either way every element sums in the same order: same bits.
+        splitByPanels = panels >= pool.Threads && slivers < 8 * panels;
         pool.Run(Math.Min(pool.Threads, splitByPanels ? panels : slivers), this);
         // No reference to the operands outlives the product: a disposed network's arrays must be collectable.
         (a, b, c, epilogueOperand) = (default, default, default, default);
