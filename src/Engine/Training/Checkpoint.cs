@@ -57,8 +57,8 @@ public sealed record TrainingPosition(int EpochsDone, int StepsDoneInEpoch, doub
 /// weights, the optimizer and its state, the hyperparameters, the position reached and the
 /// history, and a hash of the training data. The shuffle of epoch e is derived from (seed, e)
 /// alone, so the seed is the whole random state. Device-independent: plain float32 arrays.
-/// Format version 2 (docs/checkpoint-format.md); version 1, which knew one hidden layer and
-/// RMSprop, is still read.
+/// Format version 3 (docs/checkpoint-format.md): any stack of registered layer kinds; versions 2
+/// (dense stacks) and 1 (one hidden layer, RMSprop) are still read.
 /// </summary>
 /// <param name="OptimizerState">The optimizer's arrays, each as long as <paramref name="Parameters"/>, in <see cref="OptimizerSettings.StateName"/>'s order.</param>
 /// <param name="OptimizerUpdates">Updates applied so far: every step trained, across resumes.</param>
@@ -72,10 +72,13 @@ public sealed record Checkpoint(
     IReadOnlyList<float[]> OptimizerState,
     long OptimizerUpdates)
 {
-    public const int FormatVersion = 2;
+    public const int FormatVersion = 3;
 
-    /// <summary>What version 2 calls any stack of dense layers with ReLU between them and softmax at the end.</summary>
-    public const string Architecture = "dense-relu-softmax";
+    /// <summary>What version 3 calls any stack of layers (each kind as its spec says) with a dense softmax layer last.</summary>
+    public const string Architecture = "layers-softmax";
+
+    /// <summary>Version 2's architecture: dense layers with ReLU between them and softmax at the end.</summary>
+    private const string ArchitectureVersion2 = "dense-relu-softmax";
 
     /// <summary>Version 1's one architecture: one hidden layer.</summary>
     private const string ArchitectureVersion1 = "dense-relu-dense-softmax";
@@ -158,7 +161,7 @@ public sealed record Checkpoint(
         var o = Settings.Optimizer;
         var metadata = JsonSerializer.SerializeToUtf8Bytes(
             new Metadata(
-                Architecture, Shape.Inputs, [.. Shape.HiddenLayers], Shape.Classes,
+                Architecture, Shape.Inputs, InputOf(Shape), [.. Shape.HiddenLayers], Shape.Classes,
                 new RunSettings(Settings.Epochs, Settings.BatchSize, Settings.Seed),
                 new OptimizerRecord(o.Name, o.LearningRate, o.Rho, o.Beta1, o.Beta2, o.Epsilon, o.Momentum, o.Nesterov, OptimizerUpdates),
                 Position, History, DataHash),
@@ -216,7 +219,12 @@ public sealed record Checkpoint(
         try
         {
             // A layer spec that is not its kind's (a width "dense:abc") is refused as it is read.
-            (shape, settings, position, history, dataHash, updates) = version == 1 ? ReadVersion1(json) : ReadVersion2(json);
+            (shape, settings, position, history, dataHash, updates) = version switch
+            {
+                1 => ReadVersion1(json),
+                2 => ReadVersion2(json),
+                _ => ReadVersion3(json),
+            };
         }
         catch (UserInputException e)
         {
@@ -272,10 +280,35 @@ public sealed record Checkpoint(
 
     private static (NetworkShape, TrainingSettings, TrainingPosition, IReadOnlyList<EpochResult?>, string, long) ReadVersion2(ReadOnlySpan<byte> json)
     {
+        var metadata = Deserialize<MetadataVersion2>(json);
+        if (metadata.Architecture != ArchitectureVersion2)
+            throw new InvalidDataException($"checkpoint of a '{metadata.Architecture}' network; version 2 knew only '{ArchitectureVersion2}'");
+        if (metadata.Layers.Any(spec => spec.DenseWidth is null))
+            throw new InvalidDataException($"a version-2 checkpoint holds dense layers only, not {NetworkShape.FormatLayers(metadata.Layers)}");
+        return FromMetadata(metadata.Inputs, metadata.Layers, metadata.Classes, metadata.Settings, metadata.Optimizer, metadata.Position, metadata.History, metadata.DataHash);
+    }
+
+    private static (NetworkShape, TrainingSettings, TrainingPosition, IReadOnlyList<EpochResult?>, string, long) ReadVersion3(ReadOnlySpan<byte> json)
+    {
         var metadata = Deserialize<Metadata>(json);
         if (metadata.Architecture != Architecture)
             throw new InvalidDataException($"checkpoint of a '{metadata.Architecture}' network; this build runs '{Architecture}'");
-        var (s, o) = (metadata.Settings, metadata.Optimizer);
+        var result = FromMetadata(metadata.Inputs, metadata.Layers, metadata.Classes, metadata.Settings, metadata.Optimizer, metadata.Position, metadata.History, metadata.DataHash);
+        if (!metadata.Input.AsSpan().SequenceEqual(InputOf(result.Item1)))
+            throw new InvalidDataException($"input [{string.Join(", ", metadata.Input)}] is not how this build reads {metadata.Inputs} inputs: [{string.Join(", ", InputOf(result.Item1))}]");
+        return result;
+    }
+
+    /// <summary>The network's input as (height, width, channels): 28×28×1 images, or flat vectors as 1×1×n.</summary>
+    private static int[] InputOf(NetworkShape shape)
+    {
+        var input = FeatureShape.OfInput(shape.Inputs);
+        return [input.Height, input.Width, input.Channels];
+    }
+
+    private static (NetworkShape, TrainingSettings, TrainingPosition, IReadOnlyList<EpochResult?>, string, long) FromMetadata(
+        int inputs, LayerSpec[] layers, int classes, RunSettings s, OptimizerRecord o, TrainingPosition position, IReadOnlyList<EpochResult?> history, string dataHash)
+    {
         OptimizerSettings optimizer;
         try
         {
@@ -295,8 +328,8 @@ public sealed record Checkpoint(
             throw new InvalidDataException($"the checkpoint's metadata makes no sense: {e.Message}", e);
         }
 
-        var settings = new TrainingSettings { Epochs = s.Epochs, BatchSize = s.BatchSize, Seed = s.Seed, Layers = metadata.Layers, Optimizer = optimizer };
-        return (new NetworkShape(metadata.Inputs, metadata.Layers, metadata.Classes), settings, metadata.Position, metadata.History, metadata.DataHash, o.Updates);
+        var settings = new TrainingSettings { Epochs = s.Epochs, BatchSize = s.BatchSize, Seed = s.Seed, Layers = layers, Optimizer = optimizer };
+        return (new NetworkShape(inputs, layers, classes), settings, position, history, dataHash, o.Updates);
     }
 
     private static T Deserialize<T>(ReadOnlySpan<byte> json)
@@ -322,14 +355,14 @@ public sealed record Checkpoint(
         return (parameters, stateArrays);
     }
 
-    /// <summary>The format version (1 or 2) and the metadata length, after checking the magic.</summary>
+    /// <summary>The format version (1 to 3) and the metadata length, after checking the magic.</summary>
     private static (int Version, uint MetadataLength) ReadHeader(ReadOnlySpan<byte> header)
     {
         if (header.Length < HeaderLength || !header[..Magic.Length].SequenceEqual(Magic))
             throw new InvalidDataException("not an MnistGpu checkpoint (no MNGPUCKP header)");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(header[Magic.Length..]);
-        if (version is not (1 or FormatVersion))
-            throw new InvalidDataException($"checkpoint format version {version}; this build reads versions 1 and {FormatVersion}");
+        if (version is not (1 or 2 or FormatVersion))
+            throw new InvalidDataException($"checkpoint format version {version}; this build reads versions 1 to {FormatVersion}");
         return ((int)version, BinaryPrimitives.ReadUInt32LittleEndian(header[(Magic.Length + 4)..]));
     }
 
@@ -344,7 +377,12 @@ public sealed record Checkpoint(
         }
     }
 
+    /// <param name="Input">The input's (height, width, channels), which the convolutions read it as.</param>
     private sealed record Metadata(
+        string Architecture, int Inputs, int[] Input, LayerSpec[] Layers, int Classes, RunSettings Settings, OptimizerRecord Optimizer, TrainingPosition Position,
+        IReadOnlyList<EpochResult?> History, string DataHash);
+
+    private sealed record MetadataVersion2(
         string Architecture, int Inputs, LayerSpec[] Layers, int Classes, RunSettings Settings, OptimizerRecord Optimizer, TrainingPosition Position,
         IReadOnlyList<EpochResult?> History, string DataHash);
 

@@ -76,6 +76,55 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public void A_version_2_checkpoint_still_loads_and_evaluates_as_it_did()
+    {
+        // Saved by the last build that wrote version 2 (569c043: train --device host --layers 8,6
+        // --optimizer adam --epochs 2 --seed 4); evaluated on cpu: test loss 0.4803, 8564 correct.
+        var checkpoint = Checkpoint.Load(Path.Combine(Repository.Root, "tests", "Fixtures", "v2-784-8-6-10-adam.ckpt"));
+
+        Assert.Equal(new MnistGpu.Engine.Model.NetworkShape(784, [8, 6], 10), checkpoint.Shape);
+        Assert.Equal("adam", checkpoint.Settings.Optimizer.Name);
+        Assert.Equal(2, checkpoint.OptimizerState.Count);
+        Assert.Equal(2 * 469, checkpoint.OptimizerUpdates);
+        using var device = MnistGpu.Engine.Backends.IlgpuBackend.CreateCpuAccelerator();
+        using var network = new TrainedNetwork(device, checkpoint);
+        var evaluation = network.Evaluate(Bundled.Mnist.Test);
+        Assert.Equal(8564, evaluation.Correct);
+        Assert.Equal(0.4803, evaluation.Loss, 4);
+    }
+
+    [Fact]
+    public void A_convnet_checkpoint_is_version_3_and_loads_to_the_bit()
+    {
+        var settings = new TrainingSettings { Layers = "conv3x3:4,maxpool,conv3x3:6:same,flatten,16".Split(',').Select(MnistGpu.Engine.Model.Layers.LayerSpec.Parse).ToArray(), BatchSize = 32, Epochs = 1 };
+        var saved = CpuTraining.Train(Bundled.Mnist.Train.Take(256), settings, epochs: 1, from: null);
+        var bytes = saved.Encode();
+        Assert.Equal(3u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)));
+        string json = System.Text.Encoding.UTF8.GetString(bytes, 16, (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(12)));
+        Assert.Contains("\"input\":[28,28,1],\"layers\":[\"conv3x3:4\",\"maxpool\",\"conv3x3:6:same\",\"flatten\",16]", json);
+
+        var loaded = Checkpoint.Load(Write(bytes));
+        Assert.Equal(saved.Shape, loaded.Shape);
+        Assert.Equal(saved.Parameters, loaded.Parameters);
+        Assert.Equal(saved.OptimizerState[0], loaded.OptimizerState[0]);
+    }
+
+    [Fact]
+    public void A_version_3_input_this_build_would_read_otherwise_is_refused()
+    {
+        var bytes = CraftedCheckpoint.WithMetadata(SmallModel.Bytes, json => json["input"] = new System.Text.Json.Nodes.JsonArray(1, 1, 784));
+        Assert.Contains("input [1, 1, 784] is not how this build reads 784 inputs: [28, 28, 1]", Refusal(Write(bytes)));
+    }
+
+    [Fact]
+    public void A_version_2_checkpoint_of_a_convolution_is_refused()
+    {
+        var bytes = File.ReadAllBytes(Path.Combine(Repository.Root, "tests", "Fixtures", "v2-784-8-6-10-adam.ckpt"));
+        bytes = CraftedCheckpoint.WithMetadata(bytes, json => json["layers"]![0] = "conv3x3:8");
+        Assert.Contains("a version-2 checkpoint holds dense layers only, not conv3x3:8,6", Refusal(Write(bytes)));
+    }
+
+    [Fact]
     public void A_checkpoint_whose_update_count_disagrees_with_its_history_is_refused()
     {
         var bytes = CraftedCheckpoint.WithMetadata(SmallModel.Bytes, json => json["optimizer"]!["updates"] = 5);
@@ -93,8 +142,8 @@ public sealed class CheckpointTests : IDisposable
     public void A_newer_format_version_is_refused()
     {
         var bytes = SmallModel.Bytes.ToArray();
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), 3);
-        Assert.Contains("checkpoint format version 3; this build reads versions 1 and 2", Refusal(Write(bytes)));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), 4);
+        Assert.Contains("checkpoint format version 4; this build reads versions 1 to 3", Refusal(Write(bytes)));
     }
 
     [Fact]
