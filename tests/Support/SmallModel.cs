@@ -11,6 +11,17 @@ internal static class SmallModel
 
     private static readonly Lazy<Checkpoint> TrainedDeeper = new(() => Train(new TrainingSettings { Layers = [64, 32, 16], Optimizer = OptimizerSettings.Adam, Epochs = 1, Seed = 3 }).Checkpoint);
 
+    private static readonly Lazy<Checkpoint> TrainedConvnet = new(() => Train(new TrainingSettings
+    {
+        Layers = "conv3x3:8,maxpool,conv2x2:8:same,conv3x3:6:linear,maxpool,flatten,32".Split(',').Select(MnistGpu.Engine.Model.Layers.LayerSpec.Parse).ToArray(),
+        BatchSize = 64,
+        Epochs = 1,
+        Seed = 3,
+    }).Checkpoint);
+
+    /// <summary>A small convnet: both paddings (an even kernel's asymmetric 'same'), a linear convolution, odd-sized pooling.</summary>
+    public static Checkpoint Convnet => TrainedConvnet.Value;
+
     /// <summary>The same, with three hidden layers (64, 32, 16) and Adam.</summary>
     public static Checkpoint Deeper => TrainedDeeper.Value;
 

@@ -10,8 +10,9 @@ namespace MnistGpu.Reports.Export;
 
 /// <summary>
 /// Writes a checkpoint's network as an ONNX model: input "input" float [N, inputs] in [0,1],
-/// each layer in its kind's form (<see cref="ReportLayers"/>; a dense layer is a Gemm), a Relu
-/// after each hidden one, then Softmax: output "probabilities" float [N, classes].
+/// each layer in its kind's form (<see cref="ReportLayers"/>; a dense layer is a Gemm, a
+/// convolution a Conv on channels-first maps), a Relu after each layer that has one, then
+/// Softmax: output "probabilities" float [N, classes].
 /// </summary>
 public static class OnnxExporter
 {
@@ -52,6 +53,9 @@ public static class OnnxExporter
             form.Add(graph, layer, parameters.Slice(layer.Offset, (int)layer.ParameterCount), activation, linear, number);
             if (last)
                 break;
+            activation = linear;
+            if (!layer.Relu)
+                continue;
             activation = $"hidden{number}";
             graph.Node.Add(OnnxGraph.Node("Relu", $"relu{number}", [linear], activation));
         }
