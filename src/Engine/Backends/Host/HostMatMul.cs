@@ -227,6 +227,27 @@ internal sealed class HostMatMul<TVec> : IParallelWork
         }
     }
 
+    /// <summary>
+    /// Six rows of a' that all lie within it, k-major: one 8-float store per k of the six values
+    /// (a' = xᵀ has them side by side; a row-major a' — a convolution's patches — six rows apart).
+    /// The operands were checked against the problem in <see cref="Multiply"/>, so the reads are unchecked.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackWholeSliver(ReadOnlySpan<float> source, Span<float> sliver, MatMulProblem p, int row0)
+    {
+        ref float a = ref MemoryMarshal.GetReference(source);
+        ref float target = ref MemoryMarshal.GetReference(sliver);
+        int rowStride = p.A.RowStride, colStride = p.A.ColStride;
+        nint r0 = row0 * rowStride, r1 = r0 + rowStride, r2 = r1 + rowStride, r3 = r2 + rowStride, r4 = r3 + rowStride, r5 = r4 + rowStride;
+        for (int k = 0; k < p.K; k++)
+        {
+            nint at = k * colStride;
+            Vector256.Create(
+                Unsafe.Add(ref a, r0 + at), Unsafe.Add(ref a, r1 + at), Unsafe.Add(ref a, r2 + at), Unsafe.Add(ref a, r3 + at),
+                Unsafe.Add(ref a, r4 + at), Unsafe.Add(ref a, r5 + at), 0f, 0f).StoreUnsafe(ref target, (nuint)(k * SliverStride));
+        }
+    }
+
     /// <summary>Packs a' into k-major slivers of 6 rows (8 floats a step); rows past ARows are the ones row, past M zeros.</summary>
     private sealed class PackA(HostMatMul<TVec> owner) : IParallelWork
     {
@@ -242,16 +263,9 @@ internal sealed class HostMatMul<TVec> : IParallelWork
             {
                 var sliver = packed.Slice(s * p.K * SliverStride, p.K * SliverStride);
                 int row0 = s * Rows;
-                if (p.A.RowStride == 1 && row0 + Rows <= p.ARows)
+                if (row0 + Rows <= p.ARows)
                 {
-                    // a' = xᵀ: the sliver's six values of each k are contiguous in memory.
-                    for (int k = 0; k < p.K; k++)
-                    {
-                        source.Slice(k * p.A.ColStride + row0, Rows).CopyTo(sliver.Slice(k * SliverStride));
-                        sliver[k * SliverStride + Rows] = 0f;
-                        sliver[k * SliverStride + Rows + 1] = 0f;
-                    }
-
+                    PackWholeSliver(source, sliver, p, row0);
                     continue;
                 }
 
