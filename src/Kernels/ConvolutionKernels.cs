@@ -96,7 +96,7 @@ public static class ConvolutionKernels
     /// <see cref="SumPartials"/> (deterministic, no atomics). Mesa's rusticl returned wrong sums
     /// for one work item's loop of 86,528 multiply-adds, and shorter float sums round less.
     /// </summary>
-    public const int ChunkRows = 4096;
+    public const int ChunkRows = 16_384;
 
     /// <summary>partials (chunks, n) → sums (n) = Σ_chunk partials[chunk, i], chunk by chunk in order.</summary>
     public static void SumPartials(PartialSumArguments a)

@@ -95,6 +95,7 @@ internal static class BenchCommand
         }
 
         AddRow(table, "managed bytes allocated per epoch", results, r => $"{r.ManagedBytesPerEpoch:N0}");
+        AddRow(table, "peak resident memory (process, so far)", results, r => $"{r.PeakWorkingSetBytes / (1024.0 * 1024):N0} MiB");
         AddRow(table, "training step", results, r => $"{(r.FusedSteps ? "fused where the device can" : "separate operations (--unfused)")}");
         AddRow(table, "kernel launches per step", results, r => $"{r.LaunchesPerStep}");
         AddRow(table, "host time issuing launches per epoch", results, r => $"{Duration(r.LaunchIssueSecondsPerEpoch)}");
@@ -112,9 +113,9 @@ internal static class BenchCommand
 
         foreach (var result in results)
         {
-            var breakdown = Tables.Create($"profiled epoch on {result.Device}", "calls", "time", "share");
+            var breakdown = Tables.Create($"profiled epoch on {result.Device}", "calls", "time", "share", "GFLOP/s");
             foreach (var op in result.Operations)
-                breakdown.AddRow(op.Operation, op.Calls.ToString(CultureInfo.InvariantCulture), Duration(op.Seconds), op.Share.ToString("P1", CultureInfo.InvariantCulture));
+                breakdown.AddRow(op.Operation, op.Calls.ToString(CultureInfo.InvariantCulture), Duration(op.Seconds), op.Share.ToString("P1", CultureInfo.InvariantCulture), op.GigaflopsPerSecond?.ToString("F1", CultureInfo.InvariantCulture) ?? "");
             Tables.Write(output, breakdown);
         }
     }

@@ -82,4 +82,28 @@ public sealed class BenchCommandTests
         Assert.Equal(1.0, operations.Sum(o => o.GetProperty("share").GetDouble()), 6);
         Assert.InRange(device.GetProperty("testAccuracy").GetDouble(), 0.3, 1.0);
     }
+
+    /// <summary>A convnet's step: each layer's launches (its patches unrolled or folded around each product), and its rates per layer in the profile.</summary>
+    [Fact]
+    public void A_convnet_bench_reports_launches_per_step_and_each_layers_gflops()
+    {
+        using var folder = IdxWriter.MnistSubset(trainCount: 128, testCount: 100);
+        string json = folder.File("bench.json");
+        var (code, output, error) = CliRun.Run(["bench", "--device", "cpu", "--epochs", "1", "--data", folder.Path, "--json", json, "--layers", "conv3x3:4,maxpool,conv3x3:8,flatten,16"]);
+        Assert.Equal("", error);
+        Assert.Equal(0, code);
+        Assert.Contains("peak resident memory", output);
+        using var document = JsonDocument.Parse(File.ReadAllText(json));
+        var device = Assert.Single(document.RootElement.GetProperty("devices").EnumerateArray().ToList());
+        // Forward 10: gather, conv1 unroll + product, pool, conv2 unroll + product, flatten, 2 dense,
+        // softmax. Backward 18: 2 dense x2; flatten; conv2 unroll + product, input product + fold;
+        // pool; conv1 unroll + 6 products of 24 images' 16,224 positions + their sum. Then rmsprop.
+        Assert.Equal(29, device.GetProperty("launchesPerStep").GetInt32());
+        Assert.Empty(device.GetProperty("matMul").EnumerateArray());
+        Assert.True(device.GetProperty("peakWorkingSetBytes").GetInt64() > 0);
+        var operations = device.GetProperty("operations").EnumerateArray().ToDictionary(o => o.GetProperty("operation").GetString()!);
+        foreach (string conv in new[] { "conv3x3 forward 28x28x1->26x26x4 +ReLU", "conv3x3 backward parameters 28x28x1->26x26x4", "conv3x3 backward input 13x13x4->11x11x8" })
+            Assert.True(operations[conv].GetProperty("gigaflopsPerSecond").GetDouble() > 0, conv);
+        Assert.Equal(JsonValueKind.Null, operations["maxpool forward 26x26x4"].GetProperty("gigaflopsPerSecond").ValueKind);
+    }
 }

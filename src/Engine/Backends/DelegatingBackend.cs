@@ -44,43 +44,43 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
     public TimeSpan LaunchIssueTime => Inner.LaunchIssueTime;
 
     public virtual void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels) =>
-        Around("gather", () => Inner.GatherBatch(source, start, batch, x, labels));
+        Around("gather", 0, () => Inner.GatherBatch(source, start, batch, x, labels));
 
     public virtual void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
-        Around($"dense forward {layer.Inputs}->{layer.Outputs}{(relu ? " +ReLU" : "")}", () => Inner.DenseForward(layer, x, y, batch, relu));
+        Around($"dense forward {layer.Inputs}->{layer.Outputs}{(relu ? " +ReLU" : "")}", DenseFlops(layer, batch), () => Inner.DenseForward(layer, x, y, batch, relu));
 
     public virtual void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu) =>
-        Around($"dense backward input {layer.Outputs}->{layer.Inputs}{(relu ? " +ReLU mask" : "")}", () => Inner.DenseBackwardInput(layer, dy, activation, dx, batch, relu));
+        Around($"dense backward input {layer.Outputs}->{layer.Inputs}{(relu ? " +ReLU mask" : "")}", DenseFlops(layer, batch), () => Inner.DenseBackwardInput(layer, dy, activation, dx, batch, relu));
 
     public virtual void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
-        Around($"dense backward parameters {gradients.Inputs}->{gradients.Outputs}", () => Inner.DenseBackwardParameters(gradients, x, dy, batch));
+        Around($"dense backward parameters {gradients.Inputs}->{gradients.Outputs}", DenseFlops(gradients, batch), () => Inner.DenseBackwardParameters(gradients, x, dy, batch));
 
     public virtual void ConvolutionForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> y, DeviceArray<float> scratch, int batch, bool relu) =>
-        Around($"conv{Size(layer)} forward {Maps(layer)}{(relu ? " +ReLU" : "")}", () => Inner.ConvolutionForward(layer, x, y, scratch, batch, relu));
+        Around($"conv{Size(layer)} forward {Maps(layer)}{(relu ? " +ReLU" : "")}", ConvolutionFlops(layer, batch), () => Inner.ConvolutionForward(layer, x, y, scratch, batch, relu));
 
     public virtual void ConvolutionBackwardParameters(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch) =>
-        Around($"conv{Size(gradients)} backward parameters {Maps(gradients)}", () => Inner.ConvolutionBackwardParameters(gradients, x, dy, scratch, batch));
+        Around($"conv{Size(gradients)} backward parameters {Maps(gradients)}", ConvolutionFlops(gradients, batch), () => Inner.ConvolutionBackwardParameters(gradients, x, dy, scratch, batch));
 
     public virtual void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu) =>
-        Around($"conv{Size(layer)} backward input {Maps(layer)}{(relu ? " +ReLU mask" : "")}", () => Inner.ConvolutionBackwardInput(layer, dy, activation, dx, scratch, batch, relu));
+        Around($"conv{Size(layer)} backward input {Maps(layer)}{(relu ? " +ReLU mask" : "")}", ConvolutionFlops(layer, batch), () => Inner.ConvolutionBackwardInput(layer, dy, activation, dx, scratch, batch, relu));
 
     public virtual void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch) =>
-        Around($"maxpool forward {input.Height}x{input.Width}x{input.Channels}", () => Inner.MaxPoolForward(input, x, y, batch));
+        Around($"maxpool forward {input.Height}x{input.Width}x{input.Channels}", 0, () => Inner.MaxPoolForward(input, x, y, batch));
 
     public virtual void MaxPoolBackward(MapShape input, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> dx, int batch, bool relu) =>
-        Around($"maxpool backward {input.Height}x{input.Width}x{input.Channels}{(relu ? " +ReLU mask" : "")}", () => Inner.MaxPoolBackward(input, x, dy, dx, batch, relu));
+        Around($"maxpool backward {input.Height}x{input.Width}x{input.Channels}{(relu ? " +ReLU mask" : "")}", 0, () => Inner.MaxPoolBackward(input, x, dy, dx, batch, relu));
 
     public virtual void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu) =>
-        Around(relu ? "flatten backward +ReLU mask" : "flatten", () => Inner.Copy(source, activation, target, length, relu));
+        Around(relu ? "flatten backward +ReLU mask" : "flatten", 0, () => Inner.Copy(source, activation, target, length, relu));
 
     public virtual void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
-        Around("softmax-cross-entropy forward", () => Inner.SoftmaxCrossEntropyForward(logits, labels, batch, classes, probabilities, outputs));
+        Around("softmax-cross-entropy forward", 0, () => Inner.SoftmaxCrossEntropyForward(logits, labels, batch, classes, probabilities, outputs));
 
     public virtual void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
-        Around("softmax-cross-entropy forward+backward", () => Inner.SoftmaxCrossEntropyForwardBackward(logits, labels, batch, classes, logitGradients, outputs));
+        Around("softmax-cross-entropy forward+backward", 0, () => Inner.SoftmaxCrossEntropyForwardBackward(logits, labels, batch, classes, logitGradients, outputs));
 
     public virtual void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update) =>
-        Around(update.Rule switch { UpdateRule.RmsProp => "rmsprop", UpdateRule.Adam => "adam", _ => "sgd" }, () => Inner.OptimizerUpdate(weights, gradients, state, update));
+        Around(update.Rule switch { UpdateRule.RmsProp => "rmsprop", UpdateRule.Adam => "adam", _ => "sgd" }, 0, () => Inner.OptimizerUpdate(weights, gradients, state, update));
 
     public virtual void Synchronize() => Inner.Synchronize();
 
@@ -101,6 +101,14 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
     private static string Maps(ConvolutionParameters layer) =>
         $"{layer.Shape.Height}x{layer.Shape.Width}x{layer.Shape.Channels}->{layer.Shape.OutputHeight}x{layer.Shape.OutputWidth}x{layer.Shape.Filters}";
 
-    /// <summary>Runs one compute operation; <paramref name="operation"/> says which, e.g. "dense forward 784->512 +ReLU".</summary>
-    protected virtual void Around(string operation, Action body) => body();
+    /// <summary>
+    /// Runs one compute operation; <paramref name="operation"/> says which, e.g. "dense forward
+    /// 784->512 +ReLU", and <paramref name="flops"/> how many floating-point operations its
+    /// products do (2 per multiply-add; 0 for an operation without products).
+    /// </summary>
+    protected virtual void Around(string operation, long flops, Action body) => body();
+
+    private static long DenseFlops(DenseParameters layer, int batch) => 2L * batch * layer.Inputs * layer.Outputs;
+
+    private static long ConvolutionFlops(ConvolutionParameters layer, int batch) => 2L * batch * layer.Shape.Positions * layer.Shape.PatchSize * layer.Shape.Filters;
 }

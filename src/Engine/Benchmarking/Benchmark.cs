@@ -16,10 +16,13 @@ namespace MnistGpu.Engine.Benchmarking;
 /// </summary>
 public sealed record MatMulRate(string Key, string Form, string Shape, string Kernel, double Milliseconds, double GigaflopsPerSecond);
 
-/// <summary>One operation's share of a profiled epoch.</summary>
-public sealed record OperationTime(string Operation, int Calls, double Seconds, double Share);
+/// <summary>One operation's share of a profiled epoch, and the rate of its products (null for an operation without any).</summary>
+public sealed record OperationTime(string Operation, int Calls, double Seconds, double Share, double? GigaflopsPerSecond);
 
-/// <summary>Everything <c>mnistgpu bench</c> measures on one device.</summary>
+/// <summary>
+/// Everything <c>mnistgpu bench</c> measures on one device. <paramref name="PeakWorkingSetBytes"/>
+/// is the process's peak resident memory so far: this device's run and any benchmarked before it.
+/// </summary>
 public sealed record DeviceBenchmark(
     string Device,
     double KernelCompileSeconds,
@@ -35,7 +38,8 @@ public sealed record DeviceBenchmark(
     int LaunchesPerStep,
     double LaunchIssueSecondsPerEpoch,
     double TestLoss,
-    double TestAccuracy);
+    double TestAccuracy,
+    long PeakWorkingSetBytes);
 
 /// <summary>
 /// Measures a device the way users train on it: open it (accelerator creation and kernel
@@ -65,7 +69,9 @@ public static class Benchmark
 
         var shape = Trainer.ShapeFor(data.Train, settings);
         int launchesPerStep = PlannedStep.Of(backend, shape, settings.BatchSize, settings.Optimizer).Count;
-        var variants = MatMulRates(backend, shape, settings.BatchSize);
+        // The first dense layer's products, where the network is a dense stack; a convnet's
+        // per-layer rates are the profile's (OperationTime.GigaflopsPerSecond).
+        var variants = shape.IsDenseStack ? MatMulRates(backend, shape, settings.BatchSize) : [];
         var planned = variants.Where(r => r.Kernel == r.Planned).Select(r => r.Rate).OrderBy(r => FormOrder.IndexOf(r.Key)).ToList();
         var seconds = watcher.Epochs.ConvertAll(e => e.Duration.TotalSeconds);
         double median = Median(seconds.Count > 1 ? seconds.Skip(1) : seconds);
@@ -84,7 +90,8 @@ public static class Benchmark
             launchesPerStep,
             Median(watcher.IssueSeconds.Count > 1 ? watcher.IssueSeconds.Skip(1) : watcher.IssueSeconds),
             test.Loss,
-            test.Accuracy);
+            test.Accuracy,
+            Process.GetCurrentProcess().PeakWorkingSet64);
     }
 
     /// <summary>
@@ -182,7 +189,8 @@ public static class Benchmark
 
         double total = profiling.Totals.Values.Sum(t => t.Time.TotalSeconds);
         return profiling.Totals
-            .Select(t => new OperationTime(t.Key, t.Value.Calls, t.Value.Time.TotalSeconds, t.Value.Time.TotalSeconds / total))
+            .Select(t => new OperationTime(
+                t.Key, t.Value.Calls, t.Value.Time.TotalSeconds, t.Value.Time.TotalSeconds / total, t.Value.Flops > 0 ? t.Value.Flops / t.Value.Time.TotalSeconds / 1e9 : null))
             .OrderByDescending(t => t.Seconds)
             .ToList();
     }

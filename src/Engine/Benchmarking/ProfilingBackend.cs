@@ -13,23 +13,23 @@ namespace MnistGpu.Engine.Benchmarking;
 /// </summary>
 public sealed class ProfilingBackend(ITrainingBackend inner) : DelegatingBackend(inner)
 {
-    private readonly Dictionary<string, (int Calls, TimeSpan Time)> totals = [];
+    private readonly Dictionary<string, (int Calls, TimeSpan Time, long Flops)> totals = [];
 
-    /// <summary>Operation label → (calls, total time), in first-call order.</summary>
-    public IReadOnlyDictionary<string, (int Calls, TimeSpan Time)> Totals => totals;
+    /// <summary>Operation label → (calls, total time, floating-point operations of its products), in first-call order.</summary>
+    public IReadOnlyDictionary<string, (int Calls, TimeSpan Time, long Flops)> Totals => totals;
 
     public void Reset() => totals.Clear();
 
     /// <summary>Opts out of fusion, so that each operation is timed on its own.</summary>
     public override ITrainingBackend? FusionTarget => null;
 
-    protected override void Around(string operation, Action body)
+    protected override void Around(string operation, long flops, Action body)
     {
         Inner.Synchronize();
         long start = Stopwatch.GetTimestamp();
         body();
         Inner.Synchronize();
         var elapsed = Stopwatch.GetElapsedTime(start);
-        totals[operation] = totals.TryGetValue(operation, out var total) ? (total.Calls + 1, total.Time + elapsed) : (1, elapsed);
+        totals[operation] = totals.TryGetValue(operation, out var total) ? (total.Calls + 1, total.Time + elapsed, total.Flops + flops) : (1, elapsed, flops);
     }
 }
