@@ -31,7 +31,8 @@ internal static class ReportCommand
             using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, diagnostics);
             using var network = new TrainedNetwork(backend, checkpoint);
             var evaluation = network.Evaluate(test);
-            PreviewOptions.Write(diagnostics, folder, new RunReport(backend.DeviceName, mnist.Source, checkpoint.Shape, checkpoint.Settings, checkpoint.History, evaluation, DateTimeOffset.UtcNow), test, parsed.GetValue(limit));
+            var firstLayer = FirstLayerPictures.Of(checkpoint, test, digitIndex: 0, pixels => network.FirstLayerOutput(pixels));
+            PreviewOptions.Write(diagnostics, folder, new RunReport(backend.DeviceName, mnist.Source, checkpoint.Shape, checkpoint.Settings, checkpoint.History, evaluation, DateTimeOffset.UtcNow, firstLayer), test, parsed.GetValue(limit));
             return Cli.Ok;
         });
         return command;

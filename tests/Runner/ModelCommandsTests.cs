@@ -95,6 +95,37 @@ public sealed class ModelCommandsTests : IDisposable
         Assert.Contains("<td>Adam (lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7)</td>", File.ReadAllText(Path.Combine(folder.File("report"), "report.html")));
     }
 
+    [Fact]
+    public void A_convnet_checkpoint_evaluates_predicts_and_reports_its_first_layer()
+    {
+        string convnet = folder.File("convnet.ckpt");
+        SmallModel.Convnet.Save(convnet);
+        string seven = DigitPictures.LightOnDark(folder, 0, "seven.png");
+
+        var evaluate = CliRun.Run(["evaluate", "--model", convnet, "--device", "cpu"]);
+        Assert.Equal(("", 0), (evaluate.Error, evaluate.Code));
+        Assert.Contains("Model: 784-conv3x3:8-maxpool-conv2x2:8:same-conv3x3:6:linear-maxpool-flatten-32-10 after 1 epoch", evaluate.Diagnostics);
+        var predict = CliRun.Run(["predict", "--model", convnet, "--device", "host", seven]);
+        Assert.Equal(("", 0), (predict.Error, predict.Code));
+        Assert.StartsWith($"{seven}: 7", predict.Output);
+
+        string previews = folder.File("convnet-report");
+        var report = CliRun.Run(["report", "--model", convnet, "--device", "host", "--previews", previews]);
+        Assert.Equal(("", 0), (report.Error, report.Code));
+        using (var kernels = SixLabors.ImageSharp.Image.Load(Path.Combine(previews, "first-layer-kernels.png")))
+            Assert.Equal((6 + 8 * (3 * 14 + 6), 6 + 1 * (3 * 14 + 6)), (kernels.Width, kernels.Height));
+        Assert.True(File.Exists(Path.Combine(previews, "first-layer-feature-maps.png")));
+        string html = File.ReadAllText(Path.Combine(previews, "report.html"));
+        Assert.Contains("The 8 3x3 kernels of conv3x3:8", html);
+        Assert.Contains("id=\"first-layer-feature-maps\"", html);
+
+        // The same folder reused for a dense network: the convnet's pictures do not stay behind.
+        report = CliRun.Run(["report", "--model", model, "--device", "host", "--previews", previews]);
+        Assert.Equal(("", 0), (report.Error, report.Code));
+        Assert.False(File.Exists(Path.Combine(previews, "first-layer-kernels.png")));
+        Assert.DoesNotContain("First layer", File.ReadAllText(Path.Combine(previews, "report.html")));
+    }
+
     [Theory]
     [InlineData("dense", "Gemm -> Relu -> Gemm")]
     [InlineData("deeper", "Gemm -> Relu -> Gemm -> Relu -> Gemm -> Relu -> Gemm")]

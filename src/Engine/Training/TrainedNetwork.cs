@@ -44,6 +44,15 @@ public sealed class TrainedNetwork : IDisposable
     /// <summary>Class probabilities (N,C) of N images given as (N,P) pixels in [0,1].</summary>
     public float[] Probabilities(ReadOnlySpan<float> pixels) => evaluator.Probabilities(pixels);
 
+    /// <summary>The first layer's output (after its ReLU, if it has one) for one image given as pixels in [0,1]: a convolution's feature maps (OH,OW,F).</summary>
+    public float[] FirstLayerOutput(ReadOnlySpan<float> pixels)
+    {
+        evaluator.Probabilities(pixels[..Network.Shape.Inputs]);
+        var all = new float[Network.Layers[0].Output.Length];
+        Network.Backend.Download(Network.Layers[0].Output, all);
+        return all[..Network.Shape.Layers[0].Outputs];
+    }
+
     public void Dispose()
     {
         evaluator.Dispose();

@@ -20,9 +20,11 @@ public static class PreviewWriter
     public const string Curves = "curves.png";
     public const string Csv = "misclassified.csv";
     public const string Html = "report.html";
+    public const string Kernels = "first-layer-kernels.png";
+    public const string FeatureMaps = "first-layer-feature-maps.png";
 
-    /// <summary>Every file written into the folder itself; <see cref="MistakeFolder"/> beside them is rewritten whole.</summary>
-    public static IReadOnlyList<string> Files { get; } = [Html, Csv, ContactSheet, Confusion, Curves];
+    /// <summary>Every file written into the folder itself (the first layer's two pictures for a convnet only); <see cref="MistakeFolder"/> beside them is rewritten whole.</summary>
+    public static IReadOnlyList<string> Files { get; } = [Html, Csv, ContactSheet, Confusion, Curves, Kernels, FeatureMaps];
 
     public const int Zoom = PreviewPictures.Zoom;
     public const int TilePadding = PreviewPictures.TilePadding;
@@ -51,6 +53,18 @@ public static class PreviewWriter
             Save(PreviewPictures.Confusion(run.Test.ConfusionMatrix(MnistData.Classes)), Path.Combine(folder, Confusion)),
             Save(PreviewPictures.Curves(run.History), Path.Combine(folder, Curves)),
         };
+        if (run.FirstLayer is { } first)
+        {
+            written.Add(Save(FirstLayerPicture.Kernels(first), Path.Combine(folder, Kernels)));
+            written.Add(Save(FirstLayerPicture.FeatureMaps(first, testSet.Images.AsSpan(first.DigitIndex * testSet.Pixels, testSet.Pixels), testSet.Rows), Path.Combine(folder, FeatureMaps)));
+        }
+        else
+        {
+            // A dense network's report in a folder a convnet's report used: its pictures would mislead.
+            RemoveIfPresent(Path.Combine(folder, Kernels));
+            RemoveIfPresent(Path.Combine(folder, FeatureMaps));
+        }
+
         foreach (var mistake in mistakes)
             written.Add(Save(PreviewPictures.Single(mistake, testSet), Path.Combine(folder, MistakeFolder, mistake.FileName)));
         RemoveEarlierMistakes(Path.Combine(folder, MistakeFolder), mistakes.Select(m => m.FileName).ToHashSet());
@@ -67,16 +81,19 @@ public static class PreviewWriter
         {
             string name = Path.GetFileName(path);
             if (Mistake.IsFileName(name) && !current.Contains(name))
-            {
-                try
-                {
-                    File.Delete(path);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw OutputFile.WriteFailure(path, e);
-                }
-            }
+                RemoveIfPresent(path);
+        }
+    }
+
+    private static void RemoveIfPresent(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw OutputFile.WriteFailure(path, e);
         }
     }
 

@@ -49,11 +49,39 @@ internal static class ReportPage
         RunSummary(page, run);
         EpochTable(page, run.History);
         page.Append("<h2>Loss and accuracy</h2>\n").Append(CurvesSvg(run.History)).Append('\n');
+        FirstLayerSection(page, run.FirstLayer, testSet);
         ConfusionTable(page, test.ConfusionMatrix(MnistData.Classes));
         PerClassTable(page, test.PerClass(MnistData.Classes));
         MistakeGrid(page, mistakes, testSet, limit, csv);
         page.Append("</body></html>\n");
         return page.ToString();
+    }
+
+    /// <summary>A convnet's first convolution: its kernels, and what one test digit looks like through them.</summary>
+    private static void FirstLayerSection(StringBuilder page, FirstLayerPictures? first, LabeledImages testSet)
+    {
+        if (first is null)
+            return;
+        var layer = first.Layer;
+        string kernels = Png(FirstLayerPicture.Kernels(first));
+        string maps = Png(FirstLayerPicture.FeatureMaps(first, testSet.Images.AsSpan(first.DigitIndex * testSet.Pixels, testSet.Pixels), testSet.Rows));
+        page.Append(CultureInfo.InvariantCulture, $"""
+            <h2>First layer</h2>
+            <p>The {layer.Filters} {layer.KernelSize}x{layer.KernelSize} kernels of {Encode(layer.Spec.ToString())} (orange: positive weights, blue: negative), and test digit {first.DigitIndex} (a {testSet.Labels[first.DigitIndex]}) beside its {layer.Filters} feature maps of {layer.Output.Height}x{layer.Output.Width} after the ReLU.</p>
+            <p><img id="first-layer-kernels" alt="first-layer kernels" src="data:image/png;base64,{kernels}"></p>
+            <p><img id="first-layer-feature-maps" alt="first-layer feature maps of test digit {first.DigitIndex}" src="data:image/png;base64,{maps}"></p>
+
+            """);
+
+        static string Png(SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgba32> image)
+        {
+            using (image)
+            {
+                using var memory = new MemoryStream();
+                SixLabors.ImageSharp.ImageExtensions.SaveAsPng(image, memory);
+                return Convert.ToBase64String(memory.ToArray());
+            }
+        }
     }
 
     private static void RunSummary(StringBuilder page, RunReport run)
@@ -62,7 +90,9 @@ internal static class ReportPage
         page.Append("<h2>Run</h2>\n<table class=\"facts\">\n");
         Fact("device", run.Device);
         Fact("data", run.DataSource);
-        Fact("network", $"{run.Shape}: dense layers, ReLU after each hidden one, softmax; Glorot-uniform weights");
+        Fact("network", run.Shape.IsDenseStack
+            ? $"{run.Shape}: dense layers, ReLU after each hidden one, softmax; Glorot-uniform weights"
+            : $"{run.Shape}: {string.Join(", ", run.Shape.Layers.Select(layer => layer.ToString()))}; softmax; Glorot-uniform weights");
         Fact("optimizer", s.Optimizer.ToString());
         Fact("batch size", Invariant($"{s.BatchSize}"));
         Fact("seed", Invariant($"{s.Seed}"));
