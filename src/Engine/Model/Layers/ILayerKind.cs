@@ -1,7 +1,7 @@
 namespace MnistGpu.Engine.Model.Layers;
 
 /// <summary>
-/// A kind of layer (Dense today; Conv2D, MaxPool2D and Flatten next): how a spec's argument makes
+/// A kind of layer (Dense, Conv2D, MaxPool2D, Flatten): how a spec's argument makes
 /// a layer of it. Everything else about the kind lives with the layer it makes: shape rules,
 /// parameter layout, initialisation and the layer's form on a backend. Registered once per
 /// assembly in <see cref="LayerKinds"/>; docs/architecture.md lists the files a new kind adds.
