@@ -39,7 +39,7 @@ internal static class KernelsCommand
             if (result.GetResult(ptx) is not null && result.GetResult(device) is { Implicit: false })
                 result.AddError("--ptx plans for a CUDA GPU of --arch; it takes no --device");
             if (result.GetResult(ptx) is not null && network.All.Any(option => result.GetResult(option) is { Implicit: false }))
-                result.AddError("--ptx writes every kernel, whatever the network; it takes no --layers, --hidden or optimizer option");
+                result.AddError("--ptx writes every kernel, whatever the network; it takes no --network, --layers, --hidden or optimizer option");
         });
         command.SetAction(parsed =>
         {

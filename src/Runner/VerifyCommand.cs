@@ -40,16 +40,33 @@ internal static class VerifyCommand
         {
             Description = "Plan launches as for a GPU (shared-memory tiles, group reductions) whatever the device: to check the GPU kernels on a simulator such as Oclgrind",
         };
+        var network = new Option<string?>("--network")
+        {
+            Description = "Only the checks a network of this kind needs: mlp (gather, dense products, softmax, optimizers, the dense training and fused steps) or convnet (convolutions, poolings, flatten, a convnet's training step)",
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                if (text is "mlp" or "convnet")
+                    return text;
+                result.AddError($"--network must be mlp or convnet, got '{text}'");
+                return null;
+            },
+        };
         var command = new Command("verify", "Check every kernel and a training step on a device against the double-precision reference")
         {
-            device, data, memoryLimit, threads, only, gpuPlan,
+            device, data, memoryLimit, threads, only, gpuPlan, network,
         };
         command.SetAction(parsed =>
         {
             var pattern = parsed.GetValue(only);
-            var chosen = DeviceVerifier.CheckNames.Where(name => pattern?.IsMatch(name) ?? true).ToList();
+            string? kind = parsed.GetValue(network);
+            var chosen = DeviceVerifier.Checks
+                .Where(check => kind is null || check.Convolutional == (kind == "convnet"))
+                .Select(check => check.Name)
+                .Where(name => pattern?.IsMatch(name) ?? true)
+                .ToList();
             if (chosen.Count == 0)
-                throw new UserInputException($"--only {pattern}: no check matches; the checks are listed by 'mnistgpu verify --device host'");
+                throw new UserInputException($"--only {pattern}: no check{(kind is null ? "" : $" of --network {kind}")} matches; the checks are listed by 'mnistgpu verify --device host'");
             string? dataDirectory = parsed.GetValue(data)?.FullName;
             var digits = MnistData.Load(dataDirectory).Train;
             using var backend = DeviceOpener.Open(parsed.GetValue(device)!, parsed.GetValue(memoryLimit), diagnostics, parsed.GetValue(threads), parsed.GetValue(gpuPlan));

@@ -28,6 +28,16 @@ public sealed class CliTests
     [InlineData("--momentum 0.9", "--momentum and --nesterov are options of --optimizer sgd")]
     [InlineData("--optimizer sgd --momentum 1", "--momentum must be in [0, 1), got 1")]
     [InlineData("--optimizer sgd --nesterov", "--nesterov needs a --momentum above 0")]
+    [InlineData("--network convnet --layers 64", "--network names a whole network: give it or --layers, not both")]
+    [InlineData("--network resnet", "--network must be mlp or convnet, got 'resnet'")]
+    [InlineData("--layers pool,flatten", "--layers: 'pool' is not a layer: a width, or one of dense, conv, maxpool, flatten")]
+    [InlineData("--layers conv3x4:8,flatten", "a convolution is written conv<k>x<k>:<filters>[:same][:linear], e.g. conv3x3:32, not 'conv3x4:8'")]
+    [InlineData("--layers conv3x3:8,flatten,conv3x3:4,16", "layer 3 (conv3x3:4): a convolution takes the images or feature maps, not the 5408 flat values of a flatten or dense layer before it")]
+    [InlineData("--layers conv29x29:4,flatten", "layer 1 (conv29x29:4): a 29x29 kernel is larger than its 28x28x1 input")]
+    [InlineData("--layers conv3x3:8,maxpool,maxpool,maxpool,maxpool,maxpool,flatten", "layer 6 (maxpool): a 2x2 pooling of a 1x1x8 input would leave less than 1x1")]
+    [InlineData("--layers conv3x3:0,flatten", "layer 1 (conv3x3:0): a convolution needs at least 1 filter, not 0")]
+    [InlineData("--layers conv3x3:3000000:same,flatten", "has more values per image than one array holds")]
+    [InlineData("--layers conv3x3:8,maxpool", "layer 3 (10): a dense layer after 13x13x8 feature maps needs a flatten before it")]
     public void Train_rejects_bad_input_with_one_line_and_exit_code_2(string arguments, string expected)
     {
         var (code, output, error) = CliRun.Run(["train", .. arguments.Split(' ')]);
@@ -43,6 +53,7 @@ public sealed class CliTests
     [InlineData("--optimizer adam")]
     [InlineData("--learning-rate 0.01")]
     [InlineData("--optimizer sgd --momentum 0.5")]
+    [InlineData("--network convnet")]
     public void Resuming_refuses_a_change_of_what_the_checkpoint_fixes(string arguments)
     {
         var (code, _, error) = CliRun.Run(["train", "--resume", "any.ckpt", .. arguments.Split(' ')]);

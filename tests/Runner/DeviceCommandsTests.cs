@@ -1,4 +1,5 @@
 using MnistGpu.Engine.Devices;
+using MnistGpu.Engine.Verification;
 using MnistGpu.Tests.Support;
 
 namespace MnistGpu.Tests.Runner;
@@ -31,6 +32,34 @@ public sealed class DeviceCommandsTests
         Assert.Contains("dense forward 64->32", deeper.Output);
         Assert.Contains("dense backward input 32->64", deeper.Output);
         Assert.Contains("every parameter's gradient and adam", deeper.Output);
+    }
+
+    /// <summary>
+    /// The Keras convnet at batch 64: 13 launches forward (each convolution unrolls, then one
+    /// product), 20 backward (each convolution's kernel gradient after a fresh unrolling, the first
+    /// one's 43,264 positions in 3 chunks and their sum; its input gradient a product and a fold),
+    /// then the optimizer.
+    /// </summary>
+    [Fact]
+    public void Kernels_lists_every_launch_of_a_convnet_step()
+    {
+        var (code, output, error) = CliRun.Run(["kernels", "--device", "cpu", "--network", "convnet"]);
+        Assert.Equal(("", 0), (error, code));
+        Assert.Contains("One training step of the 784-conv3x3:32-maxpool-conv3x3:64-maxpool-conv3x3:64-flatten-64-10 network with rmsprop, batch 64: 34 launches", output);
+        foreach (string kernel in new[] { "ConvolutionKernels.Unroll", "ConvolutionKernels.Fold", "ConvolutionKernels.SumPartials", "PoolingKernels.MaxForward", "PoolingKernels.MaxBackward", "PoolingKernels.Copy" })
+            Assert.Contains(kernel, output);
+    }
+
+    [Fact]
+    public void Verify_network_convnet_runs_the_convolution_checks_only()
+    {
+        var (code, output, error) = CliRun.Run(["verify", "--device", "host", "--network", "convnet"]);
+        Assert.Equal(("", 0), (error, code));
+        int expected = DeviceVerifier.Checks.Count(check => check.Convolutional);
+        Assert.Contains($"All {expected} checks agree with the reference on host", output);
+        Assert.Contains("conv backward parameters", output);
+        Assert.Contains("maxpool backward+relu mask", output);
+        Assert.DoesNotContain("dense forward", output);
     }
 
     [Fact]

@@ -22,6 +22,9 @@ public enum CheckKind
 /// <param name="LargestDimension">The largest size it computes with: a rows, columns or element count.</param>
 public sealed record VerifierCheck(string Name, CheckKind Kind, int LargestDimension)
 {
+    /// <summary>Whether it checks what only convolutional networks use: a convolution's, pooling's or flatten's operation, or a convnet's training step.</summary>
+    public bool Convolutional { get; init; } = Kind == CheckKind.Convolution;
+
     /// <summary>
     /// Every size below 512 and no training step: what simulated devices that run each GPU thread
     /// as an OS thread can afford to run.

@@ -85,7 +85,7 @@ public sealed class DeviceVerifier : IDisposable
         Check("training: 2 steps of 784-64-10, sgd nesterov (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4, Layers = [64], Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f, Nesterov = true } })),
         // SGD, not RMSprop: a convolution's gradient sums tens of thousands of terms, and where they
         // cancel to near zero, RMSprop's g/√v turns rounding's sign into a full step either way.
-        Check($"training: 2 steps of 784-{NetworkShape.FormatLayers(SmallConvnet).Replace(',', '-')}-10, sgd momentum (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4, Layers = SmallConvnet, Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f } })),
+        Check($"training: 2 steps of 784-{NetworkShape.FormatLayers(SmallConvnet).Replace(',', '-')}-10, sgd momentum (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4, Layers = SmallConvnet, Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f } }), convolutional: true),
         Check("fused step vs composition: 2 steps of 49-32-10, batch 16 (7x7 digits)", CheckKind.FusedStep, 64, v => v.FusedAgainstComposition(Shrunk(v.digits.Take(32)), new TrainingSettings { Seed = 5, HiddenUnits = 32, BatchSize = 16 }, 1e-5)),
         Check("fused step vs composition: 2 steps of 784-512-10 (128 + 72 digits)", CheckKind.FusedStep, 784, v => v.FusedAgainstComposition(v.digits.Take(200), new TrainingSettings { Seed = 4 }, 1e-5)),
         Check("fused step vs composition: an epoch of 2,000 digits", CheckKind.FusedStep, 2_000, v => v.FusedAgainstComposition(v.digits.Take(2_000), new TrainingSettings { Seed = 6 }, 1e-4)),
@@ -167,8 +167,8 @@ public sealed class DeviceVerifier : IDisposable
             reference.Dispose();
     }
 
-    private static (VerifierCheck, Func<DeviceVerifier, CheckResult>) Check(string name, CheckKind kind, int largestDimension, Func<DeviceVerifier, CheckResult> run) =>
-        (new VerifierCheck(name, kind, largestDimension), run);
+    private static (VerifierCheck, Func<DeviceVerifier, CheckResult>) Check(string name, CheckKind kind, int largestDimension, Func<DeviceVerifier, CheckResult> run, bool convolutional = false) =>
+        (new VerifierCheck(name, kind, largestDimension) { Convolutional = convolutional || kind == CheckKind.Convolution }, run);
 
     private static int Largest((int Batch, int Inputs, int Outputs) s) => Math.Max(s.Batch, Math.Max(s.Inputs, s.Outputs));
 
