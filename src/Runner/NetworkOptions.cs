@@ -15,18 +15,7 @@ namespace MnistGpu.Runner;
 /// </summary>
 internal sealed class NetworkOptions
 {
-    private readonly Option<string?> network = new("--network")
-    {
-        Description = "A named network: mlp (Keras' MNIST example, 784-512-10, batch 128) or convnet (the Keras book's, conv3x3:32,maxpool,conv3x3:64,maxpool,conv3x3:64,flatten,64, batch 64)",
-        CustomParser = result =>
-        {
-            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (text is "mlp" or "convnet")
-                return text;
-            result.AddError($"--network must be mlp or convnet, got '{text}'");
-            return null;
-        },
-    };
+    private readonly Option<string?> network = Options.Network("A named network: mlp (Keras' MNIST example, 784-512-10, batch 128) or convnet (the Keras book's, conv3x3:32,maxpool,conv3x3:64,maxpool,conv3x3:64,flatten,64, batch 64)");
 
     private readonly Option<LayerSpec[]?> layers = new("--layers")
     {

@@ -17,6 +17,20 @@ internal static class Options
         DefaultValueFactory = _ => "auto",
     };
 
+    /// <summary>--network: mlp (the seed network) or convnet (the Keras book's), as train, bench, kernels and verify take it.</summary>
+    public static Option<string?> Network(string description) => new("--network")
+    {
+        Description = description,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (text is "mlp" or "convnet")
+                return text;
+            result.AddError($"--network must be mlp or convnet, got '{text}'");
+            return null;
+        },
+    };
+
     public static Option<int> Seed(int defaultValue) => new("--seed")
     {
         Description = "Seeds the initial weights and the shuffles",

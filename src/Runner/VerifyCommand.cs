@@ -40,18 +40,7 @@ internal static class VerifyCommand
         {
             Description = "Plan launches as for a GPU (shared-memory tiles, group reductions) whatever the device: to check the GPU kernels on a simulator such as Oclgrind",
         };
-        var network = new Option<string?>("--network")
-        {
-            Description = "Only the checks a network of this kind needs: mlp (gather, dense products, softmax, optimizers, the dense training and fused steps) or convnet (convolutions, poolings, flatten, a convnet's training step)",
-            CustomParser = result =>
-            {
-                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-                if (text is "mlp" or "convnet")
-                    return text;
-                result.AddError($"--network must be mlp or convnet, got '{text}'");
-                return null;
-            },
-        };
+        var network = Options.Network("Only the checks a network of this kind needs: mlp (gather, dense products, softmax, optimizers, the dense training and fused steps) or convnet (convolutions, poolings, flatten, a convnet's training step)");
         var command = new Command("verify", "Check every kernel and a training step on a device against the double-precision reference")
         {
             device, data, memoryLimit, threads, only, gpuPlan, network,
