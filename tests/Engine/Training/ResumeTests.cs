@@ -24,6 +24,28 @@ public sealed class ResumeTests
         Assert.Equal(straight.History.Select(h => (h.Loss, h.Accuracy)), resumed.History.Select(h => (h.Loss, h.Accuracy)));
     }
 
+    /// <summary>A convnet on the host (the threads' products, unrolling and pooling) resumes to the bit too, through a format-3 file.</summary>
+    [Fact]
+    public void A_convnet_resumed_on_the_host_equals_training_straight_through()
+    {
+        var settings = new TrainingSettings { Layers = "conv3x3:8,maxpool,conv3x3:8:same,flatten,16".Split(',').Select(MnistGpu.Engine.Model.Layers.LayerSpec.Parse).ToArray(), BatchSize = 64, Epochs = 3, Seed = 2 };
+        var subset = Bundled.Mnist.Train.Take(640);
+        Checkpoint HostTrain(int epochs, Checkpoint? from)
+        {
+            using var host = new MnistGpu.Engine.Backends.Host.HostBackend();
+            using var trainer = from is null ? new Trainer(host, subset, settings with { Epochs = epochs }) : new Trainer(host, subset, from, epochs);
+            while (trainer.Position.EpochsDone < epochs)
+                trainer.TrainEpoch();
+            return trainer.CreateCheckpoint();
+        }
+
+        var straight = HostTrain(3, null);
+        var resumed = HostTrain(3, Checkpoint.Decode(HostTrain(1, null).Encode()));
+        Assert.Equal(straight.Parameters, resumed.Parameters);
+        Assert.Equal(straight.OptimizerState, resumed.OptimizerState);
+        Assert.NotEqual(HostTrain(1, null).Parameters, straight.Parameters);
+    }
+
     [Fact]
     public void Stopping_mid_epoch_then_resuming_equals_never_stopping()
     {
