@@ -146,8 +146,22 @@ internal static class TrainCommand
         if (request.JsonPath is not null)
             WriteSummary(request.JsonPath, device, settings, trainer.History, test);
         if (request.PreviewFolder is not null)
-            PreviewOptions.Write(diagnostics, request.PreviewFolder, new RunReport(device, data.Source, trainer.Network.Shape, settings, trainer.History, test, DateTimeOffset.UtcNow), data.Test, request.PreviewLimit);
+        {
+            var firstLayer = FirstLayerPicturesOf(trainer, data.Test);
+            PreviewOptions.Write(diagnostics, request.PreviewFolder, new RunReport(device, data.Source, trainer.Network.Shape, settings, trainer.History, test, DateTimeOffset.UtcNow, firstLayer), data.Test, request.PreviewLimit);
+        }
+
         return Cli.Ok;
+    }
+
+    /// <summary>A convnet's first-layer pictures, as <c>report</c> draws them, from the trained network loaded once more for one digit; null for other networks.</summary>
+    private static FirstLayerPictures? FirstLayerPicturesOf(Trainer trainer, LabeledImages test)
+    {
+        if (trainer.Network.Shape.Layers[0] is not Engine.Model.Layers.Conv2DLayerShape)
+            return null;
+        var checkpoint = trainer.CreateCheckpoint();
+        using var network = new TrainedNetwork(trainer.Network.Backend, checkpoint);
+        return FirstLayerPictures.Of(checkpoint, test, digitIndex: 0, pixels => network.FirstLayerOutput(pixels));
     }
 
     /// <summary>

@@ -126,6 +126,18 @@ public sealed class ModelCommandsTests : IDisposable
         Assert.DoesNotContain("First layer", File.ReadAllText(Path.Combine(previews, "report.html")));
     }
 
+    [Fact]
+    public void Train_previews_of_a_convnet_draw_its_first_layer_as_report_does()
+    {
+        using var data = IdxWriter.MnistSubset(trainCount: 256, testCount: 100);
+        string previews = folder.File("train-previews");
+        var run = CliRun.Run(["train", "--device", "host", "--epochs", "1", "--data", data.Path, "--layers", "conv5x5:6,maxpool,flatten,16", "--previews", previews, "--no-progress"]);
+        Assert.Equal(("", 0), (run.Error, run.Code));
+        using (var kernels = SixLabors.ImageSharp.Image.Load(Path.Combine(previews, "first-layer-kernels.png")))
+            Assert.Equal((6 + 6 * (5 * 14 + 6), 6 + 1 * (5 * 14 + 6)), (kernels.Width, kernels.Height));
+        Assert.Contains("The 6 5x5 kernels of conv5x5:6", File.ReadAllText(Path.Combine(previews, "report.html")));
+    }
+
     [Theory]
     [InlineData("dense", "Gemm -> Relu -> Gemm")]
     [InlineData("deeper", "Gemm -> Relu -> Gemm -> Relu -> Gemm -> Relu -> Gemm")]
