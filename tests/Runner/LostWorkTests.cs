@@ -37,6 +37,8 @@ public sealed partial class LostWorkTests : IDisposable
         { "train {small} --save {data}/t10k-labels-idx1-ubyte", "--save {data}/t10k-labels-idx1-ubyte: is the same file as --data {data}/t10k-labels-idx1-ubyte, which this command reads" },
         { "train {small} --previews {folder}/p --save {folder}/p/misclassified.csv", "--previews {folder}/p/misclassified.csv: is the same file as --save {folder}/p/misclassified.csv" },
         { "train {small} --previews {folder}/p --json {folder}/p/report.html", "--previews {folder}/p/report.html: is the same file as --json {folder}/p/report.html" },
+        { "train {small} --previews {folder}/p --save {folder}/p/first-layer-kernels.png", "--previews {folder}/p/first-layer-kernels.png: is the same file as --save {folder}/p/first-layer-kernels.png" },
+        { "train {small} --previews {folder}/p --json {folder}/p/first-layer-feature-maps.png", "--previews {folder}/p/first-layer-feature-maps.png: is the same file as --json {folder}/p/first-layer-feature-maps.png" },
         { "train {small} --previews {folder}/p --save {folder}/p/misclassified/m.ckpt", "--save {folder}/p/misclassified/m.ckpt: lies in {folder}/p/misclassified, which --previews rewrites" },
         { "report --model {model} --data {data} --device host --previews {data}/..", "" },
         { "bench --data {data} --device host --hidden 16 --epochs 1 --json {data}/t10k-labels-idx1-ubyte", "--json {data}/t10k-labels-idx1-ubyte: is the same file as --data {data}/t10k-labels-idx1-ubyte, which this command reads" },

@@ -32,7 +32,7 @@ public sealed class Network : IDisposable
         Activations = Own(backend.Allocate<float>(activations));
         ActivationGradients = Own(backend.Allocate<float>(activations));
         // One scratch for all layers: each uses it only within one of its operations.
-        Scratch = Own(backend.Allocate<float>((int)Math.Max(1, batchCapacity * shape.Layers.Max(layer => layer.ScratchPerRow))));
+        Scratch = Own(backend.Allocate<float>((int)ScratchLength(shape, batchCapacity)));
         Layers = shape.Layers.Select((layer, i) => layer.Bind(
             backend,
             new LayerArrays(
@@ -98,7 +98,7 @@ public sealed class Network : IDisposable
             .Add<float>(Part, "the batch's inputs", (long)batchCapacity * shape.Inputs)
             .Add<int>(Part, "the batch's labels", batchCapacity);
         plan.Add<float>(Part, "every layer's activations and their gradients", (long)batchCapacity * shape.Layers.Sum(layer => (long)layer.Outputs), count: 2);
-        plan.Add<float>(Part, "the layers' scratch", Math.Max(1, batchCapacity * shape.Layers.Max(layer => layer.ScratchPerRow)));
+        plan.Add<float>(Part, "the layers' scratch", ScratchLength(shape, batchCapacity));
         return plan;
     }
 
@@ -159,6 +159,9 @@ public sealed class Network : IDisposable
 
     /// <summary>Where layer <paramref name="layer"/>'s output starts in <see cref="Activations"/> (and its gradient in <see cref="ActivationGradients"/>).</summary>
     internal int ActivationOffset(int layer) => BatchCapacity * Shape.Layers.Take(layer).Sum(l => l.Outputs);
+
+    /// <summary>The scratch every layer shares: the largest any needs for a batch, at least one float (an array cannot be empty on every backend).</summary>
+    private static long ScratchLength(NetworkShape shape, int batchCapacity) => Math.Max(1, batchCapacity * shape.Layers.Max(layer => layer.ScratchPerRow));
 
     private DeviceArray<float> LayerInput(int layer) => layer == 0 ? Input : Layers[layer - 1].Output;
 

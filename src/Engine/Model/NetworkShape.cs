@@ -101,14 +101,15 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
     /// <exception cref="UserInputException">A size is out of range, or the network is too large for one array.</exception>
     public void Validate()
     {
+        string tooSmall = $"a network needs at least 1 input, at least one hidden layer of at least 1 unit, and 2 classes, not {this}";
         if (Inputs < 1 || hidden.Length == 0 || Classes < 2)
-            throw new UserInputException($"a network needs at least 1 input, at least one hidden layer of at least 1 unit, and 2 classes, not {this}");
+            throw new UserInputException(tooSmall);
         if (hidden.Length > MaxHiddenLayers)
             throw new UserInputException($"a network of {hidden.Length} hidden layers is beyond this engine's {MaxHiddenLayers}");
         if (Layers.Select((layer, i) => layer.Problem is { } problem ? $"layer {i + 1} ({layer.Spec}): {problem}" : null).FirstOrDefault(problem => problem is not null) is { } found)
             throw new UserInputException(found);
         if (Layers.Any(layer => layer.Output.Height < 1 || layer.Output.Width < 1 || layer.Output.Channels < 1))
-            throw new UserInputException($"a network needs at least 1 input, at least one hidden layer of at least 1 unit, and 2 classes, not {this}");
+            throw new UserInputException(tooSmall);
         if (Layers.FirstOrDefault(layer => layer.Output.Size > int.MaxValue || layer.ScratchPerRow > int.MaxValue) is { } huge)
             throw new UserInputException($"a {huge.Output} layer ({huge.Spec}) has more values per image than one array holds");
         if (TotalParameters > Array.MaxLength)

@@ -31,9 +31,9 @@ public sealed class DeviceVerifier : IDisposable
     /// (batch, height, width, channels, kernel, filters, same): the convnet's second layer at a
     /// small batch, both paddings, an even kernel's asymmetric 'same', a 1×1 kernel, rectangular maps.
     /// </summary>
-    private static readonly (int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same)[] ConvolutionShapes =
+    private static readonly ConvolutionCase[] ConvolutionShapes =
     [
-        (16, 28, 28, 1, 3, 8, false), (2, 13, 13, 32, 3, 64, false), (3, 9, 7, 2, 3, 5, false), (3, 9, 7, 2, 3, 5, true), (2, 6, 5, 3, 2, 4, true), (1, 4, 4, 3, 1, 2, false), (2, 5, 5, 1, 5, 3, false),
+        new(16, 28, 28, 1, 3, 8, false), new(2, 13, 13, 32, 3, 64, false), new(3, 9, 7, 2, 3, 5, false), new(3, 9, 7, 2, 3, 5, true), new(2, 6, 5, 3, 2, 4, true), new(1, 4, 4, 3, 1, 2, false), new(2, 5, 5, 1, 5, 3, false),
     ];
 
     /// <summary>(batch, height, width, channels): the convnet's poolings and odd sizes, whose last row and column are dropped.</summary>
@@ -66,11 +66,11 @@ public sealed class DeviceVerifier : IDisposable
         }),
         .. ConvolutionShapes.SelectMany(s => new[]
         {
-            Check($"conv forward {Name(s)}", CheckKind.Convolution, Largest(s), v => v.ConvolutionForward(s, relu: false)),
-            Check($"conv forward+relu {Name(s)}", CheckKind.Convolution, Largest(s), v => v.ConvolutionForward(s, relu: true)),
-            Check($"conv backward input {Name(s)}", CheckKind.Convolution, Largest(s), v => v.ConvolutionBackwardInput(s, relu: false)),
-            Check($"conv backward input+relu mask {Name(s)}", CheckKind.Convolution, Largest(s), v => v.ConvolutionBackwardInput(s, relu: true)),
-            Check($"conv backward parameters {Name(s)}", CheckKind.Convolution, Largest(s), v => v.ConvolutionBackwardParameters(s)),
+            Check($"conv forward {s}", CheckKind.Convolution, s.Largest, v => v.ConvolutionForward(s, relu: false)),
+            Check($"conv forward+relu {s}", CheckKind.Convolution, s.Largest, v => v.ConvolutionForward(s, relu: true)),
+            Check($"conv backward input {s}", CheckKind.Convolution, s.Largest, v => v.ConvolutionBackwardInput(s, relu: false)),
+            Check($"conv backward input+relu mask {s}", CheckKind.Convolution, s.Largest, v => v.ConvolutionBackwardInput(s, relu: true)),
+            Check($"conv backward parameters {s}", CheckKind.Convolution, s.Largest, v => v.ConvolutionBackwardParameters(s)),
         }),
         .. PoolingShapes.SelectMany(s => new[]
         {
@@ -174,13 +174,8 @@ public sealed class DeviceVerifier : IDisposable
 
     private static string Name((int Batch, int Inputs, int Outputs) s) => $"{s.Batch}x{s.Inputs}x{s.Outputs}";
 
-    private static int Largest((int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same) s) =>
-        Math.Max(s.Height * s.Width, s.Kernel * s.Kernel * Math.Max(s.Channels, s.Filters));
 
-    private static string Name((int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same) s) =>
-        $"{s.Batch}x{s.Height}x{s.Width}x{s.Channels} {s.Kernel}x{s.Kernel}:{s.Filters}{(s.Same ? " same" : "")}";
-
-    private CheckResult ConvolutionForward((int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same) s, bool relu)
+    private CheckResult ConvolutionForward(ConvolutionCase s, bool relu)
     {
         var random = new Random(s.Height * 7 + s.Channels * 13 + s.Filters + (s.Same ? 1 : 0));
         var (layer, scratch) = Convolution(random, s);
@@ -191,13 +186,13 @@ public sealed class DeviceVerifier : IDisposable
         reference.ConvolutionForward(layer.Reference, x.Reference, y.Reference, scratch.Reference, s.Batch, relu);
 
         var actual = Download(y.Device);
-        return new Comparison(relu ? "conv forward+relu" : "conv forward", Name(s), MatMulAbsolute, MatMulRelative)
+        return new Comparison(relu ? "conv forward+relu" : "conv forward", s.ToString(), MatMulAbsolute, MatMulRelative)
             .Compare("y", Expected(y.Reference), actual)
             .Require(!relu || actual.All(v => v >= 0f), "a ReLU output is negative")
             .Result();
     }
 
-    private CheckResult ConvolutionBackwardInput((int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same) s, bool relu)
+    private CheckResult ConvolutionBackwardInput(ConvolutionCase s, bool relu)
     {
         var random = new Random(s.Height * 5 + s.Channels * 11 + s.Filters + (s.Same ? 1 : 0));
         var (layer, scratch) = Convolution(random, s);
@@ -209,12 +204,12 @@ public sealed class DeviceVerifier : IDisposable
         device.ConvolutionBackwardInput(layer.Device, dy.Device, activation.Device, dx.Device, scratch.Device, s.Batch, relu);
         reference.ConvolutionBackwardInput(layer.Reference, dy.Reference, activation.Reference, dx.Reference, scratch.Reference, s.Batch, relu);
 
-        return new Comparison(relu ? "conv backward input+relu mask" : "conv backward input", Name(s), MatMulAbsolute, MatMulRelative)
+        return new Comparison(relu ? "conv backward input+relu mask" : "conv backward input", s.ToString(), MatMulAbsolute, MatMulRelative)
             .Compare("dx", Expected(dx.Reference), Download(dx.Device))
             .Result();
     }
 
-    private CheckResult ConvolutionBackwardParameters((int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same) s)
+    private CheckResult ConvolutionBackwardParameters(ConvolutionCase s)
     {
         var random = new Random(s.Height * 3 + s.Channels * 17 + s.Filters + (s.Same ? 1 : 0));
         var (gradients, scratch) = Convolution(random, s);
@@ -224,7 +219,7 @@ public sealed class DeviceVerifier : IDisposable
         device.ConvolutionBackwardParameters(gradients.Device, x.Device, dy.Device, scratch.Device, s.Batch);
         reference.ConvolutionBackwardParameters(gradients.Reference, x.Reference, dy.Reference, scratch.Reference, s.Batch);
 
-        return new Comparison("conv backward parameters", Name(s), MatMulAbsolute, MatMulRelative)
+        return new Comparison("conv backward parameters", s.ToString(), MatMulAbsolute, MatMulRelative)
             .Compare("dK", Expected(gradients.Reference.Matrix.Weights), Download(gradients.Device.Matrix.Weights))
             .Compare("db", Expected(gradients.Reference.Matrix.Bias), Download(gradients.Device.Matrix.Bias))
             .Result();
@@ -274,7 +269,7 @@ public sealed class DeviceVerifier : IDisposable
     }
 
     private ((ConvolutionParameters Device, ConvolutionParameters Reference) Layer, (DeviceArray<float> Device, DeviceArray<float> Reference) Scratch) Convolution(
-        Random random, (int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same) s)
+        Random random, ConvolutionCase s)
     {
         var shape = new Conv2DLayerShape(new FeatureShape(s.Height, s.Width, s.Channels, FeatureLayout.Maps), s.Kernel, s.Filters, s.Same, relu: true, offset: 0);
         var parameters = Both(Uniform(random, (int)shape.ParameterCount));
@@ -581,5 +576,15 @@ public sealed class DeviceVerifier : IDisposable
         var values = new byte[length];
         random.NextBytes(values);
         return values;
+    }
+
+    /// <summary>A convolution check's geometry: a batch of (height, width, channels) maps, a k×k kernel of some filters, 'same' or 'valid'.</summary>
+    private readonly record struct ConvolutionCase(int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same)
+    {
+        /// <summary>What <see cref="VerifierCheck.LargestDimension"/> says: the larger of the map area and the kernel matrix's rows.</summary>
+        public int Largest => Math.Max(Height * Width, Kernel * Kernel * Math.Max(Channels, Filters));
+
+        /// <summary>e.g. "2x13x13x32 3x3:64", "3x9x7x2 3x3:5 same": the check's shape, as its name says it.</summary>
+        public override string ToString() => $"{Batch}x{Height}x{Width}x{Channels} {Kernel}x{Kernel}:{Filters}{(Same ? " same" : "")}";
     }
 }

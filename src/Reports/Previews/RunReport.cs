@@ -29,7 +29,7 @@ public sealed record FirstLayerPictures(Conv2DLayerShape Layer, float[] Kernels,
         if (checkpoint.Shape.Layers[0] is not Conv2DLayerShape conv || testSet.Count <= digitIndex)
             return null;
         int weights = conv.KernelSize * conv.KernelSize * conv.Input.Channels * conv.Filters;
-        var pixels = testSet.Images.AsSpan(digitIndex * testSet.Pixels, testSet.Pixels).ToArray().Select(p => p / 255f).ToArray();
+        var pixels = testSet.Images.Skip(digitIndex * testSet.Pixels).Take(testSet.Pixels).Select(p => p / 255f).ToArray();
         return new FirstLayerPictures(conv, checkpoint.Parameters.AsSpan(conv.Offset, weights).ToArray(), digitIndex, featureMaps(pixels));
     }
 }
