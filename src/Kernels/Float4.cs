@@ -28,6 +28,16 @@ internal struct Float4
         W += s * v.W;
     }
 
+    /// <summary>acc += v.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add(Float4 v)
+    {
+        X += v.X;
+        Y += v.Y;
+        Z += v.Z;
+        W += v.W;
+    }
+
     public readonly float this[int i]
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -27,7 +27,8 @@ public static class MatMulKernels
     /// <summary>16×16 threads, each computing a 2×2 sub-tile of the 32×32 block.</summary>
     public const int SharedGroupSize = 256;
 
-    private const int SharedSide = 16;
+    /// <summary>Threads per side of a <see cref="SharedMemoryTiled"/> group; each thread's rows and columns are this far apart.</summary>
+    public const int SharedSide = 16;
 
     /// <summary>Bytes of shared memory one group of <see cref="SharedMemoryTiled"/> uses.</summary>
     public const int SharedMemoryBytes = 2 * SharedDepth * SharedBlock * sizeof(float);
@@ -160,7 +161,7 @@ public static class MatMulKernels
         {
             int row0 = block / blockColumns * SharedBlock;
             int col0 = block % blockColumns * SharedBlock;
-            float c00 = 0f, c01 = 0f, c10 = 0f, c11 = 0f;
+            var sums = default(SubTile);
 
             for (int k0 = 0; k0 < p.K; k0 += SharedDepth)
             {
@@ -180,23 +181,14 @@ public static class MatMulKernels
                 }
 
                 Group.Barrier();
-                for (int kk = 0; kk < SharedDepth; kk++)
-                {
-                    float a0 = tileA[kk * SharedBlock + ty], a1 = tileA[kk * SharedBlock + ty + SharedSide];
-                    float b0 = tileB[kk * SharedBlock + tx], b1 = tileB[kk * SharedBlock + tx + SharedSide];
-                    c00 += a0 * b0;
-                    c01 += a0 * b1;
-                    c10 += a1 * b0;
-                    c11 += a1 * b1;
-                }
-
+                sums.Accumulate(tileA, tileB, tx, ty);
                 Group.Barrier();
             }
 
-            Store(c, epilogueOperand, p, row0 + ty, col0 + tx, c00);
-            Store(c, epilogueOperand, p, row0 + ty, col0 + tx + SharedSide, c01);
-            Store(c, epilogueOperand, p, row0 + ty + SharedSide, col0 + tx, c10);
-            Store(c, epilogueOperand, p, row0 + ty + SharedSide, col0 + tx + SharedSide, c11);
+            Store(c, epilogueOperand, p, row0 + ty, col0 + tx, sums.C00);
+            Store(c, epilogueOperand, p, row0 + ty, col0 + tx + SharedSide, sums.C01);
+            Store(c, epilogueOperand, p, row0 + ty + SharedSide, col0 + tx, sums.C10);
+            Store(c, epilogueOperand, p, row0 + ty + SharedSide, col0 + tx + SharedSide, sums.C11);
         }
     }
 

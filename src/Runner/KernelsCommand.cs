@@ -27,8 +27,9 @@ internal static class KernelsCommand
             DefaultValueFactory = _ => 80,
             CustomParser = result => ParseArchitecture(result.Tokens.Count > 0 ? result.Tokens[0].Value : "", result),
         };
+        var unfused = new Option<bool>("--unfused") { Description = "List the step as separate operations instead of fused, as bench --unfused runs it" };
         var network = new NetworkOptions();
-        var command = new Command("kernels", "List the kernels a training step launches and their launch plan, or write their PTX") { device, ptx, arch };
+        var command = new Command("kernels", "List the kernels a training step launches and their launch plan, or write their PTX") { device, ptx, arch, unfused };
         foreach (var option in network.All)
             command.Options.Add(option);
         network.Validate(command);
@@ -38,8 +39,8 @@ internal static class KernelsCommand
                 result.AddError("--arch is for --ptx");
             if (result.GetResult(ptx) is not null && result.GetResult(device) is { Implicit: false })
                 result.AddError("--ptx plans for a CUDA GPU of --arch; it takes no --device");
-            if (result.GetResult(ptx) is not null && network.All.Any(option => result.GetResult(option) is { Implicit: false }))
-                result.AddError("--ptx writes every kernel, whatever the network; it takes no --network, --layers, --hidden or optimizer option");
+            if (result.GetResult(ptx) is not null && (result.GetResult(unfused) is { Implicit: false } || network.All.Any(option => result.GetResult(option) is { Implicit: false })))
+                result.AddError("--ptx writes every kernel, whatever the network; it takes no --network, --layers, --hidden, --unfused or optimizer option");
         });
         command.SetAction(parsed =>
         {
@@ -51,6 +52,7 @@ internal static class KernelsCommand
             settings.Validate();
             shape.Validate();
             using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, diagnostics);
+            backend.FusedSteps = !parsed.GetValue(unfused);
             var launches = Engine.Steps.PlannedStep.Of(backend, shape, settings.BatchSize, settings.Optimizer);
             if (launches.Count == 0)
             {
@@ -58,7 +60,8 @@ internal static class KernelsCommand
                 return Cli.Ok;
             }
 
-            output.WriteLine($"One training step of the {shape} network with {settings.Optimizer.Name}, batch {settings.BatchSize}: {launches.Count} launches");
+            string form = backend.FusedSteps ? "" : ", as separate operations";
+            output.WriteLine($"One training step of the {shape} network with {settings.Optimizer.Name}, batch {settings.BatchSize}{form}: {launches.Count} launches");
             var table = Tables.Create("operation", "kernel", "groups", "group size", "shared memory per group");
             foreach (var launch in launches)
                 table.AddRow(launch.Operation, launch.Kernel.Name, Number(launch.Groups), Number(launch.GroupSize), $"{Number(launch.SharedMemoryBytes)} B");

@@ -90,7 +90,8 @@ public sealed class OpenClTiledFusedFixture() : AcceleratorFixture(OpenTiled, re
 [Collection(OpenClRuntime.Name)]
 public sealed class OpenClTiledFusedTests(OpenClTiledFusedFixture fixture) : IClassFixture<OpenClTiledFusedFixture>
 {
-    public static TheoryData<string> Checks => new(DeviceVerifier.Checks.Where(c => c.Kind == CheckKind.FusedStep).Select(c => c.Name));
+    /// <summary>The fused steps, and the convolutions, whose implicit products take the fused step's form.</summary>
+    public static TheoryData<string> Checks => new(DeviceVerifier.Checks.Where(c => c.Kind is CheckKind.FusedStep or CheckKind.Convolution).Select(c => c.Name));
 
     [SkippableTheory]
     [MemberData(nameof(Checks))]

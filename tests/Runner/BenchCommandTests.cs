@@ -83,22 +83,31 @@ public sealed class BenchCommandTests
         Assert.InRange(device.GetProperty("testAccuracy").GetDouble(), 0.3, 1.0);
     }
 
-    /// <summary>A convnet's step: each layer's launches (its patches unrolled or folded around each product), and its rates per layer in the profile.</summary>
+    /// <summary>
+    /// A convnet's step: each product one implicit launch (the unrolled composition: patches
+    /// unrolled or folded around each product, with --unfused), and its rates per layer in the profile.
+    /// </summary>
     [Fact]
     public void A_convnet_bench_reports_launches_per_step_and_each_layers_gflops()
     {
         using var folder = IdxWriter.MnistSubset(trainCount: 128, testCount: 100);
         string json = folder.File("bench.json");
-        var (code, output, error) = CliRun.Run(["bench", "--device", "cpu", "--epochs", "1", "--data", folder.Path, "--json", json, "--layers", "conv3x3:4,maxpool,conv3x3:8,flatten,16"]);
+        string[] arguments = ["bench", "--device", "cpu", "--epochs", "1", "--data", folder.Path, "--json", json, "--layers", "conv3x3:4,maxpool,conv3x3:8,flatten,16"];
+        var (code, output, error) = CliRun.Run(arguments);
         Assert.Equal("", error);
         Assert.Equal(0, code);
         Assert.Contains("peak resident memory", output);
         using var document = JsonDocument.Parse(File.ReadAllText(json));
         var device = Assert.Single(document.RootElement.GetProperty("devices").EnumerateArray().ToList());
-        // Forward 10: gather, conv1 unroll + product, pool, conv2 unroll + product, flatten, 2 dense,
-        // softmax. Backward 18: 2 dense x2; flatten; conv2 unroll + product, input product + fold;
-        // pool; conv1 unroll + 6 products of 24 images' 16,224 positions + their sum. Then rmsprop.
-        Assert.Equal(29, device.GetProperty("launchesPerStep").GetInt32());
+        // Forward 8: gather, conv1, pool, conv2, flatten, 2 dense, softmax. Backward 10: 2 dense x2;
+        // flatten; conv2 parameters and input; pool; conv1 parameters in 6 chunks of 24 images'
+        // 16,224 positions, one launch, then their sum. Then rmsprop.
+        Assert.Equal(19, device.GetProperty("launchesPerStep").GetInt32());
+        // Unfused, forward 10: each convolution unrolls its patches first. Backward 18: conv2
+        // unroll + product, input product + fold; conv1 unroll + 6 products + their sum.
+        Assert.Equal(0, CliRun.Run([.. arguments, "--unfused"]).Code);
+        using (var unfused = JsonDocument.Parse(File.ReadAllText(json)))
+            Assert.Equal(29, unfused.RootElement.GetProperty("devices")[0].GetProperty("launchesPerStep").GetInt32());
         Assert.Empty(device.GetProperty("matMul").EnumerateArray());
         Assert.True(device.GetProperty("peakWorkingSetBytes").GetInt64() > 0);
         var operations = device.GetProperty("operations").EnumerateArray().ToDictionary(o => o.GetProperty("operation").GetString()!);

@@ -30,6 +30,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly Kernel<OptimizerArguments>[] optimizers;
     private readonly Kernel<PatchArguments> unroll, fold;
     private readonly Kernel<PartialSumArguments> sumPartials;
+    private readonly Kernel<ConvolutionArguments>[] implicitConvolutions;
     private readonly Kernel<PoolingArguments> maxPoolForward, maxPoolBackward;
     private readonly Kernel<CopyArguments> copy;
     private readonly Kernel<FusedStep> fusedHiddenForward, fusedGradients;
@@ -64,6 +65,9 @@ public sealed class IlgpuBackend : ITrainingBackend
         unroll = Load<PatchArguments>(KernelInventory.Unroll);
         fold = Load<PatchArguments>(KernelInventory.Fold);
         sumPartials = Load<PartialSumArguments>(KernelInventory.SumPartials);
+        implicitConvolutions = Enum.GetValues<ConvolutionProduct>()
+            .Select(product => Load<ConvolutionArguments>(KernelInventory.ImplicitConvolution(product, launch.ConvolutionVariant)))
+            .ToArray();
         maxPoolForward = Load<PoolingArguments>(KernelInventory.MaxPoolForward);
         maxPoolBackward = Load<PoolingArguments>(KernelInventory.MaxPoolBackward);
         copy = Load<CopyArguments>(KernelInventory.Copy);
@@ -79,7 +83,12 @@ public sealed class IlgpuBackend : ITrainingBackend
 
     public string DeviceName { get; }
 
-    /// <summary>Whether training steps and evaluation batches run as the fused launches of <see cref="FusedStepKernels"/>; false: the compositions.</summary>
+    /// <summary>
+    /// Whether training steps and evaluation batches run as the fused launches of
+    /// <see cref="FusedStepKernels"/>, and convolutions as the implicit products of
+    /// <see cref="ImplicitConvolutionKernels"/>; false: the compositions (patches unrolled into the
+    /// scratch, multiplied, folded back).
+    /// </summary>
     public bool FusedSteps { get; set; } = true;
 
     public long KernelLaunches => launches;
@@ -228,30 +237,48 @@ public sealed class IlgpuBackend : ITrainingBackend
     public void ConvolutionForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> y, DeviceArray<float> scratch, int batch, bool relu)
     {
         var s = layer.Shape;
+        var operation = new Operation("conv forward", s.PatchSize, s.Filters);
+        if (FusedSteps)
+        {
+            LaunchImplicit(ConvolutionProduct.Forward, batch * s.Positions, s.Filters, 1, Implicit(s, x, layer.Matrix.All, y, batch * s.Positions * s.Filters, x, batch, relu, batch), operation);
+            return;
+        }
+
         Patches(unroll, s, x, scratch, x, batch, relu: false);
-        Multiply(MatMulProblem.Forward(batch * s.Positions, s.PatchSize, s.Filters, relu), scratch, layer.Matrix.Weights, y, layer.Matrix.Bias, new Operation("conv forward", s.PatchSize, s.Filters));
+        Multiply(MatMulProblem.Forward(batch * s.Positions, s.PatchSize, s.Filters, relu), scratch, layer.Matrix.Weights, y, layer.Matrix.Bias, operation);
     }
 
     /// <summary>
     /// The kernel gradient's sum over B·OH·OW positions in chunks of whole images of at most
-    /// <see cref="ConvolutionKernels.ChunkRows"/> positions (one product each into the scratch
-    /// after the patches), then the chunks summed in order: deterministic, and no work item loops
-    /// over a whole batch of positions.
+    /// <see cref="ConvolutionKernels.ChunkRows"/> positions, each chunk's sums into the scratch
+    /// (after the patches, when they are unrolled), then the chunks summed in order:
+    /// deterministic, and no work item loops over a whole batch of positions. One chunk sums
+    /// straight into the gradient.
     /// </summary>
     public void ConvolutionBackwardParameters(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch)
     {
         var s = gradients.Shape;
-        Patches(unroll, s, x, scratch, x, batch, relu: false);
         int imagesPerChunk = Math.Max(1, ConvolutionKernels.ChunkRows / s.Positions);
         int chunks = (batch + imagesPerChunk - 1) / imagesPerChunk;
+        int parameters = (s.PatchSize + 1) * s.Filters;
         var operation = new Operation("conv backward parameters", s.PatchSize, s.Filters);
+        if (FusedSteps)
+        {
+            var sums = chunks == 1 ? gradients.Matrix.All : scratch;
+            LaunchImplicit(ConvolutionProduct.BackwardParameters, s.PatchSize + 1, s.Filters, chunks, Implicit(s, x, dy, sums, chunks * parameters, x, batch, relu: false, imagesPerChunk), operation);
+            if (chunks > 1)
+                SumChunks(scratch, 0, chunks, gradients.Matrix.All, parameters);
+            return;
+        }
+
+        Patches(unroll, s, x, scratch, x, batch, relu: false);
         if (chunks == 1)
         {
             Multiply(MatMulProblem.BackwardParameters(batch * s.Positions, s.PatchSize, s.Filters), scratch, dy, gradients.Matrix.All, dy, operation);
             return;
         }
 
-        int parameters = (s.PatchSize + 1) * s.Filters, partialsStart = batch * s.Positions * s.PatchSize;
+        int partialsStart = batch * s.Positions * s.PatchSize;
         for (int chunk = 0; chunk < chunks; chunk++)
         {
             int first = chunk * imagesPerChunk, rows = Math.Min(imagesPerChunk, batch - first) * s.Positions;
@@ -265,18 +292,19 @@ public sealed class IlgpuBackend : ITrainingBackend
                 operation);
         }
 
-        var sums = new PartialSumArguments
-        {
-            Partials = View(scratch).SubView(partialsStart, chunks * parameters),
-            Sums = View(gradients.Matrix.All),
-            Chunks = chunks,
-        };
-        Launch(sumPartials, launch.For(parameters), sums, new Operation("conv backward parameters, chunks summed"));
+        SumChunks(scratch, partialsStart, chunks, gradients.Matrix.All, parameters);
     }
 
     public void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu)
     {
         var s = layer.Shape;
+        if (FusedSteps)
+        {
+            int inputs = batch * s.Height * s.Width;
+            LaunchImplicit(ConvolutionProduct.BackwardInput, inputs, s.Channels, 1, Implicit(s, dy, layer.Matrix.All, dx, inputs * s.Channels, activation, batch, relu, batch), new Operation("conv backward input", s.Filters, s.PatchSize));
+            return;
+        }
+
         Multiply(MatMulProblem.BackwardInput(batch * s.Positions, s.PatchSize, s.Filters, relu: false), dy, layer.Matrix.Weights, scratch, dy, new Operation("conv backward input patches", s.Filters, s.PatchSize));
         Patches(fold, s, dx, scratch, activation, batch, relu);
     }
@@ -354,6 +382,35 @@ public sealed class IlgpuBackend : ITrainingBackend
         var variant = VariantFor(problem);
         Launch(matMul[variant], launch.ForMatMul(variant, problem), new MatMulArguments(View(a), View(b), View(c), View(epilogueOperand), problem), operation);
     }
+
+    private void SumChunks(DeviceArray<float> scratch, int partialsStart, int chunks, DeviceArray<float> sums, int parameters)
+    {
+        var arguments = new PartialSumArguments
+        {
+            Partials = View(scratch).SubView(partialsStart, chunks * parameters),
+            Sums = View(sums),
+            Chunks = chunks,
+        };
+        Launch(sumPartials, launch.For(parameters), arguments, new Operation("conv backward parameters, chunks summed"));
+    }
+
+    /// <summary>One implicit product (M, N) over <paramref name="chunks"/> chunks.</summary>
+    private void LaunchImplicit(ConvolutionProduct product, int m, int n, int chunks, ConvolutionArguments arguments, Operation operation) =>
+        Launch(implicitConvolutions[(int)product], launch.ForImplicitConvolution(m, n, chunks), arguments, operation);
+
+    /// <summary>An implicit product's arguments; each view cut to what the product reads or writes.</summary>
+    private static ConvolutionArguments Implicit(
+        ConvolutionShape s, DeviceArray<float> maps, DeviceArray<float> operand, DeviceArray<float> output, int outputLength, DeviceArray<float> activation, int batch, bool relu, int imagesPerChunk) => new()
+        {
+            Maps = View(maps),
+            Operand = View(operand),
+            Output = View(output).SubView(0, outputLength),
+            Activation = View(activation),
+            Shape = s,
+            Batch = batch,
+            Relu = relu ? 1 : 0,
+            ImagesPerChunk = imagesPerChunk,
+        };
 
     /// <summary>
     /// Unrolls <paramref name="maps"/> into the scratch's first B·OH·OW·k·k·C floats (the products

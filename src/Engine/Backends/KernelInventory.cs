@@ -29,6 +29,7 @@ public sealed class KernelEntry
 
     public MatMulVariant? Variant { get; init; }
 
+    /// <summary>The form, panel or tiled, of a fused-step or implicit-convolution kernel.</summary>
     public FusedVariant? Fused { get; init; }
 
     /// <summary>
@@ -38,6 +39,14 @@ public sealed class KernelEntry
     public int SharedMemoryBytes => sharedMemoryBytes.Value;
 
     public override string ToString() => Name;
+}
+
+/// <summary>The three products of a convolution, in the order of <see cref="ImplicitConvolutionKernels"/>' methods.</summary>
+public enum ConvolutionProduct
+{
+    Forward,
+    BackwardInput,
+    BackwardParameters,
 }
 
 /// <summary>One launch of a training step: what it does, the kernel, the grid and the group size (recorded, <see cref="IlgpuBackend.Record"/>).</summary>
@@ -95,10 +104,21 @@ public static class KernelInventory
     private static readonly KernelEntry TailPerRow = Fused(nameof(FusedStepKernels.TailPerRow), FusedVariant.Panel);
     private static readonly KernelEntry GradientsPanel = Fused(nameof(FusedStepKernels.GradientsUpdatePanel), FusedVariant.Panel);
 
+    private static readonly KernelEntry[] ImplicitConvolutions =
+    [
+        Implicit(nameof(ImplicitConvolutionKernels.ForwardPanel), FusedVariant.Panel),
+        Implicit(nameof(ImplicitConvolutionKernels.BackwardInputPanel), FusedVariant.Panel),
+        Implicit(nameof(ImplicitConvolutionKernels.BackwardParametersPanel), FusedVariant.Panel),
+        Implicit(nameof(ImplicitConvolutionKernels.ForwardTiled), FusedVariant.Tiled),
+        Implicit(nameof(ImplicitConvolutionKernels.BackwardInputTiled), FusedVariant.Tiled),
+        Implicit(nameof(ImplicitConvolutionKernels.BackwardParametersTiled), FusedVariant.Tiled),
+    ];
+
     public static IReadOnlyList<KernelEntry> All { get; } =
     [
         Gather, .. MatMuls, SoftmaxForward, SoftmaxForwardBackward, .. Optimizers, Unroll, Fold, SumPartials, MaxPoolForward, MaxPoolBackward, Copy,
         HiddenForwardTiled, TailAlgorithmsSum, TailSharedMemorySum, GradientsTiled, HiddenForwardPanel, TailPerRow, GradientsPanel,
+        .. ImplicitConvolutions,
     ];
 
     public static KernelEntry MatMul(MatMulVariant variant) => MatMuls[(int)variant];
@@ -118,6 +138,10 @@ public static class KernelInventory
 
     /// <summary>Launch 3 of the fused step in <paramref name="variant"/>'s form.</summary>
     public static KernelEntry FusedGradients(FusedVariant variant) => variant == FusedVariant.Tiled ? GradientsTiled : GradientsPanel;
+
+    /// <summary>The implicit-GEMM kernel of <paramref name="product"/> in <paramref name="variant"/>'s form.</summary>
+    public static KernelEntry ImplicitConvolution(ConvolutionProduct product, FusedVariant variant) =>
+        ImplicitConvolutions[(variant == FusedVariant.Tiled ? 3 : 0) + (int)product];
 
     /// <summary>The group size <paramref name="planner"/> launches <paramref name="kernel"/> with.</summary>
     public static int GroupSize(KernelEntry kernel, LaunchPlanner planner) => kernel switch
@@ -182,6 +206,9 @@ public static class KernelInventory
 
         return new KernelEntry(name, info) { Fused = variant };
     }
+
+    private static KernelEntry Implicit(string method, FusedVariant variant) =>
+        new($"{nameof(ImplicitConvolutionKernels)}.{method}", Method(typeof(ImplicitConvolutionKernels), method)) { Fused = variant };
 
     private static KernelEntry Entry(Type type, string method) => new($"{type.Name}.{method}", Method(type, method));
 

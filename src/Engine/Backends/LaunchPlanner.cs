@@ -71,6 +71,20 @@ public sealed class LaunchPlanner
     /// </summary>
     public FusedVariant FusedVariant => fusedVariantOverride ?? (CpuLike || !fusedTilesFit ? FusedVariant.Panel : FusedVariant.Tiled);
 
+    /// <summary>
+    /// The implicit-GEMM convolutions' form: the fused step's, where the matrix-multiply tiles fit
+    /// too (they share their 32×32 blocks and shared memory).
+    /// </summary>
+    public FusedVariant ConvolutionVariant => FusedVariant == FusedVariant.Tiled && sharedTilesFit ? FusedVariant.Tiled : FusedVariant.Panel;
+
+    /// <summary>
+    /// An implicit convolution's product (M, N): 4×16 panels grid-striding on CPU-like devices;
+    /// one 256-thread group per 32×32 block, up to what stays resident, on GPUs.
+    /// </summary>
+    public KernelConfig ForImplicitConvolution(int m, int n, int chunks) => ConvolutionVariant == FusedVariant.Tiled
+        ? new KernelConfig(Math.Clamp(chunks * DivUp(m, MatMulKernels.SharedBlock) * DivUp(n, MatMulKernels.SharedBlock), 1, MaxResidentSharedGroups()), MatMulKernels.SharedGroupSize)
+        : For(chunks * DivUp(m, MatMulKernels.PanelRows) * DivUp(n, MatMulKernels.PanelCols));
+
     /// <summary>Whether this device can run the tiled fused kernels (256-thread groups with their shared memory).</summary>
     public bool FusedTilesFit => fusedTilesFit;
 

@@ -34,6 +34,12 @@ public sealed class KernelInformationTests
         { "PoolingKernels.MaxForward", 0 },
         { "PoolingKernels.MaxBackward", 0 },
         { "PoolingKernels.Copy", 0 },
+        { "ImplicitConvolutionKernels.ForwardPanel", 0 },
+        { "ImplicitConvolutionKernels.BackwardInputPanel", 0 },
+        { "ImplicitConvolutionKernels.BackwardParametersPanel", 0 },
+        { "ImplicitConvolutionKernels.ForwardTiled", 8192 },
+        { "ImplicitConvolutionKernels.BackwardInputTiled", 8192 },
+        { "ImplicitConvolutionKernels.BackwardParametersTiled", 8192 },
     };
 
     [Fact]

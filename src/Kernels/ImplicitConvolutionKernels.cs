@@ -1,0 +1,614 @@
+using System.Runtime.CompilerServices;
+using ILGPU;
+
+namespace MnistGpu.Kernels;
+
+/// <summary>
+/// One product of a convolution whose left operand is read as patches straight from the maps
+/// (<see cref="ImplicitConvolutionKernels"/>): no unrolled copy is written to global memory.
+/// </summary>
+public readonly struct ConvolutionArguments
+{
+    /// <summary>Forward and kernel gradient: x (B,H,W,C). Input gradient: dy (B,OH,OW,F).</summary>
+    public ArrayView<float> Maps { get; init; }
+
+    /// <summary>Forward and input gradient: the layer's parameters, kernels (k,k,C,F) then bias (F). Kernel gradient: dy (B,OH,OW,F).</summary>
+    public ArrayView<float> Operand { get; init; }
+
+    /// <summary>Forward: y (B,OH,OW,F). Input gradient: dx (B,H,W,C). Kernel gradient: (chunks, k·k·C+1, F), each chunk's sums with the bias's last.</summary>
+    public ArrayView<float> Output { get; init; }
+
+    /// <summary>Input gradient: the layer's input after the ReLU below (B,H,W,C), which masks dx when <see cref="Relu"/> is 1. Otherwise unread.</summary>
+    public ArrayView<float> Activation { get; init; }
+
+    public ConvolutionShape Shape { get; init; }
+
+    /// <summary>B: images.</summary>
+    public int Batch { get; init; }
+
+    /// <summary>Forward: 1 applies ReLU after the bias. Input gradient: 1 masks dx by <see cref="Activation"/> &gt; 0.</summary>
+    public int Relu { get; init; }
+
+    /// <summary>Kernel gradient: whole images per chunk of the sum over positions; each chunk sums into its own slice of <see cref="Output"/>.</summary>
+    public int ImagesPerChunk { get; init; }
+
+    /// <summary>
+    /// Unread: it makes the 4-byte fields an even number, so the struct has no trailing padding,
+    /// which strict OpenCL drivers (Mesa's) refuse in an argument (KernelArgumentLayoutTests).
+    /// </summary>
+    public int Reserved { get; init; }
+}
+
+/// <summary>
+/// A convolution's three products — forward (B·OH·OW, k·k·C)×(k·k·C, F), input gradient
+/// (B·H·W, k·k·F)×(k·k·F, C), kernel gradient (k·k·C+1, B·OH·OW)×(B·OH·OW, F) — with the patches
+/// computed where they are read instead of unrolled into global memory (implicit GEMM). Two forms,
+/// as for the dense products: panels of fat work items for devices whose threads are CPU cores,
+/// shared-memory tiles for GPUs. The panels sum every output's terms in exactly the order the
+/// unrolled composition does (<see cref="ConvolutionKernels.Unroll"/>, a product,
+/// <see cref="ConvolutionKernels.Fold"/>), so the two agree to the bit; the tiles sum the input
+/// gradient's terms in another order, so they agree to float rounding.
+/// </summary>
+public static class ImplicitConvolutionKernels
+{
+    private const int Rows = MatMulKernels.PanelRows;
+    private const int Cols = MatMulKernels.PanelCols;
+    private const int Block = MatMulKernels.SharedBlock;
+    private const int Depth = MatMulKernels.SharedDepth;
+    private const int GroupSize = MatMulKernels.SharedGroupSize;
+    private const int Side = MatMulKernels.SharedSide;
+
+    /// <summary>
+    /// The offset of a position outside the maps (padding). Not −1: ILGPU writes a negative
+    /// constant into OpenCL C as its unsigned value, which OpenCL compilers warn about.
+    /// </summary>
+    private const int Outside = int.MaxValue;
+
+    /// <summary>
+    /// x (B,H,W,C), kernels (k·k·C, F) → y (B·OH·OW, F) = patches·kernels + bias (ReLU). Each work
+    /// item computes 4 positions × 16 filters, walking (i, j) and then the channels, which lie
+    /// together in memory; where all four inputs are 0 (padding, MNIST's background, ReLU's zeros)
+    /// the step is skipped. Grid-stride over panels.
+    /// </summary>
+    public static void ForwardPanel(ConvolutionArguments a)
+    {
+        var s = a.Shape;
+        int rows = a.Batch * s.Positions, filters = s.Filters, k = s.KernelSize, channels = s.Channels;
+        int panels = DivUp(filters, Cols);
+        int items = DivUp(rows, Rows) * panels;
+        for (int item = GridStride.First, step = GridStride.Step; item < items; item += step)
+        {
+            int row0 = item / panels * Rows, col0 = item % panels * Cols;
+            var origin0 = PatchOrigin.Of(s, Math.Min(row0, rows - 1));
+            var origin1 = PatchOrigin.Of(s, Math.Min(row0 + 1, rows - 1));
+            var origin2 = PatchOrigin.Of(s, Math.Min(row0 + 2, rows - 1));
+            var origin3 = PatchOrigin.Of(s, Math.Min(row0 + 3, rows - 1));
+            var sums = default(Panel);
+            for (int i = 0; i < k; i++)
+            {
+                for (int j = 0; j < k; j++)
+                {
+                    int o0 = origin0.Offset(s, i, j), o1 = origin1.Offset(s, i, j), o2 = origin2.Offset(s, i, j), o3 = origin3.Offset(s, i, j);
+                    int weightRow = (i * k + j) * channels;
+                    for (int c = 0; c < channels; c++)
+                    {
+                        float a0 = o0 != Outside ? a.Maps[o0 + c] : 0f;
+                        float a1 = o1 != Outside ? a.Maps[o1 + c] : 0f;
+                        float a2 = o2 != Outside ? a.Maps[o2 + c] : 0f;
+                        float a3 = o3 != Outside ? a.Maps[o3 + c] : 0f;
+                        if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
+                            continue;
+                        sums.Add(a0, a1, a2, a3, a.Operand, (weightRow + c) * filters, 1, col0, filters);
+                    }
+                }
+            }
+
+            for (int r = 0; r < Rows; r++)
+            {
+                int row = row0 + r;
+                if (row >= rows)
+                    break;
+                for (int t = 0; t < Cols && col0 + t < filters; t++)
+                    a.Output[row * filters + col0 + t] = WithBias(a, sums.Get(r, t), col0 + t);
+            }
+        }
+    }
+
+    /// <summary>
+    /// dy (B,OH,OW,F), kernels (k,k,C,F) → dx (B,H,W,C) = Σ_{i,j} (Σ_f dy[b, h−i+pad, w−j+pad, f]·kernels[i,j,c,f]),
+    /// ⊙ [activation &gt; 0] when relu. Each work item computes 4 positions × 16 channels; each
+    /// (i, j)'s inner sum is finished before it is added, as the product-then-fold composition
+    /// adds them. Steps where all four dy are 0 (pooling's and ReLU's zeros) are skipped.
+    /// </summary>
+    public static void BackwardInputPanel(ConvolutionArguments a)
+    {
+        var s = a.Shape;
+        int rows = a.Batch * s.Height * s.Width, filters = s.Filters, k = s.KernelSize, channels = s.Channels;
+        int panels = DivUp(channels, Cols);
+        int items = DivUp(rows, Rows) * panels;
+        for (int item = GridStride.First, step = GridStride.Step; item < items; item += step)
+        {
+            int row0 = item / panels * Rows, col0 = item % panels * Cols;
+            var target0 = GradientTarget.Of(s, Math.Min(row0, rows - 1));
+            var target1 = GradientTarget.Of(s, Math.Min(row0 + 1, rows - 1));
+            var target2 = GradientTarget.Of(s, Math.Min(row0 + 2, rows - 1));
+            var target3 = GradientTarget.Of(s, Math.Min(row0 + 3, rows - 1));
+            var sums = default(Panel);
+            for (int i = 0; i < k; i++)
+            {
+                for (int j = 0; j < k; j++)
+                {
+                    int o0 = target0.Offset(s, i, j), o1 = target1.Offset(s, i, j), o2 = target2.Offset(s, i, j), o3 = target3.Offset(s, i, j);
+                    if (o0 == Outside && o1 == Outside && o2 == Outside && o3 == Outside)
+                        continue;
+                    int weightRow = (i * k + j) * channels;
+                    var inner = default(Panel);
+                    for (int f = 0; f < filters; f++)
+                    {
+                        float a0 = o0 != Outside ? a.Maps[o0 + f] : 0f;
+                        float a1 = o1 != Outside ? a.Maps[o1 + f] : 0f;
+                        float a2 = o2 != Outside ? a.Maps[o2 + f] : 0f;
+                        float a3 = o3 != Outside ? a.Maps[o3 + f] : 0f;
+                        if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
+                            continue;
+                        inner.Add(a0, a1, a2, a3, a.Operand, weightRow * filters + f, filters, col0, channels);
+                    }
+
+                    sums.AddPanel(inner);
+                }
+            }
+
+            for (int r = 0; r < Rows; r++)
+            {
+                int row = row0 + r;
+                if (row >= rows)
+                    break;
+                for (int t = 0; t < Cols && col0 + t < channels; t++)
+                {
+                    int index = row * channels + col0 + t;
+                    a.Output[index] = a.Relu != 0 && a.Activation[index] <= 0f ? 0f : sums.Get(r, t);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// x (B,H,W,C), dy (B,OH,OW,F) → per chunk of whole images, [dW; db] (k·k·C+1, F) = [patchesᵀ; 1ᵀ]·dy
+    /// over the chunk's positions in order. Each work item computes 4 rows (a kernel element
+    /// (i, j, c) each, or the bias's row of ones) × 16 filters; steps where all four patch values
+    /// are 0 are skipped. Grid-stride over (chunk, panel).
+    /// </summary>
+    public static void BackwardParametersPanel(ConvolutionArguments a)
+    {
+        var s = a.Shape;
+        int filters = s.Filters, parameterRows = s.PatchSize + 1;
+        int chunks = DivUp(a.Batch, a.ImagesPerChunk);
+        int panels = DivUp(filters, Cols);
+        int perChunk = DivUp(parameterRows, Rows) * panels;
+        for (int item = GridStride.First, step = GridStride.Step; item < chunks * perChunk; item += step)
+        {
+            int chunk = item / perChunk, within = item - chunk * perChunk;
+            int row0 = within / panels * Rows, col0 = within % panels * Cols;
+            var e0 = KernelElement.Of(s, row0);
+            var e1 = KernelElement.Of(s, row0 + 1);
+            var e2 = KernelElement.Of(s, row0 + 2);
+            var e3 = KernelElement.Of(s, row0 + 3);
+            int firstImage = chunk * a.ImagesPerChunk, lastImage = Math.Min(a.Batch, firstImage + a.ImagesPerChunk);
+            var sums = default(Panel);
+            if (e0.FirstOfFour(s, row0))
+            {
+                // Four channels of one (i, j), next to each other in x: one bounds check and one offset per position.
+                for (int image = firstImage; image < lastImage; image++)
+                {
+                    for (int oh = 0; oh < s.OutputHeight; oh++)
+                    {
+                        int h = oh + e0.RowOffset;
+                        if (h < 0 || h >= s.Height)
+                            continue;
+                        int mapRow = (image * s.Height + h) * s.Width, dyRow = (image * s.OutputHeight + oh) * s.OutputWidth;
+                        for (int ow = 0; ow < s.OutputWidth; ow++)
+                        {
+                            int w = ow + e0.ColumnOffset;
+                            if (w < 0 || w >= s.Width)
+                                continue;
+                            int o = (mapRow + w) * s.Channels + e0.Channel;
+                            float a0 = a.Maps[o], a1 = a.Maps[o + 1], a2 = a.Maps[o + 2], a3 = a.Maps[o + 3];
+                            if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
+                                continue;
+                            sums.Add(a0, a1, a2, a3, a.Operand, (dyRow + ow) * filters, 1, col0, filters);
+                        }
+                    }
+                }
+            }
+            else
+            {
+                for (int image = firstImage; image < lastImage; image++)
+                {
+                    for (int oh = 0; oh < s.OutputHeight; oh++)
+                    {
+                        for (int ow = 0; ow < s.OutputWidth; ow++)
+                        {
+                            float a0 = e0.Value(a.Maps, s, image, oh, ow), a1 = e1.Value(a.Maps, s, image, oh, ow);
+                            float a2 = e2.Value(a.Maps, s, image, oh, ow), a3 = e3.Value(a.Maps, s, image, oh, ow);
+                            if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
+                                continue;
+                            int position = (image * s.OutputHeight + oh) * s.OutputWidth + ow;
+                            sums.Add(a0, a1, a2, a3, a.Operand, position * filters, 1, col0, filters);
+                        }
+                    }
+                }
+            }
+
+            int chunkStart = chunk * parameterRows * filters;
+            for (int r = 0; r < Rows; r++)
+            {
+                int row = row0 + r;
+                if (row >= parameterRows)
+                    break;
+                for (int t = 0; t < Cols && col0 + t < filters; t++)
+                    a.Output[chunkStart + row * filters + col0 + t] = sums.Get(r, t);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The forward product as GPU tiles: a group of 16×16 threads computes a 32×32 block of y
+    /// (positions × filters), staging 32-deep slices of the patches — gathered from x as they are
+    /// loaded, consecutive threads on consecutive channels — and of the kernels in shared memory;
+    /// each thread keeps a 2×2 sub-tile. Needs a group of exactly <see cref="MatMulKernels.SharedGroupSize"/> threads.
+    /// </summary>
+    public static void ForwardTiled(ConvolutionArguments a)
+    {
+        var tileA = SharedMemory.Allocate1D<float>(Depth * Block);
+        var tileB = SharedMemory.Allocate1D<float>(Depth * Block);
+        var s = a.Shape;
+        int thread = Group.IdxX, tx = thread % Side, ty = thread / Side;
+        int m = a.Batch * s.Positions, n = s.Filters, depth = s.PatchSize;
+        int blockColumns = DivUp(n, Block), blocks = DivUp(m, Block) * blockColumns;
+        for (int block = Grid.IdxX; block < blocks; block += Grid.DimX)
+        {
+            int row0 = block / blockColumns * Block, col0 = block % blockColumns * Block;
+            var sums = default(SubTile);
+            for (int k0 = 0; k0 < depth; k0 += Depth)
+            {
+                for (int i = thread; i < Depth * Block; i += GroupSize)
+                {
+                    int r = i / Depth, kk = i % Depth;
+                    int row = row0 + r, k = k0 + kk;
+                    tileA[kk * Block + r] = row < m && k < depth ? PatchValue(a.Maps, s, row, k) : 0f;
+                    int col = i % Block, kb = i / Block;
+                    tileB[kb * Block + col] = col0 + col < n && k0 + kb < depth ? a.Operand[(k0 + kb) * n + col0 + col] : 0f;
+                }
+
+                Group.Barrier();
+                sums.Accumulate(tileA, tileB, tx, ty);
+                Group.Barrier();
+            }
+
+            for (int q = 0; q < 4; q++)
+                StoreForward(a, m, row0 + ty + q / 2 * Side, col0 + tx + q % 2 * Side, sums[q]);
+        }
+    }
+
+    /// <summary>
+    /// The input gradient as GPU tiles: dx (B·H·W, C) = dy-patches (B·H·W, k·k·F) · kernels
+    /// rearranged (k·k·F, C), ⊙ [activation &gt; 0] when relu; one sum over (i, j, f), so it agrees
+    /// with the composition to float rounding. Needs a group of exactly <see cref="MatMulKernels.SharedGroupSize"/> threads.
+    /// </summary>
+    public static void BackwardInputTiled(ConvolutionArguments a)
+    {
+        var tileA = SharedMemory.Allocate1D<float>(Depth * Block);
+        var tileB = SharedMemory.Allocate1D<float>(Depth * Block);
+        var s = a.Shape;
+        int thread = Group.IdxX, tx = thread % Side, ty = thread / Side;
+        int m = a.Batch * s.Height * s.Width, n = s.Channels, depth = s.KernelSize * s.KernelSize * s.Filters;
+        int blockColumns = DivUp(n, Block), blocks = DivUp(m, Block) * blockColumns;
+        for (int block = Grid.IdxX; block < blocks; block += Grid.DimX)
+        {
+            int row0 = block / blockColumns * Block, col0 = block % blockColumns * Block;
+            var sums = default(SubTile);
+            for (int k0 = 0; k0 < depth; k0 += Depth)
+            {
+                for (int i = thread; i < Depth * Block; i += GroupSize)
+                {
+                    int r = i / Depth, kk = i % Depth;
+                    int row = row0 + r, k = k0 + kk;
+                    tileA[kk * Block + r] = row < m && k < depth ? GradientPatchValue(a.Maps, s, row, k) : 0f;
+                    int col = i / Depth, kb = i % Depth;
+                    tileB[kb * Block + col] = col0 + col < n && k0 + kb < depth ? RearrangedKernel(a.Operand, s, k0 + kb, col0 + col) : 0f;
+                }
+
+                Group.Barrier();
+                sums.Accumulate(tileA, tileB, tx, ty);
+                Group.Barrier();
+            }
+
+            for (int q = 0; q < 4; q++)
+                StoreInputGradient(a, m, row0 + ty + q / 2 * Side, col0 + tx + q % 2 * Side, sums[q]);
+        }
+    }
+
+    /// <summary>
+    /// The kernel gradient as GPU tiles: per chunk of whole images, a 32×32 block of
+    /// [dW; db] (k·k·C+1, F) summed over the chunk's positions in 32-deep slices, the patches
+    /// gathered from x as they are loaded. Grid-stride over (chunk, block); each block's sum has
+    /// one owner, so reruns give the same bits. Needs a group of exactly <see cref="MatMulKernels.SharedGroupSize"/> threads.
+    /// </summary>
+    public static void BackwardParametersTiled(ConvolutionArguments a)
+    {
+        var tileA = SharedMemory.Allocate1D<float>(Depth * Block);
+        var tileB = SharedMemory.Allocate1D<float>(Depth * Block);
+        var s = a.Shape;
+        int thread = Group.IdxX, tx = thread % Side, ty = thread / Side;
+        int m = s.PatchSize + 1, n = s.Filters;
+        int chunks = DivUp(a.Batch, a.ImagesPerChunk);
+        int blockColumns = DivUp(n, Block), perChunk = DivUp(m, Block) * blockColumns;
+        for (int block = Grid.IdxX; block < chunks * perChunk; block += Grid.DimX)
+        {
+            int chunk = block / perChunk, within = block - chunk * perChunk;
+            int row0 = within / blockColumns * Block, col0 = within % blockColumns * Block;
+            int firstPosition = chunk * a.ImagesPerChunk * s.Positions;
+            int depth = (Math.Min(a.Batch, (chunk + 1) * a.ImagesPerChunk) - chunk * a.ImagesPerChunk) * s.Positions;
+            var sums = default(SubTile);
+            for (int k0 = 0; k0 < depth; k0 += Depth)
+            {
+                for (int i = thread; i < Depth * Block; i += GroupSize)
+                {
+                    int r = i % Block, kp = i / Block;
+                    int row = row0 + r, k = k0 + kp;
+                    tileA[kp * Block + r] = row < m && k < depth
+                        ? (row == s.PatchSize ? 1f : PatchValue(a.Maps, s, firstPosition + k, row))
+                        : 0f;
+                    int col = i % Block, kb = i / Block;
+                    tileB[kb * Block + col] = col0 + col < n && k0 + kb < depth ? a.Operand[(firstPosition + k0 + kb) * n + col0 + col] : 0f;
+                }
+
+                Group.Barrier();
+                sums.Accumulate(tileA, tileB, tx, ty);
+                Group.Barrier();
+            }
+
+            int chunkStart = chunk * m * n;
+            for (int q = 0; q < 4; q++)
+                StoreParameterGradient(a, chunkStart, m, n, row0 + ty + q / 2 * Side, col0 + tx + q % 2 * Side, sums[q]);
+        }
+    }
+
+    /// <summary>patches[row, column] of x: row (b, oh, ow), column (i, j, c); 0 in the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float PatchValue(ArrayView<float> maps, ConvolutionShape s, int row, int column)
+    {
+        int image = row / s.Positions, position = row - image * s.Positions;
+        int oh = position / s.OutputWidth, ow = position - oh * s.OutputWidth;
+        int rowLength = s.KernelSize * s.Channels;
+        int i = column / rowLength, rest = column - i * rowLength;
+        int j = rest / s.Channels, c = rest - j * s.Channels;
+        int h = oh + i - s.Padding, w = ow + j - s.Padding;
+        return h >= 0 && h < s.Height && w >= 0 && w < s.Width ? maps[((image * s.Height + h) * s.Width + w) * s.Channels + c] : 0f;
+    }
+
+    /// <summary>The input gradient's left operand: row (b, h, w), column (i, j, f) → dy[b, h−i+pad, w−j+pad, f]; 0 outside.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float GradientPatchValue(ArrayView<float> dy, ConvolutionShape s, int row, int column)
+    {
+        int image = row / (s.Height * s.Width), position = row - image * s.Height * s.Width;
+        int h = position / s.Width, w = position - h * s.Width;
+        int rowLength = s.KernelSize * s.Filters;
+        int i = column / rowLength, rest = column - i * rowLength;
+        int j = rest / s.Filters, f = rest - j * s.Filters;
+        int oh = h - i + s.Padding, ow = w - j + s.Padding;
+        return oh >= 0 && oh < s.OutputHeight && ow >= 0 && ow < s.OutputWidth
+            ? dy[((image * s.OutputHeight + oh) * s.OutputWidth + ow) * s.Filters + f]
+            : 0f;
+    }
+
+    /// <summary>The input gradient's right operand: row (i, j, f), column c → kernels[i, j, c, f].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float RearrangedKernel(ArrayView<float> kernels, ConvolutionShape s, int row, int c)
+    {
+        int ij = row / s.Filters, f = row - ij * s.Filters;
+        return kernels[(ij * s.Channels + c) * s.Filters + f];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float WithBias(ConvolutionArguments a, float sum, int filter)
+    {
+        float value = sum + a.Operand[a.Shape.PatchSize * a.Shape.Filters + filter];
+        return a.Relu != 0 ? Math.Max(value, 0f) : value;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreForward(ConvolutionArguments a, int rows, int row, int col, float sum)
+    {
+        if (row < rows && col < a.Shape.Filters)
+            a.Output[row * a.Shape.Filters + col] = WithBias(a, sum, col);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreInputGradient(ConvolutionArguments a, int rows, int row, int col, float sum)
+    {
+        if (row >= rows || col >= a.Shape.Channels)
+            return;
+        int index = row * a.Shape.Channels + col;
+        a.Output[index] = a.Relu != 0 && a.Activation[index] <= 0f ? 0f : sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreParameterGradient(ConvolutionArguments a, int chunkStart, int rows, int columns, int row, int col, float sum)
+    {
+        if (row < rows && col < columns)
+            a.Output[chunkStart + row * columns + col] = sum;
+    }
+
+    private static int DivUp(int value, int divisor) => (value + divisor - 1) / divisor;
+
+    /// <summary>Where one output position's patch starts in x: its image and top-left corner, padding included.</summary>
+    private readonly struct PatchOrigin
+    {
+        private readonly int image, top, left;
+
+        private PatchOrigin(int image, int top, int left)
+        {
+            this.image = image;
+            this.top = top;
+            this.left = left;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static PatchOrigin Of(ConvolutionShape s, int row)
+        {
+            int image = row / s.Positions, position = row - image * s.Positions;
+            int oh = position / s.OutputWidth;
+            return new PatchOrigin(image, oh - s.Padding, position - oh * s.OutputWidth - s.Padding);
+        }
+
+        /// <summary>Offset of x[image, top+i, left+j, 0], or <see cref="Outside"/> in the padding.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Offset(ConvolutionShape s, int i, int j)
+        {
+            int h = top + i, w = left + j;
+            return h >= 0 && h < s.Height && w >= 0 && w < s.Width ? ((image * s.Height + h) * s.Width + w) * s.Channels : Outside;
+        }
+    }
+
+    /// <summary>One input position (b, h, w) whose gradient gathers from dy at (h−i+pad, w−j+pad).</summary>
+    private readonly struct GradientTarget
+    {
+        private readonly int image, h, w;
+
+        private GradientTarget(int image, int h, int w)
+        {
+            this.image = image;
+            this.h = h;
+            this.w = w;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static GradientTarget Of(ConvolutionShape s, int row)
+        {
+            int image = row / (s.Height * s.Width), position = row - image * s.Height * s.Width;
+            int h = position / s.Width;
+            return new GradientTarget(image, h, position - h * s.Width);
+        }
+
+        /// <summary>Offset of dy[image, h−i+pad, w−j+pad, 0], or <see cref="Outside"/> outside the output.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Offset(ConvolutionShape s, int i, int j)
+        {
+            int oh = h - i + s.Padding, ow = w - j + s.Padding;
+            return oh >= 0 && oh < s.OutputHeight && ow >= 0 && ow < s.OutputWidth ? ((image * s.OutputHeight + oh) * s.OutputWidth + ow) * s.Filters : Outside;
+        }
+    }
+
+    /// <summary>One row of the kernel gradient: a kernel element (i, j, c), or the bias's row of ones at and past k·k·C.</summary>
+    private readonly struct KernelElement
+    {
+        private readonly int isOne;
+
+        private KernelElement(int rowOffset, int columnOffset, int channel, int isOne)
+        {
+            RowOffset = rowOffset;
+            ColumnOffset = columnOffset;
+            Channel = channel;
+            this.isOne = isOne;
+        }
+
+        /// <summary>i − pad: the row of x this element reads, less the output's row.</summary>
+        public int RowOffset { get; }
+
+        /// <summary>j − pad.</summary>
+        public int ColumnOffset { get; }
+
+        public int Channel { get; }
+
+        /// <summary>Whether this element, row <paramref name="row"/>, and the three after it are channels c‥c+3 of one (i, j).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool FirstOfFour(ConvolutionShape s, int row) => isOne == 0 && row + 3 < s.PatchSize && Channel + 3 < s.Channels;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static KernelElement Of(ConvolutionShape s, int row)
+        {
+            if (row >= s.PatchSize)
+                return new KernelElement(0, 0, 0, 1);
+            int rowLength = s.KernelSize * s.Channels;
+            int i = row / rowLength, rest = row - i * rowLength;
+            int j = rest / s.Channels;
+            return new KernelElement(i - s.Padding, j - s.Padding, rest - j * s.Channels, 0);
+        }
+
+        /// <summary>patches[(image, oh, ow), this element] of x, or 1 for the bias's row.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Value(ArrayView<float> maps, ConvolutionShape s, int image, int oh, int ow)
+        {
+            if (isOne != 0)
+                return 1f;
+            int h = oh + RowOffset, w = ow + ColumnOffset;
+            return h >= 0 && h < s.Height && w >= 0 && w < s.Width ? maps[((image * s.Height + h) * s.Width + w) * s.Channels + Channel] : 0f;
+        }
+    }
+
+    /// <summary>A 4×16 block of sums held in registers: a panel work item's output.</summary>
+    private struct Panel
+    {
+        private Float4 r00, r01, r02, r03, r10, r11, r12, r13, r20, r21, r22, r23, r30, r31, r32, r33;
+
+        /// <summary>
+        /// Row r += a_r · b, b the 16 values at <paramref name="start"/> + (col0 + t)·<paramref name="stride"/>,
+        /// t = 0‥15, columns past <paramref name="columns"/> re-reading the last (never stored).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Add(float a0, float a1, float a2, float a3, ArrayView<float> b, int start, int stride, int col0, int columns)
+        {
+            var v0 = Load(b, start, stride, col0, columns);
+            var v1 = Load(b, start, stride, col0 + 4, columns);
+            var v2 = Load(b, start, stride, col0 + 8, columns);
+            var v3 = Load(b, start, stride, col0 + 12, columns);
+            r00.AddScaled(a0, v0); r01.AddScaled(a0, v1); r02.AddScaled(a0, v2); r03.AddScaled(a0, v3);
+            r10.AddScaled(a1, v0); r11.AddScaled(a1, v1); r12.AddScaled(a1, v2); r13.AddScaled(a1, v3);
+            r20.AddScaled(a2, v0); r21.AddScaled(a2, v1); r22.AddScaled(a2, v2); r23.AddScaled(a2, v3);
+            r30.AddScaled(a3, v0); r31.AddScaled(a3, v1); r32.AddScaled(a3, v2); r33.AddScaled(a3, v3);
+        }
+
+        /// <summary>this += other, element by element.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void AddPanel(Panel other)
+        {
+            r00.Add(other.r00); r01.Add(other.r01); r02.Add(other.r02); r03.Add(other.r03);
+            r10.Add(other.r10); r11.Add(other.r11); r12.Add(other.r12); r13.Add(other.r13);
+            r20.Add(other.r20); r21.Add(other.r21); r22.Add(other.r22); r23.Add(other.r23);
+            r30.Add(other.r30); r31.Add(other.r31); r32.Add(other.r32); r33.Add(other.r33);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly float Get(int row, int column)
+        {
+            var quarter = (row * 4 + column / 4) switch
+            {
+                0 => r00,
+                1 => r01,
+                2 => r02,
+                3 => r03,
+                4 => r10,
+                5 => r11,
+                6 => r12,
+                7 => r13,
+                8 => r20,
+                9 => r21,
+                10 => r22,
+                11 => r23,
+                12 => r30,
+                13 => r31,
+                14 => r32,
+                _ => r33,
+            };
+            return quarter[column % 4];
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Float4 Load(ArrayView<float> b, int start, int stride, int col, int columns) => new(
+            b[start + Math.Min(col, columns - 1) * stride],
+            b[start + Math.Min(col + 1, columns - 1) * stride],
+            b[start + Math.Min(col + 2, columns - 1) * stride],
+            b[start + Math.Min(col + 3, columns - 1) * stride]);
+    }
+}
