@@ -29,8 +29,28 @@ public readonly struct ConvolutionArguments
     /// <summary>Forward: 1 applies ReLU after the bias. Input gradient: 1 masks dx by <see cref="Activation"/> &gt; 0.</summary>
     public int Relu { get; init; }
 
+    /// <summary>Forward with pooling: (B,OH/2,OW/2,F), each 2×2 window's maximum after the ReLU.</summary>
+    public ArrayView<float> Pooled { get; init; }
+
+    /// <summary>
+    /// A pooled convolution's output (B,OH,OW,F) with only each window's first maximum kept, 0 at
+    /// the other three: the forward with pooling writes it; the input gradient through a pooling
+    /// reads the one of the layer below, to send each gradient to its window's maximum.
+    /// </summary>
+    public ArrayView<float> PoolMask { get; init; }
+
     /// <summary>Kernel gradient: whole images per chunk of the sum over positions; each chunk sums into its own slice of <see cref="Output"/>.</summary>
     public int ImagesPerChunk { get; init; }
+
+    /// <summary>
+    /// The 2×2 max pooling's input height (0: none). Forward: the output's, which is pooled in the
+    /// epilogue. Input gradient: that of the maps below the pooling this layer's input came from;
+    /// dx is then that pooling's input gradient, (B,<see cref="PoolHeight"/>,<see cref="PoolWidth"/>,C).
+    /// </summary>
+    public int PoolHeight { get; init; }
+
+    /// <summary>The 2×2 max pooling's input width.</summary>
+    public int PoolWidth { get; init; }
 
     /// <summary>
     /// Unread: it makes the 4-byte fields an even number, so the struct has no trailing padding,
@@ -73,17 +93,18 @@ public static class ImplicitConvolutionKernels
     public static void ForwardPanel(ConvolutionArguments a)
     {
         var s = a.Shape;
-        int rows = a.Batch * s.Positions, filters = s.Filters, k = s.KernelSize, channels = s.Channels;
+        int rows = ForwardRows(a), filters = s.Filters, k = s.KernelSize, channels = s.Channels;
         int panels = DivUp(filters, Cols);
         int items = DivUp(rows, Rows) * panels;
         for (int item = GridStride.First, step = GridStride.Step; item < items; item += step)
         {
             int row0 = item / panels * Rows, col0 = item % panels * Cols;
-            var origin0 = PatchOrigin.Of(s, Math.Min(row0, rows - 1));
-            var origin1 = PatchOrigin.Of(s, Math.Min(row0 + 1, rows - 1));
-            var origin2 = PatchOrigin.Of(s, Math.Min(row0 + 2, rows - 1));
-            var origin3 = PatchOrigin.Of(s, Math.Min(row0 + 3, rows - 1));
+            var origin0 = PatchOrigin.Of(s, OutputPosition(a, Math.Min(row0, rows - 1)));
+            var origin1 = PatchOrigin.Of(s, OutputPosition(a, Math.Min(row0 + 1, rows - 1)));
+            var origin2 = PatchOrigin.Of(s, OutputPosition(a, Math.Min(row0 + 2, rows - 1)));
+            var origin3 = PatchOrigin.Of(s, OutputPosition(a, Math.Min(row0 + 3, rows - 1)));
             var sums = default(Panel);
+            var columns = new PanelColumns(col0, filters, 1);
             for (int i = 0; i < k; i++)
             {
                 for (int j = 0; j < k; j++)
@@ -98,9 +119,17 @@ public static class ImplicitConvolutionKernels
                         float a3 = o3 != Outside ? a.Maps[o3 + c] : 0f;
                         if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
                             continue;
-                        sums.Add(a0, a1, a2, a3, a.Operand, (weightRow + c) * filters, 1, col0, filters);
+                        sums.Add(a0, a1, a2, a3, a.Operand, (weightRow + c) * filters, columns);
                     }
                 }
+            }
+
+            if (a.PoolHeight > 0)
+            {
+                // The panel's four rows are one pooling window.
+                for (int t = 0; t < Cols && col0 + t < filters; t++)
+                    StorePooled(a, row0 / 4, col0 + t, WithBias(a, sums.Get(0, t), col0 + t), WithBias(a, sums.Get(1, t), col0 + t), WithBias(a, sums.Get(2, t), col0 + t), WithBias(a, sums.Get(3, t), col0 + t));
+                continue;
             }
 
             for (int r = 0; r < Rows; r++)
@@ -134,6 +163,7 @@ public static class ImplicitConvolutionKernels
             var target2 = GradientTarget.Of(s, Math.Min(row0 + 2, rows - 1));
             var target3 = GradientTarget.Of(s, Math.Min(row0 + 3, rows - 1));
             var sums = default(Panel);
+            var columns = new PanelColumns(col0, channels, filters);
             for (int i = 0; i < k; i++)
             {
                 for (int j = 0; j < k; j++)
@@ -151,7 +181,7 @@ public static class ImplicitConvolutionKernels
                         float a3 = o3 != Outside ? a.Maps[o3 + f] : 0f;
                         if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
                             continue;
-                        inner.Add(a0, a1, a2, a3, a.Operand, weightRow * filters + f, filters, col0, channels);
+                        inner.Add(a0, a1, a2, a3, a.Operand, weightRow * filters + f, columns);
                     }
 
                     sums.AddPanel(inner);
@@ -164,10 +194,7 @@ public static class ImplicitConvolutionKernels
                 if (row >= rows)
                     break;
                 for (int t = 0; t < Cols && col0 + t < channels; t++)
-                {
-                    int index = row * channels + col0 + t;
-                    a.Output[index] = a.Relu != 0 && a.Activation[index] <= 0f ? 0f : sums.Get(r, t);
-                }
+                    StoreInputGradient(a, rows, row, col0 + t, sums.Get(r, t));
             }
         }
     }
@@ -195,6 +222,7 @@ public static class ImplicitConvolutionKernels
             var e3 = KernelElement.Of(s, row0 + 3);
             int firstImage = chunk * a.ImagesPerChunk, lastImage = Math.Min(a.Batch, firstImage + a.ImagesPerChunk);
             var sums = default(Panel);
+            var columns = new PanelColumns(col0, filters, 1);
             if (e0.FirstOfFour(s, row0))
             {
                 // Four channels of one (i, j), next to each other in x: one bounds check and one offset per position.
@@ -215,7 +243,7 @@ public static class ImplicitConvolutionKernels
                             float a0 = a.Maps[o], a1 = a.Maps[o + 1], a2 = a.Maps[o + 2], a3 = a.Maps[o + 3];
                             if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
                                 continue;
-                            sums.Add(a0, a1, a2, a3, a.Operand, (dyRow + ow) * filters, 1, col0, filters);
+                            sums.Add(a0, a1, a2, a3, a.Operand, (dyRow + ow) * filters, columns);
                         }
                     }
                 }
@@ -233,7 +261,7 @@ public static class ImplicitConvolutionKernels
                             if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
                                 continue;
                             int position = (image * s.OutputHeight + oh) * s.OutputWidth + ow;
-                            sums.Add(a0, a1, a2, a3, a.Operand, position * filters, 1, col0, filters);
+                            sums.Add(a0, a1, a2, a3, a.Operand, position * filters, columns);
                         }
                     }
                 }
@@ -263,7 +291,7 @@ public static class ImplicitConvolutionKernels
         var tileB = SharedMemory.Allocate1D<float>(Depth * Block);
         var s = a.Shape;
         int thread = Group.IdxX, tx = thread % Side, ty = thread / Side;
-        int m = a.Batch * s.Positions, n = s.Filters, depth = s.PatchSize;
+        int m = ForwardRows(a), n = s.Filters, depth = s.PatchSize;
         int blockColumns = DivUp(n, Block), blocks = DivUp(m, Block) * blockColumns;
         for (int block = Grid.IdxX; block < blocks; block += Grid.DimX)
         {
@@ -275,7 +303,7 @@ public static class ImplicitConvolutionKernels
                 {
                     int r = i / Depth, kk = i % Depth;
                     int row = row0 + r, k = k0 + kk;
-                    tileA[kk * Block + r] = row < m && k < depth ? PatchValue(a.Maps, s, row, k) : 0f;
+                    tileA[kk * Block + r] = row < m && k < depth ? PatchValue(a.Maps, s, OutputPosition(a, row), k) : 0f;
                     int col = i % Block, kb = i / Block;
                     tileB[kb * Block + col] = col0 + col < n && k0 + kb < depth ? a.Operand[(k0 + kb) * n + col0 + col] : 0f;
                 }
@@ -285,8 +313,30 @@ public static class ImplicitConvolutionKernels
                 Group.Barrier();
             }
 
+            if (a.PoolHeight == 0)
+            {
+                for (int q = 0; q < 4; q++)
+                    StoreForward(a, m, row0 + ty + q / 2 * Side, col0 + tx + q % 2 * Side, sums[q]);
+                continue;
+            }
+
+            // Pooling: the block's 32 rows are 8 windows, each spread over four threads' sums, so
+            // the outputs meet in shared memory and each thread then pools one (window, column).
             for (int q = 0; q < 4; q++)
-                StoreForward(a, m, row0 + ty + q / 2 * Side, col0 + tx + q % 2 * Side, sums[q]);
+            {
+                int col = tx + q % 2 * Side;
+                tileA[(ty + q / 2 * Side) * Block + col] = col0 + col < n ? WithBias(a, sums[q], col0 + col) : 0f;
+            }
+
+            Group.Barrier();
+            int window = thread / Block, column = thread % Block;
+            if (row0 + window * 4 < m && col0 + column < n)
+            {
+                int first = window * 4 * Block + column;
+                StorePooled(a, row0 / 4 + window, col0 + column, tileA[first], tileA[first + Block], tileA[first + 2 * Block], tileA[first + 3 * Block]);
+            }
+
+            Group.Barrier();
         }
     }
 
@@ -424,13 +474,94 @@ public static class ImplicitConvolutionKernels
             a.Output[row * a.Shape.Filters + col] = WithBias(a, sum, col);
     }
 
+    /// <summary>
+    /// dx at input position <paramref name="row"/>, channel <paramref name="col"/>; through a
+    /// pooling, sent on to that window's maximum in the maps below (0 to the other three, and to a
+    /// dropped last row or column), as the pooling's backward would.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreInputGradient(ConvolutionArguments a, int rows, int row, int col, float sum)
     {
-        if (row >= rows || col >= a.Shape.Channels)
+        var s = a.Shape;
+        if (row >= rows || col >= s.Channels)
             return;
-        int index = row * a.Shape.Channels + col;
-        a.Output[index] = a.Relu != 0 && a.Activation[index] <= 0f ? 0f : sum;
+        int index = row * s.Channels + col;
+        float value = a.Relu != 0 && a.Activation[index] <= 0f ? 0f : sum;
+        if (a.PoolHeight == 0)
+        {
+            a.Output[index] = value;
+            return;
+        }
+
+        int image = row / (s.Height * s.Width), position = row - image * s.Height * s.Width;
+        int h = position / s.Width, w = position - h * s.Width;
+        int last = 2 * h + (h == s.Height - 1 ? a.PoolHeight - 2 * h : 2) - 1, lastColumn = 2 * w + (w == s.Width - 1 ? a.PoolWidth - 2 * w : 2) - 1;
+        for (int uh = 2 * h; uh <= last; uh++)
+        {
+            for (int uw = 2 * w; uw <= lastColumn; uw++)
+            {
+                int below = ((image * a.PoolHeight + uh) * a.PoolWidth + uw) * s.Channels + col;
+                a.Output[below] = uh < 2 * h + 2 && uw < 2 * w + 2 && a.PoolMask[below] > 0f ? value : 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// One pooling window's four outputs, in row-major order, after bias and ReLU: its first
+    /// maximum to <see cref="ConvolutionArguments.Pooled"/>, and the mask (that maximum kept, 0
+    /// at the other three) to <see cref="ConvolutionArguments.Output"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePooled(ConvolutionArguments a, int window, int filter, float v0, float v1, float v2, float v3)
+    {
+        int best = 0;
+        float maximum = v0;
+        if (v1 > maximum)
+        {
+            best = 1;
+            maximum = v1;
+        }
+
+        if (v2 > maximum)
+        {
+            best = 2;
+            maximum = v2;
+        }
+
+        if (v3 > maximum)
+        {
+            best = 3;
+            maximum = v3;
+        }
+
+        int filters = a.Shape.Filters;
+        a.Pooled[window * filters + filter] = maximum;
+        int first = OutputPosition(a, window * 4) * filters + filter, below = first + a.Shape.OutputWidth * filters;
+        a.Output[first] = best == 0 ? v0 : 0f;
+        a.Output[first + filters] = best == 1 ? v1 : 0f;
+        a.Output[below] = best == 2 ? v2 : 0f;
+        a.Output[below + filters] = best == 3 ? v3 : 0f;
+    }
+
+    /// <summary>The forward product's rows: every output position, or with pooling four per window (the dropped last row or column not computed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ForwardRows(ConvolutionArguments a) =>
+        a.PoolHeight > 0 ? a.Batch * (a.PoolHeight / 2) * (a.PoolWidth / 2) * 4 : a.Batch * a.Shape.Positions;
+
+    /// <summary>
+    /// The output position (b·OH + oh)·OW + ow of forward row <paramref name="row"/>: the row
+    /// itself, or with pooling row (b, py, px, q) of window (py, px)'s q-th position in row-major order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int OutputPosition(ConvolutionArguments a, int row)
+    {
+        if (a.PoolHeight == 0)
+            return row;
+        int pooledWidth = a.PoolWidth / 2, pooledHeight = a.PoolHeight / 2;
+        int window = row / 4, q = row - window * 4;
+        int image = window / (pooledHeight * pooledWidth), rest = window - image * pooledHeight * pooledWidth;
+        int py = rest / pooledWidth, px = rest - py * pooledWidth;
+        return (image * a.Shape.OutputHeight + 2 * py + q / 2) * a.Shape.OutputWidth + 2 * px + q % 2;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -552,17 +683,14 @@ public static class ImplicitConvolutionKernels
     {
         private Float4 r00, r01, r02, r03, r10, r11, r12, r13, r20, r21, r22, r23, r30, r31, r32, r33;
 
-        /// <summary>
-        /// Row r += a_r · b, b the 16 values at <paramref name="start"/> + (col0 + t)·<paramref name="stride"/>,
-        /// t = 0‥15, columns past <paramref name="columns"/> re-reading the last (never stored).
-        /// </summary>
+        /// <summary>Row r += a_r · b, b the 16 values at <paramref name="start"/> + each of <paramref name="columns"/>' offsets.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Add(float a0, float a1, float a2, float a3, ArrayView<float> b, int start, int stride, int col0, int columns)
+        public void Add(float a0, float a1, float a2, float a3, ArrayView<float> b, int start, PanelColumns columns)
         {
-            var v0 = Load(b, start, stride, col0, columns);
-            var v1 = Load(b, start, stride, col0 + 4, columns);
-            var v2 = Load(b, start, stride, col0 + 8, columns);
-            var v3 = Load(b, start, stride, col0 + 12, columns);
+            var v0 = new Float4(b[start + columns.O0], b[start + columns.O1], b[start + columns.O2], b[start + columns.O3]);
+            var v1 = new Float4(b[start + columns.O4], b[start + columns.O5], b[start + columns.O6], b[start + columns.O7]);
+            var v2 = new Float4(b[start + columns.O8], b[start + columns.O9], b[start + columns.O10], b[start + columns.O11]);
+            var v3 = new Float4(b[start + columns.O12], b[start + columns.O13], b[start + columns.O14], b[start + columns.O15]);
             r00.AddScaled(a0, v0); r01.AddScaled(a0, v1); r02.AddScaled(a0, v2); r03.AddScaled(a0, v3);
             r10.AddScaled(a1, v0); r11.AddScaled(a1, v1); r12.AddScaled(a1, v2); r13.AddScaled(a1, v3);
             r20.AddScaled(a2, v0); r21.AddScaled(a2, v1); r22.AddScaled(a2, v2); r23.AddScaled(a2, v3);
@@ -603,12 +731,35 @@ public static class ImplicitConvolutionKernels
             };
             return quarter[column % 4];
         }
+    }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Float4 Load(ArrayView<float> b, int start, int stride, int col, int columns) => new(
-            b[start + Math.Min(col, columns - 1) * stride],
-            b[start + Math.Min(col + 1, columns - 1) * stride],
-            b[start + Math.Min(col + 2, columns - 1) * stride],
-            b[start + Math.Min(col + 3, columns - 1) * stride]);
+    /// <summary>
+    /// The 16 columns a panel work item reads, col0‥col0+15, as offsets column·stride, those past
+    /// the last column re-reading it (their sums are never stored): computed once per work item.
+    /// </summary>
+    private readonly struct PanelColumns
+    {
+        public readonly int O0, O1, O2, O3, O4, O5, O6, O7, O8, O9, O10, O11, O12, O13, O14, O15;
+
+        public PanelColumns(int col0, int columns, int stride)
+        {
+            int last = columns - 1;
+            O0 = Math.Min(col0, last) * stride;
+            O1 = Math.Min(col0 + 1, last) * stride;
+            O2 = Math.Min(col0 + 2, last) * stride;
+            O3 = Math.Min(col0 + 3, last) * stride;
+            O4 = Math.Min(col0 + 4, last) * stride;
+            O5 = Math.Min(col0 + 5, last) * stride;
+            O6 = Math.Min(col0 + 6, last) * stride;
+            O7 = Math.Min(col0 + 7, last) * stride;
+            O8 = Math.Min(col0 + 8, last) * stride;
+            O9 = Math.Min(col0 + 9, last) * stride;
+            O10 = Math.Min(col0 + 10, last) * stride;
+            O11 = Math.Min(col0 + 11, last) * stride;
+            O12 = Math.Min(col0 + 12, last) * stride;
+            O13 = Math.Min(col0 + 13, last) * stride;
+            O14 = Math.Min(col0 + 14, last) * stride;
+            O15 = Math.Min(col0 + 15, last) * stride;
+        }
     }
 }

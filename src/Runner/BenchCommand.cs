@@ -111,6 +111,19 @@ internal static class BenchCommand
             Tables.Write(output, variants);
         }
 
+        foreach (var result in results.Where(r => r.ConvolutionForms.Count > 0))
+        {
+            var forms = result.ConvolutionForms.Select(c => c.Form).Distinct().ToList();
+            var convolutions = Tables.Create([$"convolution GFLOP/s per form on {result.Device}", "maps", .. forms, "kernels"]);
+            foreach (var product in result.ConvolutionForms.GroupBy(c => c.Key))
+            {
+                var cells = forms.Select(form => product.Single(c => c.Form == form)).ToList();
+                convolutions.AddRow([product.Key, cells[0].Shape, .. cells.Select(c => c.GigaflopsPerSecond.ToString("F1", CultureInfo.InvariantCulture)), string.Join(" | ", cells.Select(c => c.Kernel))]);
+            }
+
+            Tables.Write(output, convolutions);
+        }
+
         foreach (var result in results)
         {
             var breakdown = Tables.Create($"profiled epoch on {result.Device}", "calls", "time", "share", "GFLOP/s");

@@ -76,6 +76,7 @@ public sealed class BenchCommandTests
         Assert.Equal(["RegisterTiled", "SparseRowPanel"], variants.Select(v => v.GetProperty("kernel").GetString()).Distinct());
         Assert.Equal(6, variants.Count);
         Assert.Contains("GFLOP/s per variant on cpu:0", output);
+        Assert.Empty(device.GetProperty("convolutionForms").EnumerateArray());
         var operations = device.GetProperty("operations").EnumerateArray().ToList();
         var rmsProp = operations.Single(o => o.GetProperty("operation").GetString() == "rmsprop");
         Assert.Equal(5, rmsProp.GetProperty("calls").GetInt32());
@@ -84,8 +85,9 @@ public sealed class BenchCommandTests
     }
 
     /// <summary>
-    /// A convnet's step: each product one implicit launch (the unrolled composition: patches
-    /// unrolled or folded around each product, with --unfused), and its rates per layer in the profile.
+    /// A convnet's step: each product one implicit launch, a pooling run with the convolution below
+    /// it (the unrolled composition: patches unrolled or folded around each product, the pooling
+    /// separate, with --unfused), and its rates per layer in the profile.
     /// </summary>
     [Fact]
     public void A_convnet_bench_reports_launches_per_step_and_each_layers_gflops()
@@ -99,16 +101,25 @@ public sealed class BenchCommandTests
         Assert.Contains("peak resident memory", output);
         using var document = JsonDocument.Parse(File.ReadAllText(json));
         var device = Assert.Single(document.RootElement.GetProperty("devices").EnumerateArray().ToList());
-        // Forward 8: gather, conv1, pool, conv2, flatten, 2 dense, softmax. Backward 10: 2 dense x2;
-        // flatten; conv2 parameters and input; pool; conv1 parameters in 6 chunks of 24 images'
-        // 16,224 positions, one launch, then their sum. Then rmsprop.
-        Assert.Equal(19, device.GetProperty("launchesPerStep").GetInt32());
+        // Forward 7: gather, conv1 with its pooling, conv2, flatten, 2 dense, softmax. Backward 9:
+        // 2 dense x2; flatten; conv2 parameters, and its input gradient sent through the pooling;
+        // conv1 parameters in 6 chunks of 24 images' 16,224 positions, one launch, then their sum.
+        // Then rmsprop.
+        Assert.Equal(17, device.GetProperty("launchesPerStep").GetInt32());
         // Unfused, forward 10: each convolution unrolls its patches first. Backward 18: conv2
         // unroll + product, input product + fold; conv1 unroll + 6 products + their sum.
         Assert.Equal(0, CliRun.Run([.. arguments, "--unfused"]).Code);
         using (var unfused = JsonDocument.Parse(File.ReadAllText(json)))
             Assert.Equal(29, unfused.RootElement.GetProperty("devices")[0].GetProperty("launchesPerStep").GetInt32());
         Assert.Empty(device.GetProperty("matMul").EnumerateArray());
+        // Both convolutions' three products in both forms, each named by the kernels it launches.
+        var forms = device.GetProperty("convolutionForms").EnumerateArray().ToList();
+        Assert.Equal(12, forms.Count);
+        Assert.Equal(["conv1 forward", "conv1 input-gradient", "conv1 weight-gradient", "conv2 forward", "conv2 input-gradient", "conv2 weight-gradient"], forms.Select(f => f.GetProperty("key").GetString()).Distinct());
+        Assert.All(forms, f => Assert.True(f.GetProperty("gigaflopsPerSecond").GetDouble() > 0));
+        Assert.Equal("ImplicitConvolutionKernels.ForwardPanel", forms.Single(f => f.GetProperty("key").GetString() == "conv2 forward" && f.GetProperty("form").GetString() == "implicit").GetProperty("kernel").GetString());
+        Assert.Equal("ConvolutionKernels.Unroll + MatMulKernels.RegisterTiled", forms.Single(f => f.GetProperty("key").GetString() == "conv2 forward" && f.GetProperty("form").GetString() == "unrolled").GetProperty("kernel").GetString());
+        Assert.Contains("convolution GFLOP/s per form on cpu:0", output);
         Assert.True(device.GetProperty("peakWorkingSetBytes").GetInt64() > 0);
         var operations = device.GetProperty("operations").EnumerateArray().ToDictionary(o => o.GetProperty("operation").GetString()!);
         foreach (string conv in new[] { "conv3x3 forward 28x28x1->26x26x4 +ReLU", "conv3x3 backward parameters 28x28x1->26x26x4", "conv3x3 backward input 13x13x4->11x11x8" })

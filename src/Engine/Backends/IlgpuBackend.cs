@@ -309,6 +309,46 @@ public sealed class IlgpuBackend : ITrainingBackend
         Patches(fold, s, dx, scratch, activation, batch, relu);
     }
 
+    /// <summary>
+    /// For a step runner: a convolution with ReLU and the 2×2 max pooling after it in one launch.
+    /// pooled (B,OH/2,OW/2,F) gets each window's maximum; <paramref name="mask"/> (B,OH,OW,F), the
+    /// convolution's output array, that maximum at its position and 0 at the window's other three
+    /// (a dropped last row or column is left as it was): what
+    /// <see cref="ConvolutionBackwardInputThroughPool"/> and <see cref="MaxPoolBackward"/> (with its ReLU mask) need of it.
+    /// </summary>
+    internal void ConvolutionPoolForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> mask, DeviceArray<float> pooled, int batch)
+    {
+        var s = layer.Shape;
+        int windows = batch * (s.OutputHeight / 2) * (s.OutputWidth / 2);
+        var arguments = Implicit(s, x, layer.Matrix.All, mask, batch * s.Positions * s.Filters, x, batch, relu: true, batch) with
+        {
+            Pooled = View(pooled).SubView(0, windows * s.Filters),
+            PoolHeight = s.OutputHeight,
+            PoolWidth = s.OutputWidth,
+        };
+        LaunchImplicit(ConvolutionProduct.Forward, windows * 4, s.Filters, 1, arguments, new Operation("conv forward + maxpool", s.PatchSize, s.Filters));
+    }
+
+    /// <summary>
+    /// For a step runner: a convolution's input gradient, its input the output of a 2×2 max
+    /// pooling, sent on through that pooling in the same launch: dx (B,H,W,C) of the maps below
+    /// the pooling (<paramref name="below"/>), each window's gradient at its maximum as
+    /// <paramref name="mask"/> (<see cref="ConvolutionPoolForward"/>'s) marks it, 0 elsewhere.
+    /// <paramref name="relu"/> masks by <paramref name="activation"/>, the pooling's output.
+    /// </summary>
+    internal void ConvolutionBackwardInputThroughPool(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, MapShape below, DeviceArray<float> mask, DeviceArray<float> dx, int batch, bool relu)
+    {
+        var s = layer.Shape;
+        int inputs = batch * s.Height * s.Width, belowLength = batch * below.Size;
+        var arguments = Implicit(s, dy, layer.Matrix.All, dx, belowLength, activation, batch, relu, batch) with
+        {
+            PoolMask = View(mask).SubView(0, belowLength),
+            PoolHeight = below.Height,
+            PoolWidth = below.Width,
+        };
+        LaunchImplicit(ConvolutionProduct.BackwardInput, inputs, s.Channels, 1, arguments, new Operation("conv backward input + maxpool backward", s.Filters, s.PatchSize));
+    }
+
     public void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch) =>
         Launch(maxPoolForward, launch.For(batch * PooledSize(input)), Pooling(input, x, y, x, batch, relu: false), new Operation("maxpool forward"));
 
@@ -398,7 +438,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     private void LaunchImplicit(ConvolutionProduct product, int m, int n, int chunks, ConvolutionArguments arguments, Operation operation) =>
         Launch(implicitConvolutions[(int)product], launch.ForImplicitConvolution(m, n, chunks), arguments, operation);
 
-    /// <summary>An implicit product's arguments; each view cut to what the product reads or writes.</summary>
+    /// <summary>An implicit product's arguments, without pooling; each view cut to what the product reads or writes, and any view where one is unread.</summary>
     private static ConvolutionArguments Implicit(
         ConvolutionShape s, DeviceArray<float> maps, DeviceArray<float> operand, DeviceArray<float> output, int outputLength, DeviceArray<float> activation, int batch, bool relu, int imagesPerChunk) => new()
         {
@@ -406,6 +446,8 @@ public sealed class IlgpuBackend : ITrainingBackend
             Operand = View(operand),
             Output = View(output).SubView(0, outputLength),
             Activation = View(activation),
+            Pooled = View(maps),
+            PoolMask = View(maps),
             Shape = s,
             Batch = batch,
             Relu = relu ? 1 : 0,

@@ -32,6 +32,7 @@ public sealed record DeviceBenchmark(
     double SamplesPerSecond,
     IReadOnlyList<MatMulRate> MatMul,
     IReadOnlyList<MatMulRate> MatMulVariants,
+    IReadOnlyList<MatMulRate> ConvolutionForms,
     IReadOnlyList<OperationTime> Operations,
     long ManagedBytesPerEpoch,
     bool FusedSteps,
@@ -84,6 +85,7 @@ public static class Benchmark
             data.Train.Count / median,
             planned,
             variants.ConvertAll(r => r.Rate),
+            ConvolutionRates(backend, shape, settings.BatchSize),
             ProfileOneEpoch(backend, data.Train, settings),
             (long)Median((watcher.Allocated.Count > 1 ? watcher.Allocated.Skip(1) : watcher.Allocated).Select(b => (double)b)),
             fused,
@@ -148,7 +150,67 @@ public static class Benchmark
 
     private static MatMulRate Rate(ITrainingBackend backend, string key, string form, string shape, MatMulProblem problem, Action run)
     {
-        string kernel = backend.MatMulImplementation(problem);
+        double seconds = SecondsPerRun(backend, run);
+        return new MatMulRate(key, form, shape, backend.MatMulImplementation(problem), seconds * 1e3, problem.Flops / seconds / 1e9);
+    }
+
+    /// <summary>
+    /// Each convolution's three products at the training batch, timed alone in every form the
+    /// device runs: on ILGPU devices the implicit products (what fused steps run) and the unrolled
+    /// composition (<c>--unfused</c>), each named by the kernels it launches; elsewhere the
+    /// backend's one form. Key: "conv1 forward" and so on; Form: "implicit" or "unrolled".
+    /// </summary>
+    private static List<MatMulRate> ConvolutionRates(ITrainingBackend backend, NetworkShape shape, int batch)
+    {
+        var rates = new List<MatMulRate>();
+        var recorder = backend as IlgpuBackend ?? backend.FusionTarget as IlgpuBackend;
+        bool[] forms = recorder is null ? [backend.FusedSteps] : [true, false];
+        var random = new Random(1);
+        bool was = backend.FusedSteps;
+        try
+        {
+            foreach (var (layer, number) in shape.Layers.OfType<Conv2DLayerShape>().Select((layer, i) => (layer, i + 1)))
+            {
+                var s = layer.Geometry;
+                int inputs = batch * s.Height * s.Width * s.Channels, outputs = batch * s.Positions * s.Filters;
+                // The layer's views start at its offset in the network's flat arrays.
+                using var parameters = Filled(backend, (int)(layer.Offset + layer.ParameterCount), random);
+                var convolution = layer.Within(backend, parameters);
+                using var x = Filled(backend, inputs, random);
+                using var y = Filled(backend, outputs, random);
+                using var dx = backend.Allocate<float>(inputs);
+                using var scratch = backend.Allocate<float>((int)Math.Max(1, batch * layer.ScratchPerRow));
+                string size = $"{s.Height}x{s.Width}x{s.Channels}->{s.OutputHeight}x{s.OutputWidth}x{s.Filters}, batch {batch}";
+                double flops = 2.0 * batch * s.Positions * s.PatchSize * s.Filters;
+                var products = new (string Key, Action Run)[]
+                {
+                    ("forward", () => backend.ConvolutionForward(convolution, x, y, scratch, batch, relu: true)),
+                    ("input-gradient", () => backend.ConvolutionBackwardInput(convolution, y, x, dx, scratch, batch, relu: true)),
+                    ("weight-gradient", () => backend.ConvolutionBackwardParameters(convolution, x, y, scratch, batch)),
+                };
+                foreach (bool implicitForm in forms)
+                {
+                    backend.FusedSteps = implicitForm;
+                    foreach (var (key, run) in products)
+                    {
+                        string kernels = recorder is null ? backend.DeviceName : string.Join(" + ", recorder.Record(run).Select(l => l.Kernel.Name).Distinct());
+                        double seconds = SecondsPerRun(backend, run);
+                        rates.Add(new MatMulRate($"conv{number} {key}", implicitForm ? "implicit" : "unrolled", size, kernels, seconds * 1e3, flops / seconds / 1e9));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            backend.FusedSteps = was;
+        }
+
+        return rates;
+    }
+
+    /// <summary>One run of <paramref name="run"/> to warm up, then as many as fit in <see cref="MatMulBudget"/>: the mean seconds of one.</summary>
+    private static double SecondsPerRun(ITrainingBackend backend, Action run)
+    {
         run();
         backend.Synchronize();
         var clock = Stopwatch.StartNew();
@@ -160,8 +222,7 @@ public static class Benchmark
             reps++;
         }
         while (clock.Elapsed < MatMulBudget);
-        double seconds = clock.Elapsed.TotalSeconds / reps;
-        return new MatMulRate(key, form, shape, kernel, seconds * 1e3, problem.Flops / seconds / 1e9);
+        return clock.Elapsed.TotalSeconds / reps;
     }
 
     /// <summary>

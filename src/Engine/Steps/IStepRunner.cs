@@ -30,6 +30,7 @@ public static class StepRunners
     public static IStepRunner For(Network network) => network.Backend.FusionTarget switch
     {
         IlgpuBackend ilgpu when IlgpuFusedSteps.Covers(network.Shape) => new IlgpuFusedSteps(ilgpu, network),
+        IlgpuBackend ilgpu when IlgpuConvolutionSteps.Covers(network.Shape) => new IlgpuConvolutionSteps(ilgpu, network),
         HostBackend host when HostFusedSteps.Covers(network.Shape) => new HostFusedSteps(host, network),
         _ => ComposedSteps.Instance,
     };

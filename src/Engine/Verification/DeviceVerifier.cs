@@ -42,6 +42,13 @@ public sealed class DeviceVerifier : IDisposable
     /// <summary>A small convnet with both paddings and a linear convolution: what the training checks run beside the dense ones.</summary>
     private static readonly LayerSpec[] SmallConvnet = "conv3x3:8,maxpool,conv3x3:12:same:linear,conv3x3:16,maxpool,flatten,32".Split(',').Select(LayerSpec.Parse).ToArray();
 
+    /// <summary>
+    /// A convnet small enough for a simulator, on 7×7 digits: a pooling that drops a row and a
+    /// column and whose gradient the convolution above sends through, an even kernel's 'same', and a
+    /// pooling before a flatten.
+    /// </summary>
+    private static readonly LayerSpec[] TinyConvnet = "conv3x3:4,maxpool,conv2x2:5:same,maxpool,flatten,8".Split(',').Select(LayerSpec.Parse).ToArray();
+
     /// <summary>Every optimizer and form the engine runs, with Keras' defaults.</summary>
     private static readonly (string Name, OptimizerSettings Settings)[] Optimizers =
     [
@@ -95,6 +102,8 @@ public sealed class DeviceVerifier : IDisposable
         Check("fused step vs composition: an epoch of 2,000 digits, 784-64-32-10, adam", CheckKind.FusedStep, 2_000, v => v.FusedAgainstComposition(v.digits.Take(2_000), new TrainingSettings { Seed = 6, Layers = [64, 32], Optimizer = OptimizerSettings.Adam }, 1e-4)),
         Check("fused step vs composition: 4 steps of the Keras convnet, batch 64, rmsprop (3x64 + 8 digits)", CheckKind.FusedStep, 784, v => v.FusedAgainstComposition(v.digits.Take(200), new TrainingSettings { Seed = 4, Layers = TrainingSettings.Convnet.Layers, BatchSize = 64 }, v.ConvolutionFormTolerance), convolutional: true),
         Check($"fused step vs composition: 2 steps of 784-{NetworkShape.FormatLayers(SmallConvnet).Replace(',', '-')}-10, sgd momentum (128 + 72 digits)", CheckKind.FusedStep, 784, v => v.FusedAgainstComposition(v.digits.Take(200), new TrainingSettings { Seed = 4, Layers = SmallConvnet, Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f } }, v.ConvolutionFormTolerance), convolutional: true),
+        Check($"fused step vs composition: 2 steps of 49-{NetworkShape.FormatLayers(TinyConvnet).Replace(',', '-')}-10, batch 16, sgd momentum (7x7 digits)", CheckKind.FusedStep, 64, v => v.FusedAgainstComposition(Shrunk(v.digits.Take(32)), new TrainingSettings { Seed = 5, Layers = TinyConvnet, BatchSize = 16, Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f } }, v.ConvolutionFormTolerance), convolutional: true),
+        Check("fused evaluation vs composition: 1,000 digits, the Keras convnet", CheckKind.FusedStep, 1_000, v => v.FusedEvaluation(v.digits.Take(1_000), new TrainingSettings { Seed = 7, Layers = TrainingSettings.Convnet.Layers }), convolutional: true),
         Check("fused evaluation vs composition: 1,000 digits", CheckKind.FusedStep, 1_000, v => v.FusedEvaluation(v.digits.Take(1_000), new TrainingSettings { Seed = 7 })),
         Check("fused evaluation vs composition: 1,000 digits, 784-64-32-10", CheckKind.FusedStep, 1_000, v => v.FusedEvaluation(v.digits.Take(1_000), new TrainingSettings { Seed = 7, Layers = [64, 32] })),
     ];

@@ -18,6 +18,9 @@ public sealed class RecordedStepTests(OpenClFixture openCl)
 {
     private static readonly string[] Optimizers = ["rmsprop", "adam", "sgd", "sgd-nesterov"];
 
+    /// <summary>Poolings after convolutions, one under a convolution and one under a flatten.</summary>
+    private const string SmallConvnet = "conv3x3:4,maxpool,conv3x3:8,maxpool,flatten,16";
+
     public static TheoryData<string, string, string, bool> Cases
     {
         get
@@ -32,6 +35,8 @@ public sealed class RecordedStepTests(OpenClFixture openCl)
                 }
 
                 cases.Add(device, "64,32", "adam", false);
+                cases.Add(device, SmallConvnet, "rmsprop", true);
+                cases.Add(device, SmallConvnet, "rmsprop", false);
             }
 
             return cases;
@@ -56,6 +61,24 @@ public sealed class RecordedStepTests(OpenClFixture openCl)
         Assert.Equal(0, recorder.KernelLaunches);
     }
 
+    /// <summary>
+    /// A convnet's step recorded for a GPU: the tiled implicit products, each in 8 KiB of shared
+    /// memory, the first two convolutions with their poolings, no unrolling.
+    /// </summary>
+    [Fact]
+    public void A_convnet_step_recorded_for_a_gpu_profile_runs_the_tiled_implicit_products()
+    {
+        using var recorder = IlgpuBackend.Recorder(DeviceProfile.NvidiaH200, "H200 profile");
+        var launches = PlannedStep.Of(recorder, new NetworkShape(NetworkShape.Default.Inputs, TrainingSettings.Convnet.Layers, NetworkShape.Default.Classes), 64, OptimizerSettings.RmsProp);
+
+        var convolutions = launches.Where(l => l.Kernel.Name.StartsWith("ImplicitConvolutionKernels.", StringComparison.Ordinal)).ToList();
+        Assert.Equal(8, convolutions.Count);
+        Assert.All(convolutions, l => Assert.EndsWith("Tiled", l.Kernel.Name, StringComparison.Ordinal));
+        Assert.All(convolutions, l => Assert.Equal((8192, 256), (l.SharedMemoryBytes, l.GroupSize)));
+        Assert.Equal(2, launches.Count(l => l.Operation.StartsWith("conv forward + maxpool", StringComparison.Ordinal)));
+        Assert.Equal(20, launches.Count);
+    }
+
     [SkippableTheory]
     [MemberData(nameof(Cases))]
     public void A_recorded_step_lists_the_launches_a_step_issues(string device, string layers, string optimizer, bool fused)
@@ -73,7 +96,7 @@ public sealed class RecordedStepTests(OpenClFixture openCl)
         {
             var settings = new TrainingSettings
             {
-                Layers = [.. layers.Split(',').Select(width => (MnistGpu.Engine.Model.Layers.LayerSpec)int.Parse(width, System.Globalization.CultureInfo.InvariantCulture))],
+                Layers = [.. layers.Split(',').Select(MnistGpu.Engine.Model.Layers.LayerSpec.Parse)],
                 Optimizer = optimizer switch
                 {
                     "adam" => OptimizerSettings.Adam,
@@ -96,7 +119,9 @@ public sealed class RecordedStepTests(OpenClFixture openCl)
                 return;
             Assert.NotEmpty(recorded);
             Assert.Equal(recorded[^1].Kernel.Name, (backend as IlgpuBackend)!.LastKernelIssued);
-            Assert.Equal(fused && device != "host" ? "FusedStepKernels" : "GatherKernels", recorded[0].Kernel.Name.Split('.')[0]);
+            Assert.Equal(fused && !layers.StartsWith("conv", StringComparison.Ordinal) ? "FusedStepKernels" : "GatherKernels", recorded[0].Kernel.Name.Split('.')[0]);
+            if (layers.StartsWith("conv", StringComparison.Ordinal))
+                Assert.Equal(fused, recorded.Any(l => l.Kernel.Name.StartsWith("ImplicitConvolutionKernels.", StringComparison.Ordinal)));
         }
         finally
         {

@@ -1,0 +1,92 @@
+using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
+
+namespace MnistGpu.Engine.Steps;
+
+/// <summary>
+/// A network with convolutions on an ILGPU accelerator, each convolution with ReLU that a 2×2
+/// max pooling follows run with that pooling in one launch, and each pooling's backward sent
+/// through by the input gradient of the convolution above it
+/// (<see cref="IlgpuBackend.ConvolutionPoolForward"/>,
+/// <see cref="IlgpuBackend.ConvolutionBackwardInputThroughPool"/>): two launches fewer per pooling,
+/// and neither the convolution's full output nor its gradient read back by a pooling kernel.
+/// Every other layer runs as in the composition, the convolutions as implicit products. While
+/// the backend's <see cref="ITrainingBackend.FusedSteps"/> is off, the composition.
+/// </summary>
+internal sealed class IlgpuConvolutionSteps : FusedStepRunner
+{
+    private readonly IlgpuBackend device;
+    private readonly IReadOnlyList<LayerOnDevice> layers;
+    private readonly IReadOnlyList<Layer> shapes;
+
+    /// <summary>Per layer: a convolution with ReLU whose next layer is a pooling, run together.</summary>
+    private readonly bool[] pooledAbove;
+
+    public IlgpuConvolutionSteps(IlgpuBackend device, Network network)
+        : base(device, network)
+    {
+        this.device = device;
+        layers = Network.Layers;
+        shapes = Network.Shape.Layers;
+        pooledAbove = Enumerable.Range(0, shapes.Count).Select(i => PoolsAbove(shapes, i)).ToArray();
+    }
+
+    /// <summary>A network in which some convolution with ReLU is followed by a max pooling.</summary>
+    public static bool Covers(NetworkShape shape) => Enumerable.Range(0, shape.Layers.Count).Any(i => PoolsAbove(shape.Layers, i));
+
+    protected override void TrainFused(TrainingStep work, int start, int batch)
+    {
+        device.GatherBatch(work.Source, start, batch, Network.Input, Network.Labels);
+        Forward(batch);
+        device.SoftmaxCrossEntropyForwardBackward(Network.Logits, Network.Labels, batch, Network.Shape.Classes, Network.LogitGradients, new SampleOutputs(work.Losses, work.Predictions, start));
+        for (int i = layers.Count - 1; i >= 0; i--)
+        {
+            layers[i].BackwardParameters(device, Input(i), batch);
+            if (i == 0 || SentThrough(i))
+                continue;
+            if (SentThrough(i - 1) && layers[i] is Conv2DOnDevice convolution)
+            {
+                var pooling = (MaxPool2DLayerShape)shapes[i - 1];
+                device.ConvolutionBackwardInputThroughPool(convolution.Parameters, convolution.OutputGradient, layers[i - 1].Output, pooling.Maps, layers[i - 2].Output, layers[i - 2].OutputGradient, batch, shapes[i - 1].Relu);
+                continue;
+            }
+
+            layers[i].BackwardInput(device, layers[i - 1].Output, layers[i - 1].OutputGradient, batch, shapes[i - 1].Relu);
+        }
+
+        device.OptimizerUpdate(Network.Parameters, Network.Gradients, Network.OptimizerState, work.Update);
+    }
+
+    protected override void EvaluateFused(EvaluationPass work, int start, int batch)
+    {
+        int classes = Network.Shape.Classes;
+        device.GatherBatch(work.Source, start, batch, Network.Input, Network.Labels);
+        Forward(batch);
+        using var probabilities = device.Slice(work.Probabilities, start * classes, batch * classes);
+        device.SoftmaxCrossEntropyForward(Network.Logits, Network.Labels, batch, classes, probabilities, new SampleOutputs(work.Losses, work.Predictions, start));
+    }
+
+    private void Forward(int batch)
+    {
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (pooledAbove[i])
+            {
+                device.ConvolutionPoolForward(((Conv2DOnDevice)layers[i]).Parameters, Input(i), layers[i].Output, layers[i + 1].Output, batch);
+                i++;
+                continue;
+            }
+
+            layers[i].Forward(device, Input(i), batch, shapes[i].Relu);
+        }
+    }
+
+    /// <summary>Whether layer <paramref name="i"/> is a pooling run with the convolution below it whose backward the convolution above it runs.</summary>
+    private bool SentThrough(int i) => i >= 1 && pooledAbove[i - 1] && i + 1 < layers.Count && layers[i + 1] is Conv2DOnDevice;
+
+    private DeviceArray<float> Input(int layer) => layer == 0 ? Network.Input : layers[layer - 1].Output;
+
+    private static bool PoolsAbove(IReadOnlyList<Layer> shapes, int i) =>
+        shapes[i] is Conv2DLayerShape { Relu: true } && i + 1 < shapes.Count && shapes[i + 1] is MaxPool2DLayerShape;
+}
