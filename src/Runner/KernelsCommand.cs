@@ -66,6 +66,8 @@ internal static class KernelsCommand
             foreach (var launch in launches)
                 table.AddRow(launch.Operation, launch.Kernel.Name, Number(launch.Groups), Number(launch.GroupSize), $"{Number(launch.SharedMemoryBytes)} B");
             Tables.Write(output, table);
+            if (Engine.Steps.PlannedStep.Unfused(backend, shape, settings.BatchSize) is { } reason)
+                output.WriteLine(reason);
             return Cli.Ok;
         });
         return command;

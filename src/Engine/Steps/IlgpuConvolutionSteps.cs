@@ -1,6 +1,8 @@
+using System.Globalization;
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
+using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Steps;
 
@@ -30,6 +32,24 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
         layers = Network.Layers;
         shapes = Network.Shape.Layers;
         pooledAbove = Enumerable.Range(0, shapes.Count).Select(i => PoolsAbove(shapes, i)).ToArray();
+    }
+
+    /// <summary>
+    /// Why the optimizer is a launch of its own after the gradients, for <c>mnistgpu kernels</c>:
+    /// the update could run in a gradient launch's epilogue only where one group owns each
+    /// parameter's whole sum, and the largest convolution's kernel gradient sums over too many
+    /// positions for one work item (rusticl's long-sum fault, <see cref="ConvolutionKernels.ChunkRows"/>).
+    /// </summary>
+    public static string SeparateUpdateReason(NetworkShape shape, int batch)
+    {
+        var widest = shape.Layers.OfType<Conv2DLayerShape>().Select((layer, i) => (Layer: layer, Number: i + 1)).MaxBy(c => c.Layer.Geometry.Positions)!;
+        var s = widest.Layer.Geometry;
+        long positions = (long)batch * s.Positions;
+        int imagesPerChunk = Math.Max(1, ConvolutionKernels.ChunkRows / s.Positions);
+        int chunks = (batch + imagesPerChunk - 1) / imagesPerChunk;
+        return chunks > 1
+            ? string.Create(CultureInfo.InvariantCulture, $"The optimizer is its own launch: conv{widest.Number}'s {s.PatchSize * s.Filters:N0} weights each sum over {positions:N0} positions, in {chunks} chunks then their sum, so no group owns a parameter's whole reduction to update it in its epilogue.")
+            : string.Create(CultureInfo.InvariantCulture, $"The optimizer is its own launch: conv{widest.Number}'s {s.PatchSize * s.Filters:N0} weights each sum over {positions:N0} positions, spread over groups of positions and filters; updating in a gradient launch's epilogue is not written for convolutions yet.");
     }
 
     /// <summary>A network in which some convolution with ReLU is followed by a max pooling.</summary>

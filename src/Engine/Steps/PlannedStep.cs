@@ -11,6 +11,15 @@ namespace MnistGpu.Engine.Steps;
 public static class PlannedStep
 {
     /// <summary>
+    /// What a step of <paramref name="shape"/> at <paramref name="batch"/> rows leaves unfused on
+    /// ILGPU devices and why, for <c>mnistgpu kernels</c>; null where nothing needs saying.
+    /// </summary>
+    public static string? Unfused(ITrainingBackend backend, NetworkShape shape, int batch) =>
+        backend.FusedSteps && (backend as IlgpuBackend ?? backend.FusionTarget as IlgpuBackend) is not null && IlgpuConvolutionSteps.Covers(shape)
+            ? IlgpuConvolutionSteps.SeparateUpdateReason(shape, batch)
+            : null;
+
+    /// <summary>
     /// The kernel launches of one training step of <paramref name="shape"/> at
     /// <paramref name="batch"/> rows with <paramref name="optimizer"/> on <paramref name="backend"/>,
     /// fused or not as the backend is set: its runner records them on a network of that shape
