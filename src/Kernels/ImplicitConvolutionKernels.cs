@@ -67,7 +67,9 @@ public readonly struct ConvolutionArguments
 /// shared-memory tiles for GPUs. The panels sum every output's terms in exactly the order the
 /// unrolled composition does (<see cref="ConvolutionKernels.Unroll"/>, a product,
 /// <see cref="ConvolutionKernels.Fold"/>), so the two agree to the bit; the tiles sum the input
-/// gradient's terms in another order, so they agree to float rounding.
+/// gradient's terms in another order, so they agree to float rounding. A 2×2 max pooling can run
+/// in the epilogues (<see cref="ConvolutionArguments.PoolHeight"/>): the forward's, after the
+/// convolution, and the input gradient's, sending each value through the pooling below.
 /// </summary>
 public static class ImplicitConvolutionKernels
 {
@@ -88,7 +90,8 @@ public static class ImplicitConvolutionKernels
     /// x (B,H,W,C), kernels (k·k·C, F) → y (B·OH·OW, F) = patches·kernels + bias (ReLU). Each work
     /// item computes 4 positions × 16 filters, walking (i, j) and then the channels, which lie
     /// together in memory; where all four inputs are 0 (padding, MNIST's background, ReLU's zeros)
-    /// the step is skipped. Grid-stride over panels.
+    /// the step is skipped. With pooling the rows run window by window, one window per panel,
+    /// pooled in the epilogue. Grid-stride over panels.
     /// </summary>
     public static void ForwardPanel(ConvolutionArguments a)
     {
@@ -147,7 +150,8 @@ public static class ImplicitConvolutionKernels
     /// dy (B,OH,OW,F), kernels (k,k,C,F) → dx (B,H,W,C) = Σ_{i,j} (Σ_f dy[b, h−i+pad, w−j+pad, f]·kernels[i,j,c,f]),
     /// ⊙ [activation &gt; 0] when relu. Each work item computes 4 positions × 16 channels; each
     /// (i, j)'s inner sum is finished before it is added, as the product-then-fold composition
-    /// adds them. Steps where all four dy are 0 (pooling's and ReLU's zeros) are skipped.
+    /// adds them. Steps where all four dy are 0 (pooling's and ReLU's zeros) are skipped. Through a
+    /// pooling, each value goes on to its window's maximum in the maps below.
     /// </summary>
     public static void BackwardInputPanel(ConvolutionArguments a)
     {
