@@ -63,6 +63,19 @@ public readonly struct OptimizerArguments
     public ArrayView<float> State1 { get; init; }
     public ArrayView<float> State2 { get; init; }
     public OptimizerStep Step { get; init; }
+
+    /// <summary>
+    /// Partial sums (<see cref="Chunks"/>, n) of the gradient of parameters
+    /// [<see cref="PartialsStart"/>, <see cref="PartialsStart"/> + n), n = its length / chunks: a
+    /// convolution's kernel gradient summed in chunks of positions (<see cref="ConvolutionKernels.ChunkRows"/>).
+    /// Their gradient is the chunks' sum, in order, and is written to <see cref="Gradients"/> too;
+    /// with <see cref="Chunks"/> 0, unread.
+    /// </summary>
+    public ArrayView<float> Partials { get; init; }
+
+    public int PartialsStart { get; init; }
+
+    public int Chunks { get; init; }
 }
 
 /// <summary>
@@ -77,7 +90,7 @@ public static class OptimizerKernels
     {
         var step = a.Step;
         for (int i = GridStride.First, stride = GridStride.Step, count = a.Weights.IntLength; i < count; i += stride)
-            a.Weights[i] -= RmsPropStep(a.Gradients[i], ref a.State1[i], step.StepSize, step.Rho, step.Epsilon);
+            a.Weights[i] -= RmsPropStep(Gradient(a, i), ref a.State1[i], step.StepSize, step.Rho, step.Epsilon);
     }
 
     /// <summary>
@@ -88,7 +101,7 @@ public static class OptimizerKernels
     {
         var step = a.Step;
         for (int i = GridStride.First, stride = GridStride.Step, count = a.Weights.IntLength; i < count; i += stride)
-            a.Weights[i] -= AdamStep(a.Gradients[i], ref a.State1[i], ref a.State2[i], step.StepSize, step.Beta1, step.Beta2, step.Epsilon);
+            a.Weights[i] -= AdamStep(Gradient(a, i), ref a.State1[i], ref a.State2[i], step.StepSize, step.Beta1, step.Beta2, step.Epsilon);
     }
 
     /// <summary>w ← w − lr·g</summary>
@@ -96,7 +109,7 @@ public static class OptimizerKernels
     {
         float learningRate = a.Step.StepSize;
         for (int i = GridStride.First, stride = GridStride.Step, count = a.Weights.IntLength; i < count; i += stride)
-            a.Weights[i] -= learningRate * a.Gradients[i];
+            a.Weights[i] -= learningRate * Gradient(a, i);
     }
 
     /// <summary>u ← μ·u − lr·g;  w ← w + u, or with Nesterov w ← w + μ·u − lr·g (Keras' momentum SGD); State1: u</summary>
@@ -104,10 +117,25 @@ public static class OptimizerKernels
     {
         var step = a.Step;
         for (int i = GridStride.First, stride = GridStride.Step, count = a.Weights.IntLength; i < count; i += stride)
-            a.Weights[i] += MomentumStep(a.Gradients[i], ref a.State1[i], step.StepSize, step.Momentum, step.Nesterov != 0);
+            a.Weights[i] += MomentumStep(Gradient(a, i), ref a.State1[i], step.StepSize, step.Momentum, step.Nesterov != 0);
     }
 
     /// <summary>RMSprop for one element: updates its mean square, returns what to subtract from the weight.</summary>
+    /// <summary>Parameter i's gradient: read, or within the partials' range summed from them (and stored), chunk by chunk as <see cref="ConvolutionKernels.SumPartials"/> adds them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Gradient(OptimizerArguments a, int i)
+    {
+        int local = i - a.PartialsStart;
+        int length = a.Chunks == 0 ? 0 : a.Partials.IntLength / a.Chunks;
+        if (local < 0 || local >= length)
+            return a.Gradients[i];
+        float sum = 0f;
+        for (int chunk = 0; chunk < a.Chunks; chunk++)
+            sum += a.Partials[chunk * length + local];
+        a.Gradients[i] = sum;
+        return sum;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float RmsPropStep(float g, ref float meanSquare, float learningRate, float rho, float epsilon)
     {

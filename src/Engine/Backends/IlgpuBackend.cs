@@ -264,9 +264,7 @@ public sealed class IlgpuBackend : ITrainingBackend
         var operation = new Operation("conv backward parameters", s.PatchSize, s.Filters);
         if (FusedSteps)
         {
-            var sums = chunks == 1 ? gradients.Matrix.All : scratch;
-            LaunchImplicit(ConvolutionProduct.BackwardParameters, s.PatchSize + 1, s.Filters, chunks, Implicit(s, x, dy, sums, chunks * parameters, x, batch, relu: false, imagesPerChunk), operation);
-            if (chunks > 1)
+            if (ConvolutionGradientChunks(gradients, x, dy, scratch, batch) > 1)
                 SumChunks(scratch, 0, chunks, gradients.Matrix.All, parameters);
             return;
         }
@@ -368,22 +366,56 @@ public sealed class IlgpuBackend : ITrainingBackend
     public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
         Launch(softmaxForwardBackward, launch.For(batch), Softmax(logits, labels, batch, classes, logitGradients, outputs), new Operation("softmax-cross-entropy forward+backward"));
 
-    public void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update)
+    public void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update) =>
+        Update(weights, update, Optimizer(gradients, state, update), OptimizerNames[(int)update.Rule]);
+
+    /// <summary>
+    /// For a step runner: the optimizer's update, the gradient of parameters from
+    /// <paramref name="start"/> on summed first from <paramref name="chunks"/> partial sums that
+    /// <see cref="ConvolutionGradientChunks"/> left in <paramref name="scratch"/>: the second stage of
+    /// that convolution's reduction in the update's prologue, one launch fewer than a separate sum.
+    /// </summary>
+    internal void OptimizerUpdateSummingChunks(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update, DeviceArray<float> scratch, int start, int parameters, int chunks) =>
+        Update(
+            weights,
+            update,
+            Optimizer(gradients, state, update) with { Partials = View(scratch).SubView(0, chunks * parameters), PartialsStart = start, Chunks = chunks },
+            $"{OptimizerNames[(int)update.Rule]}, conv kernel gradient's chunks summed first");
+
+    /// <summary>
+    /// For a step runner: a convolution's kernel gradient in its implicit form, its chunks' partial
+    /// sums left in <paramref name="scratch"/> for <see cref="OptimizerUpdateSummingChunks"/> to
+    /// add; one chunk sums straight into the gradient. Returns the number of chunks.
+    /// </summary>
+    internal int ConvolutionGradientChunks(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch)
+    {
+        var s = gradients.Shape;
+        int imagesPerChunk = Math.Max(1, ConvolutionKernels.ChunkRows / s.Positions);
+        int chunks = (batch + imagesPerChunk - 1) / imagesPerChunk;
+        int parameters = (s.PatchSize + 1) * s.Filters;
+        var sums = chunks == 1 ? gradients.Matrix.All : scratch;
+        LaunchImplicit(ConvolutionProduct.BackwardParameters, s.PatchSize + 1, s.Filters, chunks, Implicit(s, x, dy, sums, chunks * parameters, x, batch, relu: false, imagesPerChunk), new Operation("conv backward parameters", s.PatchSize, s.Filters));
+        return chunks;
+    }
+
+    /// <summary>The update's arguments; a state array the rule does not keep is never read, so any view will do.</summary>
+    private static OptimizerArguments Optimizer(DeviceArray<float> gradients, OptimizerState state, OptimizerStep update)
     {
         if (state.Arrays.Count != update.StateArrays)
             throw new ArgumentException($"{update.Rule} keeps {update.StateArrays} state arrays, not {state.Arrays.Count}", nameof(state));
         var g = View(gradients);
-        // A state array the rule does not keep is never read: any view will do.
-        var arguments = new OptimizerArguments
+        return new OptimizerArguments
         {
-            Weights = View(weights),
             Gradients = g,
             State1 = state.Arrays.Count > 0 ? View(state.Arrays[0]) : g,
             State2 = state.Arrays.Count > 1 ? View(state.Arrays[1]) : g,
+            Partials = g,
             Step = update,
         };
-        Launch(optimizers[(int)update.Rule], launch.For(weights.Length), arguments, new Operation(OptimizerNames[(int)update.Rule]));
     }
+
+    private void Update(DeviceArray<float> weights, OptimizerStep update, OptimizerArguments arguments, string operation) =>
+        Launch(optimizers[(int)update.Rule], launch.For(weights.Length), arguments with { Weights = View(weights) }, new Operation(operation));
 
     /// <summary>
     /// Runs <paramref name="issue"/> with every launch recorded instead of run, and returns them

@@ -48,7 +48,7 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
         int imagesPerChunk = Math.Max(1, ConvolutionKernels.ChunkRows / s.Positions);
         int chunks = (batch + imagesPerChunk - 1) / imagesPerChunk;
         return chunks > 1
-            ? string.Create(CultureInfo.InvariantCulture, $"The optimizer is its own launch: conv{widest.Number}'s {s.PatchSize * s.Filters:N0} weights each sum over {positions:N0} positions, in {chunks} chunks then their sum, so no group owns a parameter's whole reduction to update it in its epilogue.")
+            ? string.Create(CultureInfo.InvariantCulture, $"The optimizer is its own launch: conv{widest.Number}'s {s.PatchSize * s.Filters:N0} weights each sum over {positions:N0} positions, in {chunks} chunks, so no group owns a parameter's whole reduction to update it in its epilogue; {(ReferenceEquals(widest.Layer, shape.Layers[0]) ? "the update adds the chunks first" : "a launch adds the chunks")}.")
             : string.Create(CultureInfo.InvariantCulture, $"The optimizer is its own launch: conv{widest.Number}'s {s.PatchSize * s.Filters:N0} weights each sum over {positions:N0} positions, spread over groups of positions and filters; updating in a gradient launch's epilogue is not written for convolutions yet.");
     }
 
@@ -60,8 +60,17 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
         device.GatherBatch(work.Source, start, batch, Network.Input, Network.Labels);
         Forward(batch);
         device.SoftmaxCrossEntropyForwardBackward(Network.Logits, Network.Labels, batch, Network.Shape.Classes, Network.LogitGradients, new SampleOutputs(work.Losses, work.Predictions, start));
+        int chunks = 0;
         for (int i = layers.Count - 1; i >= 0; i--)
         {
+            // The first layer's kernel gradient is the step's last: its chunks can wait in the
+            // scratch for the update to add them.
+            if (i == 0 && layers[0] is Conv2DOnDevice first)
+            {
+                chunks = device.ConvolutionGradientChunks(first.Gradients, Network.Input, first.OutputGradient, Network.Scratch, batch);
+                continue;
+            }
+
             layers[i].BackwardParameters(device, Input(i), batch);
             if (i == 0 || SentThrough(i))
                 continue;
@@ -75,7 +84,10 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
             layers[i].BackwardInput(device, layers[i - 1].Output, layers[i - 1].OutputGradient, batch, shapes[i - 1].Relu);
         }
 
-        device.OptimizerUpdate(Network.Parameters, Network.Gradients, Network.OptimizerState, work.Update);
+        if (chunks > 1)
+            device.OptimizerUpdateSummingChunks(Network.Parameters, Network.Gradients, Network.OptimizerState, work.Update, Network.Scratch, shapes[0].Offset, (int)shapes[0].ParameterCount, chunks);
+        else
+            device.OptimizerUpdate(Network.Parameters, Network.Gradients, Network.OptimizerState, work.Update);
     }
 
     protected override void EvaluateFused(EvaluationPass work, int start, int batch)
