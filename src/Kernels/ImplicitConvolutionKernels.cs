@@ -561,7 +561,9 @@ public static class ImplicitConvolutionKernels
     {
         if (a.PoolHeight == 0)
             return row;
-        int pooledWidth = a.PoolWidth / 2, pooledHeight = a.PoolHeight / 2;
+        // At least 1 even so: a compiler may evaluate this path before the condition (PoCL trapped
+        // on an optimizer kernel's division by zero that way).
+        int pooledWidth = Math.Max(1, a.PoolWidth / 2), pooledHeight = Math.Max(1, a.PoolHeight / 2);
         int window = row / 4, q = row - window * 4;
         int image = window / (pooledHeight * pooledWidth), rest = window - image * pooledHeight * pooledWidth;
         int py = rest / pooledWidth, px = rest - py * pooledWidth;

@@ -65,17 +65,25 @@ public readonly struct OptimizerArguments
     public OptimizerStep Step { get; init; }
 
     /// <summary>
-    /// Partial sums (<see cref="Chunks"/>, n) of the gradient of parameters
-    /// [<see cref="PartialsStart"/>, <see cref="PartialsStart"/> + n), n = its length / chunks: a
-    /// convolution's kernel gradient summed in chunks of positions (<see cref="ConvolutionKernels.ChunkRows"/>).
+    /// Partial sums (<see cref="Chunks"/>, <see cref="PartialsLength"/>) of the gradient of
+    /// parameters [<see cref="PartialsStart"/>, <see cref="PartialsStart"/> + <see cref="PartialsLength"/>):
+    /// a convolution's kernel gradient summed in chunks of positions (<see cref="ConvolutionKernels.ChunkRows"/>).
     /// Their gradient is the chunks' sum, in order, and is written to <see cref="Gradients"/> too;
-    /// with <see cref="Chunks"/> 0, unread.
+    /// with <see cref="PartialsLength"/> 0, unread.
     /// </summary>
     public ArrayView<float> Partials { get; init; }
 
     public int PartialsStart { get; init; }
 
+    public int PartialsLength { get; init; }
+
     public int Chunks { get; init; }
+
+    /// <summary>
+    /// Unread: it makes the 4-byte fields an even number, so the struct has no trailing padding,
+    /// which strict OpenCL drivers (Mesa's) refuse in an argument (KernelArgumentLayoutTests).
+    /// </summary>
+    public int Reserved { get; init; }
 }
 
 /// <summary>
@@ -121,17 +129,20 @@ public static class OptimizerKernels
     }
 
     /// <summary>RMSprop for one element: updates its mean square, returns what to subtract from the weight.</summary>
-    /// <summary>Parameter i's gradient: read, or within the partials' range summed from them (and stored), chunk by chunk as <see cref="ConvolutionKernels.SumPartials"/> adds them.</summary>
+    /// <summary>
+    /// Parameter i's gradient: read, or within the partials' range summed from them (and stored),
+    /// chunk by chunk as <see cref="ConvolutionKernels.SumPartials"/> adds them. No division here:
+    /// compilers may evaluate both sides of a condition, and PoCL's code trapped on one by zero.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Gradient(OptimizerArguments a, int i)
     {
         int local = i - a.PartialsStart;
-        int length = a.Chunks == 0 ? 0 : a.Partials.IntLength / a.Chunks;
-        if (local < 0 || local >= length)
+        if (local < 0 || local >= a.PartialsLength)
             return a.Gradients[i];
         float sum = 0f;
         for (int chunk = 0; chunk < a.Chunks; chunk++)
-            sum += a.Partials[chunk * length + local];
+            sum += a.Partials[chunk * a.PartialsLength + local];
         a.Gradients[i] = sum;
         return sum;
     }

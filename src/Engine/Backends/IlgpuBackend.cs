@@ -379,7 +379,7 @@ public sealed class IlgpuBackend : ITrainingBackend
         Update(
             weights,
             update,
-            Optimizer(gradients, state, update) with { Partials = View(scratch).SubView(0, chunks * parameters), PartialsStart = start, Chunks = chunks },
+            Optimizer(gradients, state, update) with { Partials = View(scratch).SubView(0, chunks * parameters), PartialsStart = start, PartialsLength = parameters, Chunks = chunks },
             $"{OptimizerNames[(int)update.Rule]}, conv kernel gradient's chunks summed first");
 
     /// <summary>
