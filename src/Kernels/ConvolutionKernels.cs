@@ -98,6 +98,9 @@ public static class ConvolutionKernels
     /// </summary>
     public const int ChunkRows = 16_384;
 
+    /// <summary>Whole images per chunk of a kernel gradient's sum, for <paramref name="positions"/> output positions per image: at least one.</summary>
+    public static int ImagesPerChunk(int positions) => Math.Max(1, ChunkRows / positions);
+
     /// <summary>partials (chunks, n) → sums (n) = Σ_chunk partials[chunk, i], chunk by chunk in order.</summary>
     public static void SumPartials(PartialSumArguments a)
     {

@@ -80,6 +80,17 @@ public sealed class DeviceCommandsTests
     }
 
     [Fact]
+    public void Kernels_refuses_unfused_with_ptx()
+    {
+        using var folder = new TempDirectory();
+        var (code, output, error) = CliRun.Run(["kernels", "--ptx", folder.Path, "--unfused"]);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.StartsWith("mnistgpu: --ptx writes every kernel, whatever the network; it takes no --network, --layers, --hidden, --unfused", Assert.Single(error.TrimEnd().Split('\n')));
+        Assert.Empty(Directory.GetFiles(folder.Path));
+    }
+
+    [Fact]
     public void Kernels_refuses_network_options_with_ptx()
     {
         using var folder = new TempDirectory();

@@ -258,7 +258,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     public void ConvolutionBackwardParameters(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch)
     {
         var s = gradients.Shape;
-        int imagesPerChunk = Math.Max(1, ConvolutionKernels.ChunkRows / s.Positions);
+        int imagesPerChunk = ConvolutionKernels.ImagesPerChunk(s.Positions);
         int chunks = (batch + imagesPerChunk - 1) / imagesPerChunk;
         int parameters = (s.PatchSize + 1) * s.Filters;
         var operation = new Operation("conv backward parameters", s.PatchSize, s.Filters);
@@ -380,7 +380,7 @@ public sealed class IlgpuBackend : ITrainingBackend
             weights,
             update,
             Optimizer(gradients, state, update) with { Partials = View(scratch).SubView(0, chunks * parameters), PartialsStart = start, PartialsLength = parameters, Chunks = chunks },
-            $"{OptimizerNames[(int)update.Rule]}, conv kernel gradient's chunks summed first");
+            SummingOptimizerNames[(int)update.Rule]);
 
     /// <summary>
     /// For a step runner: a convolution's kernel gradient in its implicit form, its chunks' partial
@@ -390,7 +390,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     internal int ConvolutionGradientChunks(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch)
     {
         var s = gradients.Shape;
-        int imagesPerChunk = Math.Max(1, ConvolutionKernels.ChunkRows / s.Positions);
+        int imagesPerChunk = ConvolutionKernels.ImagesPerChunk(s.Positions);
         int chunks = (batch + imagesPerChunk - 1) / imagesPerChunk;
         int parameters = (s.PatchSize + 1) * s.Filters;
         var sums = chunks == 1 ? gradients.Matrix.All : scratch;
@@ -595,6 +595,9 @@ public sealed class IlgpuBackend : ITrainingBackend
 
     /// <summary>Each rule's optimizer as the command line names it (SGD with or without momentum is "sgd").</summary>
     private static readonly string[] OptimizerNames = Enum.GetValues<UpdateRule>().Select(rule => rule == UpdateRule.SgdMomentum ? "sgd" : rule.ToString().ToLowerInvariant()).ToArray();
+
+    /// <summary>The update that adds a kernel gradient's chunks first, named once: nothing is built per step.</summary>
+    private static readonly string[] SummingOptimizerNames = OptimizerNames.Select(name => $"{name}, conv kernel gradient's chunks summed first").ToArray();
 
     private static readonly string[] FusedGradientOperations = OptimizerNames.Select(name => $"every parameter's gradient and {name}").ToArray();
 

@@ -45,7 +45,7 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
         var widest = shape.Layers.OfType<Conv2DLayerShape>().Select((layer, i) => (Layer: layer, Number: i + 1)).MaxBy(c => c.Layer.Geometry.Positions)!;
         var s = widest.Layer.Geometry;
         long positions = (long)batch * s.Positions;
-        int imagesPerChunk = Math.Max(1, ConvolutionKernels.ChunkRows / s.Positions);
+        int imagesPerChunk = ConvolutionKernels.ImagesPerChunk(s.Positions);
         int chunks = (batch + imagesPerChunk - 1) / imagesPerChunk;
         return chunks > 1
             ? string.Create(CultureInfo.InvariantCulture, $"The optimizer is its own launch: conv{widest.Number}'s {s.PatchSize * s.Filters:N0} weights each sum over {positions:N0} positions, in {chunks} chunks, so no group owns a parameter's whole reduction to update it in its epilogue; {(ReferenceEquals(widest.Layer, shape.Layers[0]) ? "the update adds the chunks first" : "a launch adds the chunks")}.")
