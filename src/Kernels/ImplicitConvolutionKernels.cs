@@ -53,6 +53,29 @@ public readonly struct ConvolutionArguments
     public int PoolWidth { get; init; }
 
     /// <summary>
+    /// 1: the maps are the batch's images, read straight from the device-resident split
+    /// (<see cref="Images"/> through <see cref="Order"/> from <see cref="Start"/>, each byte / 255
+    /// as the gather computes it), and the forward gathers the batch's labels too; the network's
+    /// first convolution needs no gather launch before it. 0: <see cref="Maps"/>.
+    /// </summary>
+    public int FromImages { get; init; }
+
+    /// <summary>The split's images (N, H·W·C) uint8, read when <see cref="FromImages"/> is 1.</summary>
+    public ArrayView<byte> Images { get; init; }
+
+    /// <summary>The split's labels (N), gathered by the forward when <see cref="FromImages"/> is 1.</summary>
+    public ArrayView<byte> Labels { get; init; }
+
+    /// <summary>The epoch's order (N): image b of the batch is <c>Order[Start + b]</c>.</summary>
+    public ArrayView<int> Order { get; init; }
+
+    /// <summary>The batch's labels (B), written by the forward when <see cref="FromImages"/> is 1.</summary>
+    public ArrayView<int> BatchLabels { get; init; }
+
+    /// <summary>The batch's first row in <see cref="Order"/>.</summary>
+    public int Start { get; init; }
+
+    /// <summary>
     /// Unread: it makes the 4-byte fields an even number, so the struct has no trailing padding,
     /// which strict OpenCL drivers (Mesa's) refuse in an argument (KernelArgumentLayoutTests).
     /// </summary>
@@ -99,13 +122,14 @@ public static class ImplicitConvolutionKernels
         int rows = ForwardRows(a), filters = s.Filters, k = s.KernelSize, channels = s.Channels;
         int panels = DivUp(filters, Cols);
         int items = DivUp(rows, Rows) * panels;
+        GatherLabels(a);
         for (int item = GridStride.First, step = GridStride.Step; item < items; item += step)
         {
             int row0 = item / panels * Rows, col0 = item % panels * Cols;
-            var origin0 = PatchOrigin.Of(s, OutputPosition(a, Math.Min(row0, rows - 1)));
-            var origin1 = PatchOrigin.Of(s, OutputPosition(a, Math.Min(row0 + 1, rows - 1)));
-            var origin2 = PatchOrigin.Of(s, OutputPosition(a, Math.Min(row0 + 2, rows - 1)));
-            var origin3 = PatchOrigin.Of(s, OutputPosition(a, Math.Min(row0 + 3, rows - 1)));
+            var origin0 = PatchOrigin.Of(a, OutputPosition(a, Math.Min(row0, rows - 1)));
+            var origin1 = PatchOrigin.Of(a, OutputPosition(a, Math.Min(row0 + 1, rows - 1)));
+            var origin2 = PatchOrigin.Of(a, OutputPosition(a, Math.Min(row0 + 2, rows - 1)));
+            var origin3 = PatchOrigin.Of(a, OutputPosition(a, Math.Min(row0 + 3, rows - 1)));
             var sums = default(Panel);
             var columns = new PanelColumns(col0, filters, 1);
             for (int i = 0; i < k; i++)
@@ -116,10 +140,10 @@ public static class ImplicitConvolutionKernels
                     int weightRow = (i * k + j) * channels;
                     for (int c = 0; c < channels; c++)
                     {
-                        float a0 = o0 != Outside ? a.Maps[o0 + c] : 0f;
-                        float a1 = o1 != Outside ? a.Maps[o1 + c] : 0f;
-                        float a2 = o2 != Outside ? a.Maps[o2 + c] : 0f;
-                        float a3 = o3 != Outside ? a.Maps[o3 + c] : 0f;
+                        float a0 = o0 != Outside ? MapValue(a, o0 + c) : 0f;
+                        float a1 = o1 != Outside ? MapValue(a, o1 + c) : 0f;
+                        float a2 = o2 != Outside ? MapValue(a, o2 + c) : 0f;
+                        float a3 = o3 != Outside ? MapValue(a, o3 + c) : 0f;
                         if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
                             continue;
                         sums.Add(a0, a1, a2, a3, a.Operand, (weightRow + c) * filters, columns);
@@ -237,14 +261,14 @@ public static class ImplicitConvolutionKernels
                         int h = oh + e0.RowOffset;
                         if (h < 0 || h >= s.Height)
                             continue;
-                        int mapRow = (image * s.Height + h) * s.Width, dyRow = (image * s.OutputHeight + oh) * s.OutputWidth;
+                        int mapRow = (StoredImage(a, image) * s.Height + h) * s.Width, dyRow = (image * s.OutputHeight + oh) * s.OutputWidth;
                         for (int ow = 0; ow < s.OutputWidth; ow++)
                         {
                             int w = ow + e0.ColumnOffset;
                             if (w < 0 || w >= s.Width)
                                 continue;
                             int o = (mapRow + w) * s.Channels + e0.Channel;
-                            float a0 = a.Maps[o], a1 = a.Maps[o + 1], a2 = a.Maps[o + 2], a3 = a.Maps[o + 3];
+                            float a0 = MapValue(a, o), a1 = MapValue(a, o + 1), a2 = MapValue(a, o + 2), a3 = MapValue(a, o + 3);
                             if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
                                 continue;
                             sums.Add(a0, a1, a2, a3, a.Operand, (dyRow + ow) * filters, columns);
@@ -260,8 +284,9 @@ public static class ImplicitConvolutionKernels
                     {
                         for (int ow = 0; ow < s.OutputWidth; ow++)
                         {
-                            float a0 = e0.Value(a.Maps, s, image, oh, ow), a1 = e1.Value(a.Maps, s, image, oh, ow);
-                            float a2 = e2.Value(a.Maps, s, image, oh, ow), a3 = e3.Value(a.Maps, s, image, oh, ow);
+                            int stored = StoredImage(a, image);
+                            float a0 = e0.Value(a, stored, oh, ow), a1 = e1.Value(a, stored, oh, ow);
+                            float a2 = e2.Value(a, stored, oh, ow), a3 = e3.Value(a, stored, oh, ow);
                             if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
                                 continue;
                             int position = (image * s.OutputHeight + oh) * s.OutputWidth + ow;
@@ -297,6 +322,7 @@ public static class ImplicitConvolutionKernels
         int thread = Group.IdxX, tx = thread % Side, ty = thread / Side;
         int m = ForwardRows(a), n = s.Filters, depth = s.PatchSize;
         int blockColumns = DivUp(n, Block), blocks = DivUp(m, Block) * blockColumns;
+        GatherLabels(a);
         for (int block = Grid.IdxX; block < blocks; block += Grid.DimX)
         {
             int row0 = block / blockColumns * Block, col0 = block % blockColumns * Block;
@@ -307,7 +333,7 @@ public static class ImplicitConvolutionKernels
                 {
                     int r = i / Depth, kk = i % Depth;
                     int row = row0 + r, k = k0 + kk;
-                    tileA[kk * Block + r] = row < m && k < depth ? PatchValue(a.Maps, s, OutputPosition(a, row), k) : 0f;
+                    tileA[kk * Block + r] = row < m && k < depth ? PatchValue(a, OutputPosition(a, row), k) : 0f;
                     int col = i % Block, kb = i / Block;
                     tileB[kb * Block + col] = col0 + col < n && k0 + kb < depth ? a.Operand[(k0 + kb) * n + col0 + col] : 0f;
                 }
@@ -411,7 +437,7 @@ public static class ImplicitConvolutionKernels
                     int r = i % Block, kp = i / Block;
                     int row = row0 + r, k = k0 + kp;
                     tileA[kp * Block + r] = row < m && k < depth
-                        ? (row == s.PatchSize ? 1f : PatchValue(a.Maps, s, firstPosition + k, row))
+                        ? (row == s.PatchSize ? 1f : PatchValue(a, firstPosition + k, row))
                         : 0f;
                     int col = i % Block, kb = i / Block;
                     tileB[kb * Block + col] = col0 + col < n && k0 + kb < depth ? a.Operand[(firstPosition + k0 + kb) * n + col0 + col] : 0f;
@@ -430,15 +456,16 @@ public static class ImplicitConvolutionKernels
 
     /// <summary>patches[row, column] of x: row (b, oh, ow), column (i, j, c); 0 in the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float PatchValue(ArrayView<float> maps, ConvolutionShape s, int row, int column)
+    private static float PatchValue(ConvolutionArguments a, int row, int column)
     {
+        var s = a.Shape;
         int image = row / s.Positions, position = row - image * s.Positions;
         int oh = position / s.OutputWidth, ow = position - oh * s.OutputWidth;
         int rowLength = s.KernelSize * s.Channels;
         int i = column / rowLength, rest = column - i * rowLength;
         int j = rest / s.Channels, c = rest - j * s.Channels;
         int h = oh + i - s.Padding, w = ow + j - s.Padding;
-        return h >= 0 && h < s.Height && w >= 0 && w < s.Width ? maps[((image * s.Height + h) * s.Width + w) * s.Channels + c] : 0f;
+        return h >= 0 && h < s.Height && w >= 0 && w < s.Width ? MapValue(a, ((StoredImage(a, image) * s.Height + h) * s.Width + w) * s.Channels + c) : 0f;
     }
 
     /// <summary>The input gradient's left operand: row (b, h, w), column (i, j, f) → dy[b, h−i+pad, w−j+pad, f]; 0 outside.</summary>
@@ -547,6 +574,24 @@ public static class ImplicitConvolutionKernels
         a.Output[below + filters] = best == 3 ? v3 : 0f;
     }
 
+    /// <summary>Where image <paramref name="image"/> of the batch lies in the maps: in the split through the order, when read from the images.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int StoredImage(ConvolutionArguments a, int image) => a.FromImages != 0 ? a.Order[a.Start + image] : image;
+
+    /// <summary>The maps' value at <paramref name="offset"/>: a float of x, or an image's byte / 255 exactly as <see cref="GatherKernels.Batch"/> computes it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float MapValue(ConvolutionArguments a, int offset) => a.FromImages != 0 ? a.Images[offset] / 255f : a.Maps[offset];
+
+    /// <summary>When the forward reads the images: batchLabels (B) = labels[order[start + b]], the gather's other half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GatherLabels(ConvolutionArguments a)
+    {
+        if (a.FromImages == 0)
+            return;
+        for (int b = GridStride.First; b < a.Batch; b += GridStride.Step)
+            a.BatchLabels[b] = a.Labels[a.Order[a.Start + b]];
+    }
+
     /// <summary>The forward product's rows: every output position, or with pooling four per window (the dropped last row or column not computed).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int ForwardRows(ConvolutionArguments a) =>
@@ -592,11 +637,12 @@ public static class ImplicitConvolutionKernels
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static PatchOrigin Of(ConvolutionShape s, int row)
+        public static PatchOrigin Of(ConvolutionArguments a, int row)
         {
+            var s = a.Shape;
             int image = row / s.Positions, position = row - image * s.Positions;
             int oh = position / s.OutputWidth;
-            return new PatchOrigin(image, oh - s.Padding, position - oh * s.OutputWidth - s.Padding);
+            return new PatchOrigin(StoredImage(a, image), oh - s.Padding, position - oh * s.OutputWidth - s.Padding);
         }
 
         /// <summary>Offset of x[image, top+i, left+j, 0], or <see cref="Outside"/> in the padding.</summary>
@@ -673,14 +719,15 @@ public static class ImplicitConvolutionKernels
             return new KernelElement(i - s.Padding, j - s.Padding, rest - j * s.Channels, 0);
         }
 
-        /// <summary>patches[(image, oh, ow), this element] of x, or 1 for the bias's row.</summary>
+        /// <summary>patches[(image, oh, ow), this element] of the maps, <paramref name="storedImage"/> (<see cref="StoredImage"/>) the image's place in them; 1 for the bias's row.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public float Value(ArrayView<float> maps, ConvolutionShape s, int image, int oh, int ow)
+        public float Value(ConvolutionArguments a, int storedImage, int oh, int ow)
         {
             if (isOne != 0)
                 return 1f;
+            var s = a.Shape;
             int h = oh + RowOffset, w = ow + ColumnOffset;
-            return h >= 0 && h < s.Height && w >= 0 && w < s.Width ? maps[((image * s.Height + h) * s.Width + w) * s.Channels + Channel] : 0f;
+            return h >= 0 && h < s.Height && w >= 0 && w < s.Width ? MapValue(a, ((storedImage * s.Height + h) * s.Width + w) * s.Channels + Channel) : 0f;
         }
     }
 

@@ -101,12 +101,12 @@ public sealed class BenchCommandTests
         Assert.Contains("peak resident memory", output);
         using var document = JsonDocument.Parse(File.ReadAllText(json));
         var device = Assert.Single(document.RootElement.GetProperty("devices").EnumerateArray().ToList());
-        // Forward 7: gather, conv1 with its pooling, conv2, flatten, 2 dense, softmax. Backward 8:
-        // 2 dense x2; flatten; conv2 parameters, and its input gradient sent through the pooling;
-        // conv1 parameters in 6 chunks of 24 images' 16,224 positions, one launch. Then rmsprop,
-        // which adds conv1's chunks first.
-        Assert.Equal(16, device.GetProperty("launchesPerStep").GetInt32());
-        // Unfused, forward 10: each convolution unrolls its patches first. Backward 18: conv2
+        // Forward 6: conv1 with its pooling, reading the images and gathering the labels, conv2,
+        // flatten, 2 dense, softmax. Backward 8: 2 dense x2; flatten; conv2 parameters, and its
+        // input gradient sent through the pooling; conv1 parameters in 6 chunks of 24 images'
+        // 16,224 positions, one launch. Then rmsprop, which adds conv1's chunks first.
+        Assert.Equal(15, device.GetProperty("launchesPerStep").GetInt32());
+        // Unfused, forward 10: the gather; each convolution unrolls its patches first. Backward 18: conv2
         // unroll + product, input product + fold; conv1 unroll + 6 products + their sum.
         Assert.Equal(0, CliRun.Run([.. arguments, "--unfused"]).Code);
         using (var unfused = JsonDocument.Parse(File.ReadAllText(json)))

@@ -314,17 +314,18 @@ public sealed class IlgpuBackend : ITrainingBackend
     /// (a dropped last row or column is left as it was): what
     /// <see cref="ConvolutionBackwardInputThroughPool"/> and <see cref="MaxPoolBackward"/> (with its ReLU mask) need of it.
     /// </summary>
-    internal void ConvolutionPoolForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> mask, DeviceArray<float> pooled, int batch)
+    /// <param name="images">When set, the network's first convolution: x is read straight from the split's images, and the batch's labels gathered in the same launch (<see cref="ConvolutionArguments.FromImages"/>); x is then unread.</param>
+    internal void ConvolutionPoolForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> mask, DeviceArray<float> pooled, int batch, BatchImages? images = null)
     {
         var s = layer.Shape;
         int windows = batch * (s.OutputHeight / 2) * (s.OutputWidth / 2);
-        var arguments = Implicit(s, x, layer.Matrix.All, mask, batch * s.Positions * s.Filters, x, batch, relu: true, batch) with
+        var arguments = FromImages(Implicit(s, x, layer.Matrix.All, mask, batch * s.Positions * s.Filters, x, batch, relu: true, batch), images) with
         {
             Pooled = View(pooled).SubView(0, windows * s.Filters),
             PoolHeight = s.OutputHeight,
             PoolWidth = s.OutputWidth,
         };
-        LaunchImplicit(ConvolutionProduct.Forward, windows * 4, s.Filters, 1, arguments, new Operation("conv forward + maxpool", s.PatchSize, s.Filters));
+        LaunchImplicit(ConvolutionProduct.Forward, windows * 4, s.Filters, 1, arguments, new Operation(images is null ? "conv forward + maxpool" : "gather + conv forward + maxpool", s.PatchSize, s.Filters));
     }
 
     /// <summary>
@@ -387,14 +388,16 @@ public sealed class IlgpuBackend : ITrainingBackend
     /// sums left in <paramref name="scratch"/> for <see cref="OptimizerUpdateSummingChunks"/> to
     /// add; one chunk sums straight into the gradient. Returns the number of chunks.
     /// </summary>
-    internal int ConvolutionGradientChunks(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch)
+    /// <param name="images">When set, x is read straight from the split's images, as <see cref="ConvolutionPoolForward"/> read them.</param>
+    internal int ConvolutionGradientChunks(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch, BatchImages? images = null)
     {
         var s = gradients.Shape;
         int imagesPerChunk = ConvolutionKernels.ImagesPerChunk(s.Positions);
         int chunks = (batch + imagesPerChunk - 1) / imagesPerChunk;
         int parameters = (s.PatchSize + 1) * s.Filters;
         var sums = chunks == 1 ? gradients.Matrix.All : scratch;
-        LaunchImplicit(ConvolutionProduct.BackwardParameters, s.PatchSize + 1, s.Filters, chunks, Implicit(s, x, dy, sums, chunks * parameters, x, batch, relu: false, imagesPerChunk), new Operation("conv backward parameters", s.PatchSize, s.Filters));
+        var arguments = FromImages(Implicit(s, x, dy, sums, chunks * parameters, x, batch, relu: false, imagesPerChunk), images);
+        LaunchImplicit(ConvolutionProduct.BackwardParameters, s.PatchSize + 1, s.Filters, chunks, arguments, new Operation("conv backward parameters", s.PatchSize, s.Filters));
         return chunks;
     }
 
@@ -484,7 +487,25 @@ public sealed class IlgpuBackend : ITrainingBackend
             Batch = batch,
             Relu = relu ? 1 : 0,
             ImagesPerChunk = imagesPerChunk,
+            Images = View(maps).Cast<byte>(),
+            Labels = View(maps).Cast<byte>(),
+            Order = View(maps).Cast<int>(),
+            BatchLabels = View(maps).Cast<int>(),
         };
+
+    /// <summary>The arguments reading the maps from the split's images instead of x, when <paramref name="images"/> is set.</summary>
+    private static ConvolutionArguments FromImages(ConvolutionArguments arguments, BatchImages? images) =>
+        images is not { } batch
+            ? arguments
+            : arguments with
+            {
+                FromImages = 1,
+                Images = View(batch.Source.Images),
+                Labels = View(batch.Source.Labels),
+                Order = View(batch.Source.Order),
+                BatchLabels = View(batch.Labels).SubView(0, arguments.Batch),
+                Start = batch.Start,
+            };
 
     /// <summary>
     /// Unrolls <paramref name="maps"/> into the scratch's first B·OH·OW·k·k·C floats (the products

@@ -8,6 +8,9 @@ namespace MnistGpu.Engine.Backends;
 /// </summary>
 public sealed record BatchSource(DeviceArray<byte> Images, DeviceArray<byte> Labels, DeviceArray<int> Order, int Pixels);
 
+/// <summary>A batch read where it lies: rows [<see cref="Start"/>, start + batch) of <see cref="Source"/>'s order, its labels gathered into <see cref="Labels"/>.</summary>
+public readonly record struct BatchImages(BatchSource Source, int Start, DeviceArray<int> Labels);
+
 /// <summary>
 /// Where softmax-cross-entropy leaves each sample's loss and prediction: at
 /// <see cref="Offset"/> + row of arrays as long as the pass, so they are read back once per pass.

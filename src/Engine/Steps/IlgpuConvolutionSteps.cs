@@ -13,6 +13,8 @@ namespace MnistGpu.Engine.Steps;
 /// (<see cref="IlgpuBackend.ConvolutionPoolForward"/>,
 /// <see cref="IlgpuBackend.ConvolutionBackwardInputThroughPool"/>): two launches fewer per pooling,
 /// and neither the convolution's full output nor its gradient read back by a pooling kernel.
+/// When the first layer is such a convolution, it reads the batch's images straight from the
+/// split, bytes instead of floats, and gathers the labels in the same launch: no gather launch.
 /// Every other layer runs as in the composition, the convolutions as implicit products. While
 /// the backend's <see cref="ITrainingBackend.FusedSteps"/> is off, the composition.
 /// </summary>
@@ -47,8 +49,12 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
         long positions = (long)batch * s.Positions;
         int imagesPerChunk = ConvolutionKernels.ImagesPerChunk(s.Positions);
         int chunks = (batch + imagesPerChunk - 1) / imagesPerChunk;
+        // Every other layer's gradient has one owner per parameter, but updating it in that
+        // launch's epilogue would remove no launch while this one remains: only the gradient's
+        // write and read back (8 bytes a parameter).
+        long others = shape.ParameterCount - (s.PatchSize + 1) * (long)s.Filters;
         return chunks > 1
-            ? string.Create(CultureInfo.InvariantCulture, $"The optimizer is its own launch: conv{widest.Number}'s {s.PatchSize * s.Filters:N0} weights each sum over {positions:N0} positions, in {chunks} chunks, so no group owns a parameter's whole reduction to update it in its epilogue; {(ReferenceEquals(widest.Layer, shape.Layers[0]) ? "the update adds the chunks first" : "a launch adds the chunks")}.")
+            ? string.Create(CultureInfo.InvariantCulture, $"The optimizer is its own launch: conv{widest.Number}'s {s.PatchSize * s.Filters:N0} weights each sum over {positions:N0} positions, in {chunks} chunks, so no group owns a parameter's whole reduction to update it in its epilogue; {(ReferenceEquals(widest.Layer, shape.Layers[0]) ? "the update adds the chunks first" : "a launch adds the chunks")}. The other {others:N0} parameters update in the same launch: in their gradients' epilogues they would save no launch, only {others * 8 / 1024.0:N0} KiB of traffic a step.")
             : string.Create(CultureInfo.InvariantCulture, $"The optimizer is its own launch: conv{widest.Number}'s {s.PatchSize * s.Filters:N0} weights each sum over {positions:N0} positions, spread over groups of positions and filters; updating in a gradient launch's epilogue is not written for convolutions yet.");
     }
 
@@ -57,8 +63,8 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
 
     protected override void TrainFused(TrainingStep work, int start, int batch)
     {
-        device.GatherBatch(work.Source, start, batch, Network.Input, Network.Labels);
-        Forward(batch);
+        var images = Gather(work.Source, start, batch);
+        Forward(batch, images);
         device.SoftmaxCrossEntropyForwardBackward(Network.Logits, Network.Labels, batch, Network.Shape.Classes, Network.LogitGradients, new SampleOutputs(work.Losses, work.Predictions, start));
         int chunks = 0;
         for (int i = layers.Count - 1; i >= 0; i--)
@@ -67,7 +73,7 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
             // scratch for the update to add them.
             if (i == 0 && layers[0] is Conv2DOnDevice first)
             {
-                chunks = device.ConvolutionGradientChunks(first.Gradients, Network.Input, first.OutputGradient, Network.Scratch, batch);
+                chunks = device.ConvolutionGradientChunks(first.Gradients, Network.Input, first.OutputGradient, Network.Scratch, batch, images);
                 continue;
             }
 
@@ -93,19 +99,30 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
     protected override void EvaluateFused(EvaluationPass work, int start, int batch)
     {
         int classes = Network.Shape.Classes;
-        device.GatherBatch(work.Source, start, batch, Network.Input, Network.Labels);
-        Forward(batch);
+        Forward(batch, Gather(work.Source, start, batch));
         using var probabilities = device.Slice(work.Probabilities, start * classes, batch * classes);
         device.SoftmaxCrossEntropyForward(Network.Logits, Network.Labels, batch, classes, probabilities, new SampleOutputs(work.Losses, work.Predictions, start));
     }
 
-    private void Forward(int batch)
+    /// <summary>
+    /// The batch's rows for the first convolution to read where they lie, or, when the first
+    /// layer is not a pooled convolution, the gather into the network's input (null).
+    /// </summary>
+    private BatchImages? Gather(BatchSource source, int start, int batch)
+    {
+        if (pooledAbove[0])
+            return new BatchImages(source, start, Network.Labels);
+        device.GatherBatch(source, start, batch, Network.Input, Network.Labels);
+        return null;
+    }
+
+    private void Forward(int batch, BatchImages? images)
     {
         for (int i = 0; i < layers.Count; i++)
         {
             if (pooledAbove[i])
             {
-                device.ConvolutionPoolForward(((Conv2DOnDevice)layers[i]).Parameters, Input(i), layers[i].Output, layers[i + 1].Output, batch);
+                device.ConvolutionPoolForward(((Conv2DOnDevice)layers[i]).Parameters, Input(i), layers[i].Output, layers[i + 1].Output, batch, i == 0 ? images : null);
                 i++;
                 continue;
             }

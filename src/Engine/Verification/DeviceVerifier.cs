@@ -39,8 +39,12 @@ public sealed class DeviceVerifier : IDisposable
     /// <summary>(batch, height, width, channels): the convnet's poolings and odd sizes, whose last row and column are dropped.</summary>
     private static readonly (int Batch, int Height, int Width, int Channels)[] PoolingShapes = [(2, 26, 26, 32), (3, 7, 5, 3), (1, 2, 2, 1)];
 
-    /// <summary>A small convnet with both paddings and a linear convolution: what the training checks run beside the dense ones.</summary>
-    private static readonly LayerSpec[] SmallConvnet = "conv3x3:8,maxpool,conv3x3:12:same:linear,conv3x3:16,maxpool,flatten,32".Split(',').Select(LayerSpec.Parse).ToArray();
+    /// <summary>
+    /// A small convnet with both paddings, a linear convolution, and a first layer without a
+    /// pooling (so the fused step gathers the batch rather than reading the images in it): what
+    /// the training checks run beside the dense ones.
+    /// </summary>
+    private static readonly LayerSpec[] SmallConvnet = "conv3x3:8:same:linear,conv3x3:12,maxpool,conv3x3:16,maxpool,flatten,32".Split(',').Select(LayerSpec.Parse).ToArray();
 
     /// <summary>
     /// A convnet small enough for a simulator, on 7×7 digits: a pooling that drops a row and a
