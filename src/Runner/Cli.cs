@@ -30,6 +30,7 @@ public static class Cli
             ExportCommand.Create(output, diagnostics),
             ReportCommand.Create(output, diagnostics),
             KernelsCommand.Create(output, diagnostics),
+            ServeCommand.Create(output, diagnostics),
         };
 
         // No response files: "@name" is a path like any other, never a file of arguments to expand.

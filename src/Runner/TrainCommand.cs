@@ -18,8 +18,8 @@ namespace MnistGpu.Runner;
 /// </summary>
 internal static class TrainCommand
 {
-    public const int Interrupted = 130;
-    public const int Terminated = 143;
+    public const int Interrupted = StopSignals.Interrupted;
+    public const int Terminated = StopSignals.Terminated;
 
     public static Command Create(TextWriter output, TextWriter diagnostics)
     {
@@ -212,40 +212,4 @@ internal static class TrainCommand
     private sealed record TrainRequest(
         string Device, long? MemoryLimit, int? Threads, string? DataDirectory, string? JsonPath, string? SavePath, string? ResumePath, int? Epochs,
         string? PreviewFolder, int PreviewLimit, bool ShowProgress, TrainingSettings Settings);
-
-    /// <summary>
-    /// Turns Ctrl-C (SIGINT) and SIGTERM into a request to stop between steps, instead of the
-    /// default immediate exit, and remembers the exit code the signal asks for.
-    /// </summary>
-    private sealed class StopSignals : IDisposable
-    {
-        private readonly CancellationTokenSource source = new();
-        private readonly PosixSignalRegistration interrupt;
-        private readonly PosixSignalRegistration terminate;
-
-        public StopSignals()
-        {
-            interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => Stop(context, Interrupted));
-            terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Stop(context, Terminated));
-        }
-
-        public CancellationToken Token => source.Token;
-
-        public int ExitCode { get; private set; } = Interrupted;
-
-        public void Dispose()
-        {
-            interrupt.Dispose();
-            terminate.Dispose();
-            source.Dispose();
-        }
-
-        private void Stop(PosixSignalContext context, int exitCode)
-        {
-            context.Cancel = true;
-            ExitCode = exitCode;
-            source.Cancel();
-            OutputFile.StopSignalReceived();
-        }
-    }
 }

@@ -18,6 +18,7 @@ public sealed class DependencyTests
         typeof(MnistGpu.Kernels.MatMulKernels).Assembly,
         typeof(MnistGpu.Engine.Model.Network).Assembly,
         typeof(MnistGpu.Reports.Export.OnnxExporter).Assembly,
+        typeof(MnistGpu.Server.DigitServer).Assembly,
         typeof(MnistGpu.Runner.Cli).Assembly).Build());
 
     [Theory]
@@ -43,8 +44,11 @@ public sealed class DependencyTests
             .Check(Product.Value);
 
     [Fact]
-    public void Kernels_know_no_engine_and_the_runner_launches_no_kernel()
+    public void Kernels_know_no_engine_and_the_runner_and_server_launch_no_kernel()
     {
+        Types().That().ResideInAssembly(typeof(MnistGpu.Server.DigitServer).Assembly)
+            .Should().NotDependOnAny(Types().That().ResideInNamespaceMatching(@"^MnistGpu\.(Kernels|Runner)$").Or().ResideInNamespaceMatching(@"^ILGPU(\..*)?$"))
+            .Check(Product.Value);
         Types().That().ResideInAssembly(typeof(MnistGpu.Kernels.MatMulKernels).Assembly)
             .Should().NotDependOnAny(Types().That().ResideInNamespaceMatching(@"^MnistGpu\.(Engine|Reports|Runner)(\..*)?$"))
             .Check(Product.Value);

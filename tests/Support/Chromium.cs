@@ -14,6 +14,12 @@ internal static partial class Chromium
             .SelectMany(name => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(dir => Path.Combine(dir, name)))
             .FirstOrDefault(File.Exists));
 
+    /// <summary>The browser's executable (see <see cref="Unavailable"/> first).</summary>
+    public static string ExecutablePath => Executable.Value ?? throw new InvalidOperationException(Unavailable);
+
+    /// <summary>Chromium's sandbox refuses to start as root.</summary>
+    public static bool NeedsNoSandbox => Environment.IsPrivilegedProcess;
+
     /// <summary>
     /// Why pages cannot be rendered here, or null when they can. Where MNISTGPU_REQUIRE_CHROMIUM=1
     /// (CI, which installs it), its absence fails the test instead of skipping it.
@@ -68,8 +74,7 @@ internal static partial class Chromium
         };
         foreach (string argument in new[] { "--headless", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", $"--user-data-dir={profile.Path}", "--virtual-time-budget=10000" })
             start.ArgumentList.Add(argument);
-        // Chromium's sandbox refuses to start as root.
-        if (Environment.IsPrivilegedProcess)
+        if (NeedsNoSandbox)
             start.ArgumentList.Add("--no-sandbox");
         foreach (string argument in arguments)
             start.ArgumentList.Add(argument);

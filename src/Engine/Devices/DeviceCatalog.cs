@@ -35,14 +35,39 @@ public sealed class DeviceCatalog : IDisposable
     private readonly List<Entry> entries = [];
     private readonly List<string> notes = [];
 
+    /// <summary>Only one API was probed (<see cref="For"/>): an error lists the devices of all of them.</summary>
+    private readonly bool partial;
+
+    /// <summary>Every device of every API.</summary>
     public DeviceCatalog()
+        : this(only: null)
     {
+    }
+
+    private DeviceCatalog(DeviceKind? only)
+    {
+        partial = only is not null;
         NativeDrivers.Register();
-        Probe(DeviceKind.Cuda, builder => builder.Cuda());
+        if (only is null or DeviceKind.Cuda)
+            Probe(DeviceKind.Cuda, builder => builder.Cuda());
         // Devices ILGPU cannot compile for are enumerated too, so they are listed with the reason.
-        Probe(DeviceKind.OpenCl, builder => builder.OpenCL(_ => true));
-        AddHost();
-        Probe(DeviceKind.Cpu, builder => builder.CPU(CPUDevice.Default));
+        if (only is null or DeviceKind.OpenCl)
+            Probe(DeviceKind.OpenCl, builder => builder.OpenCL(_ => true));
+        if (only is null or DeviceKind.Host)
+            AddHost();
+        if (only is null or DeviceKind.Cpu)
+            Probe(DeviceKind.Cpu, builder => builder.CPU(CPUDevice.Default));
+    }
+
+    /// <summary>
+    /// The catalogue for opening <paramref name="spec"/>: only the API it names is probed, so
+    /// <c>host</c> loads no GPU or OpenCL driver (each OpenCL runtime brings its own LLVM: ~75 MB
+    /// of resident memory with PoCL and rusticl installed); <c>auto</c> and indexes probe them all.
+    /// </summary>
+    public static DeviceCatalog For(string spec)
+    {
+        string kind = spec.Trim().ToLowerInvariant().Split(':')[0];
+        return new DeviceCatalog(Enum.GetValues<DeviceKind>().Cast<DeviceKind?>().FirstOrDefault(k => DeviceInfo.NameOf(k!.Value) == kind));
     }
 
     /// <summary>
@@ -231,7 +256,15 @@ public sealed class DeviceCatalog : IDisposable
         || (spec.StartsWith(info.KindName + ":", StringComparison.Ordinal) && spec.Length > info.KindName.Length + 1
             && !char.IsAsciiDigit(spec[info.KindName.Length + 1]) && info.Name.Contains(spec[(info.KindName.Length + 1)..], StringComparison.OrdinalIgnoreCase));
 
-    private string Available() =>
+    private string Available()
+    {
+        if (!partial)
+            return Listed();
+        using var everything = new DeviceCatalog();
+        return everything.Listed();
+    }
+
+    private string Listed() =>
         string.Join(", ", entries.Where(e => e.Info.Usable || e.Unchecked).Select(e => $"{e.Info.Index}={Describe(e)}"));
 
     /// <summary>The engine's own CPU path: always there, always usable.</summary>

@@ -1,0 +1,86 @@
+using System.Net;
+using System.Net.Sockets;
+using MnistGpu.Tests.Support;
+
+namespace MnistGpu.Tests.Server;
+
+/// <summary><c>mnistgpu serve</c>'s start and stop: one line and the right exit code for each way it can fail.</summary>
+public sealed class ServeCommandTests
+{
+    [Fact]
+    public void A_port_in_use_gets_one_line_and_exit_1_before_the_device_is_opened()
+    {
+        using var folder = new TempDirectory();
+        string model = SmallModel.WriteTo(folder);
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((IPEndPoint)taken.LocalEndpoint).Port;
+
+        var (code, output, error) = CliRun.Run(["serve", "--model", model, "--device", "host", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        Assert.Equal((1, ""), (code, output));
+        Assert.Equal($"mnistgpu: cannot listen on 127.0.0.1:{port}: the port is in use\n", error.ReplaceLineEndings("\n"));
+
+        // The program itself: exactly one stderr line, and no "Device:" line before it.
+        var measured = RunnerProcess.RunMeasured("serve", "--model", model, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(1, measured.Code);
+        Assert.Equal($"mnistgpu: cannot listen on 127.0.0.1:{port}: the port is in use", Assert.Single(measured.Error.TrimEnd('\n').Split('\n')));
+    }
+
+    [Theory]
+    [InlineData("missing model")]
+    [InlineData("not a checkpoint")]
+    [InlineData("--port 70000")]
+    [InlineData("--port -1")]
+    [InlineData("--host example.com")]
+    public void Bad_input_gets_one_line_and_exit_2(string problem)
+    {
+        using var folder = new TempDirectory();
+        string model = problem switch
+        {
+            "missing model" => folder.File("missing.ckpt"),
+            "not a checkpoint" => DigitPictures.Blank(folder, "blank.png"),
+            _ => SmallModel.WriteTo(folder),
+        };
+        string[] extra = problem.StartsWith("--", StringComparison.Ordinal) ? problem.Split(' ') : ["--port", "0"];
+        var measured = RunnerProcess.RunMeasured(["serve", "--model", model, "--device", "host", .. extra]);
+        Assert.Equal(2, measured.Code);
+        Assert.StartsWith("mnistgpu: ", Assert.Single(measured.Error.TrimEnd('\n').Split('\n')), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("INT", 130)]
+    [InlineData("TERM", 143)]
+    public async Task A_signal_stops_it_with_train_s_exit_code(string signal, int expected)
+    {
+        using var folder = new TempDirectory();
+        string model = SmallModel.WriteTo(folder);
+        using var process = RunnerProcess.Start("serve", "--model", model, "--device", "host", "--port", "0");
+        var error = process.StandardError.ReadToEndAsync();
+        string? address = await process.StandardOutput.ReadLineAsync();
+        Assert.StartsWith("http://127.0.0.1:", address, StringComparison.Ordinal);
+        using (var client = new HttpClient())
+            Assert.Contains("<canvas", await client.GetStringAsync(new Uri(address!)), StringComparison.Ordinal);
+
+        using (var kill = System.Diagnostics.Process.Start("kill", $"-{signal} {process.Id}"))
+            kill.WaitForExit();
+        Assert.True(process.WaitForExit(30_000), "serve did not stop within 30 s");
+        Assert.Equal(expected, process.ExitCode);
+        Assert.Equal("", await process.StandardOutput.ReadToEndAsync());
+        Assert.StartsWith("Device: host", Assert.Single((await error).TrimEnd('\n').Split('\n')), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Listening_beyond_loopback_says_so_in_one_stderr_line()
+    {
+        using var folder = new TempDirectory();
+        string model = SmallModel.WriteTo(folder);
+        using var process = RunnerProcess.Start("serve", "--model", model, "--device", "host", "--port", "0", "--host", "0.0.0.0");
+        string? address = process.StandardOutput.ReadLine();
+        Assert.StartsWith("http://0.0.0.0:", address, StringComparison.Ordinal);
+        process.Kill();
+        process.WaitForExit();
+        var lines = process.StandardError.ReadToEnd().TrimEnd('\n').Split('\n');
+        Assert.Equal(2, lines.Length);
+        Assert.Contains("reachable from the network", lines[1], StringComparison.Ordinal);
+    }
+}
