@@ -120,14 +120,10 @@ public sealed class ServeApiTests(ServedProcess served)
         Assert.StartsWith("RMSprop", description.GetProperty("optimizer").GetString(), StringComparison.Ordinal);
         Assert.Equal("units", description.GetProperty("explains").GetString());
 
-        using var folder = new TempDirectory();
-        using var content = new ByteArrayContent(File.ReadAllBytes(DigitPictures.LightOnDark(folder, 0, "seven.png")));
-        content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
-        using var response = await served.Client.PostAsync("api/explain", content);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        using var explanation = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        var pictures = explanation.RootElement.GetProperty("pictures").EnumerateArray().ToList();
-        Assert.Equal((28, 28), (explanation.RootElement.GetProperty("width").GetInt32(), explanation.RootElement.GetProperty("height").GetInt32()));
+        var (status, explanation) = await served.PostTestDigit("api/explain", 0);
+        Assert.Equal(HttpStatusCode.OK, status);
+        var pictures = explanation.GetProperty("pictures").EnumerateArray().ToList();
+        Assert.Equal((28, 28), (explanation.GetProperty("width").GetInt32(), explanation.GetProperty("height").GetInt32()));
         Assert.Equal(8, pictures.Count);
         Assert.All(pictures, p => Assert.Equal(784, p.GetProperty("values").GetArrayLength()));
         var contributions = pictures.Select(p => p.GetProperty("contribution").GetDouble()).ToList();

@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
 using MnistGpu.Tests.Support;
 
 namespace MnistGpu.Tests.Server;
@@ -8,16 +11,22 @@ namespace MnistGpu.Tests.Server;
 /// <c>mnistgpu serve</c> in a child process, on any free port, with a seed network trained 2
 /// epochs on the host: what the API and browser tests talk to, over real HTTP.
 /// </summary>
-public sealed class ServedProcess : IDisposable
+public class ServedProcess : IDisposable
 {
     private readonly TempDirectory folder = new();
     private readonly Process process;
     private readonly Task<string> error;
 
     public ServedProcess()
+        : this("--epochs", "2")
     {
-        Model = folder.File("seed.ckpt");
-        var train = CliRun.Run(["train", "--device", "host", "--epochs", "2", "--save", Model]);
+    }
+
+    /// <param name="training"><c>train</c>'s options for the served model, beside --device host and --save.</param>
+    protected ServedProcess(params string[] training)
+    {
+        Model = folder.File("model.ckpt");
+        var train = CliRun.Run(["train", "--device", "host", .. training, "--save", Model]);
         if (train.Code != 0)
             throw new InvalidOperationException($"training the served model failed: {train.Error}");
         process = RunnerProcess.Start("serve", "--model", Model, "--device", "host", "--port", "0");
@@ -36,6 +45,17 @@ public sealed class ServedProcess : IDisposable
 
     public HttpClient Client { get; }
 
+    /// <summary>Test digit <paramref name="index"/> as a PNG (<see cref="DigitPictures.LightOnDark"/>) posted to <paramref name="route"/>: the status and the JSON answer.</summary>
+    public async Task<(HttpStatusCode Status, JsonElement Answer)> PostTestDigit(string route, int index)
+    {
+        using var folder = new TempDirectory();
+        using var content = new ByteArrayContent(File.ReadAllBytes(DigitPictures.LightOnDark(folder, index, "digit.png")));
+        content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+        using var response = await Client.PostAsync(route, content);
+        using var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return (response.StatusCode, answer.RootElement.Clone());
+    }
+
     /// <summary>The server's resident memory high-water mark (Linux's VmHWM).</summary>
     public long PeakBytes
     {
@@ -48,6 +68,14 @@ public sealed class ServedProcess : IDisposable
 
     public void Dispose()
     {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (!disposing)
+            return;
         Client.Dispose();
         if (!process.HasExited)
         {
@@ -59,6 +87,9 @@ public sealed class ServedProcess : IDisposable
         folder.Dispose();
     }
 }
+
+/// <summary>A small convnet served: one convolution of 8 filters and a pooling, trained 1 epoch.</summary>
+public sealed class ServedConvnet() : ServedProcess("--epochs", "1", "--layers", "conv3x3:8,maxpool,flatten,32");
 
 [CollectionDefinition(Name)]
 public sealed class ServedSeedNetwork : ICollectionFixture<ServedProcess>
