@@ -101,6 +101,13 @@ public static class ConvolutionKernels
     /// <summary>Whole images per chunk of a kernel gradient's sum, for <paramref name="positions"/> output positions per image: at least one.</summary>
     public static int ImagesPerChunk(int positions) => Math.Max(1, ChunkRows / positions);
 
+    /// <summary>Chunks of a kernel gradient's sum over <paramref name="batch"/> images of <paramref name="positions"/> output positions each.</summary>
+    public static int Chunks(int batch, int positions)
+    {
+        int images = ImagesPerChunk(positions);
+        return (batch + images - 1) / images;
+    }
+
     /// <summary>partials (chunks, n) → sums (n) = Σ_chunk partials[chunk, i], chunk by chunk in order.</summary>
     public static void SumPartials(PartialSumArguments a)
     {

@@ -48,7 +48,7 @@ public sealed class ServedModel : IDisposable
             checkpoint.Position.EpochsDone,
             tested?.TestAccuracy,
             deviceName,
-            Explain(new float[shape.Inputs]).Kind);
+            FirstLayerExplanation.KindOf(shape));
     }
 
     /// <summary>Pixels per picture the network takes.</summary>
@@ -72,11 +72,7 @@ public sealed class ServedModel : IDisposable
     public FirstLayerExplanation Explain(float[] input)
     {
         lock (device)
-        {
-            var probabilities = network.Probabilities(input);
-            int answer = Array.IndexOf(probabilities, probabilities.Max());
-            return FirstLayerExplanation.Of(network, input, Math.Max(answer, 0));
-        }
+            return FirstLayerExplanation.Of(network, input, out _);
     }
 
     public void Dispose() => network.Dispose();

@@ -259,7 +259,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     {
         var s = gradients.Shape;
         int imagesPerChunk = ConvolutionKernels.ImagesPerChunk(s.Positions);
-        int chunks = (batch + imagesPerChunk - 1) / imagesPerChunk;
+        int chunks = ConvolutionKernels.Chunks(batch, s.Positions);
         int parameters = (s.PatchSize + 1) * s.Filters;
         var operation = new Operation("conv backward parameters", s.PatchSize, s.Filters);
         if (FusedSteps)
@@ -393,7 +393,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     {
         var s = gradients.Shape;
         int imagesPerChunk = ConvolutionKernels.ImagesPerChunk(s.Positions);
-        int chunks = (batch + imagesPerChunk - 1) / imagesPerChunk;
+        int chunks = ConvolutionKernels.Chunks(batch, s.Positions);
         int parameters = (s.PatchSize + 1) * s.Filters;
         var sums = chunks == 1 ? gradients.Matrix.All : scratch;
         var arguments = FromImages(Implicit(s, x, dy, sums, chunks * parameters, x, batch, relu: false, imagesPerChunk), images);

@@ -67,7 +67,8 @@ public sealed class DeviceCatalog : IDisposable
     public static DeviceCatalog For(string spec)
     {
         string kind = spec.Trim().ToLowerInvariant().Split(':')[0];
-        return new DeviceCatalog(Enum.GetValues<DeviceKind>().Cast<DeviceKind?>().FirstOrDefault(k => DeviceInfo.NameOf(k!.Value) == kind));
+        var named = Enum.GetValues<DeviceKind>().Where(k => DeviceInfo.NameOf(k) == kind).ToList();
+        return new DeviceCatalog(named.Count == 1 ? named[0] : null);
     }
 
     /// <summary>

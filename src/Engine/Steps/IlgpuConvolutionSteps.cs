@@ -47,8 +47,7 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
         var widest = shape.Layers.OfType<Conv2DLayerShape>().Select((layer, i) => (Layer: layer, Number: i + 1)).MaxBy(c => c.Layer.Geometry.Positions)!;
         var s = widest.Layer.Geometry;
         long positions = (long)batch * s.Positions;
-        int imagesPerChunk = ConvolutionKernels.ImagesPerChunk(s.Positions);
-        int chunks = (batch + imagesPerChunk - 1) / imagesPerChunk;
+        int chunks = ConvolutionKernels.Chunks(batch, s.Positions);
         // Every other layer's gradient has one owner per parameter, but updating it in that
         // launch's epilogue would remove no launch while this one remains: only the gradient's
         // write and read back (8 bytes a parameter).

@@ -1,5 +1,6 @@
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
+using MnistGpu.Engine.Reference;
 
 namespace MnistGpu.Engine.Training;
 
@@ -25,18 +26,26 @@ public sealed record FirstLayerExplanation(string Kind, int Width, int Height, I
     public const string FeatureMaps = "featureMaps";
     public const string None = "none";
 
+    /// <summary>What <see cref="Of"/> gives for networks of <paramref name="shape"/>: <see cref="Units"/>, <see cref="FeatureMaps"/> or <see cref="None"/>.</summary>
+    public static string KindOf(NetworkShape shape) => shape.Layers[0] switch
+    {
+        DenseLayerShape { Input.Layout: FeatureLayout.Image } when shape.Layers.All(l => l is DenseLayerShape) => Units,
+        { Output.Layout: FeatureLayout.Maps } => FeatureMaps,
+        _ => None,
+    };
+
+    /// <summary>The explanation of the network's answer to one image, from one forward pass.</summary>
     /// <param name="pixels">One image's 28×28 pixels in [0,1], as the network takes them.</param>
-    /// <param name="answer">The class whose logit the units are measured against: the prediction.</param>
-    public static FirstLayerExplanation Of(TrainedNetwork network, ReadOnlySpan<float> pixels, int answer)
+    /// <param name="probabilities">The network's class probabilities for it, from the same pass.</param>
+    public static FirstLayerExplanation Of(TrainedNetwork network, ReadOnlySpan<float> pixels, out float[] probabilities)
     {
         var shape = network.Network.Shape;
-        var first = shape.Layers[0];
-        var output = network.FirstLayerOutput(pixels);
-        return first switch
+        var output = network.FirstLayerOutput(pixels, out probabilities);
+        int answer = Math.Max(0, Array.IndexOf(probabilities, probabilities.Max()));
+        return KindOf(shape) switch
         {
-            DenseLayerShape { Input.Layout: FeatureLayout.Image } when shape.Layers.All(l => l is DenseLayerShape)
-                => DenseUnits(shape, network.Checkpoint.Parameters, output, answer),
-            { Output.Layout: FeatureLayout.Maps } => Maps(first.Output, output),
+            Units => DenseUnits(shape, network.Checkpoint.Parameters, output, answer),
+            FeatureMaps => Maps(shape.Layers[0].Output, output),
             _ => new FirstLayerExplanation(None, 0, 0, []),
         };
     }
@@ -54,50 +63,31 @@ public sealed record FirstLayerExplanation(string Kind, int Width, int Height, I
         return new FirstLayerExplanation(FeatureMaps, maps.Width, maps.Height, pictures);
     }
 
+    /// <summary>The reference's dense forward from the first layer's output, then its input gradients from the answer's logit back down.</summary>
     private static FirstLayerExplanation DenseUnits(NetworkShape shape, float[] parameters, float[] hidden, int answer)
     {
         var layers = shape.Layers.Cast<DenseLayerShape>().ToList();
-
-        // Forward from the first layer's output, keeping each layer's output for the ReLU masks.
-        var outputs = new List<double[]> { hidden.Select(v => (double)v).ToArray() };
+        // The layers above the first: its own weights are only pictured, never multiplied here.
+        var weights = layers.Select((l, i) => i == 0 ? [] : Doubles(parameters, l.WeightOffset, l.WeightCount)).ToList();
+        var outputs = new List<double[]> { Doubles(hidden, 0, hidden.Length) };
         for (int l = 1; l < layers.Count; l++)
         {
             var layer = layers[l];
-            var x = outputs[^1];
             var y = new double[layer.Outputs];
-            for (int o = 0; o < layer.Outputs; o++)
-            {
-                double sum = parameters[layer.BiasOffset + o];
-                for (int i = 0; i < layer.Inputs; i++)
-                    sum += x[i] * parameters[layer.WeightOffset + i * layer.Outputs + o];
-                y[o] = layer.Relu ? Math.Max(sum, 0) : sum;
-            }
-
+            ReferenceMath.DenseForward(outputs[^1], weights[l], Doubles(parameters, layer.BiasOffset, layer.Outputs), y, 1, layer.Inputs, layer.Outputs, layer.Relu);
             outputs.Add(y);
         }
 
-        // Backward from the answer's logit down to the first layer's output.
         var gradient = new double[layers[^1].Outputs];
         gradient[answer] = 1;
         for (int l = layers.Count - 1; l >= 1; l--)
         {
-            var layer = layers[l];
-            var below = new double[layer.Inputs];
-            for (int i = 0; i < layer.Inputs; i++)
-            {
-                if (layers[l - 1].Relu && outputs[l - 1][i] <= 0)
-                    continue;
-                double sum = 0;
-                for (int o = 0; o < layer.Outputs; o++)
-                    sum += parameters[layer.WeightOffset + i * layer.Outputs + o] * gradient[o];
-                below[i] = sum;
-            }
-
+            var below = new double[layers[l].Inputs];
+            ReferenceMath.DenseBackwardInput(gradient, weights[l], outputs[l - 1], below, 1, layers[l].Inputs, layers[l].Outputs, layers[l - 1].Relu);
             gradient = below;
         }
 
         var first = layers[0];
-        int side = first.Input.Height;
         var pictures = Enumerable.Range(0, first.Outputs)
             .Select(unit => (Unit: unit, Contribution: outputs[0][unit] * gradient[unit]))
             .OrderByDescending(u => u.Contribution)
@@ -105,12 +95,14 @@ public sealed record FirstLayerExplanation(string Kind, int Width, int Height, I
             .Take(UnitsShown)
             .Select(u =>
             {
-                var weights = new float[first.Inputs];
+                var unitWeights = new float[first.Inputs];
                 for (int i = 0; i < first.Inputs; i++)
-                    weights[i] = parameters[first.WeightOffset + i * first.Outputs + u.Unit];
-                return new FirstLayerPicture(u.Unit, u.Contribution, weights);
+                    unitWeights[i] = parameters[first.WeightOffset + i * first.Outputs + u.Unit];
+                return new FirstLayerPicture(u.Unit, u.Contribution, unitWeights);
             })
             .ToList();
-        return new FirstLayerExplanation(Units, first.Input.Width, side, pictures);
+        return new FirstLayerExplanation(Units, first.Input.Width, first.Input.Height, pictures);
     }
+
+    private static double[] Doubles(float[] values, int start, int count) => Array.ConvertAll(values[start..(start + count)], v => (double)v);
 }

@@ -45,9 +45,12 @@ public sealed class TrainedNetwork : IDisposable
     public float[] Probabilities(ReadOnlySpan<float> pixels) => evaluator.Probabilities(pixels);
 
     /// <summary>The first layer's output (after its ReLU, if it has one) for one image given as pixels in [0,1]: a convolution's feature maps (OH,OW,F).</summary>
-    public float[] FirstLayerOutput(ReadOnlySpan<float> pixels)
+    public float[] FirstLayerOutput(ReadOnlySpan<float> pixels) => FirstLayerOutput(pixels, out _);
+
+    /// <summary>The same, with the class probabilities (C) of the same forward pass.</summary>
+    public float[] FirstLayerOutput(ReadOnlySpan<float> pixels, out float[] probabilities)
     {
-        evaluator.Probabilities(pixels[..Network.Shape.Inputs]);
+        probabilities = evaluator.Probabilities(pixels[..Network.Shape.Inputs]);
         var all = new float[Network.Layers[0].Output.Length];
         Network.Backend.Download(Network.Layers[0].Output, all);
         return all[..Network.Shape.Layers[0].Outputs];

@@ -20,8 +20,9 @@ public sealed class FirstLayerExplanationTests
         var output = (DenseLayerShape)checkpoint.Shape.Layers[1];
         int answer = ArgMax(network.Probabilities(pixels));
 
-        var explanation = FirstLayerExplanation.Of(network, pixels, answer);
+        var explanation = FirstLayerExplanation.Of(network, pixels, out var probabilities);
 
+        Assert.Equal(network.Probabilities(pixels), probabilities);
         var expected = Enumerable.Range(0, hidden.Length)
             .Select(j => (Unit: j, Contribution: hidden[j] * (double)checkpoint.Parameters[output.WeightOffset + j * output.Outputs + answer]))
             .OrderByDescending(u => u.Contribution).Take(8).ToList();
@@ -47,7 +48,7 @@ public sealed class FirstLayerExplanationTests
         var hidden = network.FirstLayerOutput(pixels).Select(v => (double)v).ToArray();
         int answer = ArgMax(network.Probabilities(pixels));
 
-        var explanation = FirstLayerExplanation.Of(network, pixels, answer);
+        var explanation = FirstLayerExplanation.Of(network, pixels, out _);
 
         Assert.Equal(8, explanation.Pictures.Count);
         Assert.True(explanation.Pictures[0].Contribution > 0);
@@ -72,7 +73,7 @@ public sealed class FirstLayerExplanationTests
         var pixels = Pixels(2);
         var maps = network.FirstLayerOutput(pixels);
 
-        var explanation = FirstLayerExplanation.Of(network, pixels, answer: 0);
+        var explanation = FirstLayerExplanation.Of(network, pixels, out _);
 
         var shape = checkpoint.Shape.Layers[0].Output;
         Assert.Equal(FirstLayerExplanation.FeatureMaps, explanation.Kind);
