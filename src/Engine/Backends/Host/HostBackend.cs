@@ -13,7 +13,7 @@ namespace MnistGpu.Engine.Backends.Host;
 public sealed class HostBackend : ITrainingBackend
 {
     private readonly WorkerPool pool;
-    private readonly IMatMul matMul;
+    private readonly IProducts products;
     private readonly IOptimizerWork optimizer;
     private readonly MemoryBudget memory;
     private readonly HostConvolution convolution;
@@ -23,9 +23,9 @@ public sealed class HostBackend : ITrainingBackend
     public HostBackend(int? threads = null, long? memoryLimitBytes = null)
     {
         pool = new WorkerPool(threads ?? Environment.ProcessorCount);
-        (matMul, optimizer) = Avx512Float.IsSupported ? ((IMatMul)new MatMul<Avx512Float>(pool), (IOptimizerWork)new OptimizerWork<Avx512Float>(pool.Threads))
-            : Avx2Float.IsSupported ? (new MatMul<Avx2Float>(pool), new OptimizerWork<Avx2Float>(pool.Threads))
-            : (new MatMul<PortableFloat>(pool), new OptimizerWork<PortableFloat>(pool.Threads));
+        (products, optimizer) = Avx512Float.IsSupported ? ((IProducts)new Products<Avx512Float>(pool), (IOptimizerWork)new OptimizerWork<Avx512Float>(pool.Threads))
+            : Avx2Float.IsSupported ? (new Products<Avx2Float>(pool), new OptimizerWork<Avx2Float>(pool.Threads))
+            : (new Products<PortableFloat>(pool), new OptimizerWork<PortableFloat>(pool.Threads));
         convolution = new HostConvolution(pool);
         DeviceName = $"host ({SimdName}, {pool.Threads} threads)";
         memory = new MemoryBudget(DeviceName, memoryLimitBytes);
@@ -93,34 +93,23 @@ public sealed class HostBackend : ITrainingBackend
     }
 
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
-        matMul.Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), Storage(x), Storage(layer.Weights), Storage(y), Storage(layer.Bias));
+        products.Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), Storage(x), Storage(layer.Weights), Storage(y), Storage(layer.Bias));
 
     public void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu) =>
-        matMul.Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs, relu), Storage(dy), Storage(layer.Weights), Storage(dx), Storage(activation));
+        products.Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs, relu), Storage(dy), Storage(layer.Weights), Storage(dx), Storage(activation));
 
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
-        matMul.Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), Storage(x), Storage(dy), Storage(gradients.All), Storage(dy));
+        products.Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), Storage(x), Storage(dy), Storage(gradients.All), Storage(dy));
 
-    public void ConvolutionForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> y, DeviceArray<float> scratch, int batch, bool relu)
-    {
-        var s = layer.Shape;
-        convolution.Unroll(s, Storage(x), Storage(scratch), batch);
-        matMul.Multiply(MatMulProblem.Forward(batch * s.Positions, s.PatchSize, s.Filters, relu), Storage(scratch), Storage(layer.Matrix.Weights), Storage(y), Storage(layer.Matrix.Bias));
-    }
+    // The host's convolutions pack their patches where the products read them: the scratch is left unused.
+    public void ConvolutionForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> y, DeviceArray<float> scratch, int batch, bool relu) =>
+        products.ConvolutionForward(layer.Shape, Storage(x), Storage(layer.Matrix.Weights), Storage(layer.Matrix.Bias), Storage(y), batch, relu);
 
-    public void ConvolutionBackwardParameters(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch)
-    {
-        var s = gradients.Shape;
-        convolution.Unroll(s, Storage(x), Storage(scratch), batch);
-        matMul.Multiply(MatMulProblem.BackwardParameters(batch * s.Positions, s.PatchSize, s.Filters), Storage(scratch), Storage(dy), Storage(gradients.Matrix.All), Storage(dy));
-    }
+    public void ConvolutionBackwardParameters(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch) =>
+        products.ConvolutionBackwardParameters(gradients.Shape, Storage(x), Storage(dy), Storage(gradients.Matrix.All), batch);
 
-    public void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu)
-    {
-        var s = layer.Shape;
-        matMul.Multiply(MatMulProblem.BackwardInput(batch * s.Positions, s.PatchSize, s.Filters, relu: false), Storage(dy), Storage(layer.Matrix.Weights), Storage(scratch), Storage(dy));
-        convolution.Fold(s, Storage(scratch), Storage(dx), Storage(activation), batch, relu);
-    }
+    public void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu) =>
+        products.ConvolutionBackwardInput(layer.Shape, Storage(dy), Storage(layer.Matrix.Weights), Storage(activation), Storage(dx), batch, relu);
 
     public void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch) =>
         convolution.MaxPoolForward(input, Storage(x), Storage(y), batch);
@@ -207,18 +196,35 @@ public sealed class HostBackend : ITrainingBackend
 
     private static Memory<float> Storage(DeviceArray<float> array) => HostArray<float, float>.Of(array).Memory;
 
-    private interface IMatMul
+    /// <summary>The products, dense and convolutional, over the widest vectors the CPU has.</summary>
+    private interface IProducts
     {
         void Multiply(MatMulProblem problem, Memory<float> a, Memory<float> b, Memory<float> c, Memory<float> epilogueOperand);
+
+        void ConvolutionForward(ConvolutionShape shape, Memory<float> x, Memory<float> kernels, Memory<float> bias, Memory<float> y, int batch, bool relu);
+
+        void ConvolutionBackwardInput(ConvolutionShape shape, Memory<float> dy, Memory<float> kernels, Memory<float> activation, Memory<float> dx, int batch, bool relu);
+
+        void ConvolutionBackwardParameters(ConvolutionShape shape, Memory<float> x, Memory<float> dy, Memory<float> gradients, int batch);
     }
 
-    private sealed class MatMul<TVec>(WorkerPool pool) : IMatMul
+    private sealed class Products<TVec>(WorkerPool pool) : IProducts
         where TVec : struct, ISimdFloat<TVec>
     {
-        private readonly HostMatMul<TVec> inner = new(pool);
+        private readonly HostMatMul<TVec> dense = new(pool);
+        private readonly HostConvolutionProducts<TVec> convolutions = new(pool);
 
         public void Multiply(MatMulProblem problem, Memory<float> a, Memory<float> b, Memory<float> c, Memory<float> epilogueOperand) =>
-            inner.Multiply(problem, a, b, c, epilogueOperand);
+            dense.Multiply(problem, a, b, c, epilogueOperand);
+
+        public void ConvolutionForward(ConvolutionShape shape, Memory<float> x, Memory<float> kernels, Memory<float> bias, Memory<float> y, int batch, bool relu) =>
+            convolutions.Forward(shape, x, kernels, bias, y, batch, relu);
+
+        public void ConvolutionBackwardInput(ConvolutionShape shape, Memory<float> dy, Memory<float> kernels, Memory<float> activation, Memory<float> dx, int batch, bool relu) =>
+            convolutions.BackwardInput(shape, dy, kernels, activation, dx, batch, relu);
+
+        public void ConvolutionBackwardParameters(ConvolutionShape shape, Memory<float> x, Memory<float> dy, Memory<float> gradients, int batch) =>
+            convolutions.BackwardParameters(shape, x, dy, gradients, batch);
     }
 
     /// <summary>An optimizer update over the flat parameter array, one contiguous share per thread.</summary>

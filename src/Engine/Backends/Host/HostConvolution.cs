@@ -6,45 +6,24 @@ using MnistGpu.Kernels;
 namespace MnistGpu.Engine.Backends.Host;
 
 /// <summary>
-/// The host's convolution and pooling work around the products: unrolling maps (B,H,W,C) into
-/// patches (B·OH·OW, k·k·C) and folding patch gradients back, 2×2 max pooling and the masked
-/// copy, each split across the pool by whole images (an image's sums never depend on the split,
-/// so reruns give the same bits). A patch row's k·C values for one kernel row are one contiguous
-/// run of the input row: each is one copy (or one vector add), zeros where it leaves the maps.
-/// Allocates nothing: one instance holds the operation under way for its parts.
+/// The host's work between the products: 2×2 max pooling forward and backward, split across the
+/// pool by whole images, and the masked copy (the convolutions themselves are
+/// <see cref="HostConvolutionProducts{TVec}"/>). Allocates nothing: one instance holds the
+/// operation under way for its parts.
 /// </summary>
 internal sealed class HostConvolution(WorkerPool pool) : IParallelWork
 {
     private enum Work
     {
-        Unroll,
-        Fold,
         PoolForward,
         PoolBackward,
     }
 
     private Work work;
-    private ConvolutionShape convolution;
     private MapShape pooled;
     private Memory<float> maps, patches, activation, output;
     private int batch;
     private bool relu;
-
-    /// <summary>maps (B,H,W,C) → patches (B·OH·OW, k·k·C) in the kernels' (i, j, c) order.</summary>
-    public void Unroll(ConvolutionShape shape, Memory<float> x, Memory<float> scratch, int rows)
-    {
-        convolution = shape;
-        (maps, patches) = (x, scratch);
-        Run(Work.Unroll, rows);
-    }
-
-    /// <summary>Patch gradients (B·OH·OW, k·k·C) → dx (B,H,W,C), summed per image, ⊙ [activation &gt; 0] when <paramref name="mask"/>.</summary>
-    public void Fold(ConvolutionShape shape, Memory<float> scratch, Memory<float> dx, Memory<float> below, int rows, bool mask)
-    {
-        convolution = shape;
-        (patches, maps, activation, relu) = (scratch, dx, below, mask);
-        Run(Work.Fold, rows);
-    }
 
     /// <summary>x (B,H,W,C) → y (B,H/2,W/2,C), each 2×2 window's maximum.</summary>
     public void MaxPoolForward(MapShape input, Memory<float> x, Memory<float> y, int rows)
@@ -82,12 +61,6 @@ internal sealed class HostConvolution(WorkerPool pool) : IParallelWork
         {
             switch (work)
             {
-                case Work.Unroll:
-                    UnrollImage(image);
-                    break;
-                case Work.Fold:
-                    FoldImage(image);
-                    break;
                 case Work.PoolForward:
                     PoolForwardImage(image);
                     break;
@@ -104,83 +77,6 @@ internal sealed class HostConvolution(WorkerPool pool) : IParallelWork
         pool.Run(Math.Min(pool.Threads, rows), this);
         // No reference to the operands outlives the operation: a disposed network's arrays must be collectable.
         (maps, patches, activation, output) = (default, default, default, default);
-    }
-
-    /// <summary>Kernel columns j in [From, To) of output column <paramref name="ow"/> fall inside the maps.</summary>
-    private static (int From, int To) Inside(ConvolutionShape s, int ow) =>
-        (Math.Max(0, s.Padding - ow), Math.Min(s.KernelSize, s.Width + s.Padding - ow));
-
-    private void UnrollImage(int image)
-    {
-        var s = convolution;
-        int run = s.KernelSize * s.Channels, imageSize = s.Height * s.Width * s.Channels;
-        var x = maps.Span.Slice(image * imageSize, imageSize);
-        var rows = patches.Span.Slice(image * s.Positions * s.PatchSize, s.Positions * s.PatchSize);
-        for (int oh = 0; oh < s.OutputHeight; oh++)
-        {
-            for (int ow = 0; ow < s.OutputWidth; ow++)
-            {
-                var (from, to) = Inside(s, ow);
-                var row = rows.Slice((oh * s.OutputWidth + ow) * s.PatchSize, s.PatchSize);
-                for (int i = 0; i < s.KernelSize; i++)
-                {
-                    var target = row.Slice(i * run, run);
-                    int h = oh + i - s.Padding;
-                    if (h < 0 || h >= s.Height || from >= to)
-                    {
-                        target.Clear();
-                        continue;
-                    }
-
-                    target[..(from * s.Channels)].Clear();
-                    CopyShort(x.Slice((h * s.Width + ow + from - s.Padding) * s.Channels, (to - from) * s.Channels), target[(from * s.Channels)..]);
-                    target[(to * s.Channels)..].Clear();
-                }
-            }
-        }
-    }
-
-    /// <summary>A copy of a few floats (a first layer's 3 pixels) by a plain loop, which beats a call to memmove there.</summary>
-    private static void CopyShort(ReadOnlySpan<float> source, Span<float> target)
-    {
-        if (source.Length >= 16)
-        {
-            source.CopyTo(target);
-            return;
-        }
-
-        for (int i = 0; i < source.Length; i++)
-            target[i] = source[i];
-    }
-
-    private void FoldImage(int image)
-    {
-        var s = convolution;
-        int run = s.KernelSize * s.Channels, imageSize = s.Height * s.Width * s.Channels;
-        var dx = maps.Span.Slice(image * imageSize, imageSize);
-        var rows = patches.Span.Slice(image * s.Positions * s.PatchSize, s.Positions * s.PatchSize);
-        dx.Clear();
-        for (int oh = 0; oh < s.OutputHeight; oh++)
-        {
-            for (int ow = 0; ow < s.OutputWidth; ow++)
-            {
-                var (from, to) = Inside(s, ow);
-                if (from >= to)
-                    continue;
-                var row = rows.Slice((oh * s.OutputWidth + ow) * s.PatchSize, s.PatchSize);
-                for (int i = 0; i < s.KernelSize; i++)
-                {
-                    int h = oh + i - s.Padding;
-                    if (h < 0 || h >= s.Height)
-                        continue;
-                    var target = dx.Slice((h * s.Width + ow + from - s.Padding) * s.Channels, (to - from) * s.Channels);
-                    TensorPrimitives.Add(target, row.Slice(i * run + from * s.Channels, target.Length), target);
-                }
-            }
-        }
-
-        if (relu)
-            Copy(dx, activation.Span.Slice(image * imageSize, imageSize), dx, imageSize, mask: true);
     }
 
     private void PoolForwardImage(int image)

@@ -22,7 +22,7 @@ internal sealed class HostMatMul<TVec> : IParallelWork
     public const int Rows = 6;
 
     /// <summary>Packed a' slivers are 8 floats per k (6 rows and 2 of padding) so one 256-bit load tests a step for zeros.</summary>
-    private const int SliverStride = 8;
+    internal const int SliverStride = 8;
 
     private readonly WorkerPool pool;
     private readonly float[][] panelBuffers;
@@ -101,8 +101,8 @@ internal sealed class HostMatMul<TVec> : IParallelWork
             int stride = direct ? layout.RowStride : Panel;
             for (int s = sliverFrom; s < sliverTo; s++)
             {
-                MicroKernel(ref packedA[s * k * SliverStride], ref panelStart, stride, k, tile);
-                StoreTile(s * Rows, col0, tile);
+                MicroKernel(ref packedA[s * k * SliverStride], ref panelStart, stride, k, ref tile[0], carry: false);
+                StoreTile(c.Span, epilogueOperand.Span, problem, s * Rows, col0, tile);
             }
         }
     }
@@ -137,13 +137,28 @@ internal sealed class HostMatMul<TVec> : IParallelWork
         return ref panel[0];
     }
 
-    /// <summary>tile (Rows, Panel) = a' sliver (K, 8) · panel (K rows of Panel floats, <paramref name="stride"/> apart), skipping all-zero steps.</summary>
+    /// <summary>
+    /// tile (Rows, Panel) = a' sliver (K, 8) · panel (K rows of Panel floats, <paramref name="stride"/> apart), skipping
+    /// all-zero steps; with <paramref name="carry"/> the sums go on from the tile's values, so a K split into chunks
+    /// sums every element in the order one pass over K does.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MicroKernel(ref float sliver, ref float panel, int stride, int k, float[] tile)
+    internal static void MicroKernel(ref float sliver, ref float panel, int stride, int k, ref float t, bool carry)
     {
         TVec c00 = TVec.Zero, c01 = TVec.Zero, c10 = TVec.Zero, c11 = TVec.Zero, c20 = TVec.Zero, c21 = TVec.Zero;
         TVec c30 = TVec.Zero, c31 = TVec.Zero, c40 = TVec.Zero, c41 = TVec.Zero, c50 = TVec.Zero, c51 = TVec.Zero;
         int count = TVec.Count;
+        int panelWidth = 2 * count;
+        if (carry)
+        {
+            (c00, c01) = (TVec.Load(ref t), TVec.Load(ref Unsafe.Add(ref t, count)));
+            (c10, c11) = (TVec.Load(ref Unsafe.Add(ref t, panelWidth)), TVec.Load(ref Unsafe.Add(ref t, panelWidth + count)));
+            (c20, c21) = (TVec.Load(ref Unsafe.Add(ref t, 2 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t, 2 * panelWidth + count)));
+            (c30, c31) = (TVec.Load(ref Unsafe.Add(ref t, 3 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t, 3 * panelWidth + count)));
+            (c40, c41) = (TVec.Load(ref Unsafe.Add(ref t, 4 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t, 4 * panelWidth + count)));
+            (c50, c51) = (TVec.Load(ref Unsafe.Add(ref t, 5 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t, 5 * panelWidth + count)));
+        }
+
         for (int i = 0; i < k; i++)
         {
             ref float av = ref Unsafe.Add(ref sliver, i * SliverStride);
@@ -171,8 +186,6 @@ internal sealed class HostMatMul<TVec> : IParallelWork
             c51 = TVec.MultiplyAdd(a5, b1, c51);
         }
 
-        ref float t = ref tile[0];
-        int panelWidth = 2 * count;
         TVec.Store(c00, ref t);
         TVec.Store(c01, ref Unsafe.Add(ref t, count));
         TVec.Store(c10, ref Unsafe.Add(ref t, panelWidth));
@@ -187,12 +200,10 @@ internal sealed class HostMatMul<TVec> : IParallelWork
         TVec.Store(c51, ref Unsafe.Add(ref t, 5 * panelWidth + count));
     }
 
-    /// <summary>The valid part of a finished tile into c, through the epilogue (the same as the ILGPU kernels').</summary>
+    /// <summary>The valid part of a finished tile into c (M,N) of <paramref name="problem"/>, through its epilogue (the same as the ILGPU kernels').</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void StoreTile(int row0, int col0, float[] tile)
+    internal static void StoreTile(Span<float> target, ReadOnlySpan<float> epilogueSpan, MatMulProblem problem, int row0, int col0, Span<float> tile)
     {
-        var target = c.Span;
-        var epilogueSpan = epilogueOperand.Span;
         int n = problem.N;
         var epilogue = problem.Epilogue;
         int rows = Math.Min(Rows, problem.M - row0);
@@ -203,7 +214,7 @@ internal sealed class HostMatMul<TVec> : IParallelWork
             int rowStart = (row0 + r) * n + col0;
             for (int j = 0; j < vectorCols; j += TVec.Count)
             {
-                var value = TVec.Load(ref tile[r * Panel + j]);
+                var value = TVec.Load(ref tile[(r * Panel) + j]);
                 if (epilogue == Epilogue.Bias || epilogue == Epilogue.BiasRelu)
                     value = TVec.Add(value, TVec.Load(ref MemoryMarshal.GetReference(epilogueSpan.Slice(col0 + j))));
                 if (epilogue == Epilogue.BiasRelu)

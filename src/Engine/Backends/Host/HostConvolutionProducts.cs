@@ -1,0 +1,412 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using MnistGpu.Kernels;
+
+namespace MnistGpu.Engine.Backends.Host;
+
+/// <summary>
+/// A convolution's three products on the host with no unrolled patches in memory. Each sliver of
+/// <see cref="HostMatMul{TVec}"/>'s micro-kernel — six patch rows (forward), six positions' output
+/// gradients (input gradient) or six patch columns over a chunk of positions (kernel gradient) —
+/// is packed straight from the maps into a buffer the core keeps in its first-level cache,
+/// multiplied, and stored through the epilogue or folded into the input's gradient before the next
+/// is packed. Unrolling a batch's patches first wrote and read again ~9 MB per product (conv2 of
+/// the Keras convnet), more than the caches hold: the products waited on memory.
+/// Every element sums as the product over unrolled patches does — the same micro-kernel, k
+/// ascending (a kernel gradient's chunks carry their sums on), the same all-zero steps skipped,
+/// patch gradients folded in position order — so the bits are the same, whatever the threads.
+/// Allocates nothing once its buffers have grown: one instance holds the operation under way.
+/// </summary>
+internal sealed class HostConvolutionProducts<TVec> : IParallelWork
+    where TVec : struct, ISimdFloat<TVec>
+{
+    private const int Rows = HostMatMul<TVec>.Rows;
+    private const int Stride = HostMatMul<TVec>.SliverStride;
+
+    /// <summary>Positions per chunk of a kernel gradient's sum: the chunk of dy (256 × F) and each packed sliver stay in cache.</summary>
+    private const int ChunkPositions = 256;
+
+    private readonly WorkerPool pool;
+    private readonly float[][] sliverBuffers, tileBuffers, panelBuffers;
+    private float[] panels = [];
+    private int[] patchOffsets = [], patchRows = [], patchColumns = [], windowOrigins = [];
+    private bool[] windowInside = [];
+
+    // The operation under way, set before the parts run.
+    private Work work;
+    private ConvolutionShape shape;
+    private MatMulProblem problem;
+    private Memory<float> maps, gradients, target, epilogueOperand;
+    private int batch, parts;
+    private bool relu;
+
+    public HostConvolutionProducts(WorkerPool pool)
+    {
+        this.pool = pool;
+        sliverBuffers = new float[pool.Threads][];
+        tileBuffers = new float[pool.Threads][];
+        panelBuffers = new float[pool.Threads][];
+        for (int i = 0; i < pool.Threads; i++)
+            (sliverBuffers[i], tileBuffers[i], panelBuffers[i]) = ([], [], []);
+    }
+
+    private enum Work
+    {
+        Forward,
+        BackwardInput,
+        BackwardParameters,
+    }
+
+    private static int Panel => HostMatMul<TVec>.Panel;
+
+    /// <summary>x (B,H,W,C) → y (B·OH·OW, F) = patches · kernels + bias, ReLU when <paramref name="withRelu"/>.</summary>
+    public void Forward(ConvolutionShape s, Memory<float> x, Memory<float> kernels, Memory<float> bias, Memory<float> y, int rows, bool withRelu)
+    {
+        var p = MatMulProblem.Forward(rows * s.Positions, s.PatchSize, s.Filters, withRelu);
+        Require(s, rows, x, y, (kernels, p.K * p.N), (bias, p.N));
+        PackPanels(kernels.Span, p, transposed: false);
+        Run(Work.Forward, s, p, rows, x, default, y, bias, withRelu, Slivers(p.M));
+    }
+
+    /// <summary>dy (B·OH·OW, F) → dx (B,H,W,C): patch gradients dy · kernelsᵀ folded per image, ⊙ [activation &gt; 0] when <paramref name="mask"/>.</summary>
+    public void BackwardInput(ConvolutionShape s, Memory<float> dy, Memory<float> kernels, Memory<float> activation, Memory<float> dx, int rows, bool mask)
+    {
+        var p = MatMulProblem.BackwardInput(Rows, s.PatchSize, s.Filters, relu: false);
+        Require(s, rows, dx, dy, (kernels, p.N * p.K), (activation, mask ? dx.Length : 0));
+        PackPanels(kernels.Span, p, transposed: true);
+        Run(Work.BackwardInput, s, p, rows, dx, dy, default, activation, mask, rows);
+    }
+
+    /// <summary>x (B,H,W,C), dy (B·OH·OW, F) → [dK; db] (k·k·C + 1, F) = [patchesᵀ; 1ᵀ] · dy.</summary>
+    public void BackwardParameters(ConvolutionShape s, Memory<float> x, Memory<float> dy, Memory<float> parameterGradients, int rows)
+    {
+        var p = MatMulProblem.BackwardParameters(rows * s.Positions, s.PatchSize, s.Filters);
+        Require(s, rows, x, dy, (parameterGradients, p.M * p.N), (default, 0));
+        Run(Work.BackwardParameters, s, p, rows, x, dy, parameterGradients, default, false, Slivers(p.M));
+    }
+
+    public void Execute(int part)
+    {
+        switch (work)
+        {
+            case Work.Forward:
+                ForwardPart(part);
+                break;
+            case Work.BackwardInput:
+                BackwardInputPart(part);
+                break;
+            default:
+                BackwardParametersPart(part);
+                break;
+        }
+    }
+
+    private static int Slivers(int rows) => (rows + Rows - 1) / Rows;
+
+    private static (int From, int To) Share(int count, int parts, int part) => (count * part / parts, count * (part + 1) / parts);
+
+    private static float[] Grown(float[] buffer, int length) => buffer.Length >= length ? buffer : new float[length];
+
+    /// <summary>The packers and the micro-kernel read through unchecked references: the operands are checked here, once.</summary>
+    private static void Require(ConvolutionShape s, int rows, Memory<float> inputMaps, Memory<float> outputs, (Memory<float> Array, int Length) first, (Memory<float> Array, int Length) second)
+    {
+        if (inputMaps.Length < (long)rows * s.Height * s.Width * s.Channels || outputs.Length < (long)rows * s.Positions * s.Filters
+            || first.Array.Length < first.Length || second.Array.Length < second.Length)
+            throw new ArgumentException($"A convolution's operands are shorter than its shape {s.Height}x{s.Width}x{s.Channels} -> {s.OutputHeight}x{s.OutputWidth}x{s.Filters} needs for {rows} images.");
+    }
+
+    private void Run(Work what, ConvolutionShape s, MatMulProblem p, int rows, Memory<float> input, Memory<float> outputGradients, Memory<float> output, Memory<float> epilogue, bool withRelu, int units)
+    {
+        (work, shape, problem, batch, relu) = (what, s, p, rows, withRelu);
+        (maps, gradients, target, epilogueOperand) = (input, outputGradients, output, epilogue);
+        IndexPatches(s);
+        IndexWindows(s);
+        parts = Math.Min(pool.Threads, units);
+        pool.Run(parts, this);
+        // No reference to the operands outlives the operation: a disposed network's arrays must be collectable.
+        (maps, gradients, target, epilogueOperand) = (default, default, default, default);
+    }
+
+    /// <summary>Each patch element (i, j, c): its offset from its window's first input, and its kernel row and column.</summary>
+    private void IndexPatches(ConvolutionShape s)
+    {
+        if (patchOffsets.Length < s.PatchSize)
+            (patchOffsets, patchRows, patchColumns) = (new int[s.PatchSize], new int[s.PatchSize], new int[s.PatchSize]);
+        for (int e = 0; e < s.PatchSize; e++)
+        {
+            int i = e / (s.KernelSize * s.Channels), j = e / s.Channels % s.KernelSize, c = e % s.Channels;
+            (patchOffsets[e], patchRows[e], patchColumns[e]) = (((i * s.Width) + j) * s.Channels + c, i, j);
+        }
+    }
+
+    /// <summary>Each output position's window: where it starts in its image's maps, and whether it lies wholly inside them.</summary>
+    private void IndexWindows(ConvolutionShape s)
+    {
+        if (windowOrigins.Length < s.Positions)
+            (windowOrigins, windowInside) = (new int[s.Positions], new bool[s.Positions]);
+        for (int q = 0; q < s.Positions; q++)
+        {
+            int top = (q / s.OutputWidth) - s.Padding, left = (q % s.OutputWidth) - s.Padding;
+            windowOrigins[q] = ((top * s.Width) + left) * s.Channels;
+            windowInside[q] = top >= 0 && left >= 0 && top + s.KernelSize <= s.Height && left + s.KernelSize <= s.Width;
+        }
+    }
+
+    /// <summary>b' (the kernels, or their transpose) as panels of K rows of Panel floats, zero past N: read by every part.</summary>
+    private void PackPanels(ReadOnlySpan<float> kernels, MatMulProblem p, bool transposed)
+    {
+        int count = (p.N + Panel - 1) / Panel;
+        panels = Grown(panels, count * p.K * Panel);
+        for (int panel = 0; panel < count; panel++)
+        {
+            for (int k = 0; k < p.K; k++)
+            {
+                var row = panels.AsSpan(((panel * p.K) + k) * Panel, Panel);
+                for (int j = 0, col = panel * Panel; j < Panel; j++, col++)
+                    row[j] = col >= p.N ? 0f : transposed ? kernels[(col * p.K) + k] : kernels[(k * p.N) + col];
+            }
+        }
+    }
+
+    /// <summary>Where position <paramref name="q"/> of image <paramref name="image"/>'s window starts in the maps, and whether it lies wholly inside them.</summary>
+    private (int Origin, bool Inside) Window(int image, int q) =>
+        ((image * shape.Height * shape.Width * shape.Channels) + windowOrigins[q], windowInside[q]);
+
+    /// <summary>Patch element <paramref name="e"/> of the window at (<paramref name="image"/>, <paramref name="q"/>): the input there, or 0 in the padding.</summary>
+    private float PatchValue(ReadOnlySpan<float> x, int image, int q, int e)
+    {
+        var s = shape;
+        int h = (q / s.OutputWidth) - s.Padding + patchRows[e], w = (q % s.OutputWidth) - s.Padding + patchColumns[e];
+        return h < 0 || h >= s.Height || w < 0 || w >= s.Width ? 0f : x[(((image * s.Height) + h) * s.Width + w) * s.Channels + (e % s.Channels)];
+    }
+
+    private void ForwardPart(int part)
+    {
+        var p = problem;
+        var (from, to) = Share(Slivers(p.M), parts, part);
+        var sliver = sliverBuffers[part] = Grown(sliverBuffers[part], p.K * Stride);
+        var tile = tileBuffers[part] = Grown(tileBuffers[part], Rows * Panel);
+        var x = maps.Span;
+        for (int s = from; s < to; s++)
+        {
+            PackPatchRows(x, s * Rows, sliver);
+            for (int panel = 0, col0 = 0; col0 < p.N; panel++, col0 += Panel)
+            {
+                HostMatMul<TVec>.MicroKernel(ref sliver[0], ref panels[panel * p.K * Panel], Panel, p.K, ref tile[0], carry: false);
+                HostMatMul<TVec>.StoreTile(target.Span, epilogueOperand.Span, p, s * Rows, col0, tile);
+            }
+        }
+    }
+
+    /// <summary>Patch rows [row0, row0 + 6) of the batch into a sliver, k-major, 8 floats a step; rows past the batch are zeros.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackPatchRows(ReadOnlySpan<float> x, int row0, float[] sliver)
+    {
+        int positions = shape.Positions, patch = shape.PatchSize;
+        Span<int> origins = stackalloc int[Rows];
+        bool inside = row0 + Rows <= problem.M;
+        for (int r = 0; r < Rows && inside; r++)
+        {
+            (origins[r], bool whole) = Window((row0 + r) / positions, (row0 + r) % positions);
+            inside = whole;
+        }
+
+        if (inside)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float target0 = ref sliver[0];
+            nint o0 = origins[0], o1 = origins[1], o2 = origins[2], o3 = origins[3], o4 = origins[4], o5 = origins[5];
+            for (int e = 0; e < patch; e++)
+            {
+                nint at = patchOffsets[e];
+                Vector256.Create(
+                    Unsafe.Add(ref x0, o0 + at), Unsafe.Add(ref x0, o1 + at), Unsafe.Add(ref x0, o2 + at), Unsafe.Add(ref x0, o3 + at),
+                    Unsafe.Add(ref x0, o4 + at), Unsafe.Add(ref x0, o5 + at), 0f, 0f).StoreUnsafe(ref target0, (nuint)(e * Stride));
+            }
+
+            return;
+        }
+
+        for (int r = 0; r < Stride; r++)
+        {
+            int row = row0 + r;
+            for (int e = 0; e < patch; e++)
+                sliver[(e * Stride) + r] = r >= Rows || row >= problem.M ? 0f : PatchValue(x, row / positions, row % positions, e);
+        }
+    }
+
+    private void BackwardInputPart(int part)
+    {
+        var s = shape;
+        int filters = s.Filters, patch = s.PatchSize, imageSize = s.Height * s.Width * s.Channels, run = s.KernelSize * s.Channels;
+        var (from, to) = Share(batch, parts, part);
+        var sliver = sliverBuffers[part] = Grown(sliverBuffers[part], filters * Stride);
+        var tile = tileBuffers[part] = Grown(tileBuffers[part], Rows * Panel);
+        var patchGradients = panelBuffers[part] = Grown(panelBuffers[part], Rows * patch);
+        var dy = gradients.Span;
+        for (int image = from; image < to; image++)
+        {
+            var dx = maps.Span.Slice(image * imageSize, imageSize);
+            dx.Clear();
+            for (int q0 = 0; q0 < s.Positions; q0 += Rows)
+            {
+                int rows = Math.Min(Rows, s.Positions - q0);
+                PackGradientRows(dy, (image * s.Positions) + q0, rows, sliver);
+                for (int panel = 0, col0 = 0; col0 < patch; panel++, col0 += Panel)
+                {
+                    HostMatMul<TVec>.MicroKernel(ref sliver[0], ref panels[panel * filters * Panel], Panel, filters, ref tile[0], carry: false);
+                    HostMatMul<TVec>.StoreTile(patchGradients, default, problem, 0, col0, tile);
+                }
+
+                // Each position's patch gradient added into the maps it saw, positions in order: the order folding unrolled patches sums in.
+                for (int r = 0; r < rows; r++)
+                {
+                    int oh = (q0 + r) / s.OutputWidth, ow = (q0 + r) % s.OutputWidth;
+                    int first = Math.Max(0, s.Padding - ow), last = Math.Min(s.KernelSize, s.Width + s.Padding - ow);
+                    if (first >= last)
+                        continue;
+                    var row = patchGradients.AsSpan(r * patch, patch);
+                    for (int i = 0; i < s.KernelSize; i++)
+                    {
+                        int h = oh + i - s.Padding;
+                        if (h < 0 || h >= s.Height)
+                            continue;
+                        var into = dx.Slice(((h * s.Width) + ow + first - s.Padding) * s.Channels, (last - first) * s.Channels);
+                        TensorPrimitives.Add(into, row.Slice((i * run) + (first * s.Channels), into.Length), into);
+                    }
+                }
+            }
+
+            if (relu)
+                HostConvolution.Copy(dx, epilogueOperand.Span.Slice(image * imageSize, imageSize), dx, imageSize, mask: true);
+        }
+    }
+
+    /// <summary>Output-gradient rows [row0, row0 + rows) into a sliver, k-major over the filters; the rows after them zeros.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackGradientRows(ReadOnlySpan<float> dy, int row0, int rows, float[] sliver)
+    {
+        int filters = shape.Filters;
+        if (rows == Rows)
+        {
+            ref float dy0 = ref MemoryMarshal.GetReference(dy);
+            ref float target0 = ref sliver[0];
+            nint r0 = row0 * filters, r1 = r0 + filters, r2 = r1 + filters, r3 = r2 + filters, r4 = r3 + filters, r5 = r4 + filters;
+            for (int k = 0; k < filters; k++)
+            {
+                Vector256.Create(
+                    Unsafe.Add(ref dy0, r0 + k), Unsafe.Add(ref dy0, r1 + k), Unsafe.Add(ref dy0, r2 + k), Unsafe.Add(ref dy0, r3 + k),
+                    Unsafe.Add(ref dy0, r4 + k), Unsafe.Add(ref dy0, r5 + k), 0f, 0f).StoreUnsafe(ref target0, (nuint)(k * Stride));
+            }
+
+            return;
+        }
+
+        for (int r = 0; r < Stride; r++)
+        {
+            for (int k = 0; k < filters; k++)
+                sliver[(k * Stride) + r] = r < rows ? dy[((row0 + r) * filters) + k] : 0f;
+        }
+    }
+
+    private void BackwardParametersPart(int part)
+    {
+        var p = problem;
+        int filters = p.N, panelCount = (p.N + Panel - 1) / Panel, tileSize = Rows * Panel;
+        var (from, to) = Share(Slivers(p.M), parts, part);
+        var sliver = sliverBuffers[part] = Grown(sliverBuffers[part], ChunkPositions * Stride);
+        var sums = tileBuffers[part] = Grown(tileBuffers[part], (to - from) * panelCount * tileSize);
+        var ragged = panelBuffers[part] = Grown(panelBuffers[part], ChunkPositions * Panel);
+        var x = maps.Span;
+        var dy = gradients.Span;
+        for (int k0 = 0; k0 < p.K; k0 += ChunkPositions)
+        {
+            int length = Math.Min(ChunkPositions, p.K - k0);
+            for (int s = from; s < to; s++)
+            {
+                PackPatchColumns(x, s * Rows, k0, length, sliver);
+                for (int panel = 0, col0 = 0; panel < panelCount; panel++, col0 += Panel)
+                {
+                    // A whole panel of dy is read where it lies; the last, narrower one is copied out with zeros.
+                    bool whole = col0 + Panel <= filters;
+                    if (!whole)
+                    {
+                        for (int k = 0; k < length; k++)
+                        {
+                            var row = ragged.AsSpan(k * Panel, Panel);
+                            dy.Slice(((k0 + k) * filters) + col0, filters - col0).CopyTo(row);
+                            row[(filters - col0)..].Clear();
+                        }
+                    }
+
+                    ref float b = ref whole ? ref Unsafe.AsRef(in dy[(k0 * filters) + col0]) : ref ragged[0];
+                    HostMatMul<TVec>.MicroKernel(ref sliver[0], ref b, whole ? filters : Panel, length, ref sums[(((s - from) * panelCount) + panel) * tileSize], carry: k0 > 0);
+                }
+            }
+        }
+
+        for (int s = from; s < to; s++)
+        {
+            for (int panel = 0; panel < panelCount; panel++)
+                HostMatMul<TVec>.StoreTile(target.Span, default, p, s * Rows, panel * Panel, sums.AsSpan((((s - from) * panelCount) + panel) * tileSize, tileSize));
+        }
+    }
+
+    /// <summary>
+    /// Rows [row0, row0 + 6) of [patchesᵀ; 1ᵀ] for positions [k0, k0 + length) into a sliver, k-major,
+    /// 8 floats a step: a patch element's value at each position, the ones row, zeros past it. Where
+    /// the six elements are neighbouring channels (most slivers of a layer with 6 or more channels)
+    /// a step is one vector load of the maps; else six reads.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackPatchColumns(ReadOnlySpan<float> x, int row0, int k0, int length, float[] sliver)
+    {
+        int positions = shape.Positions, patch = shape.PatchSize;
+        int image = k0 / positions, q = k0 % positions, imageSize = shape.Height * shape.Width * shape.Channels;
+
+        // Lanes that are patch elements read the maps (the rest read the window's first input, then
+        // replaced by the ones row's 1 or 0): the window lies inside, so every read does too.
+        Span<int> lanes = stackalloc int[Rows];
+        Span<float> constants = stackalloc float[Stride];
+        Span<int> isElement = stackalloc int[Stride];
+        bool neighbours = row0 + Rows <= patch;
+        for (int r = 0; r < Stride; r++)
+        {
+            int e = row0 + r;
+            bool element = r < Rows && e < patch;
+            (isElement[r], constants[r]) = (element ? -1 : 0, r < Rows && e == patch ? 1f : 0f);
+            if (r < Rows)
+                lanes[r] = element ? patchOffsets[e] : 0;
+            neighbours &= r == 0 || r >= Rows || lanes[r] == lanes[r - 1] + 1;
+        }
+
+        var keep = Vector256.Create<int>(isElement).AsSingle();
+        var fill = Vector256.Create<float>(constants);
+        ref float x0 = ref MemoryMarshal.GetReference(x);
+        ref float target0 = ref sliver[0];
+        nint e0 = lanes[0], e1 = lanes[1], e2 = lanes[2], e3 = lanes[3], e4 = lanes[4], e5 = lanes[5];
+        for (int k = 0; k < length; k++)
+        {
+            if (windowInside[q])
+            {
+                nint o = (image * imageSize) + windowOrigins[q];
+                var values = neighbours && o + e0 + Stride <= x.Length
+                    ? Vector256.LoadUnsafe(ref x0, (nuint)(o + e0))
+                    : Vector256.Create(
+                        Unsafe.Add(ref x0, o + e0), Unsafe.Add(ref x0, o + e1), Unsafe.Add(ref x0, o + e2), Unsafe.Add(ref x0, o + e3),
+                        Unsafe.Add(ref x0, o + e4), Unsafe.Add(ref x0, o + e5), 0f, 0f);
+                Vector256.ConditionalSelect(keep, values, fill).StoreUnsafe(ref target0, (nuint)(k * Stride));
+            }
+            else
+            {
+                for (int r = 0; r < Stride; r++)
+                    sliver[(k * Stride) + r] = isElement[r] != 0 ? PatchValue(x, image, q, row0 + r) : constants[r];
+            }
+
+            if (++q == positions)
+                (image, q) = (image + 1, 0);
+        }
+    }
+}
