@@ -25,8 +25,11 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
     private const int Rows = HostMatMul<TVec>.Rows;
     private const int Stride = HostMatMul<TVec>.SliverStride;
 
-    /// <summary>Positions per chunk of a kernel gradient's sum: the chunk of dy (256 × F) and each packed sliver stay in cache.</summary>
-    private const int ChunkPositions = 256;
+    /// <summary>Positions per chunk of a kernel gradient's sum: the chunk of dy (128 × F) and each packed sliver stay in cache.</summary>
+    private const int ChunkPositions = 128;
+
+    /// <summary>Positions per chunk of a kernel gradient summed by filters: every filter's sliver and one panel of patches fit the first-level cache.</summary>
+    private const int FilterChunk = 64;
 
     private readonly WorkerPool pool;
     private readonly float[][] sliverBuffers, tileBuffers, panelBuffers;
@@ -57,6 +60,7 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
         Forward,
         BackwardInput,
         BackwardParameters,
+        BackwardParametersByFilters,
     }
 
     private static int Panel => HostMatMul<TVec>.Panel;
@@ -84,8 +88,29 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
     {
         var p = MatMulProblem.BackwardParameters(rows * s.Positions, s.PatchSize, s.Filters);
         Require(s, rows, x, dy, (parameterGradients, p.M * p.N), (default, 0));
-        Run(Work.BackwardParameters, s, p, rows, x, dy, parameterGradients, default, false, Slivers(p.M));
+        if (!ByFilters(s))
+        {
+            Run(Work.BackwardParameters, s, p, rows, x, dy, parameterGradients, default, false, Slivers(p.M));
+            return;
+        }
+
+        Run(Work.BackwardParametersByFilters, s, p, rows, x, dy, parameterGradients, default, false, Slivers(s.Filters) * (s.PatchSize / Panel));
+        // The bias gradient, dy's column sums in position order: adding is what the ones row's multiply-adds (1·dy + sum) compute.
+        var sums = parameterGradients.Span.Slice(s.PatchSize * s.Filters, s.Filters);
+        sums.Clear();
+        var gradientRows = dy.Span;
+        for (int k = 0; k < p.K; k++)
+            TensorPrimitives.Add(sums, gradientRows.Slice(k * s.Filters, s.Filters), sums);
     }
+
+    /// <summary>
+    /// Whether the kernel gradient is summed as its transpose, dKᵀ (F, k·k·C) = dyᵀ · patches: when a
+    /// kernel row's k·C inputs, contiguous in the maps, split into whole panels, a panel of patch
+    /// elements at a position is two vector loads and a sliver of six filters' gradients is one,
+    /// where six patch elements at a position take six reads. conv2 and conv3 of the Keras convnet.
+    /// Both orders sum every element over the positions in order and skip only exact zeros: the same bits.
+    /// </summary>
+    private static bool ByFilters(ConvolutionShape s) => s.KernelSize * s.Channels % Panel == 0;
 
     public void Execute(int part)
     {
@@ -97,8 +122,11 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
             case Work.BackwardInput:
                 BackwardInputPart(part);
                 break;
-            default:
+            case Work.BackwardParameters:
                 BackwardParametersPart(part);
+                break;
+            default:
+                BackwardParametersByFiltersPart(part);
                 break;
         }
     }
@@ -194,7 +222,7 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
             PackPatchRows(x, s * Rows, sliver);
             for (int panel = 0, col0 = 0; col0 < p.N; panel++, col0 += Panel)
             {
-                HostMatMul<TVec>.MicroKernel(ref sliver[0], ref panels[panel * p.K * Panel], Panel, p.K, ref tile[0], carry: false);
+                HostMatMul<TVec>.MicroKernel<SkipZeroSteps>(ref sliver[0], ref panels[panel * p.K * Panel], Panel, p.K, ref tile[0], carry: false);
                 HostMatMul<TVec>.StoreTile(target.Span, epilogueOperand.Span, p, s * Rows, col0, tile);
             }
         }
@@ -256,7 +284,7 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
                 PackGradientRows(dy, (image * s.Positions) + q0, rows, sliver);
                 for (int panel = 0, col0 = 0; col0 < patch; panel++, col0 += Panel)
                 {
-                    HostMatMul<TVec>.MicroKernel(ref sliver[0], ref panels[panel * filters * Panel], Panel, filters, ref tile[0], carry: false);
+                    HostMatMul<TVec>.MicroKernel<SkipZeroSteps>(ref sliver[0], ref panels[panel * filters * Panel], Panel, filters, ref tile[0], carry: false);
                     HostMatMul<TVec>.StoreTile(patchGradients, default, problem, 0, col0, tile);
                 }
 
@@ -291,16 +319,7 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
         int filters = shape.Filters;
         if (rows == Rows)
         {
-            ref float dy0 = ref MemoryMarshal.GetReference(dy);
-            ref float target0 = ref sliver[0];
-            nint r0 = row0 * filters, r1 = r0 + filters, r2 = r1 + filters, r3 = r2 + filters, r4 = r3 + filters, r5 = r4 + filters;
-            for (int k = 0; k < filters; k++)
-            {
-                Vector256.Create(
-                    Unsafe.Add(ref dy0, r0 + k), Unsafe.Add(ref dy0, r1 + k), Unsafe.Add(ref dy0, r2 + k), Unsafe.Add(ref dy0, r3 + k),
-                    Unsafe.Add(ref dy0, r4 + k), Unsafe.Add(ref dy0, r5 + k), 0f, 0f).StoreUnsafe(ref target0, (nuint)(k * Stride));
-            }
-
+            HostMatMul<TVec>.PackWholeSliver(dy, sliver, problem, row0);
             return;
         }
 
@@ -336,13 +355,14 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
                         for (int k = 0; k < length; k++)
                         {
                             var row = ragged.AsSpan(k * Panel, Panel);
-                            dy.Slice(((k0 + k) * filters) + col0, filters - col0).CopyTo(row);
-                            row[(filters - col0)..].Clear();
+                            int width = Math.Min(Panel, filters - col0);
+                            dy.Slice(((k0 + k) * filters) + col0, width).CopyTo(row);
+                            row[width..].Clear();
                         }
                     }
 
                     ref float b = ref whole ? ref Unsafe.AsRef(in dy[(k0 * filters) + col0]) : ref ragged[0];
-                    HostMatMul<TVec>.MicroKernel(ref sliver[0], ref b, whole ? filters : Panel, length, ref sums[(((s - from) * panelCount) + panel) * tileSize], carry: k0 > 0);
+                    HostMatMul<TVec>.MicroKernel<SkipZeroSteps>(ref sliver[0], ref b, whole ? filters : Panel, length, ref sums[(((s - from) * panelCount) + panel) * tileSize], carry: k0 > 0);
                 }
             }
         }
@@ -351,6 +371,97 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
         {
             for (int panel = 0; panel < panelCount; panel++)
                 HostMatMul<TVec>.StoreTile(target.Span, default, p, s * Rows, panel * Panel, sums.AsSpan((((s - from) * panelCount) + panel) * tileSize, tileSize));
+        }
+    }
+
+    /// <summary>
+    /// Part of dKᵀ = dyᵀ · patches: tiles of six filters by a panel of patch elements, numbered panel
+    /// by panel and shared out evenly; per chunk of positions, the filters' slivers are packed once
+    /// and each panel once, then every tile of the part carries its sums on. Stored transposed into dK.
+    /// </summary>
+    private void BackwardParametersByFiltersPart(int part)
+    {
+        var s = shape;
+        int filters = s.Filters, positions = problem.K, tileSize = Rows * Panel, sliverCount = Slivers(filters);
+        var (from, to) = Share(sliverCount * (s.PatchSize / Panel), parts, part);
+        int firstPanel = from / sliverCount, lastPanel = (to - 1) / sliverCount;
+        int sliverFrom = firstPanel == lastPanel ? from % sliverCount : 0, sliverTo = firstPanel == lastPanel ? ((to - 1) % sliverCount) + 1 : sliverCount;
+        var slivers = sliverBuffers[part] = Grown(sliverBuffers[part], sliverCount * FilterChunk * Stride);
+        var panel = panelBuffers[part] = Grown(panelBuffers[part], FilterChunk * Panel);
+        var sums = tileBuffers[part] = Grown(tileBuffers[part], (to - from) * tileSize);
+        var x = maps.Span;
+        var dy = gradients.Span;
+        for (int k0 = 0; k0 < positions; k0 += FilterChunk)
+        {
+            int length = Math.Min(FilterChunk, positions - k0);
+            for (int f = sliverFrom; f < sliverTo; f++)
+                PackFilterGradients(dy, f * Rows, k0, length, slivers.AsSpan(f * FilterChunk * Stride, length * Stride));
+            for (int p = firstPanel; p <= lastPanel; p++)
+            {
+                PackPatchPanel(x, p * Panel, k0, length, panel);
+                for (int t = Math.Max(from, p * sliverCount); t < Math.Min(to, (p + 1) * sliverCount); t++)
+                    HostMatMul<TVec>.MicroKernel<EveryStep>(ref slivers[(t % sliverCount) * FilterChunk * Stride], ref panel[0], Panel, length, ref sums[(t - from) * tileSize], carry: k0 > 0);
+            }
+        }
+
+        var target = this.target.Span;
+        for (int t = from; t < to; t++)
+        {
+            int f0 = t % sliverCount * Rows, e0 = t / sliverCount * Panel;
+            for (int r = 0; r < Rows && f0 + r < filters; r++)
+            {
+                for (int j = 0; j < Panel; j++)
+                    target[((e0 + j) * filters) + f0 + r] = sums[((t - from) * tileSize) + (r * Panel) + j];
+            }
+        }
+    }
+
+    /// <summary>Filters [f0, f0 + 6) of dy at positions [k0, k0 + length) into a sliver, k-major, 8 floats a step (one load where dy has them): filters past F zeros.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackFilterGradients(ReadOnlySpan<float> dy, int f0, int k0, int length, Span<float> sliver)
+    {
+        int filters = shape.Filters, valid = Math.Min(Rows, filters - f0);
+        var keep = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(valid)).AsSingle();
+        ref float dy0 = ref MemoryMarshal.GetReference(dy);
+        ref float target0 = ref MemoryMarshal.GetReference(sliver);
+        for (int k = 0; k < length; k++)
+        {
+            int at = ((k0 + k) * filters) + f0;
+            if (at + Stride <= dy.Length)
+            {
+                (Vector256.LoadUnsafe(ref dy0, (nuint)at) & keep).StoreUnsafe(ref target0, (nuint)(k * Stride));
+                continue;
+            }
+
+            for (int r = 0; r < Stride; r++)
+                sliver[(k * Stride) + r] = r < valid ? dy[at + r] : 0f;
+        }
+    }
+
+    /// <summary>Patch elements [e0, e0 + Panel) at positions [k0, k0 + length) as rows of a panel: one run of a kernel row in the maps, or 0 in the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackPatchPanel(ReadOnlySpan<float> x, int e0, int k0, int length, float[] panel)
+    {
+        int positions = shape.Positions, imageSize = shape.Height * shape.Width * shape.Channels, count = TVec.Count;
+        int image = k0 / positions, q = k0 % positions, offset = patchOffsets[e0];
+        ref float x0 = ref MemoryMarshal.GetReference(x);
+        for (int k = 0; k < length; k++)
+        {
+            ref float row = ref panel[k * Panel];
+            if (windowInside[q])
+            {
+                ref float run = ref Unsafe.Add(ref x0, (image * imageSize) + windowOrigins[q] + offset);
+                TVec.Store(TVec.Load(ref run), ref row);
+                TVec.Store(TVec.Load(ref Unsafe.Add(ref run, count)), ref Unsafe.Add(ref row, count));
+            }
+            else
+            {
+                for (int j = 0; j < Panel; j++)
+                    panel[(k * Panel) + j] = PatchValue(x, image, q, e0 + j);
+            }
+
+            if (++q == positions)
+                (image, q) = (image + 1, 0);
         }
     }
 

@@ -101,7 +101,7 @@ internal sealed class HostMatMul<TVec> : IParallelWork
             int stride = direct ? layout.RowStride : Panel;
             for (int s = sliverFrom; s < sliverTo; s++)
             {
-                MicroKernel(ref packedA[s * k * SliverStride], ref panelStart, stride, k, ref tile[0], carry: false);
+                MicroKernel<SkipZeroSteps>(ref packedA[s * k * SliverStride], ref panelStart, stride, k, ref tile[0], carry: false);
                 StoreTile(c.Span, epilogueOperand.Span, problem, s * Rows, col0, tile);
             }
         }
@@ -139,11 +139,12 @@ internal sealed class HostMatMul<TVec> : IParallelWork
 
     /// <summary>
     /// tile (Rows, Panel) = a' sliver (K, 8) · panel (K rows of Panel floats, <paramref name="stride"/> apart), skipping
-    /// all-zero steps; with <paramref name="carry"/> the sums go on from the tile's values, so a K split into chunks
+    /// all-zero steps if <typeparamref name="TSteps"/> says so; with <paramref name="carry"/> the sums go on from the tile's values, so a K split into chunks
     /// sums every element in the order one pass over K does.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void MicroKernel(ref float sliver, ref float panel, int stride, int k, ref float t, bool carry)
+    internal static void MicroKernel<TSteps>(ref float sliver, ref float panel, int stride, int k, ref float t, bool carry)
+        where TSteps : struct, IZeroSteps
     {
         TVec c00 = TVec.Zero, c01 = TVec.Zero, c10 = TVec.Zero, c11 = TVec.Zero, c20 = TVec.Zero, c21 = TVec.Zero;
         TVec c30 = TVec.Zero, c31 = TVec.Zero, c40 = TVec.Zero, c41 = TVec.Zero, c50 = TVec.Zero, c51 = TVec.Zero;
@@ -162,7 +163,7 @@ internal sealed class HostMatMul<TVec> : IParallelWork
         for (int i = 0; i < k; i++)
         {
             ref float av = ref Unsafe.Add(ref sliver, i * SliverStride);
-            if (Vector256.LoadUnsafe(ref av) == Vector256<float>.Zero)
+            if (TSteps.Skip && Vector256.LoadUnsafe(ref av) == Vector256<float>.Zero)
                 continue;
             ref float bv = ref Unsafe.Add(ref panel, i * stride);
             TVec b0 = TVec.Load(ref bv), b1 = TVec.Load(ref Unsafe.Add(ref bv, count));
@@ -244,7 +245,7 @@ internal sealed class HostMatMul<TVec> : IParallelWork
     /// The operands were checked against the problem in <see cref="Multiply"/>, so the reads are unchecked.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackWholeSliver(ReadOnlySpan<float> source, Span<float> sliver, MatMulProblem p, int row0)
+    internal static void PackWholeSliver(ReadOnlySpan<float> source, Span<float> sliver, MatMulProblem p, int row0)
     {
         ref float a = ref MemoryMarshal.GetReference(source);
         ref float target = ref MemoryMarshal.GetReference(sliver);
@@ -303,4 +304,25 @@ internal sealed class HostMatMul<TVec> : IParallelWork
             }
         }
     }
+}
+
+/// <summary>
+/// Whether the micro-kernel skips steps whose six a' values are all zero (exact zeros add nothing
+/// to a finite sum, so the bits are the same either way): worth its branch where zeros come in
+/// runs — pixels, ReLU outputs —, not where they are scattered, as in a pooled layer's output
+/// gradients, whose branches mispredict.
+/// </summary>
+internal interface IZeroSteps
+{
+    static abstract bool Skip { get; }
+}
+
+internal readonly struct SkipZeroSteps : IZeroSteps
+{
+    public static bool Skip => true;
+}
+
+internal readonly struct EveryStep : IZeroSteps
+{
+    public static bool Skip => false;
 }

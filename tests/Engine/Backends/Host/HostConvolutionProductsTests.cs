@@ -7,7 +7,8 @@ namespace MnistGpu.Tests.Engine.Backends.Host;
 /// The host's convolutions, packed from the maps as the products read them, against the same
 /// micro-kernel multiplying patches unrolled into memory first and folded back after: the same
 /// bits for every vector width and any number of threads, 'valid' and 'same', whole and ragged
-/// slivers and panels, and kernel-gradient sums longer than one chunk.
+/// slivers and panels, kernel gradients summed by patch element and by filter (32 channels), and
+/// sums longer than one chunk.
 /// </summary>
 public sealed class HostConvolutionProductsTests
 {
@@ -15,6 +16,7 @@ public sealed class HostConvolutionProductsTests
     {
         // height, width, channels, kernel size, filters, same, batch
         { 13, 13, 32, 3, 64, false, 3 },
+        { 6, 6, 32, 3, 10, true, 2 },
         { 28, 28, 1, 3, 32, false, 2 },
         { 9, 7, 2, 3, 5, true, 3 },
         { 6, 5, 3, 2, 4, true, 2 },
