@@ -50,7 +50,17 @@ internal sealed class HostConvolution(WorkerPool pool) : IParallelWork
             return;
         }
 
-        for (int i = 0; i < length; i++)
+        ref float source0 = ref MemoryMarshal.GetReference(source[..length]);
+        ref float activation0 = ref MemoryMarshal.GetReference(activation[..length]);
+        ref float target0 = ref MemoryMarshal.GetReference(target[..length]);
+        int i = 0;
+        for (; i <= length - Vector256<float>.Count; i += Vector256<float>.Count)
+        {
+            var positive = Vector256.GreaterThan(Vector256.LoadUnsafe(ref activation0, (nuint)i), Vector256<float>.Zero);
+            Vector256.ConditionalSelect(positive, Vector256.LoadUnsafe(ref source0, (nuint)i), Vector256<float>.Zero).StoreUnsafe(ref target0, (nuint)i);
+        }
+
+        for (; i < length; i++)
             target[i] = activation[i] > 0f ? source[i] : 0f;
     }
 

@@ -137,6 +137,25 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
 
     private static float[] Grown(float[] buffer, int length) => buffer.Length >= length ? buffer : new float[length];
 
+    private static int PanelCount(int columns) => (columns + Panel - 1) / Panel;
+
+    /// <summary>
+    /// tile = sliver · packed panel <paramref name="panel"/> of K rows, and the next panel into the tile's second half
+    /// when the registers take both (<see cref="HostMatMul{TVec}.Wide"/>) and there is one: the panels done.
+    /// </summary>
+    private int MultiplyPanels(float[] sliver, int panel, int panelCount, int k, float[] tile)
+    {
+        int panelSize = k * Panel;
+        if (HostMatMul<TVec>.Wide && panel + 1 < panelCount)
+        {
+            HostMatMul<TVec>.MicroKernelPair<SkipZeroSteps>(ref sliver[0], ref panels[panel * panelSize], ref panels[(panel + 1) * panelSize], Panel, k, ref tile[0], ref tile[Rows * Panel], carry: false);
+            return 2;
+        }
+
+        HostMatMul<TVec>.MicroKernel<SkipZeroSteps>(ref sliver[0], ref panels[panel * panelSize], Panel, k, ref tile[0], carry: false);
+        return 1;
+    }
+
     /// <summary>The packers and the micro-kernel read through unchecked references: the operands are checked here, once.</summary>
     private static void Require(ConvolutionShape s, int rows, Memory<float> inputMaps, Memory<float> outputs, (Memory<float> Array, int Length) first, (Memory<float> Array, int Length) second)
     {
@@ -215,15 +234,16 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
         var p = problem;
         var (from, to) = Share(Slivers(p.M), parts, part);
         var sliver = sliverBuffers[part] = Grown(sliverBuffers[part], p.K * Stride);
-        var tile = tileBuffers[part] = Grown(tileBuffers[part], Rows * Panel);
+        var tile = tileBuffers[part] = Grown(tileBuffers[part], 2 * Rows * Panel);
         var x = maps.Span;
         for (int s = from; s < to; s++)
         {
             PackPatchRows(x, s * Rows, sliver);
-            for (int panel = 0, col0 = 0; col0 < p.N; panel++, col0 += Panel)
+            for (int panel = 0, done; panel < PanelCount(p.N); panel += done)
             {
-                HostMatMul<TVec>.MicroKernel<SkipZeroSteps>(ref sliver[0], ref panels[panel * p.K * Panel], Panel, p.K, ref tile[0], carry: false);
-                HostMatMul<TVec>.StoreTile(target.Span, epilogueOperand.Span, p, s * Rows, col0, tile);
+                done = MultiplyPanels(sliver, panel, PanelCount(p.N), p.K, tile);
+                for (int d = 0; d < done; d++)
+                    HostMatMul<TVec>.StoreTile(target.Span, epilogueOperand.Span, p, s * Rows, (panel + d) * Panel, tile.AsSpan(d * Rows * Panel));
             }
         }
     }
@@ -271,7 +291,7 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
         int filters = s.Filters, patch = s.PatchSize, imageSize = s.Height * s.Width * s.Channels, run = s.KernelSize * s.Channels;
         var (from, to) = Share(batch, parts, part);
         var sliver = sliverBuffers[part] = Grown(sliverBuffers[part], filters * Stride);
-        var tile = tileBuffers[part] = Grown(tileBuffers[part], Rows * Panel);
+        var tile = tileBuffers[part] = Grown(tileBuffers[part], 2 * Rows * Panel);
         var patchGradients = panelBuffers[part] = Grown(panelBuffers[part], Rows * patch);
         var dy = gradients.Span;
         for (int image = from; image < to; image++)
@@ -282,10 +302,11 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
             {
                 int rows = Math.Min(Rows, s.Positions - q0);
                 PackGradientRows(dy, (image * s.Positions) + q0, rows, sliver);
-                for (int panel = 0, col0 = 0; col0 < patch; panel++, col0 += Panel)
+                for (int panel = 0, done; panel < PanelCount(patch); panel += done)
                 {
-                    HostMatMul<TVec>.MicroKernel<SkipZeroSteps>(ref sliver[0], ref panels[panel * filters * Panel], Panel, filters, ref tile[0], carry: false);
-                    HostMatMul<TVec>.StoreTile(patchGradients, default, problem, 0, col0, tile);
+                    done = MultiplyPanels(sliver, panel, PanelCount(patch), filters, tile);
+                    for (int d = 0; d < done; d++)
+                        HostMatMul<TVec>.StoreTile(patchGradients, default, problem, 0, (panel + d) * Panel, tile.AsSpan(d * Rows * Panel));
                 }
 
                 // Each position's patch gradient added into the maps it saw, positions in order: the order folding unrolled patches sums in.
@@ -387,7 +408,7 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
         int firstPanel = from / sliverCount, lastPanel = (to - 1) / sliverCount;
         int sliverFrom = firstPanel == lastPanel ? from % sliverCount : 0, sliverTo = firstPanel == lastPanel ? ((to - 1) % sliverCount) + 1 : sliverCount;
         var slivers = sliverBuffers[part] = Grown(sliverBuffers[part], sliverCount * FilterChunk * Stride);
-        var panel = panelBuffers[part] = Grown(panelBuffers[part], FilterChunk * Panel);
+        var panel = panelBuffers[part] = Grown(panelBuffers[part], 2 * FilterChunk * Panel);
         var sums = tileBuffers[part] = Grown(tileBuffers[part], (to - from) * tileSize);
         var x = maps.Span;
         var dy = gradients.Span;
@@ -396,11 +417,30 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
             int length = Math.Min(FilterChunk, positions - k0);
             for (int f = sliverFrom; f < sliverTo; f++)
                 PackFilterGradients(dy, f * Rows, k0, length, slivers.AsSpan(f * FilterChunk * Stride, length * Stride));
-            for (int p = firstPanel; p <= lastPanel; p++)
+            for (int p = firstPanel, step; p <= lastPanel; p += step)
             {
+                // Two panels a pass where the registers take them: a tile of the second panel is its sliver's tile plus sliverCount.
+                bool pair = HostMatMul<TVec>.Wide && p < lastPanel;
+                step = pair ? 2 : 1;
                 PackPatchPanel(x, p * Panel, k0, length, panel);
-                for (int t = Math.Max(from, p * sliverCount); t < Math.Min(to, (p + 1) * sliverCount); t++)
-                    HostMatMul<TVec>.MicroKernel<EveryStep>(ref slivers[(t % sliverCount) * FilterChunk * Stride], ref panel[0], Panel, length, ref sums[(t - from) * tileSize], carry: k0 > 0);
+                if (pair)
+                    PackPatchPanel(x, (p + 1) * Panel, k0, length, panel.AsSpan(FilterChunk * Panel));
+                for (int f = 0; f < sliverCount; f++)
+                {
+                    ref float filterSliver = ref slivers[f * FilterChunk * Stride];
+                    int t0 = (p * sliverCount) + f, t1 = t0 + sliverCount;
+                    bool first = t0 >= from && t0 < to, second = pair && t1 >= from && t1 < to;
+                    if (pair && first && second)
+                    {
+                        HostMatMul<TVec>.MicroKernelPair<EveryStep>(ref filterSliver, ref panel[0], ref panel[FilterChunk * Panel], Panel, length, ref sums[(t0 - from) * tileSize], ref sums[(t1 - from) * tileSize], carry: k0 > 0);
+                        continue;
+                    }
+
+                    if (first)
+                        HostMatMul<TVec>.MicroKernel<EveryStep>(ref filterSliver, ref panel[0], Panel, length, ref sums[(t0 - from) * tileSize], carry: k0 > 0);
+                    if (second)
+                        HostMatMul<TVec>.MicroKernel<EveryStep>(ref filterSliver, ref panel[FilterChunk * Panel], Panel, length, ref sums[(t1 - from) * tileSize], carry: k0 > 0);
+                }
             }
         }
 
@@ -440,7 +480,7 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
 
     /// <summary>Patch elements [e0, e0 + Panel) at positions [k0, k0 + length) as rows of a panel: one run of a kernel row in the maps, or 0 in the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void PackPatchPanel(ReadOnlySpan<float> x, int e0, int k0, int length, float[] panel)
+    private void PackPatchPanel(ReadOnlySpan<float> x, int e0, int k0, int length, Span<float> panel)
     {
         int positions = shape.Positions, imageSize = shape.Height * shape.Width * shape.Channels, count = TVec.Count;
         int image = k0 / positions, q = k0 % positions, offset = patchOffsets[e0];

@@ -201,6 +201,109 @@ internal sealed class HostMatMul<TVec> : IParallelWork
         TVec.Store(c51, ref Unsafe.Add(ref t, 5 * panelWidth + count));
     }
 
+    /// <summary>
+    /// <see cref="MicroKernel{TSteps}"/> over two panels at once, for vectors with 32 registers
+    /// (<see cref="Wide"/>): 24 accumulators, each step's six a' values broadcast once for both.
+    /// The same sums in the same order as two calls.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void MicroKernelPair<TSteps>(ref float sliver, ref float panel0, ref float panel1, int stride, int k, ref float t0, ref float t1, bool carry)
+        where TSteps : struct, IZeroSteps
+    {
+        TVec c00 = TVec.Zero, c01 = TVec.Zero, c02 = TVec.Zero, c03 = TVec.Zero;
+        TVec c10 = TVec.Zero, c11 = TVec.Zero, c12 = TVec.Zero, c13 = TVec.Zero;
+        TVec c20 = TVec.Zero, c21 = TVec.Zero, c22 = TVec.Zero, c23 = TVec.Zero;
+        TVec c30 = TVec.Zero, c31 = TVec.Zero, c32 = TVec.Zero, c33 = TVec.Zero;
+        TVec c40 = TVec.Zero, c41 = TVec.Zero, c42 = TVec.Zero, c43 = TVec.Zero;
+        TVec c50 = TVec.Zero, c51 = TVec.Zero, c52 = TVec.Zero, c53 = TVec.Zero;
+        int count = TVec.Count;
+        int panelWidth = 2 * count;
+        if (carry)
+        {
+            (c00, c01) = (TVec.Load(ref Unsafe.Add(ref t0, 0 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t0, (0 * panelWidth) + count)));
+            (c02, c03) = (TVec.Load(ref Unsafe.Add(ref t1, 0 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t1, (0 * panelWidth) + count)));
+            (c10, c11) = (TVec.Load(ref Unsafe.Add(ref t0, 1 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t0, (1 * panelWidth) + count)));
+            (c12, c13) = (TVec.Load(ref Unsafe.Add(ref t1, 1 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t1, (1 * panelWidth) + count)));
+            (c20, c21) = (TVec.Load(ref Unsafe.Add(ref t0, 2 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t0, (2 * panelWidth) + count)));
+            (c22, c23) = (TVec.Load(ref Unsafe.Add(ref t1, 2 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t1, (2 * panelWidth) + count)));
+            (c30, c31) = (TVec.Load(ref Unsafe.Add(ref t0, 3 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t0, (3 * panelWidth) + count)));
+            (c32, c33) = (TVec.Load(ref Unsafe.Add(ref t1, 3 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t1, (3 * panelWidth) + count)));
+            (c40, c41) = (TVec.Load(ref Unsafe.Add(ref t0, 4 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t0, (4 * panelWidth) + count)));
+            (c42, c43) = (TVec.Load(ref Unsafe.Add(ref t1, 4 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t1, (4 * panelWidth) + count)));
+            (c50, c51) = (TVec.Load(ref Unsafe.Add(ref t0, 5 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t0, (5 * panelWidth) + count)));
+            (c52, c53) = (TVec.Load(ref Unsafe.Add(ref t1, 5 * panelWidth)), TVec.Load(ref Unsafe.Add(ref t1, (5 * panelWidth) + count)));
+        }
+
+        for (int i = 0; i < k; i++)
+        {
+            ref float av = ref Unsafe.Add(ref sliver, i * SliverStride);
+            if (TSteps.Skip && Vector256.LoadUnsafe(ref av) == Vector256<float>.Zero)
+                continue;
+            ref float bv0 = ref Unsafe.Add(ref panel0, i * stride);
+            ref float bv1 = ref Unsafe.Add(ref panel1, i * stride);
+            TVec b0 = TVec.Load(ref bv0), b1 = TVec.Load(ref Unsafe.Add(ref bv0, count));
+            TVec b2 = TVec.Load(ref bv1), b3 = TVec.Load(ref Unsafe.Add(ref bv1, count));
+            TVec a0 = TVec.Broadcast(Unsafe.Add(ref av, 0));
+            c00 = TVec.MultiplyAdd(a0, b0, c00);
+            c01 = TVec.MultiplyAdd(a0, b1, c01);
+            c02 = TVec.MultiplyAdd(a0, b2, c02);
+            c03 = TVec.MultiplyAdd(a0, b3, c03);
+            TVec a1 = TVec.Broadcast(Unsafe.Add(ref av, 1));
+            c10 = TVec.MultiplyAdd(a1, b0, c10);
+            c11 = TVec.MultiplyAdd(a1, b1, c11);
+            c12 = TVec.MultiplyAdd(a1, b2, c12);
+            c13 = TVec.MultiplyAdd(a1, b3, c13);
+            TVec a2 = TVec.Broadcast(Unsafe.Add(ref av, 2));
+            c20 = TVec.MultiplyAdd(a2, b0, c20);
+            c21 = TVec.MultiplyAdd(a2, b1, c21);
+            c22 = TVec.MultiplyAdd(a2, b2, c22);
+            c23 = TVec.MultiplyAdd(a2, b3, c23);
+            TVec a3 = TVec.Broadcast(Unsafe.Add(ref av, 3));
+            c30 = TVec.MultiplyAdd(a3, b0, c30);
+            c31 = TVec.MultiplyAdd(a3, b1, c31);
+            c32 = TVec.MultiplyAdd(a3, b2, c32);
+            c33 = TVec.MultiplyAdd(a3, b3, c33);
+            TVec a4 = TVec.Broadcast(Unsafe.Add(ref av, 4));
+            c40 = TVec.MultiplyAdd(a4, b0, c40);
+            c41 = TVec.MultiplyAdd(a4, b1, c41);
+            c42 = TVec.MultiplyAdd(a4, b2, c42);
+            c43 = TVec.MultiplyAdd(a4, b3, c43);
+            TVec a5 = TVec.Broadcast(Unsafe.Add(ref av, 5));
+            c50 = TVec.MultiplyAdd(a5, b0, c50);
+            c51 = TVec.MultiplyAdd(a5, b1, c51);
+            c52 = TVec.MultiplyAdd(a5, b2, c52);
+            c53 = TVec.MultiplyAdd(a5, b3, c53);
+        }
+
+        TVec.Store(c00, ref Unsafe.Add(ref t0, 0 * panelWidth));
+        TVec.Store(c01, ref Unsafe.Add(ref t0, (0 * panelWidth) + count));
+        TVec.Store(c02, ref Unsafe.Add(ref t1, 0 * panelWidth));
+        TVec.Store(c03, ref Unsafe.Add(ref t1, (0 * panelWidth) + count));
+        TVec.Store(c10, ref Unsafe.Add(ref t0, 1 * panelWidth));
+        TVec.Store(c11, ref Unsafe.Add(ref t0, (1 * panelWidth) + count));
+        TVec.Store(c12, ref Unsafe.Add(ref t1, 1 * panelWidth));
+        TVec.Store(c13, ref Unsafe.Add(ref t1, (1 * panelWidth) + count));
+        TVec.Store(c20, ref Unsafe.Add(ref t0, 2 * panelWidth));
+        TVec.Store(c21, ref Unsafe.Add(ref t0, (2 * panelWidth) + count));
+        TVec.Store(c22, ref Unsafe.Add(ref t1, 2 * panelWidth));
+        TVec.Store(c23, ref Unsafe.Add(ref t1, (2 * panelWidth) + count));
+        TVec.Store(c30, ref Unsafe.Add(ref t0, 3 * panelWidth));
+        TVec.Store(c31, ref Unsafe.Add(ref t0, (3 * panelWidth) + count));
+        TVec.Store(c32, ref Unsafe.Add(ref t1, 3 * panelWidth));
+        TVec.Store(c33, ref Unsafe.Add(ref t1, (3 * panelWidth) + count));
+        TVec.Store(c40, ref Unsafe.Add(ref t0, 4 * panelWidth));
+        TVec.Store(c41, ref Unsafe.Add(ref t0, (4 * panelWidth) + count));
+        TVec.Store(c42, ref Unsafe.Add(ref t1, 4 * panelWidth));
+        TVec.Store(c43, ref Unsafe.Add(ref t1, (4 * panelWidth) + count));
+        TVec.Store(c50, ref Unsafe.Add(ref t0, 5 * panelWidth));
+        TVec.Store(c51, ref Unsafe.Add(ref t0, (5 * panelWidth) + count));
+        TVec.Store(c52, ref Unsafe.Add(ref t1, 5 * panelWidth));
+        TVec.Store(c53, ref Unsafe.Add(ref t1, (5 * panelWidth) + count));
+    }
+
+    /// <summary>Whether <see cref="MicroKernelPair{TSteps}"/>'s 24 accumulators fit the registers: AVX-512 has 32, AVX2 16.</summary>
+    internal static bool Wide => TVec.Count >= 16;
+
     /// <summary>The valid part of a finished tile into c (M,N) of <paramref name="problem"/>, through its epilogue (the same as the ILGPU kernels').</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void StoreTile(Span<float> target, ReadOnlySpan<float> epilogueSpan, MatMulProblem problem, int row0, int col0, Span<float> tile)
