@@ -7,16 +7,18 @@ using MnistGpu.Kernels;
 namespace MnistGpu.Engine.Backends.Host;
 
 /// <summary>
-/// A convolution's three products on the host with no unrolled patches in memory. Each sliver of
-/// <see cref="HostMatMul{TVec}"/>'s micro-kernel — six patch rows (forward), six positions' output
-/// gradients (input gradient) or six patch columns over a chunk of positions (kernel gradient) —
-/// is packed straight from the maps into a buffer the core keeps in its first-level cache,
-/// multiplied, and stored through the epilogue or folded into the input's gradient before the next
-/// is packed. Unrolling a batch's patches first wrote and read again ~9 MB per product (conv2 of
-/// the Keras convnet), more than the caches hold: the products waited on memory.
-/// Every element sums as the product over unrolled patches does — the same micro-kernel, k
-/// ascending (a kernel gradient's chunks carry their sums on), the same all-zero steps skipped,
-/// patch gradients folded in position order — so the bits are the same, whatever the threads.
+/// A convolution's three products on the host with no unrolled patches in memory. The forward and
+/// the kernel gradient pack each sliver of <see cref="HostMatMul{TVec}"/>'s micro-kernel — six
+/// patch rows, or six patch elements or six filters over a chunk of positions (see
+/// <see cref="ByFilters"/>) — straight from the maps into a buffer the core keeps in its
+/// first-level cache, multiply it and store it before the next is packed. The input gradient runs
+/// over each position's nonzero output gradients only (below a pooling, one in four or fewer) and
+/// folds an image's patch gradients into its maps in registers. Unrolling a batch's patches first
+/// wrote and read again ~9 MB per product (conv2 of the Keras convnet), more than the caches hold:
+/// the products waited on memory.
+/// Every element sums as the product over unrolled patches does — multiply-adds in k order (a
+/// kernel gradient's chunks carry their sums on), only exact zeros skipped, patch gradients folded
+/// in position order — so the bits are the same, whatever the threads.
 /// Allocates nothing once its buffers have grown: one instance holds the operation under way.
 /// </summary>
 internal sealed class HostConvolutionProducts<TVec> : IParallelWork
@@ -33,6 +35,7 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
 
     private readonly WorkerPool pool;
     private readonly float[][] sliverBuffers, tileBuffers, panelBuffers;
+    private readonly int[][] nonzeroFilters;
     private float[] panels = [];
     private int[] patchOffsets = [], patchRows = [], patchColumns = [], windowOrigins = [];
     private bool[] windowInside = [];
@@ -51,8 +54,9 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
         sliverBuffers = new float[pool.Threads][];
         tileBuffers = new float[pool.Threads][];
         panelBuffers = new float[pool.Threads][];
+        nonzeroFilters = new int[pool.Threads][];
         for (int i = 0; i < pool.Threads; i++)
-            (sliverBuffers[i], tileBuffers[i], panelBuffers[i]) = ([], [], []);
+            (sliverBuffers[i], tileBuffers[i], panelBuffers[i], nonzeroFilters[i]) = ([], [], [], []);
     }
 
     private enum Work
@@ -70,7 +74,7 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
     {
         var p = MatMulProblem.Forward(rows * s.Positions, s.PatchSize, s.Filters, withRelu);
         Require(s, rows, x, y, (kernels, p.K * p.N), (bias, p.N));
-        PackPanels(kernels.Span, p, transposed: false);
+        PackPanels(kernels.Span, p);
         Run(Work.Forward, s, p, rows, x, default, y, bias, withRelu, Slivers(p.M));
     }
 
@@ -79,7 +83,7 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
     {
         var p = MatMulProblem.BackwardInput(Rows, s.PatchSize, s.Filters, relu: false);
         Require(s, rows, dx, dy, (kernels, p.N * p.K), (activation, mask ? dx.Length : 0));
-        PackPanels(kernels.Span, p, transposed: true);
+        PackTransposed(kernels.Span, s);
         Run(Work.BackwardInput, s, p, rows, dx, dy, default, activation, mask, rows);
     }
 
@@ -136,6 +140,78 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
     private static (int From, int To) Share(int count, int parts, int part) => (count * part / parts, count * (part + 1) / parts);
 
     private static float[] Grown(float[] buffer, int length) => buffer.Length >= length ? buffer : new float[length];
+
+    /// <summary>The nonzero values of <paramref name="row"/> and where they stand, in order: eight compared at once, then one step per nonzero (a branch per value mispredicts on scattered zeros).</summary>
+    private static int Nonzeros(ReadOnlySpan<float> row, Span<int> where, Span<float> values)
+    {
+        int count = 0, f0 = 0;
+        for (; f0 <= row.Length - Vector256<float>.Count; f0 += Vector256<float>.Count)
+        {
+            uint bits = (~Vector256.Equals(Vector256.Create(row.Slice(f0, Vector256<float>.Count)), Vector256<float>.Zero)).ExtractMostSignificantBits();
+            for (; bits != 0; bits &= bits - 1)
+            {
+                int f = f0 + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                (where[count], values[count], count) = (f, row[f], count + 1);
+            }
+        }
+
+        for (; f0 < row.Length; f0++)
+        {
+            if (row[f0] != 0f)
+                (where[count], values[count], count) = (f0, row[f0], count + 1);
+        }
+
+        return count;
+    }
+
+    /// <summary>
+    /// An image's patch gradients (rows <paramref name="stride"/> apart) folded into dx: each input's
+    /// gradient summed in registers from the patch elements that saw it, in position order — the
+    /// order adding each position's patch into the maps in turn sums in, so the same bits without
+    /// the read-modify-write of every input once per kernel element.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Fold(ConvolutionShape s, ReadOnlySpan<float> patchGradients, int stride, Span<float> dx)
+    {
+        int k = s.KernelSize, c = s.Channels, vectors = c / TVec.Count * TVec.Count;
+        Span<int> sources = stackalloc int[k * k];
+        ref float gradients0 = ref MemoryMarshal.GetReference(patchGradients);
+        for (int h = 0; h < s.Height; h++)
+        {
+            for (int w = 0; w < s.Width; w++)
+            {
+                // Kernel rows and columns from the last down: the positions that saw this input, in order.
+                int n = 0;
+                for (int i = k - 1; i >= 0; i--)
+                {
+                    int oh = h + s.Padding - i;
+                    for (int j = k - 1; oh >= 0 && oh < s.OutputHeight && j >= 0; j--)
+                    {
+                        int ow = w + s.Padding - j;
+                        if (ow >= 0 && ow < s.OutputWidth)
+                            sources[n++] = ((oh * s.OutputWidth) + ow) * stride + (((i * k) + j) * c);
+                    }
+                }
+
+                var into = dx.Slice(((h * s.Width) + w) * c, c);
+                for (int v = 0; v < vectors; v += TVec.Count)
+                {
+                    var sum = TVec.Zero;
+                    for (int t = 0; t < n; t++)
+                        sum = TVec.Add(sum, TVec.Load(ref Unsafe.Add(ref gradients0, sources[t] + v)));
+                    TVec.Store(sum, ref into[v]);
+                }
+
+                for (int channel = vectors; channel < c; channel++)
+                {
+                    float sum = 0f;
+                    for (int t = 0; t < n; t++)
+                        sum += patchGradients[sources[t] + channel];
+                    into[channel] = sum;
+                }
+            }
+        }
+    }
 
     private static int PanelCount(int columns) => (columns + Panel - 1) / Panel;
 
@@ -201,8 +277,8 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
         }
     }
 
-    /// <summary>b' (the kernels, or their transpose) as panels of K rows of Panel floats, zero past N: read by every part.</summary>
-    private void PackPanels(ReadOnlySpan<float> kernels, MatMulProblem p, bool transposed)
+    /// <summary>b' (the kernels) as panels of K rows of Panel floats, zero past N: read by every part.</summary>
+    private void PackPanels(ReadOnlySpan<float> kernels, MatMulProblem p)
     {
         int count = (p.N + Panel - 1) / Panel;
         panels = Grown(panels, count * p.K * Panel);
@@ -212,7 +288,7 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
             {
                 var row = panels.AsSpan(((panel * p.K) + k) * Panel, Panel);
                 for (int j = 0, col = panel * Panel; j < Panel; j++, col++)
-                    row[j] = col >= p.N ? 0f : transposed ? kernels[(col * p.K) + k] : kernels[(k * p.N) + col];
+                    row[j] = col >= p.N ? 0f : kernels[(k * p.N) + col];
             }
         }
     }
@@ -288,66 +364,85 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
     private void BackwardInputPart(int part)
     {
         var s = shape;
-        int filters = s.Filters, patch = s.PatchSize, imageSize = s.Height * s.Width * s.Channels, run = s.KernelSize * s.Channels;
+        int filters = s.Filters, patch = s.PatchSize, stride = TransposedStride(patch), imageSize = s.Height * s.Width * s.Channels;
         var (from, to) = Share(batch, parts, part);
-        var sliver = sliverBuffers[part] = Grown(sliverBuffers[part], filters * Stride);
-        var tile = tileBuffers[part] = Grown(tileBuffers[part], 2 * Rows * Panel);
-        var patchGradients = panelBuffers[part] = Grown(panelBuffers[part], Rows * patch);
+        var patchGradients = panelBuffers[part] = Grown(panelBuffers[part], s.Positions * stride);
+        var values = sliverBuffers[part] = Grown(sliverBuffers[part], s.Positions * filters);
+        var taken = nonzeroFilters[part] = nonzeroFilters[part].Length >= s.Positions * (filters + 1) ? nonzeroFilters[part] : new int[s.Positions * (filters + 1)];
         var dy = gradients.Span;
         for (int image = from; image < to; image++)
         {
-            var dx = maps.Span.Slice(image * imageSize, imageSize);
-            dx.Clear();
-            for (int q0 = 0; q0 < s.Positions; q0 += Rows)
+            // Each position's nonzero output gradients, in filter order: below a pooling three in four are zeros.
+            var counts = taken.AsSpan(s.Positions * filters, s.Positions);
+            for (int q = 0; q < s.Positions; q++)
             {
-                int rows = Math.Min(Rows, s.Positions - q0);
-                PackGradientRows(dy, (image * s.Positions) + q0, rows, sliver);
-                for (int panel = 0, done; panel < PanelCount(patch); panel += done)
-                {
-                    done = MultiplyPanels(sliver, panel, PanelCount(patch), filters, tile);
-                    for (int d = 0; d < done; d++)
-                        HostMatMul<TVec>.StoreTile(patchGradients, default, problem, 0, (panel + d) * Panel, tile.AsSpan(d * Rows * Panel));
-                }
-
-                // Each position's patch gradient added into the maps it saw, positions in order: the order folding unrolled patches sums in.
-                for (int r = 0; r < rows; r++)
-                {
-                    int oh = (q0 + r) / s.OutputWidth, ow = (q0 + r) % s.OutputWidth;
-                    int first = Math.Max(0, s.Padding - ow), last = Math.Min(s.KernelSize, s.Width + s.Padding - ow);
-                    if (first >= last)
-                        continue;
-                    var row = patchGradients.AsSpan(r * patch, patch);
-                    for (int i = 0; i < s.KernelSize; i++)
-                    {
-                        int h = oh + i - s.Padding;
-                        if (h < 0 || h >= s.Height)
-                            continue;
-                        var into = dx.Slice(((h * s.Width) + ow + first - s.Padding) * s.Channels, (last - first) * s.Channels);
-                        TensorPrimitives.Add(into, row.Slice((i * run) + (first * s.Channels), into.Length), into);
-                    }
-                }
+                var row = dy.Slice(((image * s.Positions) + q) * filters, filters);
+                counts[q] = Nonzeros(row, taken.AsSpan(q * filters, filters), values.AsSpan(q * filters, filters));
             }
+
+            for (int c0 = 0; c0 < patch; c0 += BlockWidth)
+            {
+                for (int q = 0; q < s.Positions; q++)
+                    AccumulateBlock(taken.AsSpan(q * filters, counts[q]), values.AsSpan(q * filters, counts[q]), ref panels[c0], stride, ref patchGradients[(q * stride) + c0]);
+            }
+
+            var dx = maps.Span.Slice(image * imageSize, imageSize);
+            Fold(s, patchGradients, stride, dx);
 
             if (relu)
                 HostConvolution.Copy(dx, epilogueOperand.Span.Slice(image * imageSize, imageSize), dx, imageSize, mask: true);
         }
     }
 
-    /// <summary>Output-gradient rows [row0, row0 + rows) into a sliver, k-major over the filters; the rows after them zeros.</summary>
+    /// <summary>
+    /// Columns [c0, c0 + BlockWidth) of one position's patch gradient: Σ over its nonzero filters f, in order, of
+    /// dy[f] · kernelsᵀ[f] — six independent chains of multiply-adds, each element's the chain the
+    /// micro-kernel computes (a zero step adds nothing), so the same bits at a quarter of the work below a pooling.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void PackGradientRows(ReadOnlySpan<float> dy, int row0, int rows, float[] sliver)
+    private static void AccumulateBlock(ReadOnlySpan<int> filters, ReadOnlySpan<float> values, ref float transposed, int stride, ref float target)
     {
-        int filters = shape.Filters;
-        if (rows == Rows)
+        int count = TVec.Count;
+        TVec c0 = TVec.Zero, c1 = TVec.Zero, c2 = TVec.Zero, c3 = TVec.Zero, c4 = TVec.Zero, c5 = TVec.Zero;
+        ref int filter0 = ref MemoryMarshal.GetReference(filters);
+        ref float value0 = ref MemoryMarshal.GetReference(values);
+        for (int i = 0; i < filters.Length; i++)
         {
-            HostMatMul<TVec>.PackWholeSliver(dy, sliver, problem, row0);
-            return;
+            ref float row = ref Unsafe.Add(ref transposed, Unsafe.Add(ref filter0, i) * stride);
+            TVec a = TVec.Broadcast(Unsafe.Add(ref value0, i));
+            c0 = TVec.MultiplyAdd(a, TVec.Load(ref row), c0);
+            c1 = TVec.MultiplyAdd(a, TVec.Load(ref Unsafe.Add(ref row, count)), c1);
+            c2 = TVec.MultiplyAdd(a, TVec.Load(ref Unsafe.Add(ref row, 2 * count)), c2);
+            c3 = TVec.MultiplyAdd(a, TVec.Load(ref Unsafe.Add(ref row, 3 * count)), c3);
+            c4 = TVec.MultiplyAdd(a, TVec.Load(ref Unsafe.Add(ref row, 4 * count)), c4);
+            c5 = TVec.MultiplyAdd(a, TVec.Load(ref Unsafe.Add(ref row, 5 * count)), c5);
         }
 
-        for (int r = 0; r < Stride; r++)
+        TVec.Store(c0, ref target);
+        TVec.Store(c1, ref Unsafe.Add(ref target, count));
+        TVec.Store(c2, ref Unsafe.Add(ref target, 2 * count));
+        TVec.Store(c3, ref Unsafe.Add(ref target, 3 * count));
+        TVec.Store(c4, ref Unsafe.Add(ref target, 4 * count));
+        TVec.Store(c5, ref Unsafe.Add(ref target, 5 * count));
+    }
+
+    /// <summary>Six vectors: the columns one <see cref="AccumulateBlock"/> sums.</summary>
+    private static int BlockWidth => 6 * TVec.Count;
+
+    /// <summary>A row of the transposed kernels and of the patch gradients: the patch rounded up to whole blocks, so a block never leaves its row.</summary>
+    private static int TransposedStride(int patch) => (patch + BlockWidth - 1) / BlockWidth * BlockWidth;
+
+    /// <summary>kernelsᵀ (F, k·k·C) with rows <see cref="TransposedStride"/> apart, zeros past the patch: read by every part.</summary>
+    private void PackTransposed(ReadOnlySpan<float> kernels, ConvolutionShape s)
+    {
+        int stride = TransposedStride(s.PatchSize);
+        panels = Grown(panels, s.Filters * stride);
+        for (int f = 0; f < s.Filters; f++)
         {
-            for (int k = 0; k < filters; k++)
-                sliver[(k * Stride) + r] = r < rows ? dy[((row0 + r) * filters) + k] : 0f;
+            var row = panels.AsSpan(f * stride, stride);
+            for (int e = 0; e < s.PatchSize; e++)
+                row[e] = kernels[(e * s.Filters) + f];
+            row[s.PatchSize..].Clear();
         }
     }
 
