@@ -30,12 +30,14 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
     /// <summary>Positions per chunk of a kernel gradient's sum: the chunk of dy (128 × F) and each packed sliver stay in cache.</summary>
     private const int ChunkPositions = 128;
 
-    /// <summary>Positions per chunk of a kernel gradient summed by filters: every filter's sliver and one panel of patches fit the first-level cache.</summary>
+    /// <summary>Positions per chunk of a kernel gradient summed by filters: every filter's sliver and a pair of patch panels stay in cache.</summary>
     private const int FilterChunk = 64;
 
     private readonly WorkerPool pool;
     private readonly float[][] sliverBuffers, tileBuffers, panelBuffers;
     private readonly int[][] nonzeroFilters;
+
+    // The kernels packed for the operation under way, read by every part: the forward's panels, or the input gradient's transpose.
     private float[] panels = [];
     private int[] patchOffsets = [], patchRows = [], patchColumns = [], windowOrigins = [];
     private bool[] windowInside = [];
