@@ -21,7 +21,7 @@ internal sealed class HostConvolution(WorkerPool pool) : IParallelWork
 
     private Work work;
     private MapShape pooled;
-    private Memory<float> maps, patches, activation, output;
+    private Memory<float> maps, output, inputGradients;
     private int batch;
     private bool relu;
 
@@ -37,7 +37,7 @@ internal sealed class HostConvolution(WorkerPool pool) : IParallelWork
     public void MaxPoolBackward(MapShape input, Memory<float> x, Memory<float> dy, Memory<float> dx, int rows, bool mask)
     {
         pooled = input;
-        (maps, output, patches, relu) = (x, dy, dx, mask);
+        (maps, output, inputGradients, relu) = (x, dy, dx, mask);
         Run(Work.PoolBackward, rows);
     }
 
@@ -86,7 +86,7 @@ internal sealed class HostConvolution(WorkerPool pool) : IParallelWork
         (work, batch) = (what, rows);
         pool.Run(Math.Min(pool.Threads, rows), this);
         // No reference to the operands outlives the operation: a disposed network's arrays must be collectable.
-        (maps, patches, activation, output) = (default, default, default, default);
+        (maps, output, inputGradients) = (default, default, default);
     }
 
     private void PoolForwardImage(int image)
@@ -120,7 +120,7 @@ internal sealed class HostConvolution(WorkerPool pool) : IParallelWork
         int outHeight = s.Height / 2, outWidth = s.Width / 2, c = s.Channels, line = s.Width * c;
         var x = maps.Span.Slice(image * s.Size, s.Size);
         var dy = output.Span.Slice(image * outHeight * outWidth * c, outHeight * outWidth * c);
-        var dx = patches.Span.Slice(image * s.Size, s.Size);
+        var dx = inputGradients.Span.Slice(image * s.Size, s.Size);
         // Every window's four inputs are written below; only a dropped last row or column needs zeros.
         if (s.Height % 2 == 1)
             dx[((s.Height - 1) * line)..].Clear();

@@ -83,10 +83,10 @@ internal sealed class HostConvolutionProducts<TVec> : IParallelWork
     /// <summary>dy (B·OH·OW, F) → dx (B,H,W,C): patch gradients dy · kernelsᵀ folded per image, ⊙ [activation &gt; 0] when <paramref name="mask"/>.</summary>
     public void BackwardInput(ConvolutionShape s, Memory<float> dy, Memory<float> kernels, Memory<float> activation, Memory<float> dx, int rows, bool mask)
     {
-        var p = MatMulProblem.BackwardInput(Rows, s.PatchSize, s.Filters, relu: false);
-        Require(s, rows, dx, dy, (kernels, p.N * p.K), (activation, mask ? dx.Length : 0));
+        Require(s, rows, dx, dy, (kernels, s.PatchSize * s.Filters), (activation, mask ? dx.Length : 0));
         PackTransposed(kernels.Span, s);
-        Run(Work.BackwardInput, s, p, rows, dx, dy, default, activation, mask, rows);
+        // Not a product of packed slivers: no MatMulProblem describes it.
+        Run(Work.BackwardInput, s, default, rows, dx, dy, default, activation, mask, rows);
     }
 
     /// <summary>x (B,H,W,C), dy (B·OH·OW, F) → [dK; db] (k·k·C + 1, F) = [patchesᵀ; 1ᵀ] · dy.</summary>

@@ -348,7 +348,7 @@ internal sealed class HostMatMul<TVec> : IParallelWork
     /// The operands were checked against the problem in <see cref="Multiply"/>, so the reads are unchecked.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PackWholeSliver(ReadOnlySpan<float> source, Span<float> sliver, MatMulProblem p, int row0)
+    private static void PackWholeSliver(ReadOnlySpan<float> source, Span<float> sliver, MatMulProblem p, int row0)
     {
         ref float a = ref MemoryMarshal.GetReference(source);
         ref float target = ref MemoryMarshal.GetReference(sliver);
