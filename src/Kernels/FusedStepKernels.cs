@@ -560,17 +560,5 @@ public static class FusedStepKernels
 
     /// <summary>The step's optimizer on parameter <paramref name="i"/> with gradient <paramref name="g"/>: the same rules as <see cref="OptimizerKernels"/>' kernels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Update(FusedStep s, int i, float g)
-    {
-        // The rule is the same for every thread of a launch: the branch never diverges.
-        var o = s.Optimizer;
-        if (o.Rule == UpdateRule.RmsProp)
-            s.Parameters[i] -= OptimizerKernels.RmsPropStep(g, ref s.State1[i], o.StepSize, o.Rho, o.Epsilon);
-        else if (o.Rule == UpdateRule.Adam)
-            s.Parameters[i] -= OptimizerKernels.AdamStep(g, ref s.State1[i], ref s.State2[i], o.StepSize, o.Beta1, o.Beta2, o.Epsilon);
-        else if (o.Rule == UpdateRule.Sgd)
-            s.Parameters[i] -= o.StepSize * g;
-        else
-            s.Parameters[i] += OptimizerKernels.MomentumStep(g, ref s.State1[i], o.StepSize, o.Momentum, o.Nesterov != 0);
-    }
+    private static void Update(FusedStep s, int i, float g) => OptimizerKernels.Update(s.Optimizer, s.Parameters, s.State1, s.State2, i, g);
 }

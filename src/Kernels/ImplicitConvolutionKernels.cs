@@ -72,14 +72,19 @@ public readonly struct ConvolutionArguments
     /// <summary>The batch's labels (B), written by the forward when <see cref="FromImages"/> is 1.</summary>
     public ArrayView<int> BatchLabels { get; init; }
 
+    /// <summary>Kernel gradient in one chunk: the layer's optimizer update, applied to each parameter as its sum is stored when <see cref="UpdateParameters"/> is 1.</summary>
+    public ParameterUpdate Update { get; init; }
+
     /// <summary>The batch's first row in <see cref="Order"/>.</summary>
     public int Start { get; init; }
 
     /// <summary>
-    /// Unread: it makes the 4-byte fields an even number, so the struct has no trailing padding,
-    /// which strict OpenCL drivers (Mesa's) refuse in an argument (KernelArgumentLayoutTests).
+    /// 1: the kernel gradient, summed whole by one work item or group per parameter (one chunk),
+    /// applies <see cref="Update"/> in its epilogue. 0: it only stores the sums. Also makes the
+    /// 4-byte fields an even number, so the struct has no trailing padding, which strict OpenCL
+    /// drivers (Mesa's) refuse in an argument (KernelArgumentLayoutTests).
     /// </summary>
-    public int Reserved { get; init; }
+    public int UpdateParameters { get; init; }
 }
 
 /// <summary>
@@ -229,9 +234,10 @@ public static class ImplicitConvolutionKernels
 
     /// <summary>
     /// x (B,H,W,C), dy (B,OH,OW,F) → per chunk of whole images, [dW; db] (k·k·C+1, F) = [patchesᵀ; 1ᵀ]·dy
-    /// over the chunk's positions in order. Each work item computes 4 rows (a kernel element
-    /// (i, j, c) each, or the bias's row of ones) × 16 filters; steps where all four patch values
-    /// are 0 are skipped. Grid-stride over (chunk, panel).
+    /// over the chunk's positions in order, and in one chunk the optimizer's update when asked
+    /// (<see cref="ConvolutionArguments.UpdateParameters"/>). Each work item computes 4 rows (a
+    /// kernel element (i, j, c) each, or the bias's row of ones) × 16 filters; steps where all
+    /// four patch values are 0 are skipped. Grid-stride over (chunk, panel).
     /// </summary>
     public static void BackwardParametersPanel(ConvolutionArguments a)
     {
@@ -303,7 +309,7 @@ public static class ImplicitConvolutionKernels
                 if (row >= parameterRows)
                     break;
                 for (int t = 0; t < Cols && col0 + t < filters; t++)
-                    a.Output[chunkStart + row * filters + col0 + t] = sums.Get(r, t);
+                    StoreParameterGradient(a, chunkStart, parameterRows, filters, row, col0 + t, sums.Get(r, t));
             }
         }
     }
@@ -411,8 +417,8 @@ public static class ImplicitConvolutionKernels
     /// <summary>
     /// The kernel gradient as GPU tiles: per chunk of whole images, a 32×32 block of
     /// [dW; db] (k·k·C+1, F) summed over the chunk's positions in 32-deep slices, the patches
-    /// gathered from x as they are loaded. Grid-stride over (chunk, block); each block's sum has
-    /// one owner, so reruns give the same bits. Needs a group of exactly <see cref="MatMulKernels.SharedGroupSize"/> threads.
+    /// gathered from x as they are loaded, and in one chunk the optimizer's update when asked.
+    /// Grid-stride over (chunk, block); each block's sum has one owner, so reruns give the same bits. Needs a group of exactly <see cref="MatMulKernels.SharedGroupSize"/> threads.
     /// </summary>
     public static void BackwardParametersTiled(ConvolutionArguments a)
     {
@@ -615,11 +621,15 @@ public static class ImplicitConvolutionKernels
         return (image * a.Shape.OutputHeight + 2 * py + q / 2) * a.Shape.OutputWidth + 2 * px + q % 2;
     }
 
+    /// <summary>A kernel gradient's sum at (<paramref name="row"/>, <paramref name="col"/>) of its chunk, and with one chunk the parameter's update (the gradient's layout is the parameters').</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreParameterGradient(ConvolutionArguments a, int chunkStart, int rows, int columns, int row, int col, float sum)
     {
-        if (row < rows && col < columns)
-            a.Output[chunkStart + row * columns + col] = sum;
+        if (row >= rows || col >= columns)
+            return;
+        a.Output[chunkStart + row * columns + col] = sum;
+        if (a.UpdateParameters != 0)
+            a.Update.Apply(row * columns + col, sum);
     }
 
     private static int DivUp(int value, int divisor) => (value + divisor - 1) / divisor;

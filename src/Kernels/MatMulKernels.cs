@@ -9,7 +9,8 @@ namespace MnistGpu.Kernels;
 /// accelerator, where every view access is costly and every group ends in a barrier of OS
 /// threads: few fat threads, many multiply-adds per load. One is shaped by GPUs: a group stages
 /// tiles of both operands in shared memory with coalesced loads, and each thread keeps a small
-/// register tile.
+/// register tile. The last argument, a layer's optimizer update, is read only with
+/// <see cref="Epilogue.OptimizerUpdate"/>.
 /// </summary>
 public static class MatMulKernels
 {
@@ -38,7 +39,7 @@ public static class MatMulKernels
     /// Grid-stride over tiles. For dense operands on the CPU accelerator.
     /// </summary>
     public static void RegisterTiled(
-        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> epilogueOperand, MatMulProblem p)
+        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> epilogueOperand, MatMulProblem p, ParameterUpdate update)
     {
         int tileColumns = (p.N + RegisterTileCols - 1) / RegisterTileCols;
         int tiles = (p.M + RegisterTileRows - 1) / RegisterTileRows * tileColumns;
@@ -71,14 +72,14 @@ public static class MatMulKernels
                 c7.AddScaled(ones ? ElementOrOne(a, p, row0 + 7, k) : a[a7 + ak], bRow);
             }
 
-            StoreRow(c, epilogueOperand, p, row0, col0, c0);
-            StoreRow(c, epilogueOperand, p, row0 + 1, col0, c1);
-            StoreRow(c, epilogueOperand, p, row0 + 2, col0, c2);
-            StoreRow(c, epilogueOperand, p, row0 + 3, col0, c3);
-            StoreRow(c, epilogueOperand, p, row0 + 4, col0, c4);
-            StoreRow(c, epilogueOperand, p, row0 + 5, col0, c5);
-            StoreRow(c, epilogueOperand, p, row0 + 6, col0, c6);
-            StoreRow(c, epilogueOperand, p, row0 + 7, col0, c7);
+            StoreRow(c, epilogueOperand, update, p, row0, col0, c0);
+            StoreRow(c, epilogueOperand, update, p, row0 + 1, col0, c1);
+            StoreRow(c, epilogueOperand, update, p, row0 + 2, col0, c2);
+            StoreRow(c, epilogueOperand, update, p, row0 + 3, col0, c3);
+            StoreRow(c, epilogueOperand, update, p, row0 + 4, col0, c4);
+            StoreRow(c, epilogueOperand, update, p, row0 + 5, col0, c5);
+            StoreRow(c, epilogueOperand, update, p, row0 + 6, col0, c6);
+            StoreRow(c, epilogueOperand, update, p, row0 + 7, col0, c7);
         }
     }
 
@@ -90,7 +91,7 @@ public static class MatMulKernels
     /// left operand on the CPU accelerator.
     /// </summary>
     public static void SparseRowPanel(
-        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> epilogueOperand, MatMulProblem p)
+        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> epilogueOperand, MatMulProblem p, ParameterUpdate update)
     {
         int panels = (p.N + PanelCols - 1) / PanelCols;
         int items = (p.M + PanelRows - 1) / PanelRows * panels;
@@ -129,10 +130,10 @@ public static class MatMulKernels
                 c30.AddScaled(a3, v0); c31.AddScaled(a3, v1); c32.AddScaled(a3, v2); c33.AddScaled(a3, v3);
             }
 
-            StorePanelRow(c, epilogueOperand, p, row0, col0, c00, c01, c02, c03);
-            StorePanelRow(c, epilogueOperand, p, row0 + 1, col0, c10, c11, c12, c13);
-            StorePanelRow(c, epilogueOperand, p, row0 + 2, col0, c20, c21, c22, c23);
-            StorePanelRow(c, epilogueOperand, p, row0 + 3, col0, c30, c31, c32, c33);
+            StorePanelRow(c, epilogueOperand, update, p, row0, col0, c00, c01, c02, c03);
+            StorePanelRow(c, epilogueOperand, update, p, row0 + 1, col0, c10, c11, c12, c13);
+            StorePanelRow(c, epilogueOperand, update, p, row0 + 2, col0, c20, c21, c22, c23);
+            StorePanelRow(c, epilogueOperand, update, p, row0 + 3, col0, c30, c31, c32, c33);
         }
     }
 
@@ -145,7 +146,7 @@ public static class MatMulKernels
     /// Grid-stride over blocks; needs a group of exactly <see cref="SharedGroupSize"/> threads.
     /// </summary>
     public static void SharedMemoryTiled(
-        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> epilogueOperand, MatMulProblem p)
+        ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> epilogueOperand, MatMulProblem p, ParameterUpdate update)
     {
         var tileA = SharedMemory.Allocate1D<float>(SharedDepth * SharedBlock);
         var tileB = SharedMemory.Allocate1D<float>(SharedDepth * SharedBlock);
@@ -185,10 +186,10 @@ public static class MatMulKernels
                 Group.Barrier();
             }
 
-            Store(c, epilogueOperand, p, row0 + ty, col0 + tx, sums.C00);
-            Store(c, epilogueOperand, p, row0 + ty, col0 + tx + SharedSide, sums.C01);
-            Store(c, epilogueOperand, p, row0 + ty + SharedSide, col0 + tx, sums.C10);
-            Store(c, epilogueOperand, p, row0 + ty + SharedSide, col0 + tx + SharedSide, sums.C11);
+            Store(c, epilogueOperand, update, p, row0 + ty, col0 + tx, sums.C00);
+            Store(c, epilogueOperand, update, p, row0 + ty, col0 + tx + SharedSide, sums.C01);
+            Store(c, epilogueOperand, update, p, row0 + ty + SharedSide, col0 + tx, sums.C10);
+            Store(c, epilogueOperand, update, p, row0 + ty + SharedSide, col0 + tx + SharedSide, sums.C11);
         }
     }
 
@@ -205,23 +206,23 @@ public static class MatMulKernels
         row < p.ARows ? a[row * p.A.RowStride + k * p.A.ColStride] : 1f;
 
     private static void StorePanelRow(
-        ArrayView<float> c, ArrayView<float> epilogueOperand, MatMulProblem p, int row, int col0, Float4 s0, Float4 s1, Float4 s2, Float4 s3)
+        ArrayView<float> c, ArrayView<float> epilogueOperand, ParameterUpdate update, MatMulProblem p, int row, int col0, Float4 s0, Float4 s1, Float4 s2, Float4 s3)
     {
-        StoreRow(c, epilogueOperand, p, row, col0, s0);
-        StoreRow(c, epilogueOperand, p, row, col0 + 4, s1);
-        StoreRow(c, epilogueOperand, p, row, col0 + 8, s2);
-        StoreRow(c, epilogueOperand, p, row, col0 + 12, s3);
+        StoreRow(c, epilogueOperand, update, p, row, col0, s0);
+        StoreRow(c, epilogueOperand, update, p, row, col0 + 4, s1);
+        StoreRow(c, epilogueOperand, update, p, row, col0 + 8, s2);
+        StoreRow(c, epilogueOperand, update, p, row, col0 + 12, s3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow(ArrayView<float> c, ArrayView<float> epilogueOperand, MatMulProblem p, int row, int col0, Float4 sums)
+    private static void StoreRow(ArrayView<float> c, ArrayView<float> epilogueOperand, ParameterUpdate update, MatMulProblem p, int row, int col0, Float4 sums)
     {
         for (int j = 0; j < 4; j++)
-            Store(c, epilogueOperand, p, row, col0 + j, sums[j]);
+            Store(c, epilogueOperand, update, p, row, col0 + j, sums[j]);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(ArrayView<float> c, ArrayView<float> epilogueOperand, MatMulProblem p, int row, int col, float value)
+    private static void Store(ArrayView<float> c, ArrayView<float> epilogueOperand, ParameterUpdate update, MatMulProblem p, int row, int col, float value)
     {
         if (row >= p.M || col >= p.N)
             return;
@@ -233,5 +234,7 @@ public static class MatMulKernels
         if (p.Epilogue == Epilogue.ReluMask && epilogueOperand[index] <= 0f)
             value = 0f;
         c[index] = value;
+        if (p.Epilogue == Epilogue.OptimizerUpdate)
+            update.Apply(index, value);
     }
 }

@@ -14,6 +14,13 @@ public enum Epilogue
 
     /// <summary>c = a·b where epilogueOperand[row, col] &gt; 0, else 0: the ReLU's backward, fused.</summary>
     ReluMask,
+
+    /// <summary>
+    /// c = a·b, a layer's parameter gradient, and the optimizer's update of parameter
+    /// row·N + col with it (<see cref="ParameterUpdate"/>): the sum has one owner, so the update
+    /// needs no launch of its own nor a read of the gradient back.
+    /// </summary>
+    OptimizerUpdate,
 }
 
 /// <summary>
@@ -60,10 +67,11 @@ public readonly struct MatMulProblem
 
     /// <summary>
     /// Weight and bias gradients in one product: [xᵀ; 1ᵀ] (I+1,B) · dy (B,O) → [dW; db] (I+1,O),
-    /// which is exactly the layout of a layer's weights followed by its biases.
+    /// which is exactly the layout of a layer's weights followed by its biases; with
+    /// <paramref name="update"/>, the optimizer applied to them in the epilogue.
     /// </summary>
-    public static MatMulProblem BackwardParameters(int batch, int inputs, int outputs) =>
-        new(inputs + 1, outputs, batch, inputs, MatrixLayout.Transposed(inputs), MatrixLayout.RowMajor(outputs), Kernels.Epilogue.None);
+    public static MatMulProblem BackwardParameters(int batch, int inputs, int outputs, bool update = false) =>
+        new(inputs + 1, outputs, batch, inputs, MatrixLayout.Transposed(inputs), MatrixLayout.RowMajor(outputs), update ? Kernels.Epilogue.OptimizerUpdate : Kernels.Epilogue.None);
 
     /// <summary>Multiply-adds performed: 2·M·N·K floating-point operations.</summary>
     public long Flops => 2L * M * N * K;

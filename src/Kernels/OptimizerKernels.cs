@@ -87,6 +87,24 @@ public readonly struct OptimizerArguments
 }
 
 /// <summary>
+/// The optimizer's update of one layer's parameters, applied by that layer's gradient launch in
+/// its epilogue where one work item or group sums each parameter's whole gradient: the
+/// parameters and state arrays of the layer (any array where the rule keeps none), indexed as
+/// its gradient is. Three views and eight 4-byte fields: no padding inside another argument.
+/// </summary>
+public readonly struct ParameterUpdate
+{
+    public ArrayView<float> Weights { get; init; }
+    public ArrayView<float> State1 { get; init; }
+    public ArrayView<float> State2 { get; init; }
+    public OptimizerStep Step { get; init; }
+
+    /// <summary>Parameter <paramref name="i"/> of the layer, whose gradient is <paramref name="g"/>: <see cref="OptimizerKernels.Update"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Apply(int i, float g) => OptimizerKernels.Update(Step, Weights, State1, State2, i, g);
+}
+
+/// <summary>
 /// The optimizers, each one launch over the whole flat parameter array, with Keras' formulas
 /// (ε added outside the square root). The per-element rules are shared with the fused step's
 /// epilogue, so both round alike. Each kernel takes <see cref="OptimizerArguments"/>.
@@ -128,7 +146,6 @@ public static class OptimizerKernels
             a.Weights[i] += MomentumStep(Gradient(a, i), ref a.State1[i], step.StepSize, step.Momentum, step.Nesterov != 0);
     }
 
-    /// <summary>RMSprop for one element: updates its mean square, returns what to subtract from the weight.</summary>
     /// <summary>
     /// Parameter i's gradient: read, or within the partials' range summed from them (and stored),
     /// chunk by chunk as <see cref="ConvolutionKernels.SumPartials"/> adds them. No division here:
@@ -147,6 +164,26 @@ public static class OptimizerKernels
         return sum;
     }
 
+    /// <summary>
+    /// <paramref name="step"/>'s rule on parameter <paramref name="i"/> with gradient
+    /// <paramref name="g"/>, as the kernels above apply it: for the epilogues that update a
+    /// parameter where its gradient is summed (<see cref="ParameterUpdate"/>, the fused step).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Update(OptimizerStep step, ArrayView<float> weights, ArrayView<float> state1, ArrayView<float> state2, int i, float g)
+    {
+        // The rule is the same for every thread of a launch: the branch never diverges.
+        if (step.Rule == UpdateRule.RmsProp)
+            weights[i] -= RmsPropStep(g, ref state1[i], step.StepSize, step.Rho, step.Epsilon);
+        else if (step.Rule == UpdateRule.Adam)
+            weights[i] -= AdamStep(g, ref state1[i], ref state2[i], step.StepSize, step.Beta1, step.Beta2, step.Epsilon);
+        else if (step.Rule == UpdateRule.Sgd)
+            weights[i] -= step.StepSize * g;
+        else
+            weights[i] += MomentumStep(g, ref state1[i], step.StepSize, step.Momentum, step.Nesterov != 0);
+    }
+
+    /// <summary>RMSprop for one element: updates its mean square, returns what to subtract from the weight.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float RmsPropStep(float g, ref float meanSquare, float learningRate, float rho, float epsilon)
     {

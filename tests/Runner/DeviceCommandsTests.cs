@@ -39,7 +39,9 @@ public sealed class DeviceCommandsTests
     /// product, the first two with their poolings, the first reading the images and gathering the
     /// labels itself), 10 backward (each convolution's kernel gradient one launch, the first one's
     /// 43,264 positions in 3 chunks; the input gradients of the second and third sent through the
-    /// poolings below them), then the optimizer, which adds the chunks first: 18. Unfused: the
+    /// poolings below them; every layer but the first updated by the optimizer in its kernel
+    /// gradient's epilogue, after its input gradient), then the first layer's update, which adds
+    /// the chunks first: 18. Unfused: the
     /// gather (+1), the poolings separate (+4), each forward convolution unrolls first (+3), each
     /// kernel gradient unrolls afresh and the first runs one product per chunk, then their sum
     /// (+6), each input gradient is a product and a fold (+2): 34.
@@ -56,7 +58,13 @@ public sealed class DeviceCommandsTests
         Assert.Contains("conv forward + maxpool 288->64", output);
         Assert.Contains("conv backward input + maxpool backward 64->288", output);
         Assert.Contains("rmsprop, conv kernel gradient's chunks summed first", output);
-        Assert.Contains("The optimizer is its own launch: conv1's 288 weights each sum over 43,264 positions, in 3 chunks, so no group owns a parameter's whole reduction to update it in its epilogue; the update adds the chunks first. The other 93,002 parameters update in the same launch: in their gradients' epilogues they would save no launch, only 727 KiB of traffic a step.", output);
+        Assert.Contains("The optimizer updates 93,002 parameters in their kernel gradients' epilogues, where one work item or group sums each gradient whole. In conv1 the 288 weights each sum over 43,264 positions, in 3 chunks, so no group owns a whole sum: the 320 parameters up to it update in a launch of their own after the gradients, which adds conv1's chunks first.", output);
+        foreach (string updated in new[] { "dense backward parameters + rmsprop 64->10", "dense backward parameters + rmsprop 576->64", "conv backward parameters + rmsprop 576->64", "conv backward parameters + rmsprop 288->64" })
+            Assert.Contains(updated, output);
+        Assert.Contains("conv backward parameters 9->32 ", output);
+        // Each layer's input gradient reads its weights before its kernel gradient's epilogue updates them.
+        Assert.True(output.IndexOf("dense backward input 10->64", StringComparison.Ordinal) < output.IndexOf("dense backward parameters + rmsprop 64->10", StringComparison.Ordinal));
+        Assert.True(output.IndexOf("conv backward input + maxpool backward 64->288", StringComparison.Ordinal) < output.IndexOf("conv backward parameters + rmsprop 288->64", StringComparison.Ordinal));
         foreach (string kernel in new[] { "GatherKernels.Batch", "ConvolutionKernels.Unroll", "ConvolutionKernels.SumPartials", "PoolingKernels.MaxForward", "PoolingKernels.MaxBackward" })
             Assert.DoesNotContain(kernel, output);
 
@@ -66,7 +74,8 @@ public sealed class DeviceCommandsTests
         foreach (string kernel in new[] { "ConvolutionKernels.Unroll", "ConvolutionKernels.Fold", "ConvolutionKernels.SumPartials", "PoolingKernels.MaxForward", "PoolingKernels.MaxBackward" })
             Assert.Contains(kernel, unfused.Output);
         Assert.DoesNotContain("ImplicitConvolutionKernels", unfused.Output);
-        Assert.DoesNotContain("The optimizer is its own launch", unfused.Output);
+        Assert.DoesNotContain("The optimizer updates", unfused.Output);
+        Assert.DoesNotContain("+ rmsprop", unfused.Output);
     }
 
     [Fact]

@@ -234,6 +234,32 @@ public sealed class IlgpuBackend : ITrainingBackend
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
         Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), x, dy, gradients.All, dy, new Operation("dense backward parameters", gradients.Inputs, gradients.Outputs));
 
+    /// <summary>
+    /// For a step runner: a dense layer's parameter gradient, and in the product's epilogue, where
+    /// one work item or group sums each gradient whole, the optimizer's update of its parameters
+    /// (<see cref="EpilogueUpdate"/>); the layer's input gradient must have read the weights already.
+    /// </summary>
+    internal void DenseBackwardParametersUpdating(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch, ParameterUpdate update) =>
+        Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs, update: true), x, dy, gradients.All, dy, new Operation(DenseUpdatingOperations[(int)update.Step.Rule], gradients.Inputs, gradients.Outputs), update);
+
+    /// <summary>
+    /// For a step runner: the optimizer's update of the <paramref name="length"/> parameters from
+    /// <paramref name="offset"/> of the flat arrays (one layer's), for its gradient launch to apply
+    /// in its epilogue. Views only: nothing is allocated.
+    /// </summary>
+    internal static ParameterUpdate EpilogueUpdate(DeviceArray<float> parameters, OptimizerState state, OptimizerStep update, int offset, int length)
+    {
+        RequireStateArrays(state, update);
+        var weights = View(parameters).SubView(offset, length);
+        return new ParameterUpdate
+        {
+            Weights = weights,
+            State1 = state.Arrays.Count > 0 ? View(state.Arrays[0]).SubView(offset, length) : weights,
+            State2 = state.Arrays.Count > 1 ? View(state.Arrays[1]).SubView(offset, length) : weights,
+            Step = update,
+        };
+    }
+
     public void ConvolutionForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> y, DeviceArray<float> scratch, int batch, bool relu)
     {
         var s = layer.Shape;
@@ -389,7 +415,13 @@ public sealed class IlgpuBackend : ITrainingBackend
     /// add; one chunk sums straight into the gradient. Returns the number of chunks.
     /// </summary>
     /// <param name="images">When set, x is read straight from the split's images, as <see cref="ConvolutionPoolForward"/> read them.</param>
-    internal int ConvolutionGradientChunks(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch, BatchImages? images = null)
+    /// <param name="update">
+    /// When set, the optimizer's update of the layer's parameters in the epilogue (<see cref="EpilogueUpdate"/>):
+    /// only for one chunk, where one work item or group sums each gradient whole; the layer's input
+    /// gradient must have read the kernels already.
+    /// </param>
+    /// <exception cref="InvalidOperationException">An update asked of a gradient summed in chunks.</exception>
+    internal int ConvolutionGradientChunks(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch, BatchImages? images = null, ParameterUpdate? update = null)
     {
         var s = gradients.Shape;
         int imagesPerChunk = ConvolutionKernels.ImagesPerChunk(s.Positions);
@@ -397,15 +429,24 @@ public sealed class IlgpuBackend : ITrainingBackend
         int parameters = (s.PatchSize + 1) * s.Filters;
         var sums = chunks == 1 ? gradients.Matrix.All : scratch;
         var arguments = FromImages(Implicit(s, x, dy, sums, chunks * parameters, x, batch, relu: false, imagesPerChunk), images);
-        LaunchImplicit(ConvolutionProduct.BackwardParameters, s.PatchSize + 1, s.Filters, chunks, arguments, new Operation("conv backward parameters", s.PatchSize, s.Filters));
+        var operation = new Operation("conv backward parameters", s.PatchSize, s.Filters);
+        if (update is { } epilogue)
+        {
+            if (chunks > 1)
+                throw new InvalidOperationException($"a kernel gradient summed in {chunks} chunks has no single owner per parameter to update it in its epilogue");
+            RequireLength(epilogue, parameters);
+            arguments = arguments with { Update = epilogue, UpdateParameters = 1 };
+            operation = new Operation(ConvolutionUpdatingOperations[(int)epilogue.Step.Rule], s.PatchSize, s.Filters);
+        }
+
+        LaunchImplicit(ConvolutionProduct.BackwardParameters, s.PatchSize + 1, s.Filters, chunks, arguments, operation);
         return chunks;
     }
 
     /// <summary>The update's arguments; a state array the rule does not keep is never read, so any view will do.</summary>
     private static OptimizerArguments Optimizer(DeviceArray<float> gradients, OptimizerState state, OptimizerStep update)
     {
-        if (state.Arrays.Count != update.StateArrays)
-            throw new ArgumentException($"{update.Rule} keeps {update.StateArrays} state arrays, not {state.Arrays.Count}", nameof(state));
+        RequireStateArrays(state, update);
         var g = View(gradients);
         return new OptimizerArguments
         {
@@ -415,6 +456,19 @@ public sealed class IlgpuBackend : ITrainingBackend
             Partials = g,
             Step = update,
         };
+    }
+
+    private static void RequireStateArrays(OptimizerState state, OptimizerStep update)
+    {
+        if (state.Arrays.Count != update.StateArrays)
+            throw new ArgumentException($"{update.Rule} keeps {update.StateArrays} state arrays, not {state.Arrays.Count}", nameof(state));
+    }
+
+    /// <exception cref="ArgumentException">The update's views are shorter than the <paramref name="parameters"/> a product's epilogue updates.</exception>
+    private static void RequireLength(ParameterUpdate update, long parameters)
+    {
+        if (update.Weights.Length < parameters || update.State1.Length < parameters || update.State2.Length < parameters)
+            throw new ArgumentException($"an epilogue update of {parameters} parameters got views of {update.Weights.Length}, {update.State1.Length} and {update.State2.Length}", nameof(update));
     }
 
     private void Update(DeviceArray<float> weights, OptimizerStep update, OptimizerArguments arguments, string operation) =>
@@ -451,11 +505,18 @@ public sealed class IlgpuBackend : ITrainingBackend
         context.Dispose();
     }
 
-    private void Multiply(MatMulProblem problem, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c, DeviceArray<float> epilogueOperand, Operation operation)
+    /// <param name="update">The optimizer's update an <see cref="Epilogue.OptimizerUpdate"/> applies; otherwise unread (null).</param>
+    private void Multiply(MatMulProblem problem, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c, DeviceArray<float> epilogueOperand, Operation operation, ParameterUpdate? update = null)
     {
         MatMulOperands.Require(problem, a.Length, b.Length, c.Length, epilogueOperand.Length);
+        if ((problem.Epilogue == Epilogue.OptimizerUpdate) != update.HasValue)
+            throw new ArgumentException("an optimizer update goes with an OptimizerUpdate epilogue, and only there", nameof(update));
+        if (update is { } epilogue)
+            RequireLength(epilogue, (long)problem.M * problem.N);
         var variant = VariantFor(problem);
-        Launch(matMul[variant], launch.ForMatMul(variant, problem), new MatMulArguments(View(a), View(b), View(c), View(epilogueOperand), problem), operation);
+        var product = View(c);
+        var arguments = new MatMulArguments(View(a), View(b), product, View(epilogueOperand), problem, update ?? new ParameterUpdate { Weights = product, State1 = product, State2 = product });
+        Launch(matMul[variant], launch.ForMatMul(variant, problem), arguments, operation);
     }
 
     private void SumChunks(DeviceArray<float> scratch, int partialsStart, int chunks, DeviceArray<float> sums, int parameters)
@@ -491,6 +552,7 @@ public sealed class IlgpuBackend : ITrainingBackend
             Labels = View(maps).Cast<byte>(),
             Order = View(maps).Cast<int>(),
             BatchLabels = View(maps).Cast<int>(),
+            Update = new ParameterUpdate { Weights = View(maps), State1 = View(maps), State2 = View(maps) },
         };
 
     /// <summary>The arguments reading the maps from the split's images instead of x, when <paramref name="images"/> is set.</summary>
@@ -582,8 +644,8 @@ public sealed class IlgpuBackend : ITrainingBackend
             return;
         var entry = KernelInventory.MatMul(variant);
         var kernel = recordOnly ? null
-            : accelerator.LoadStreamKernel(entry.Method.CreateDelegate<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem>>());
-        matMul[variant] = new(entry, kernel is null ? null : (config, a) => kernel(config, a.A, a.B, a.C, a.EpilogueOperand, a.Problem));
+            : accelerator.LoadStreamKernel(entry.Method.CreateDelegate<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatMulProblem, ParameterUpdate>>());
+        matMul[variant] = new(entry, kernel is null ? null : (config, a) => kernel(config, a.A, a.B, a.C, a.EpilogueOperand, a.Problem, a.Update));
     }
 
     /// <summary><paramref name="entry"/>'s kernel, which takes one argument struct, loaded on this accelerator (not when only recording).</summary>
@@ -602,8 +664,8 @@ public sealed class IlgpuBackend : ITrainingBackend
     private sealed record Kernel<T>(KernelEntry Entry, Action<KernelConfig, T>? Run)
         where T : struct;
 
-    /// <summary>A matrix product's five arguments, passed on as the kernel takes them.</summary>
-    private readonly record struct MatMulArguments(ArrayView<float> A, ArrayView<float> B, ArrayView<float> C, ArrayView<float> EpilogueOperand, MatMulProblem Problem);
+    /// <summary>A matrix product's six arguments, passed on as the kernel takes them.</summary>
+    private readonly record struct MatMulArguments(ArrayView<float> A, ArrayView<float> B, ArrayView<float> C, ArrayView<float> EpilogueOperand, MatMulProblem Problem, ParameterUpdate Update);
 
     /// <summary>The fused tail's two arguments, passed on as the kernel takes them.</summary>
     private readonly record struct TailArguments(FusedStep Step, int Backward);
@@ -621,6 +683,10 @@ public sealed class IlgpuBackend : ITrainingBackend
     private static readonly string[] SummingOptimizerNames = OptimizerNames.Select(name => $"{name}, conv kernel gradient's chunks summed first").ToArray();
 
     private static readonly string[] FusedGradientOperations = OptimizerNames.Select(name => $"every parameter's gradient and {name}").ToArray();
+
+    private static readonly string[] DenseUpdatingOperations = OptimizerNames.Select(name => $"dense backward parameters + {name}").ToArray();
+
+    private static readonly string[] ConvolutionUpdatingOperations = OptimizerNames.Select(name => $"conv backward parameters + {name}").ToArray();
 
     private sealed class IlgpuArray<T> : DeviceArray<T>
         where T : unmanaged, INumber<T>

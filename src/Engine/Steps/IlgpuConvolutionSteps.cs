@@ -15,8 +15,11 @@ namespace MnistGpu.Engine.Steps;
 /// and neither the convolution's full output nor its gradient read back by a pooling kernel.
 /// When the first layer is such a convolution, it reads the batch's images straight from the
 /// split, bytes instead of floats, and gathers the labels in the same launch: no gather launch.
-/// Every other layer runs as in the composition, the convolutions as implicit products. While
-/// the backend's <see cref="ITrainingBackend.FusedSteps"/> is off, the composition.
+/// Every other layer runs as in the composition, the convolutions as implicit products, except
+/// that the optimizer updates each layer in its kernel gradient's epilogue where one work item or
+/// group sums a parameter's gradient whole (<see cref="FirstUpdatedInEpilogue"/>), after the
+/// layer's input gradient has read the weights. While the backend's
+/// <see cref="ITrainingBackend.FusedSteps"/> is off, the composition.
 /// </summary>
 internal sealed class IlgpuConvolutionSteps : FusedStepRunner
 {
@@ -26,6 +29,9 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
 
     /// <summary>Per layer: a convolution with ReLU whose next layer is a pooling, run together.</summary>
     private readonly bool[] pooledAbove;
+
+    /// <summary>By the first layer updated in an epilogue: the span below it, updated after the gradients.</summary>
+    private readonly Dictionary<int, UpdateSpan> separateSpans = [];
 
     public IlgpuConvolutionSteps(IlgpuBackend device, Network network)
         : base(device, network)
@@ -37,24 +43,49 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
     }
 
     /// <summary>
-    /// Why the optimizer is a launch of its own after the gradients, for <c>mnistgpu kernels</c>:
-    /// the update could run in a gradient launch's epilogue only where one group owns each
-    /// parameter's whole sum, and the largest convolution's kernel gradient sums over too many
-    /// positions for one work item (rusticl's long-sum fault, <see cref="ConvolutionKernels.ChunkRows"/>).
+    /// Where the optimizer's update runs, for <c>mnistgpu kernels</c>: in each layer's
+    /// kernel-gradient epilogue where one work item or group sums a parameter's gradient whole,
+    /// and in a launch of its own for the layers up to the highest one where none does
+    /// (<see cref="FirstUpdatedInEpilogue"/>).
     /// </summary>
-    public static string SeparateUpdateReason(NetworkShape shape, int batch)
+    public static string UpdateReason(NetworkShape shape, int batch)
     {
-        var widest = shape.Layers.OfType<Conv2DLayerShape>().Select((layer, i) => (Layer: layer, Number: i + 1)).MaxBy(c => c.Layer.Geometry.Positions)!;
-        var s = widest.Layer.Geometry;
-        long positions = (long)batch * s.Positions;
-        int chunks = ConvolutionKernels.Chunks(batch, s.Positions);
-        // Every other layer's gradient has one owner per parameter, but updating it in that
-        // launch's epilogue would remove no launch while this one remains: only the gradient's
-        // write and read back (8 bytes a parameter).
-        long others = shape.ParameterCount - (s.PatchSize + 1) * (long)s.Filters;
-        return chunks > 1
-            ? string.Create(CultureInfo.InvariantCulture, $"The optimizer is its own launch: conv{widest.Number}'s {s.PatchSize * s.Filters:N0} weights each sum over {positions:N0} positions, in {chunks} chunks, so no group owns a parameter's whole reduction to update it in its epilogue; {(ReferenceEquals(widest.Layer, shape.Layers[0]) ? "the update adds the chunks first" : "a launch adds the chunks")}. The other {others:N0} parameters update in the same launch: in their gradients' epilogues they would save no launch, only {others * 8 / 1024.0:N0} KiB of traffic a step.")
-            : string.Create(CultureInfo.InvariantCulture, $"The optimizer is its own launch: conv{widest.Number}'s {s.PatchSize * s.Filters:N0} weights each sum over {positions:N0} positions, spread over groups of positions and filters; updating in a gradient launch's epilogue is not written for convolutions yet.");
+        var layers = shape.Layers;
+        int first = FirstUpdatedInEpilogue(layers, batch);
+        if (first == 0)
+            return string.Create(CultureInfo.InvariantCulture, $"The optimizer runs in the kernel gradients' epilogues: at batch {batch} one work item or group sums each parameter's gradient whole, so the update needs no launch of its own.");
+        long separate = first < layers.Count ? layers[first].Offset : shape.ParameterCount;
+        var blocking = layers[first - 1];
+        string why = blocking is Conv2DLayerShape convolution
+            ? string.Create(CultureInfo.InvariantCulture, $"In conv{layers.Take(first).Count(l => l is Conv2DLayerShape)} the {convolution.Geometry.PatchSize * convolution.Filters:N0} weights each sum over {(long)batch * convolution.Geometry.Positions:N0} positions, in {ConvolutionKernels.Chunks(batch, convolution.Geometry.Positions)} chunks, so no group owns a whole sum")
+            : $"Layer {first} ({blocking}) has no update in its gradient's epilogue";
+        string addsChunks = layers[0] is Conv2DLayerShape conv1 && ConvolutionKernels.Chunks(batch, conv1.Geometry.Positions) > 1 ? ", which adds conv1's chunks first" : "";
+        return string.Create(CultureInfo.InvariantCulture, $"The optimizer updates {shape.ParameterCount - separate:N0} parameters in their kernel gradients' epilogues, where one work item or group sums each gradient whole. {why}: the {separate:N0} parameters up to it update in a launch of their own after the gradients{addsChunks}.");
+    }
+
+    /// <summary>
+    /// The first layer whose parameters the optimizer updates in its kernel gradient's epilogue at
+    /// <paramref name="batch"/> rows. A layer can where one work item or group sums each of its
+    /// parameters' gradients whole: a dense layer, a convolution whose gradient is one chunk
+    /// (<see cref="ConvolutionKernels.Chunks"/>: a longer sum would fault rusticl). The layers
+    /// below the highest one that cannot update in one launch after the gradients: one span of
+    /// the flat arrays from their start.
+    /// </summary>
+    internal static int FirstUpdatedInEpilogue(IReadOnlyList<Layer> shapes, int batch)
+    {
+        for (int i = shapes.Count - 1; i >= 0; i--)
+        {
+            bool inEpilogue = shapes[i] switch
+            {
+                DenseLayerShape => true,
+                Conv2DLayerShape convolution => ConvolutionKernels.Chunks(batch, convolution.Geometry.Positions) == 1,
+                var other => other.ParameterCount == 0,
+            };
+            if (!inEpilogue)
+                return i + 1;
+        }
+
+        return 0;
     }
 
     /// <summary>A network in which some convolution with ReLU is followed by a max pooling.</summary>
@@ -65,34 +96,40 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
         var images = Gather(work.Source, start, batch);
         Forward(batch, images);
         device.SoftmaxCrossEntropyForwardBackward(Network.Logits, Network.Labels, batch, Network.Shape.Classes, Network.LogitGradients, new SampleOutputs(work.Losses, work.Predictions, start));
-        int chunks = 0;
+        int firstInEpilogue = FirstUpdatedInEpilogue(shapes, batch), chunks = 0;
         for (int i = layers.Count - 1; i >= 0; i--)
         {
-            // The first layer's kernel gradient is the step's last: its chunks can wait in the
-            // scratch for the update to add them.
-            if (i == 0 && layers[0] is Conv2DOnDevice first)
+            // The input gradient first: it reads the weights the kernel gradient's epilogue updates.
+            BackwardInput(i, batch);
+            ParameterUpdate? update = i >= firstInEpilogue && shapes[i].ParameterCount > 0
+                ? IlgpuBackend.EpilogueUpdate(Network.Parameters, Network.OptimizerState, work.Update, shapes[i].Offset, (int)shapes[i].ParameterCount)
+                : null;
+            switch (layers[i])
             {
-                chunks = device.ConvolutionGradientChunks(first.Gradients, Network.Input, first.OutputGradient, Network.Scratch, batch, images);
-                continue;
+                // The first layer's kernel gradient is the step's last: its chunks can wait in
+                // the scratch for the update to add them.
+                case Conv2DOnDevice first when i == 0:
+                    chunks = device.ConvolutionGradientChunks(first.Gradients, Network.Input, first.OutputGradient, Network.Scratch, batch, images, update);
+                    break;
+                case Conv2DOnDevice convolution when update is { } epilogue:
+                    device.ConvolutionGradientChunks(convolution.Gradients, Input(i), convolution.OutputGradient, Network.Scratch, batch, update: epilogue);
+                    break;
+                case DenseOnDevice dense when update is { } epilogue:
+                    device.DenseBackwardParametersUpdating(dense.Gradients, Input(i), dense.OutputGradient, batch, epilogue);
+                    break;
+                default:
+                    layers[i].BackwardParameters(device, Input(i), batch);
+                    break;
             }
-
-            layers[i].BackwardParameters(device, Input(i), batch);
-            if (i == 0 || SentThrough(i))
-                continue;
-            if (SentThrough(i - 1) && layers[i] is Conv2DOnDevice convolution)
-            {
-                var pooling = (MaxPool2DLayerShape)shapes[i - 1];
-                device.ConvolutionBackwardInputThroughPool(convolution.Parameters, convolution.OutputGradient, layers[i - 1].Output, pooling.Maps, layers[i - 2].Output, layers[i - 2].OutputGradient, batch, shapes[i - 1].Relu);
-                continue;
-            }
-
-            layers[i].BackwardInput(device, layers[i - 1].Output, layers[i - 1].OutputGradient, batch, shapes[i - 1].Relu);
         }
 
+        if (firstInEpilogue == 0)
+            return;
+        var below = SeparatelyUpdated(firstInEpilogue);
         if (chunks > 1)
-            device.OptimizerUpdateSummingChunks(Network.Parameters, Network.Gradients, Network.OptimizerState, work.Update, Network.Scratch, shapes[0].Offset, (int)shapes[0].ParameterCount, chunks);
+            device.OptimizerUpdateSummingChunks(below.Parameters, below.Gradients, below.State, work.Update, Network.Scratch, shapes[0].Offset, (int)shapes[0].ParameterCount, chunks);
         else
-            device.OptimizerUpdate(Network.Parameters, Network.Gradients, Network.OptimizerState, work.Update);
+            device.OptimizerUpdate(below.Parameters, below.Gradients, below.State, work.Update);
     }
 
     protected override void EvaluateFused(EvaluationPass work, int start, int batch)
@@ -130,6 +167,35 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
         }
     }
 
+    /// <summary>Layer <paramref name="i"/>'s input gradient, unless it is the first layer's or a pooling's that the convolution above sends through.</summary>
+    private void BackwardInput(int i, int batch)
+    {
+        if (i == 0 || SentThrough(i))
+            return;
+        if (SentThrough(i - 1) && layers[i] is Conv2DOnDevice convolution)
+        {
+            var pooling = (MaxPool2DLayerShape)shapes[i - 1];
+            device.ConvolutionBackwardInputThroughPool(convolution.Parameters, convolution.OutputGradient, layers[i - 1].Output, pooling.Maps, layers[i - 2].Output, layers[i - 2].OutputGradient, batch, shapes[i - 1].Relu);
+            return;
+        }
+
+        layers[i].BackwardInput(device, layers[i - 1].Output, layers[i - 1].OutputGradient, batch, shapes[i - 1].Relu);
+    }
+
+    /// <summary>The parameters of layers [0, <paramref name="layerCount"/>), their gradients and optimizer state: views made once per span.</summary>
+    private UpdateSpan SeparatelyUpdated(int layerCount)
+    {
+        if (separateSpans.TryGetValue(layerCount, out var span))
+            return span;
+        int length = layerCount < shapes.Count ? shapes[layerCount].Offset : (int)Network.Shape.ParameterCount;
+        span = new UpdateSpan(
+            device.Slice(Network.Parameters, 0, length),
+            device.Slice(Network.Gradients, 0, length),
+            new OptimizerState(Network.OptimizerState.Arrays.Select(state => device.Slice(state, 0, length)).ToList()));
+        separateSpans.Add(layerCount, span);
+        return span;
+    }
+
     /// <summary>Whether layer <paramref name="i"/> is a pooling run with the convolution below it whose backward the convolution above it runs.</summary>
     private bool SentThrough(int i) => i >= 1 && pooledAbove[i - 1] && i + 1 < layers.Count && layers[i + 1] is Conv2DOnDevice;
 
@@ -137,4 +203,7 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
 
     private static bool PoolsAbove(IReadOnlyList<Layer> shapes, int i) =>
         shapes[i] is Conv2DLayerShape { Relu: true } && i + 1 < shapes.Count && shapes[i + 1] is MaxPool2DLayerShape;
+
+    /// <summary>The first parameters of the flat arrays, updated in a launch of their own.</summary>
+    private sealed record UpdateSpan(DeviceArray<float> Parameters, DeviceArray<float> Gradients, OptimizerState State);
 }

@@ -16,7 +16,7 @@ public static class PlannedStep
     /// </summary>
     public static string? Unfused(ITrainingBackend backend, NetworkShape shape, int batch) =>
         backend.FusedSteps && (backend as IlgpuBackend ?? backend.FusionTarget as IlgpuBackend) is not null && IlgpuConvolutionSteps.Covers(shape)
-            ? IlgpuConvolutionSteps.SeparateUpdateReason(shape, batch)
+            ? IlgpuConvolutionSteps.UpdateReason(shape, batch)
             : null;
 
     /// <summary>

@@ -80,6 +80,32 @@ public sealed class RecordedStepTests(OpenClFixture openCl)
         Assert.Equal(18, launches.Count);
     }
 
+    /// <summary>
+    /// Where the optimizer runs depends on the batch: at 16 rows conv1's kernel gradient is one
+    /// chunk, so every layer updates in its gradient's epilogue and no update launch is left; at
+    /// 512 conv2's is 4 chunks too (a launch sums them), so the launch after the gradients updates
+    /// conv1 and conv2, adding conv1's chunks first. Each layer's input gradient, which reads its
+    /// weights, comes before the epilogue that updates them.
+    /// </summary>
+    [Theory]
+    [InlineData(16, 17, "The optimizer runs in the kernel gradients' epilogues: at batch 16 one work item or group sums each parameter's gradient whole, so the update needs no launch of its own.")]
+    [InlineData(512, 19, "The optimizer updates 74,506 parameters in their kernel gradients' epilogues, where one work item or group sums each gradient whole. In conv2 the 18,432 weights each sum over 61,952 positions, in 4 chunks, so no group owns a whole sum: the 18,816 parameters up to it update in a launch of their own after the gradients, which adds conv1's chunks first.")]
+    public void A_convnet_step_updates_in_the_epilogues_its_batch_allows(int batch, int count, string reason)
+    {
+        using var backend = IlgpuBackend.CreateCpuAccelerator();
+        var shape = new NetworkShape(NetworkShape.Default.Inputs, TrainingSettings.Convnet.Layers, NetworkShape.Default.Classes);
+        var launches = PlannedStep.Of(backend, shape, batch, OptimizerSettings.Adam).Select(l => l.Operation).ToList();
+
+        Assert.Equal(reason, PlannedStep.Unfused(backend, shape, batch));
+        Assert.Equal(count, launches.Count);
+        Assert.Equal(batch == 16, !launches.Contains("adam, conv kernel gradient's chunks summed first"));
+        Assert.Equal(batch == 16 ? "conv backward parameters + adam 9->32" : "adam, conv kernel gradient's chunks summed first", launches[^1]);
+        Assert.Equal(batch == 512, launches.Contains("conv backward parameters, chunks summed"));
+        Assert.Equal(batch == 512, launches.Contains("conv backward parameters 288->64"));
+        Assert.True(launches.IndexOf("dense backward input 64->576") < launches.IndexOf("dense backward parameters + adam 576->64"));
+        Assert.True(launches.IndexOf("conv backward input + maxpool backward 64->576") < launches.IndexOf("conv backward parameters + adam 576->64"));
+    }
+
     [SkippableTheory]
     [MemberData(nameof(Cases))]
     public void A_recorded_step_lists_the_launches_a_step_issues(string device, string layers, string optimizer, bool fused)
