@@ -37,7 +37,7 @@ public static class Cli
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parsed.Errors.Count > 0)
         {
-            error.WriteLine($"mnistgpu: {OneLine(string.Join("; ", parsed.Errors.Select(e => e.Message)))} (see --help)");
+            error.WriteLine($"mnistgpu: {ErrorLine(string.Join("; ", parsed.Errors.Select(e => e.Message)))} (see --help)");
             return UsageError;
         }
 
@@ -47,12 +47,12 @@ public static class Cli
         }
         catch (UserInputException e)
         {
-            error.WriteLine($"mnistgpu: {OneLine(e.Message)}");
+            error.WriteLine($"mnistgpu: {ErrorLine(e.Message)}");
             return UsageError;
         }
         catch (EngineException e)
         {
-            error.WriteLine($"mnistgpu: {OneLine(e.Message)}");
+            error.WriteLine($"mnistgpu: {ErrorLine(e.Message)}");
             return Failure;
         }
         catch (OutOfMemoryException)
@@ -62,10 +62,28 @@ public static class Cli
         }
         catch (Exception e)
         {
-            error.WriteLine($"mnistgpu: {e.GetType().Name}: {OneLine(e.Message.ReplaceLineEndings(" "))}");
+            error.WriteLine($"mnistgpu: {e.GetType().Name}: {ErrorLine(e.Message.ReplaceLineEndings(" "))}");
             return Failure;
         }
     }
+
+    /// <summary>Words longer than this are shortened in an error line: a value of 100 kB is not echoed whole.</summary>
+    private const int LongestWord = 200;
+
+    /// <summary>
+    /// An error message as one line a person can read: <see cref="OneLine"/>, and every word
+    /// (a value, a path) longer than <see cref="LongestWord"/> characters shortened to its first
+    /// and last characters with its length, e.g. "xxxx…xxxx (100,000 characters)"; a line still
+    /// longer than <see cref="LongestLine"/> keeps its start and end the same way.
+    /// </summary>
+    public static string ErrorLine(string message)
+    {
+        string line = string.Join(' ', OneLine(message).Split(' ').Select(word => word.Length <= LongestWord ? word : $"{word[..80]}…{word[^60..]} ({word.Length:N0} characters)"));
+        return line.Length <= LongestLine ? line : $"{line[..600]} … ({line.Length:N0} characters) … {line[^300..]}";
+    }
+
+    /// <summary>An error line longer than this (a value of many short words) keeps its start and its end.</summary>
+    private const int LongestLine = 1_000;
 
     /// <summary>
     /// <paramref name="text"/> with every control character escaped (a newline as \n), so that a

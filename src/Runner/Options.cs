@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using MnistGpu.Engine.Training;
 
 namespace MnistGpu.Runner;
 
@@ -74,17 +75,26 @@ internal static class Options
     };
 
     public static Option<int> Epochs(int defaultValue) =>
-        AtLeastOne("--epochs", "Passes over the training set", defaultValue);
+        InRange("--epochs", "Passes over the training set", defaultValue, TrainingSettings.MaxEpochs);
+
+    /// <summary>Samples per step, bounded so that no count built from it overflows; a batch larger than the training set is one batch of all of it.</summary>
+    public static Option<int> BatchSize(int defaultValue) =>
+        InRange("--batch-size", "Samples per step", defaultValue, TrainingSettings.MaxBatchSize);
 
     /// <summary>An integer option whose value must be at least 1.</summary>
     public static Option<int> AtLeastOne(string name, string description, int defaultValue) =>
-        Checked(name, description, defaultValue, "a whole number", value => value >= 1, "at least 1");
+        Checked(name, description, defaultValue, "a whole number", value => value >= 1 ? null : "at least 1");
+
+    /// <summary>An integer option whose value must be from 1 to <paramref name="maximum"/>.</summary>
+    private static Option<int> InRange(string name, string description, int defaultValue, int maximum) =>
+        Checked(name, description, defaultValue, "a whole number", value => value < 1 ? "at least 1" : value > maximum ? string.Create(CultureInfo.InvariantCulture, $"at most {maximum:N0}") : null);
 
     /// <summary>A number option whose value must be finite and greater than zero.</summary>
     public static Option<float> Positive(string name, string description, float defaultValue) =>
-        Checked(name, description, defaultValue, "a number", value => value > 0f && float.IsFinite(value), "a positive number");
+        Checked(name, description, defaultValue, "a number", value => value > 0f && float.IsFinite(value) ? null : "a positive number");
 
-    private static Option<T> Checked<T>(string name, string description, T defaultValue, string kind, Func<T, bool> isValid, string requirement)
+    /// <param name="unmet">The requirement a parsed value fails ("at least 1"), or null when it is valid.</param>
+    private static Option<T> Checked<T>(string name, string description, T defaultValue, string kind, Func<T, string?> unmet)
         where T : IParsable<T> => new(name)
         {
             Description = description,
@@ -94,7 +104,7 @@ internal static class Options
                 string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
                 if (!T.TryParse(text, CultureInfo.InvariantCulture, out var value))
                     result.AddError($"{name} must be {kind}, got '{text}'");
-                else if (!isValid(value))
+                else if (unmet(value) is { } requirement)
                     result.AddError($"{name} must be {requirement}, got {text}");
                 return value!;
             },

@@ -46,7 +46,7 @@ internal static class PredictCommand
             foreach (var picture in pictures)
             {
                 if (picture.Error is not null)
-                    error.WriteLine($"mnistgpu: {Cli.OneLine(picture.Error)}");
+                    error.WriteLine($"mnistgpu: {Cli.ErrorLine(picture.Error)}");
                 else if (!asJson)
                     output.WriteLine(picture.Line());
             }

@@ -6,7 +6,7 @@ namespace MnistGpu.Runner;
 /// <summary>
 /// Turns Ctrl-C (SIGINT) and SIGTERM into a request to stop — train between steps, serve after
 /// the requests in flight — instead of the default immediate exit, and remembers the exit code
-/// the signal asks for.
+/// the first signal asks for (a second one does not change it).
 /// </summary>
 internal sealed class StopSignals : IDisposable
 {
@@ -19,6 +19,7 @@ internal sealed class StopSignals : IDisposable
     private readonly CancellationTokenSource source = new();
     private readonly PosixSignalRegistration interrupt;
     private readonly PosixSignalRegistration terminate;
+    private int firstSignalExitCode;
 
     public StopSignals()
     {
@@ -28,7 +29,8 @@ internal sealed class StopSignals : IDisposable
 
     public CancellationToken Token => source.Token;
 
-    public int ExitCode { get; private set; } = Interrupted;
+    /// <summary>The exit code the first signal asked for (a later one does not change it); <see cref="Interrupted"/> before any.</summary>
+    public int ExitCode => firstSignalExitCode == 0 ? Interrupted : firstSignalExitCode;
 
     public void Dispose()
     {
@@ -40,7 +42,7 @@ internal sealed class StopSignals : IDisposable
     private void Stop(PosixSignalContext context, int exitCode)
     {
         context.Cancel = true;
-        ExitCode = exitCode;
+        Interlocked.CompareExchange(ref firstSignalExitCode, exitCode, 0);
         source.Cancel();
         OutputFile.StopSignalReceived();
     }

@@ -26,7 +26,7 @@ internal static class TrainCommand
         var defaults = new TrainingSettings();
         var device = Options.Device();
         var epochs = Options.Epochs(defaults.Epochs);
-        var batchSize = Options.AtLeastOne("--batch-size", "Samples per step", defaults.BatchSize);
+        var batchSize = Options.BatchSize(defaults.BatchSize);
         var network = new NetworkOptions();
         var seed = Options.Seed(defaults.Seed);
         var data = Options.Data();
@@ -93,6 +93,9 @@ internal static class TrainCommand
         if (request.PreviewFolder is not null)
             PreviewOptions.Check(request.PreviewFolder);
 
+        // Held until the run ends: a second training saving to the same file is refused, not raced.
+        string? savePath = request.SavePath ?? request.ResumePath;
+        using var saveLock = savePath is null ? null : SaveLock.Take(savePath, request.SavePath is null ? "--resume" : "--save");
         var checkpoint = request.ResumePath is null ? null : Checkpoint.Load(request.ResumePath);
         var data = MnistData.Load(request.DataDirectory);
         // A network that cannot exist is refused before the device is opened.
@@ -121,7 +124,7 @@ internal static class TrainCommand
         catch (EngineException e) when (stop.Token.IsCancellationRequested)
         {
             // A second signal gave up waiting for the reader of a FIFO output.
-            diagnostics.WriteLine($"mnistgpu: {e.Message}");
+            diagnostics.WriteLine($"mnistgpu: {Cli.ErrorLine(e.Message)}");
             return stop.ExitCode;
         }
     }

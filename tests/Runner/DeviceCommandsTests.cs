@@ -196,7 +196,7 @@ public sealed class DeviceCommandsTests
         var (code, output, error) = CliRun.Run(["train", "--device", "cpu", "--data", folder.Path, "--memory-limit", "1MB"]);
         Assert.Equal(2, code);
         Assert.Single(error.TrimEnd().Split('\n'));
-        Assert.Matches(@"^mnistgpu: cpu:0 \(.*\): over --memory-limit: this needs [\d,]+ bytes \(the network [\d,]+, host copies [\d,]+, the train set [\d,]+, the test set [\d,]+\), but the limit leaves 1,048,576", error);
+        Assert.Matches(@"^mnistgpu: cpu:0 \(.*\): over --memory-limit: this needs [\d,]+ bytes \(the network [\d,]+, host copies [\d,]+, the train set [\d,]+, the test set [\d,]+\); the limit is 1,048,576 bytes, of which 1,048,576 are left, and the device has [\d,]+ free", error);
         Assert.DoesNotContain("Epoch", output);
     }
 

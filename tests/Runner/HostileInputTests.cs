@@ -118,7 +118,7 @@ public sealed class HostileInputTests : IDisposable
         if (exitCode == 1)
             Assert.Matches(@"out of device memory: this needs [\d,]+ bytes \(the network [\d,]+, host copies [\d,]+, the train set [\d,]+, the test set [\d,]+\), but [\d,]+ are available$", error.TrimEnd());
         else if (arguments.Contains("--memory-limit", StringComparison.Ordinal))
-            Assert.Matches(@"over --memory-limit: this needs [\d,]+ bytes \(the network [\d,]+, host copies [\d,]+, the train set [\d,]+, the test set [\d,]+\), but the limit leaves [\d,]+$", error.TrimEnd());
+            Assert.Matches(@"over --memory-limit: this needs [\d,]+ bytes \(the network [\d,]+, host copies [\d,]+, the train set [\d,]+, the test set [\d,]+\); the limit is [\d,]+ bytes, of which [\d,]+ are left, and the device has [\d,]+ free$", error.TrimEnd());
         Assert.DoesNotContain("Epoch", output);
     }
 

@@ -4,9 +4,10 @@ namespace MnistGpu.Engine.Backends;
 
 /// <summary>Room for new arrays on a device.</summary>
 /// <param name="FreeBytes">What the device itself has free.</param>
+/// <param name="LimitBytes">The --memory-limit itself; null without one.</param>
 /// <param name="LimitLeftBytes">What --memory-limit leaves of its allowance; null without a limit.</param>
 /// <param name="SharesHostMemory">Whether the device's arrays are in the host's memory (the host path, ILGPU's CPU accelerator), so that host copies of the parameters take from the same room.</param>
-public readonly record struct DeviceMemory(long FreeBytes, long? LimitLeftBytes, bool SharesHostMemory)
+public readonly record struct DeviceMemory(long FreeBytes, long? LimitBytes, long? LimitLeftBytes, bool SharesHostMemory)
 {
     public long AvailableBytes => LimitLeftBytes is long left ? Math.Max(0, Math.Min(left, FreeBytes)) : FreeBytes;
 
@@ -24,7 +25,7 @@ internal sealed class MemoryBudget(string deviceName, long? limitBytes)
 
     /// <summary>What may still be allocated, given what the device itself has free.</summary>
     public DeviceMemory Room(long deviceFreeBytes, bool sharesHostMemory) =>
-        new(deviceFreeBytes, limitBytes - AllocatedBytes, sharesHostMemory);
+        new(deviceFreeBytes, limitBytes, limitBytes - AllocatedBytes, sharesHostMemory);
 
     /// <summary>Counts an allocation; fails in one line when it would pass the limit.</summary>
     /// <exception cref="EngineException">The limit does not leave room for <paramref name="bytes"/>.</exception>

@@ -36,7 +36,7 @@ public sealed class MemoryPlan
             return;
         string needs = string.Join(", ", arrays.GroupBy(a => a.Part).Select(g => $"{g.Key} {g.Sum(a => a.Bytes):N0}"));
         if (room.LimitRefuses(TotalBytes))
-            throw new UserInputException($"{backend.DeviceName}: over --memory-limit: this needs {TotalBytes:N0} bytes ({needs}), but the limit leaves {room.AvailableBytes:N0}");
+            throw new UserInputException($"{backend.DeviceName}: over --memory-limit: this needs {TotalBytes:N0} bytes ({needs}); the limit is {room.LimitBytes:N0} bytes, of which {room.AvailableBytes:N0} are left, and the device has {room.FreeBytes:N0} free");
         throw new EngineException($"{backend.DeviceName}: out of device memory: this needs {TotalBytes:N0} bytes ({needs}), but {room.AvailableBytes:N0} are available");
     }
 }

@@ -36,6 +36,7 @@ public readonly record struct FileStatus(FileKind Kind, int Mode, uint Owner, ui
 public static partial class FileKinds
 {
     private const int AtCurrentDirectory = -100;
+    private const int AtEmptyPath = 0x1000;
     private const uint StatxBasicStats = 0x7FF;
     private const int StatxDeviceMajor = 136;
     private const int TypeMask = 0xF000;
@@ -59,12 +60,27 @@ public static partial class FileKinds
 
         Span<byte> buffer = stackalloc byte[512];
         buffer.Clear();
-        bool linux = OperatingSystem.IsLinux();
-        int result = linux
+        int result = OperatingSystem.IsLinux()
             ? Statx(AtCurrentDirectory, path, 0, StatxBasicStats, ref buffer[0])
             : RuntimeInformation.ProcessArchitecture == Architecture.X64 ? StatDarwinX64(path, ref buffer[0]) : StatDarwin(path, ref buffer[0]);
-        if (result != 0)
-            return FileStatus.Missing;
+        return result == 0 ? Decode(buffer) : FileStatus.Missing;
+    }
+
+    /// <summary>What <c>fstat</c> says of an open file: the identity of what was opened, whatever its path names now. Linux and macOS.</summary>
+    public static FileStatus Status(SafeHandle file)
+    {
+        Span<byte> buffer = stackalloc byte[512];
+        buffer.Clear();
+        int descriptor = (int)file.DangerousGetHandle();
+        int result = OperatingSystem.IsLinux()
+            ? Statx(descriptor, "", AtEmptyPath, StatxBasicStats, ref buffer[0])
+            : RuntimeInformation.ProcessArchitecture == Architecture.X64 ? FstatDarwinX64(descriptor, ref buffer[0]) : FstatDarwin(descriptor, ref buffer[0]);
+        return result == 0 ? Decode(buffer) : FileStatus.Missing;
+    }
+
+    private static FileStatus Decode(ReadOnlySpan<byte> buffer)
+    {
+        bool linux = OperatingSystem.IsLinux();
         var layout = linux ? StatxLayout : DarwinLayout;
         int mode = BinaryPrimitives.ReadUInt16LittleEndian(buffer[layout.Mode..]);
         var kind = (mode & TypeMask) switch
@@ -111,4 +127,10 @@ public static partial class FileKinds
     /// <summary>On Intel Macs plain <c>stat</c> is the 32-bit-inode layout; this is the one with st_mode at offset 4.</summary>
     [LibraryImport("libc", EntryPoint = "stat$INODE64", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int StatDarwinX64(string path, ref byte buffer);
+
+    [LibraryImport("libc", EntryPoint = "fstat")]
+    private static partial int FstatDarwin(int descriptor, ref byte buffer);
+
+    [LibraryImport("libc", EntryPoint = "fstat$INODE64")]
+    private static partial int FstatDarwinX64(int descriptor, ref byte buffer);
 }

@@ -4,8 +4,8 @@ namespace MnistGpu.Engine.IO;
 
 /// <summary>
 /// The few POSIX calls .NET does not expose: opening a FIFO without blocking, so that waiting for
-/// its reader stays interruptible; the canonical path of a folder; ownership; and whether the
-/// caller may write a file. Linux and macOS only; callers keep to the .NET APIs on Windows.
+/// its reader stays interruptible; the canonical path of a folder; ownership; whether the caller
+/// may write a file; and advisory locks (flock). Linux and macOS only; callers keep to the .NET APIs on Windows.
 /// </summary>
 internal static partial class NativeFiles
 {
@@ -18,6 +18,12 @@ internal static partial class NativeFiles
 
     public static int CloseOnExec => OperatingSystem.IsLinux() ? 0x80000 : 0x1000000;
 
+    /// <summary>O_RDWR | O_CREAT: open for reading and writing, creating the file if it is missing.</summary>
+    public static int ReadWriteCreate => 2 | (OperatingSystem.IsLinux() ? 0x40 : 0x200);
+
+    /// <summary>flock's LOCK_EX | LOCK_NB (the same on Linux and macOS): an exclusive lock, refused at once when another holds one.</summary>
+    public const int ExclusiveLockNow = 2 | 4;
+
     /// <summary>ENXIO: a FIFO opened for writing without blocking has no reader yet.</summary>
     public const int NoReader = 6;
 
@@ -28,6 +34,12 @@ internal static partial class NativeFiles
 
     [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Open(string path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    public static partial int Lock(int descriptor, int operation);
 
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     public static unsafe partial nint Write(int descriptor, byte* buffer, nint count);

@@ -233,7 +233,7 @@ public static class OutputFile
     }
 
     /// <summary>The file a write to <paramref name="path"/> replaces: the final target when it is a symbolic link.</summary>
-    private static string Target(string path, string option)
+    internal static string Target(string path, string option)
     {
         var info = new FileInfo(Path.GetFullPath(path));
         try

@@ -30,7 +30,7 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
         {
             layers[i] = i < hidden.Length ? hidden[i].Kind.Create(hidden[i].Argument, rows, offset) : new DenseLayerShape(rows, classes, offset, relu: false);
             rows = layers[i].Output;
-            offset += layers[i].ParameterCount;
+            offset = Sizes.Sum(offset, layers[i].ParameterCount);
         }
 
         Layers = layers;
@@ -113,7 +113,7 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
         if (Layers.FirstOrDefault(layer => layer.Output.Size > int.MaxValue || layer.ScratchPerRow > int.MaxValue) is { } huge)
             throw new UserInputException($"a {huge.Output} layer ({huge.Spec}) has more values per image than one array holds");
         if (TotalParameters > Array.MaxLength)
-            throw new UserInputException($"a {this} network has {TotalParameters:N0} parameters; one array holds at most {Array.MaxLength:N0}");
+            throw new UserInputException($"a {this} network has {(TotalParameters == long.MaxValue ? "more parameters than a 64-bit count holds" : $"{TotalParameters:N0} parameters")}; one array holds at most {Array.MaxLength:N0}");
     }
 
     /// <summary>Where flat parameter <paramref name="index"/> sits, for messages: "layer 1 (784->512) weight [3, 17]".</summary>

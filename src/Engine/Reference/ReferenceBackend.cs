@@ -17,7 +17,7 @@ public sealed class ReferenceBackend : ITrainingBackend
     public string DeviceName => "reference: double-precision host loops";
 
     /// <summary>The host's; the reference runs the small problems of tests and verification, so its double copies are not planned for.</summary>
-    public DeviceMemory Memory => new(HostMemory.AvailableBytes(), null, SharesHostMemory: true);
+    public DeviceMemory Memory => new(HostMemory.AvailableBytes(), null, null, SharesHostMemory: true);
 
     public DeviceArray<T> Allocate<T>(int length)
         where T : unmanaged, INumber<T> =>

@@ -91,6 +91,13 @@ public sealed record Checkpoint(
     private const int MetadataAllowance = 256 << 10;
 
     /// <summary>
+    /// The longest metadata read: 256 MiB, above what a history of <see cref="TrainingSettings.MaxEpochs"/>
+    /// epochs takes (under 200 bytes each), far below what would make a header's length wrap or
+    /// exhaust memory.
+    /// </summary>
+    public const int MaxMetadataBytes = 256 << 20;
+
+    /// <summary>
     /// Strict reading: every field present (a missing beta2 is not 0), no field twice, no null
     /// where a value belongs; types are JSON's own (a number is never read from a string).
     /// </summary>
@@ -190,6 +197,8 @@ public sealed record Checkpoint(
         int got = stream.ReadAtLeast(header, HeaderLength, throwOnEndOfStream: false);
         var (version, metadataLength) = ReadHeader(header.AsSpan(0, got));
         reader.Hashed(header);
+        if (metadataLength > MaxMetadataBytes)
+            throw new InvalidDataException($"its metadata is {metadataLength:N0} bytes; a checkpoint's metadata is at most {MaxMetadataBytes:N0}");
         int countsLength = version == 1 ? 4 : 8;
         long countOffset = HeaderLength + (long)metadataLength;
         if (countOffset + countsLength + HashLength > length)
@@ -199,8 +208,14 @@ public sealed record Checkpoint(
         long expected = countOffset + countsLength + 4L * parameters * (1 + stateArrays) + HashLength;
         if (expected != length)
             throw new InvalidDataException($"the file is truncated or damaged: it is {length:N0} bytes, but its header and array counts make {expected:N0}");
-        if (parameters > Array.MaxLength)
-            throw new InvalidDataException($"{parameters:N0} parameters stored; one array holds at most {Array.MaxLength:N0}");
+
+        // The metadata is judged before any array is allocated or the floats are hashed, so a
+        // file whose counts its metadata does not explain costs neither memory nor time.
+        var (shape, settings, position, history, dataHash, updates) = ReadMetadata(version, json);
+        if (parameters != shape.ParameterCount)
+            throw new InvalidDataException($"{parameters} parameters stored, but a {shape} network has {shape.ParameterCount}");
+        if (stateArrays != settings.Optimizer.StateArrays)
+            throw new InvalidDataException($"{stateArrays} optimizer state arrays stored, but {settings.Optimizer} keeps {settings.Optimizer.StateArrays}");
 
         var arrays = new float[1 + stateArrays][];
         for (int a = 0; a < arrays.Length; a++)
@@ -210,6 +225,15 @@ public sealed record Checkpoint(
         if (!reader.Hash().AsSpan().SequenceEqual(stored))
             throw new InvalidDataException("checksum mismatch: the checkpoint is truncated or damaged");
 
+        RequireFinite(shape, arrays[0], "parameter", mayBeNegative: true);
+        for (int a = 0; a < stateArrays; a++)
+            RequireFinite(shape, arrays[1 + a], settings.Optimizer.StateName(a), mayBeNegative: !settings.Optimizer.StateIsSquares(a));
+        return new Checkpoint(shape, settings, position, history.Select(e => e!).ToList(), dataHash, arrays[0], arrays[1..], updates);
+    }
+
+    /// <summary>The metadata of a version-<paramref name="version"/> file, every field checked for meaning and against the others.</summary>
+    private static (NetworkShape, TrainingSettings, TrainingPosition, IReadOnlyList<EpochResult?>, string, long) ReadMetadata(int version, ReadOnlySpan<byte> json)
+    {
         NetworkShape shape;
         TrainingSettings settings;
         TrainingPosition position;
@@ -247,15 +271,7 @@ public sealed record Checkpoint(
         long trained = history.Sum(e => (long)e!.Steps) + position.StepsDoneInEpoch;
         if (updates != trained)
             throw new InvalidDataException($"the checkpoint's metadata makes no sense: {updates} optimizer updates, but its history and position make {trained} steps");
-        if (parameters != shape.ParameterCount)
-            throw new InvalidDataException($"{parameters} parameters stored, but a {shape} network has {shape.ParameterCount}");
-        if (stateArrays != settings.Optimizer.StateArrays)
-            throw new InvalidDataException($"{stateArrays} optimizer state arrays stored, but {settings.Optimizer} keeps {settings.Optimizer.StateArrays}");
-
-        RequireFinite(shape, arrays[0], "parameter", mayBeNegative: true);
-        for (int a = 0; a < stateArrays; a++)
-            RequireFinite(shape, arrays[1 + a], settings.Optimizer.StateName(a), mayBeNegative: !settings.Optimizer.StateIsSquares(a));
-        return new Checkpoint(shape, settings, position, history.Select(e => e!).ToList(), dataHash, arrays[0], arrays[1..], updates);
+        return (shape, settings, position, history, dataHash, updates);
     }
 
     private static (NetworkShape, TrainingSettings, TrainingPosition, IReadOnlyList<EpochResult?>, string, long) ReadVersion1(ReadOnlySpan<byte> json)

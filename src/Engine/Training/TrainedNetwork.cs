@@ -13,11 +13,18 @@ public sealed class TrainedNetwork : IDisposable
     {
         Checkpoint = checkpoint;
         // Only evaluated: no gradients are applied, so no optimizer state is allocated.
-        Network.Plan(new MemoryPlan(), checkpoint.Shape, checkpoint.Settings.BatchSize, optimizerStateArrays: 0).RequireFits(backend);
-        Network = new Network(backend, checkpoint.Shape, checkpoint.Settings.BatchSize, optimizerStateArrays: 0);
+        int batch = Math.Min(checkpoint.Settings.BatchSize, MaxBatch);
+        Network.Plan(new MemoryPlan(), checkpoint.Shape, batch, optimizerStateArrays: 0).RequireFits(backend);
+        Network = new Network(backend, checkpoint.Shape, batch, optimizerStateArrays: 0);
         Network.SetParameters(checkpoint.Parameters);
         evaluator = new Evaluator(backend, Network);
     }
+
+    /// <summary>
+    /// The most rows evaluated at once: the training batch up to MNIST's test set, so a network
+    /// trained in batches of millions still evaluates in memory a test set needs.
+    /// </summary>
+    public const int MaxBatch = 10_000;
 
     public Checkpoint Checkpoint { get; }
 

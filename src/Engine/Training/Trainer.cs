@@ -100,7 +100,10 @@ public sealed class Trainer : IDisposable
     /// <summary>Every finished epoch, across resumes.</summary>
     public IReadOnlyList<EpochResult> History => history;
 
-    public int StepsPerEpoch => (train.Split.Count + Settings.BatchSize - 1) / Settings.BatchSize;
+    public int StepsPerEpoch => Steps(train.Split.Count, Settings.BatchSize);
+
+    /// <summary>Steps of an epoch: full batches and a last, smaller one; counted in 64 bits, so a batch size near its maximum cannot wrap to 0 steps.</summary>
+    private static int Steps(int samples, int batchSize) => (int)((samples + (long)batchSize - 1) / batchSize);
 
     /// <summary>Trains the rest of the current epoch.</summary>
     /// <param name="afterStep">Called after each step is issued, with the number of steps of this epoch issued so far.</param>
@@ -229,7 +232,7 @@ public sealed class Trainer : IDisposable
             throw new UserInputException($"the checkpoint's network takes {checkpoint.Shape.Inputs} pixels and {checkpoint.Shape.Classes} classes; the data has {trainingSet.Pixels} pixels and {MnistData.Classes} classes");
         if (checkpoint.DataHash != trainingSet.ContentHash)
             throw new UserInputException($"the checkpoint was trained on other data (SHA-256 {Short(checkpoint.DataHash)}, this training set is {Short(trainingSet.ContentHash)})");
-        int steps = (trainingSet.Count + checkpoint.Settings.BatchSize - 1) / checkpoint.Settings.BatchSize;
+        int steps = Steps(trainingSet.Count, checkpoint.Settings.BatchSize);
         if (checkpoint.Position.StepsDoneInEpoch >= steps)
             throw new UserInputException($"the checkpoint is at step {checkpoint.Position.StepsDoneInEpoch}, but an epoch has {steps} steps");
         return checkpoint.Shape;

@@ -13,6 +13,13 @@ public sealed record TrainingSettings
     /// <summary>Far beyond any real run, and small enough that no count built from it overflows.</summary>
     public const int MaxEpochs = 1_000_000;
 
+    /// <summary>
+    /// 2³⁰: far beyond any device's memory for one step, and small enough that a step count or a
+    /// sample count built from it cannot overflow. A batch larger than the training set is one
+    /// batch of all of it.
+    /// </summary>
+    public const int MaxBatchSize = 1 << 30;
+
     private IReadOnlyList<LayerSpec> layers = [512];
 
     /// <summary>Five passes reach Keras' ~98.9 % train / 97.8 % test accuracy.</summary>
@@ -79,8 +86,8 @@ public sealed record TrainingSettings
     {
         if (Epochs < 1 || Epochs > MaxEpochs)
             throw new UserInputException($"epochs must be in 1..{MaxEpochs}, got {Epochs}");
-        if (BatchSize < 1)
-            throw new UserInputException($"batch size must be at least 1, got {BatchSize}");
+        if (BatchSize < 1 || BatchSize > MaxBatchSize)
+            throw new UserInputException($"batch size must be from 1 to {MaxBatchSize:N0}, got {BatchSize:N0}");
         if (layers.Count == 0 || layers.Any(spec => spec.DenseWidth is < 1))
             throw new UserInputException($"every hidden layer needs at least 1 unit, got '{LayersText}'");
         if (layers.Count > NetworkShape.MaxHiddenLayers)

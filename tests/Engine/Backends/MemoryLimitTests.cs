@@ -34,7 +34,7 @@ public sealed class MemoryLimitTests
         var plan = new MemoryPlan().Add<float>("the network", "weights", 200).Add<byte>("the test set", "images", 300);
         // The device has room; the limit the user gave does not: a usage error.
         var error = Assert.Throws<UserInputException>(() => plan.RequireFits(backend));
-        Assert.EndsWith("over --memory-limit: this needs 1,100 bytes (the network 800, the test set 300), but the limit leaves 1,000", error.Message);
+        Assert.Matches(@"over --memory-limit: this needs 1,100 bytes \(the network 800, the test set 300\); the limit is 1,000 bytes, of which 1,000 are left, and the device has [\d,]+ free$", error.Message);
         var beyondDevice = new MemoryPlan().Add<float>("the network", "weights", Array.MaxLength, count: 64);
         var failure = Assert.Throws<EngineException>(() => beyondDevice.RequireFits(backend));
         Assert.Matches(@"out of device memory: this needs [\d,]+ bytes \(the network [\d,]+\), but 1,000 are available$", failure.Message);

@@ -26,27 +26,38 @@ public sealed class Conv2D : ILayerKind
     {
         var parts = argument.Split(':');
         var size = parts[0].Split('x');
-        bool same = false, relu = true;
         int k = 0, k2 = -1, filters = 0;
-        bool valid = parts.Length >= 2 && size.Length == 2 && Whole(size[0], out k) && Whole(size[1], out k2) && Whole(parts[1], out filters);
-        foreach (string option in parts.Skip(2))
+        bool wellFormed = parts.Length >= 2 && size.Length == 2 && Whole(size[0], out k) && Whole(size[1], out k2) && Whole(parts[1], out filters);
+        if (!wellFormed || k != k2 || parts.Skip(2).Any(option => !Options.ContainsKey(option)))
+            throw new UserInputException($"a convolution is written conv<k>x<k>:<filters>[:same][:linear], e.g. conv3x3:32, not 'conv{argument}'");
+
+        // Each option sets padding or activation once: "same:valid" or "linear:relu" would leave
+        // the meaning to whichever came last, and a checkpoint would record the contradiction.
+        var given = parts.Skip(2).ToList();
+        foreach (var setting in given.GroupBy(option => Options[option]))
         {
-            switch (option)
+            var named = setting.ToList();
+            if (named.Count > 1)
             {
-                case "same": same = true; break;
-                case "valid": same = false; break;
-                case "relu": relu = true; break;
-                case "linear": relu = false; break;
-                default: valid = false; break;
+                string what = named.Distinct().Count() == 1 ? $"'{named[0]}' is given twice" : $"'{string.Join("' and '", named.Distinct())}' contradict each other";
+                throw new UserInputException($"conv{argument}: {what}; give the {setting.Key} once");
             }
         }
 
-        if (!valid || k != k2)
-            throw new UserInputException($"a convolution is written conv<k>x<k>:<filters>[:same][:linear], e.g. conv3x3:32, not 'conv{argument}'");
+        bool same = given.Contains("same"), relu = !given.Contains("linear");
         return new Conv2DLayerShape(input, k, filters, same, relu, offset);
     }
 
     public string Format(string argument) => $"{Name}{argument}";
+
+    /// <summary>A convolution's options after its size and filters, and what each sets.</summary>
+    private static readonly Dictionary<string, string> Options = new()
+    {
+        ["same"] = "padding",
+        ["valid"] = "padding",
+        ["relu"] = "activation",
+        ["linear"] = "activation",
+    };
 
     private static bool Whole(string text, out int value) =>
         int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
@@ -64,13 +75,13 @@ public sealed class Conv2DLayerShape(FeatureShape input, int kernelSize, int fil
 
     public override bool Relu => relu;
 
-    public override long ParameterCount => ((long)KernelSize * KernelSize * Input.Channels + 1) * Filters;
+    public override long ParameterCount => Sizes.Product(Sizes.Sum(Sizes.Product(KernelSize, KernelSize, Input.Channels), 1), Filters);
 
     /// <summary>
     /// The unrolled patches of a batch row (OH·OW rows of k·k·C), and room for one image's share
     /// of the kernel gradient's partial sums (a backend may sum it in chunks of images).
     /// </summary>
-    public override long ScratchPerRow => (long)Output.Height * Output.Width * KernelSize * KernelSize * Input.Channels + ParameterCount;
+    public override long ScratchPerRow => Sizes.Sum(Sizes.Product(Output.Height, Output.Width, KernelSize, KernelSize, Input.Channels), ParameterCount);
 
     public override LayerSpec Spec => new(Conv2D.Kind, $"{KernelSize}x{KernelSize}:{Filters}{(Same ? ":same" : "")}{(Relu ? "" : ":linear")}");
 
@@ -79,10 +90,14 @@ public sealed class Conv2DLayerShape(FeatureShape input, int kernelSize, int fil
         : KernelSize < 1 ? "a convolution's kernel is at least 1x1"
         : Filters < 1 ? $"a convolution needs at least 1 filter, not {Filters}"
         : !Same && (KernelSize > Input.Height || KernelSize > Input.Width) ? $"a {KernelSize}x{KernelSize} kernel is larger than its {Input} input"
+        : Same && KernelSize > MaxSameKernel ? $"a 'same' kernel is at most {MaxSameKernel}x{MaxSameKernel} on a {Input} input (twice its larger side less one: a larger kernel reads nothing but padding beyond that), not {KernelSize}x{KernelSize}"
         : null;
 
     /// <summary>What the kernels take: the geometry of an accepted layer (whose sizes fit an int).</summary>
     public ConvolutionShape Geometry => new(Input.Height, Input.Width, Input.Channels, KernelSize, Filters, Same ? (KernelSize - 1) / 2 : 0, Output.Height, Output.Width);
+
+    /// <summary>The largest 'same' kernel with a use: from any output position it already reaches every input position.</summary>
+    private long MaxSameKernel => 2L * Math.Max(Input.Height, Input.Width) - 1;
 
     private int WeightCount => KernelSize * KernelSize * Input.Channels * Filters;
 
