@@ -8,11 +8,12 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MnistGpu.Engine;
-using MnistGpu.Reports.Imaging;
 
 namespace MnistGpu.Server;
 
@@ -20,24 +21,36 @@ namespace MnistGpu.Server;
 /// The page where a person draws a digit and the API behind it, on Kestrel. It listens before
 /// the model is loaded (<see cref="ListenAsync"/>, so a port in use costs nothing), then answers
 /// once given the model (<see cref="Serve"/>); until then the API answers 503. Only the page's
-/// three embedded files and four API routes exist; every bad request gets a status and a one-line
-/// JSON error, and the server goes on serving.
+/// three embedded files and three API routes exist; every error the server writes (400, 404,
+/// 405, 408, 413, 415, 503) has a one-line JSON body, and the server goes on serving. Slow and
+/// heavy clients are bounded: a body must arrive within <see cref="BodyDeadline"/>, at most
+/// <see cref="MaxBodiesReceiving"/> are received at once, a prediction takes one of
+/// <see cref="MaxInFlight"/> slots only once its body is in, and at most <see cref="MaxPreparing"/>
+/// pictures are decoded at once. On loopback it answers only requests addressed to loopback, so a
+/// page elsewhere cannot drive it through DNS rebinding.
 /// </summary>
 public sealed class DigitServer : IAsyncDisposable
 {
-    /// <summary>The largest request body read: a drawn digit's PNG is a few kilobytes.</summary>
-    public const int MaxBodyBytes = 1 << 20;
-
     /// <summary>The most a refused body is read (and dropped) for, before the connection is closed.</summary>
     private const long DrainedBytes = 64L << 20;
 
-    /// <summary>Predictions and explanations in flight at once; more are answered 503 at once, unread.</summary>
+    /// <summary>Predictions and explanations whose body is in, waiting for or using the device; more are answered 503 at once.</summary>
     public const int MaxInFlight = 16;
+
+    /// <summary>Bodies being received at once (at most <see cref="PredictionInput.MaxBodyBytes"/> each); more are answered 503 unread.</summary>
+    public const int MaxBodiesReceiving = 32;
+
+    /// <summary>Inputs prepared at once (a picture decoded, JSON parsed): the memory a burst of large pictures can take.</summary>
+    public const int MaxPreparing = 2;
+
+    /// <summary>How long a client may take to send a body: the page's few kilobytes take milliseconds; a client slower than this gets 408.</summary>
+    public static readonly TimeSpan BodyDeadline = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long stopping waits for the requests in flight before closing their connections.</summary>
+    public static readonly TimeSpan StopDeadline = TimeSpan.FromSeconds(3);
 
     /// <summary>camelCase; a number that is not finite (an explanation of a model whose arithmetic overflows) is written as JSON's string form, never an exception.</summary>
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
-
-    private static readonly string[] PictureTypes = ["image/png", "image/jpeg", "image/bmp", "image/gif"];
 
     private static readonly Dictionary<string, (string Resource, string ContentType)> PageFiles = new()
     {
@@ -47,10 +60,22 @@ public sealed class DigitServer : IAsyncDisposable
     };
 
     private readonly WebApplication app;
+    private readonly SemaphoreSlim preparing = new(MaxPreparing);
+
+    /// <summary>Whether it listens on loopback only, so that requests must name loopback as their Host.</summary>
+    private readonly bool loopback;
     private ServedModel? model;
+    private int receiving;
     private int inFlight;
 
-    private DigitServer(WebApplication app) => this.app = app;
+    /// <summary>The Host header values a loopback server answers (its names with its port), once its port is known.</summary>
+    private HashSet<string>? hosts;
+
+    private DigitServer(WebApplication app, bool loopback)
+    {
+        this.app = app;
+        this.loopback = loopback;
+    }
 
     /// <summary>The address the page is at, e.g. http://127.0.0.1:5000/ (the port chosen when 0 was asked for).</summary>
     public Uri Address { get; private set; } = new("http://127.0.0.1/");
@@ -73,7 +98,7 @@ public sealed class DigitServer : IAsyncDisposable
             kestrel.Listen(address, port);
         });
         var app = builder.Build();
-        var server = new DigitServer(app);
+        var server = new DigitServer(app, IPAddress.IsLoopback(address));
         server.Route();
         try
         {
@@ -91,15 +116,31 @@ public sealed class DigitServer : IAsyncDisposable
 
         string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.Address = new Uri(bound.EndsWith('/') ? bound : bound + "/");
+        Volatile.Write(ref server.hosts, LoopbackHosts(server.Address.Port));
         return server;
     }
 
     /// <summary>From now on, answers with <paramref name="served"/>.</summary>
     public void Serve(ServedModel served) => Volatile.Write(ref model, served);
 
-    public async Task StopAsync() => await app.StopAsync().ConfigureAwait(false);
+    /// <summary>Stops listening, lets the requests in flight finish for up to <see cref="StopDeadline"/>, then closes every connection, whatever its client is doing.</summary>
+    public async Task StopAsync()
+    {
+        using var deadline = new CancellationTokenSource(StopDeadline);
+        await app.StopAsync(deadline.Token).ConfigureAwait(false);
+    }
 
     public async ValueTask DisposeAsync() => await app.DisposeAsync().ConfigureAwait(false);
+
+    /// <summary>"localhost:PORT", "127.0.0.1:PORT" and "[::1]:PORT" (and the names alone on port 80, as browsers send them).</summary>
+    private static HashSet<string> LoopbackHosts(int port)
+    {
+        string[] names = ["localhost", "127.0.0.1", "[::1]"];
+        var hosts = new HashSet<string>(names.Select(name => $"{name}:{port}"), StringComparer.OrdinalIgnoreCase);
+        if (port == 80)
+            hosts.UnionWith(names);
+        return hosts;
+    }
 
     private void Route()
     {
@@ -109,7 +150,36 @@ public sealed class DigitServer : IAsyncDisposable
             context.Response.Headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
             context.Response.Headers.XContentTypeOptions = "nosniff";
             context.Response.Headers.CacheControl = "no-store";
+            // A page on another site whose name is made to resolve to 127.0.0.1 (DNS rebinding)
+            // reaches this server with its own name as the Host: only loopback names are answered.
+            var named = Volatile.Read(ref hosts);
+            if (loopback && named is null)
+            {
+                await Error(context, StatusCodes.Status503ServiceUnavailable, "the server is starting").ConfigureAwait(false);
+                return;
+            }
+
+            if (loopback && !named!.Contains(context.Request.Host.Value ?? ""))
+            {
+                int port = Address.Port;
+                await Error(context, StatusCodes.Status400BadRequest, $"this server answers only requests for localhost:{port}, 127.0.0.1:{port} or [::1]:{port}, not for host '{Truncate(context.Request.Host.Value ?? "")}'").ConfigureAwait(false);
+                return;
+            }
+
             await next(context).ConfigureAwait(false);
+        });
+        // Routing's own refusals (404, 405) get the same one-line JSON as the application's.
+        app.UseStatusCodePages(async pages =>
+        {
+            var context = pages.HttpContext;
+            int status = context.Response.StatusCode;
+            string message = status switch
+            {
+                StatusCodes.Status404NotFound => $"no page or API route {Truncate(context.Request.Path.Value ?? "")}",
+                StatusCodes.Status405MethodNotAllowed => $"{Truncate(context.Request.Method)} is not allowed on {context.Request.Path.Value}: the page's files and /api/model take GET, /api/predict and /api/explain take POST",
+                _ => ReasonPhrases.GetReasonPhrase(status),
+            };
+            await Error(context, status, message).ConfigureAwait(false);
         });
         foreach (var (path, file) in PageFiles)
             app.MapGet(path, context => PageFile(context, file.Resource, file.ContentType));
@@ -131,7 +201,8 @@ public sealed class DigitServer : IAsyncDisposable
 
     /// <summary>
     /// A picture or 784 values in, <paramref name="compute"/>'s result out as JSON: the body's
-    /// size and type are checked before it is read, its content before the device sees it.
+    /// size and type are checked before it is read, the body read within its deadline, and only
+    /// then a slot taken to prepare the input and run it on the device.
     /// </summary>
     private async Task Answer(HttpContext context, Func<ServedModel, float[], object> compute)
     {
@@ -141,6 +212,15 @@ public sealed class DigitServer : IAsyncDisposable
             return;
         }
 
+        if (PredictionInput.CheckType(context.Request, served.Inputs) is { } refused)
+        {
+            await Error(context, refused.Status, refused.Message).ConfigureAwait(false);
+            return;
+        }
+
+        var body = await Receive(context).ConfigureAwait(false);
+        if (body is null)
+            return;
         if (Interlocked.Increment(ref inFlight) > MaxInFlight)
         {
             Interlocked.Decrement(ref inFlight);
@@ -150,26 +230,34 @@ public sealed class DigitServer : IAsyncDisposable
 
         try
         {
-            var (status, message, input) = await ReadInput(context.Request, served.Inputs).ConfigureAwait(false);
-            if (input is null)
+            Refusal? refusal;
+            float[]? input;
+            await preparing.WaitAsync(context.RequestAborted).ConfigureAwait(false);
+            try
             {
-                await Error(context, status, message!).ConfigureAwait(false);
-                return;
+                (refusal, input) = PredictionInput.From(context.Request, body, served.Inputs);
+            }
+            finally
+            {
+                preparing.Release();
             }
 
-            await Json(context, StatusCodes.Status200OK, compute(served, input)).ConfigureAwait(false);
+            if (refusal is not null)
+                await Error(context, refusal.Status, refusal.Message).ConfigureAwait(false);
+            else
+                await Json(context, StatusCodes.Status200OK, compute(served, input!)).ConfigureAwait(false);
         }
         catch (UserInputException e)
         {
             await Error(context, StatusCodes.Status400BadRequest, e.Message).ConfigureAwait(false);
         }
-        catch (BadHttpRequestException e)
-        {
-            await Error(context, e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? TooLarge : e.Message).ConfigureAwait(false);
-        }
         catch (Exception e) when (e is EngineException or InvalidOperationException)
         {
             await Error(context, StatusCodes.Status500InternalServerError, e.Message).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client is gone, or the server is stopping: nobody to answer.
         }
         finally
         {
@@ -177,81 +265,60 @@ public sealed class DigitServer : IAsyncDisposable
         }
     }
 
-    private static readonly string TooLarge = $"the body is larger than {MaxBodyBytes / 1024:N0} KiB";
-
-    /// <summary>The network's input from the body, or the status and message that refuse it.</summary>
-    private static async Task<(int Status, string? Message, float[]? Input)> ReadInput(HttpRequest request, int inputs)
+    /// <summary>
+    /// The request's body, read within <see cref="BodyDeadline"/> by one of
+    /// <see cref="MaxBodiesReceiving"/> receivers; null when it was refused (and answered) or its
+    /// client is gone. A refused body is not drained: its connection is closed.
+    /// </summary>
+    private async Task<byte[]?> Receive(HttpContext context)
     {
-        if (request.ContentLength > MaxBodyBytes)
-            return (StatusCodes.Status413PayloadTooLarge, TooLarge, null);
-        string mediaType = (request.ContentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
-        bool json = mediaType == "application/json";
-        if (!json && !PictureTypes.Contains(mediaType))
-            return (StatusCodes.Status415UnsupportedMediaType, $"content type '{mediaType}' is not accepted: send a picture ({string.Join(", ", PictureTypes)}) or application/json with {inputs} values in [0, 1]", null);
-
-        var body = await ReadBody(request).ConfigureAwait(false);
-        if (body is null)
-            return (StatusCodes.Status413PayloadTooLarge, TooLarge, null);
-        if (body.Length == 0)
-            return (StatusCodes.Status400BadRequest, "the body is empty", null);
-        if (json)
-            return (StatusCodes.Status200OK, null, Values(body, inputs));
-        if (inputs != DigitImage.Side * DigitImage.Side)
-            return (StatusCodes.Status400BadRequest, $"the model takes {inputs} values; pictures are made into {DigitImage.Side}x{DigitImage.Side}", null);
-        return (StatusCodes.Status200OK, null, DigitImage.Decode("the picture", body));
-    }
-
-    /// <summary>The body, or null when it is longer than <see cref="MaxBodyBytes"/>.</summary>
-    private static async Task<byte[]?> ReadBody(HttpRequest request)
-    {
-        using var body = new MemoryStream();
-        var buffer = new byte[16 << 10];
-        int read;
-        while ((read = await request.Body.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+        if (Interlocked.Increment(ref receiving) > MaxBodiesReceiving)
         {
-            if (body.Length + read > MaxBodyBytes)
-                return null;
-            body.Write(buffer, 0, read);
+            Interlocked.Decrement(ref receiving);
+            await Close(context, StatusCodes.Status503ServiceUnavailable, $"busy: {MaxBodiesReceiving} bodies are being received; try again").ConfigureAwait(false);
+            return null;
         }
 
-        return body.ToArray();
-    }
-
-    /// <summary>A JSON array of <paramref name="inputs"/> numbers in [0, 1], or an object holding one as "input".</summary>
-    /// <exception cref="UserInputException">Anything else.</exception>
-    private static float[] Values(byte[] body, int inputs)
-    {
-        JsonElement root;
         try
         {
-            using var document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 4 });
-            root = document.RootElement.Clone();
+            // The whole body has its deadline; Kestrel's minimum rate would let a client
+            // trickling 300 bytes a second hold its connection for an hour.
+            context.Features.Get<IHttpMinRequestBodyDataRateFeature>()?.MinDataRate = null;
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            deadline.CancelAfter(BodyDeadline);
+            var body = await PredictionInput.ReadBody(context.Request, deadline.Token).ConfigureAwait(false);
+            if (body is null)
+                await Close(context, StatusCodes.Status413PayloadTooLarge, PredictionInput.TooLarge).ConfigureAwait(false);
+            return body;
         }
-        catch (JsonException e)
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
         {
-            throw new UserInputException($"the body is not JSON: {e.Message}");
+            await Close(context, StatusCodes.Status408RequestTimeout, $"the body did not arrive within {BodyDeadline.TotalSeconds:N0} s").ConfigureAwait(false);
+            return null;
         }
-
-        if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("input", out var inner))
-            root = inner;
-        if (root.ValueKind != JsonValueKind.Array)
-            throw new UserInputException($"expected a JSON array of {inputs} numbers in [0, 1]");
-        int length = root.GetArrayLength();
-        if (length != inputs)
-            throw new UserInputException($"expected {inputs} values, got {length}");
-        var values = new float[inputs];
-        int i = 0;
-        foreach (var element in root.EnumerateArray())
+        catch (BadHttpRequestException e)
         {
-            if (element.ValueKind != JsonValueKind.Number || !element.TryGetDouble(out double value) || !(value is >= 0 and <= 1))
-                throw new UserInputException($"value {i} is {Truncate(element.GetRawText())}, not a number in [0, 1]");
-            values[i++] = (float)value;
+            // Kestrel's own refusals of the body: longer than it drains, or ended before its length.
+            await Close(context, e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? PredictionInput.TooLarge : e.Message).ConfigureAwait(false);
+            return null;
         }
-
-        return values;
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+            // The client closed the connection, or the server is stopping.
+            return null;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref receiving);
+        }
     }
 
-    private static string Truncate(string text) => text.Length <= 40 ? text : text[..40] + "…";
+    /// <summary>The error, and the connection closed after it, so that a body left unread is never waited for.</summary>
+    private static Task Close(HttpContext context, int status, string message)
+    {
+        context.Response.Headers.Connection = "close";
+        return Error(context, status, message);
+    }
 
     private static Task Json(HttpContext context, int status, object value)
     {
@@ -262,6 +329,8 @@ public sealed class DigitServer : IAsyncDisposable
 
     private static Task Error(HttpContext context, int status, string message) =>
         Json(context, status, new { error = message.ReplaceLineEndings(" ") });
+
+    private static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "…";
 
     /// <summary>A host lifetime that leaves the process's signals to the command line.</summary>
     private sealed class CommandLineLifetime : IHostLifetime

@@ -32,6 +32,8 @@ public sealed class ServeCommandTests
     [InlineData("--port 70000")]
     [InlineData("--port -1")]
     [InlineData("--host example.com")]
+    [InlineData("--host 0")]
+    [InlineData("--host 127.1")]
     public void Bad_input_gets_one_line_and_exit_2(string problem)
     {
         using var folder = new TempDirectory();
@@ -70,7 +72,7 @@ public sealed class ServeCommandTests
     }
 
     [Fact]
-    public void Listening_beyond_loopback_says_so_in_one_stderr_line()
+    public void Listening_beyond_loopback_says_so_in_one_stderr_line_before_it_listens()
     {
         using var folder = new TempDirectory();
         string model = SmallModel.WriteTo(folder);
@@ -81,6 +83,81 @@ public sealed class ServeCommandTests
         process.WaitForExit();
         var lines = process.StandardError.ReadToEnd().TrimEnd('\n').Split('\n');
         Assert.Equal(2, lines.Length);
-        Assert.Contains("reachable from the network", lines[1], StringComparison.Ordinal);
+        Assert.Equal("Listening on 0.0.0.0 (port any free one): the page is reachable from the network, not only from this machine, and requests are answered whatever host they name.", lines[0]);
+        Assert.StartsWith("Device: host", lines[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_stop_while_a_request_is_half_received_exits_within_5_s()
+    {
+        using var folder = new TempDirectory();
+        string model = SmallModel.WriteTo(folder);
+        using var process = RunnerProcess.Start("serve", "--model", model, "--device", "host", "--port", "0");
+        var address = new Uri((await process.StandardOutput.ReadLineAsync())!);
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, address.Port);
+        await client.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes($"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{address.Port}\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\npart of it"));
+        await Task.Delay(300);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using (var kill = System.Diagnostics.Process.Start("kill", $"-TERM {process.Id}"))
+            kill.WaitForExit();
+        Assert.True(process.WaitForExit(10_000), "serve did not stop within 10 s");
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(5));
+        Assert.Equal(143, process.ExitCode);
+    }
+
+    [Fact]
+    public async Task A_stop_during_the_model_load_exits_at_once_without_printing_the_address()
+    {
+        using var folder = new TempDirectory();
+        string model = folder.File("large.ckpt");
+        LargeCheckpoint().Save(model);
+        int port = FreePort();
+        using var process = RunnerProcess.Start("serve", "--model", model, "--device", "host", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        while (!Listening(port))
+        {
+            Assert.False(process.HasExited, "serve ended before it listened");
+            await Task.Delay(5);
+        }
+
+        using (var kill = System.Diagnostics.Process.Start("kill", $"-TERM {process.Id}"))
+            kill.WaitForExit();
+        Assert.True(process.WaitForExit(10_000), "serve did not stop within 10 s");
+        Assert.Equal(143, process.ExitCode);
+        Assert.Equal("", await output);
+        Assert.DoesNotContain("Device:", await error, StringComparison.Ordinal);
+    }
+
+    /// <summary>A checkpoint of 20 million parameters (160 MB with RMSprop's state): its load takes long enough to be interrupted.</summary>
+    private static MnistGpu.Engine.Training.Checkpoint LargeCheckpoint()
+    {
+        var small = SmallModel.Checkpoint;
+        var shape = new MnistGpu.Engine.Model.NetworkShape(784, [4096, 4096], 10);
+        var settings = small.Settings with { Layers = [4096, 4096] };
+        return small with { Shape = shape, Settings = settings, Parameters = new float[shape.ParameterCount], OptimizerState = [new float[shape.ParameterCount]] };
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    private static bool Listening(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            client.Connect(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 }

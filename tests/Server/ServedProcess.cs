@@ -57,13 +57,15 @@ public class ServedProcess : IDisposable
     }
 
     /// <summary>The server's resident memory high-water mark (Linux's VmHWM).</summary>
-    public long PeakBytes
+    public long PeakBytes => Status("VmHWM:");
+
+    /// <summary>The server's resident memory now (Linux's VmRSS).</summary>
+    public long ResidentBytes => Status("VmRSS:");
+
+    private long Status(string field)
     {
-        get
-        {
-            string line = File.ReadLines($"/proc/{process.Id}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-        }
+        string line = File.ReadLines($"/proc/{process.Id}/status").First(l => l.StartsWith(field, StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     }
 
     public void Dispose()

@@ -21,6 +21,14 @@ internal static class DigitPictures
     public static string Sized(TempDirectory folder, int width, int height, string name) =>
         Save(folder, name, new Image<L8>(width, height, new L8(0)));
 
+    /// <summary>Test sample <paramref name="index"/>, white on black, enlarged to <paramref name="side"/>×<paramref name="side"/>, as PNG.</summary>
+    public static string Enlarged(TempDirectory folder, int index, int side, string name)
+    {
+        var image = Sample(index, invert: false);
+        image.Mutate(c => c.Resize(side, side, KnownResamplers.Bicubic));
+        return Save(folder, name, image);
+    }
+
     private static Image<L8> Sample(int index, bool invert)
     {
         var test = Bundled.Mnist.Test;

@@ -38,9 +38,28 @@ public static class DigitImage
     /// <exception cref="UserInputException">Missing, empty, too large, not an accepted image, undecodable or blank.</exception>
     public static float[] Load(string path) => Decode(path, InputFile.ReadAll(path, "an image", MaxFileBytes));
 
+    /// <summary>
+    /// A picture file's width and height as its header states them, without decoding it; null
+    /// when it is not a picture of an accepted format, or its header cannot be read.
+    /// </summary>
+    public static (int Width, int Height)? SizeOf(byte[] bytes)
+    {
+        try
+        {
+            var format = Image.DetectFormat(Decoding, bytes);
+            return format is not null && Accepted.Contains(format) && Image.Identify(Decoding, bytes, out _) is { } info ? (info.Width, info.Height) : null;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Crafted headers fail in many ways; Decode names the failure.
+            return null;
+        }
+    }
+
     /// <summary>The 28×28 sample for the picture file <paramref name="bytes"/>; messages name it <paramref name="path"/>.</summary>
+    /// <param name="maxSide">The largest width or height decoded, at most <see cref="MaxSide"/>.</param>
     /// <exception cref="UserInputException">Not an accepted image, damaged, too large, undecodable or blank.</exception>
-    public static float[] Decode(string path, byte[] bytes)
+    public static float[] Decode(string path, byte[] bytes, int maxSide = MaxSide)
     {
         Image<Rgba32> image;
         try
@@ -53,8 +72,8 @@ public static class DigitImage
             if (PictureIntegrity.Problem(bytes, format) is string problem)
                 throw new UserInputException($"{path}: the {format.Name} file is damaged: {problem}");
             var info = Image.Identify(Decoding, bytes, out _) ?? throw new UserInputException($"{path}: not an image (PNG, JPEG, BMP or GIF expected)");
-            if (info.Width > MaxSide || info.Height > MaxSide)
-                throw new UserInputException($"{path}: the image is {info.Width}x{info.Height}; the limit is {MaxSide}x{MaxSide}");
+            if (info.Width > maxSide || info.Height > maxSide || info.Width > MaxSide || info.Height > MaxSide)
+                throw new UserInputException($"{path}: the image is {info.Width}x{info.Height}; the limit is {Math.Min(maxSide, MaxSide)}x{Math.Min(maxSide, MaxSide)}");
             image = Image.Load<Rgba32>(Decoding, bytes);
         }
         catch (UserInputException)
