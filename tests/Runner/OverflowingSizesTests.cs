@@ -163,7 +163,6 @@ public sealed class OverflowingSizesTests : IDisposable
         Assert.Equal(2, result.Code);
         OneLine.Expect(result.Error, "mnistgpu: ");
         Assert.InRange(result.Error.Length, 1, 1_200);
-        Assert.Contains($"{new string(letter, 40)}…", result.Error);
         Assert.Matches($@"…{letter}{{40}}.* \({length / 1000},\d{{3}} characters\)", result.Error);
     }
 
