@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using MnistGpu.Engine;
 using MnistGpu.Engine.Benchmarking;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Devices;
@@ -30,10 +31,11 @@ internal static class BenchCommand
         var threads = Options.Threads();
         var memoryLimit = Options.MemoryLimit();
         var unfused = new Option<bool>("--unfused") { Description = "Run every step as separate operations instead of fused, to compare the two" };
+        var yes = new Option<bool>("--yes") { Description = $"With --device all on a terminal: run even when the estimate is over {LongRun.TotalMinutes:N0} minutes" };
         var network = new NetworkOptions();
         var command = new Command("bench", "Measure training speed and accuracy per device")
         {
-            device, epochs, seed, data, json, threads, memoryLimit, unfused,
+            device, epochs, seed, data, json, threads, memoryLimit, unfused, yes,
         };
         foreach (var option in network.All)
             command.Options.Add(option);
@@ -50,8 +52,21 @@ internal static class BenchCommand
             Trainer.ShapeFor(mnist.Train, settings).Validate();
             var provenance = Provenance.Collect();
 
+            var specs = DeviceSpecs(parsed.GetValue(device)!);
+            if (specs.Count > 1)
+            {
+                // Every device in turn can take long (ILGPU's CPU accelerator: a minute an epoch of
+                // the seed network): said first, from a few timed steps on each.
+                var estimates = specs.Select(spec => (Spec: spec, Time: Estimate(spec, parsed.GetValue(memoryLimit), parsed.GetValue(threads), mnist, settings))).ToList();
+                var total = TimeSpan.FromTicks(estimates.Sum(e => e.Time.Ticks));
+                diagnostics.WriteLine($"Estimated time: {Minutes(total)} in all ({string.Join(", ", estimates.Select(e => $"{e.Spec} {Minutes(e.Time)}"))})");
+                bool terminal = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
+                if (terminal && total > LongRun && !parsed.GetValue(yes))
+                    throw new UserInputException($"bench --device all would take about {Minutes(total)}; run it with --yes, or name one device (--device {estimates.MinBy(e => e.Time).Spec})");
+            }
+
             var results = new List<DeviceBenchmark>();
-            foreach (string spec in DeviceSpecs(parsed.GetValue(device)!))
+            foreach (string spec in specs)
             {
                 diagnostics.WriteLine($"Benchmarking {spec}: {Trainer.ShapeFor(mnist.Train, settings)}, {settings.Optimizer}, {Options.Count(settings.Epochs, "epoch")} of {mnist.Train.Count} images, batch {settings.BatchSize}");
                 results.Add(Benchmark.Run(
@@ -70,6 +85,31 @@ internal static class BenchCommand
         return command;
     }
 
+    /// <summary>Longer than this, --device all on a terminal waits for --yes.</summary>
+    private static readonly TimeSpan LongRun = TimeSpan.FromMinutes(3);
+
+    /// <summary>
+    /// About how long a device's benchmark takes: opening it, then an epoch of 8 steps timed after
+    /// a warm-up one, scaled to the run's epochs, its profiled epoch and its evaluations.
+    /// </summary>
+    private static TimeSpan Estimate(string spec, long? memoryLimit, int? threads, MnistData mnist, TrainingSettings settings)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var backend = DeviceOpener.Open(spec, memoryLimit, TextWriter.Null, threads);
+        var open = clock.Elapsed;
+        const int ProbeSteps = 8;
+        using var trainer = new Trainer(backend, mnist.Train.Take((int)Math.Min(mnist.Train.Count, (long)ProbeSteps * settings.BatchSize)), settings with { Epochs = 2 });
+        trainer.TrainEpoch();
+        clock.Restart();
+        trainer.TrainEpoch();
+        double steps = (mnist.Train.Count + (double)settings.BatchSize - 1) / settings.BatchSize / trainer.StepsPerEpoch;
+        return open + clock.Elapsed * (steps * (settings.Epochs + 1.5));
+    }
+
+    private static string Minutes(TimeSpan time) => time < TimeSpan.FromMinutes(1)
+        ? string.Create(CultureInfo.InvariantCulture, $"{time.TotalSeconds:N0} s")
+        : string.Create(CultureInfo.InvariantCulture, $"{(int)time.TotalMinutes} min {time.Seconds:D2} s");
+
     /// <summary>The --device value as a list of devices; "all" is every usable one.</summary>
     private static List<string> DeviceSpecs(string spec)
     {
@@ -79,10 +119,15 @@ internal static class BenchCommand
         return catalog.Devices.Where(d => d.Usable).Select(d => d.Id).ToList();
     }
 
+    /// <summary>The tables, headed by each device's short name (cpu:0), whose full names come first.</summary>
     private static void Report(TextWriter output, Provenance provenance, List<DeviceBenchmark> results)
     {
-        output.WriteLine($"commit {provenance.Commit}, {provenance.DotNet}, ILGPU {provenance.Ilgpu}, CPU {provenance.Cpu} ({provenance.CpuCores} cores), {provenance.OperatingSystem}");
-        var table = Tables.Create(["", .. results.Select(r => r.Device)]);
+        output.WriteLine($"commit {provenance.Commit}");
+        output.WriteLine($"{provenance.DotNet}, ILGPU {provenance.Ilgpu}, CPU {provenance.Cpu} ({provenance.CpuCores} cores), {provenance.OperatingSystem}");
+        static string Name(DeviceBenchmark result) => result.Device.Split(' ')[0];
+        foreach (var result in results)
+            output.WriteLine(result.Device);
+        var table = Tables.Create(["", .. results.Select(Name)]);
         AddRow(table, "kernel compile (device open)", results, r => $"{r.KernelCompileSeconds:F2} s");
         AddRow(table, "time to first finished step", results, r => $"{r.FirstStepSeconds:F2} s");
         AddRow(table, "epoch time (median after the first)", results, r => $"{Duration(r.MedianEpochSeconds)}");
@@ -105,7 +150,7 @@ internal static class BenchCommand
         foreach (var result in results.Where(r => r.MatMulVariants.Select(v => v.Kernel).Distinct().Count() > 1))
         {
             var forms = result.MatMul.Select(m => m.Key).ToList();
-            var variants = Tables.Create([$"GFLOP/s per variant on {result.Device}", .. result.MatMul.Select(m => m.Form)]);
+            var variants = Tables.Create([$"GFLOP/s per variant on {Name(result)}", .. result.MatMul.Select(m => m.Form)]);
             foreach (var kernel in result.MatMulVariants.GroupBy(v => v.Kernel))
                 variants.AddRow([kernel.Key, .. forms.Select(key => kernel.Single(v => v.Key == key).GigaflopsPerSecond.ToString("F2", CultureInfo.InvariantCulture))]);
             Tables.Write(output, variants);
@@ -114,7 +159,7 @@ internal static class BenchCommand
         foreach (var result in results.Where(r => r.ConvolutionForms.Count > 0))
         {
             var forms = result.ConvolutionForms.Select(c => c.Form).Distinct().ToList();
-            var convolutions = Tables.Create([$"convolution GFLOP/s per form on {result.Device}", "maps", .. forms, "kernels"]);
+            var convolutions = Tables.Create([$"convolution GFLOP/s per form on {Name(result)}", "maps", .. forms, "kernels"]);
             foreach (var product in result.ConvolutionForms.GroupBy(c => c.Key))
             {
                 var cells = forms.Select(form => product.Single(c => c.Form == form)).ToList();
@@ -126,7 +171,7 @@ internal static class BenchCommand
 
         foreach (var result in results)
         {
-            var breakdown = Tables.Create($"profiled epoch on {result.Device}", "calls", "time", "share", "GFLOP/s");
+            var breakdown = Tables.Create($"profiled epoch on {Name(result)}", "calls", "time", "share", "GFLOP/s");
             foreach (var op in result.Operations)
                 breakdown.AddRow(op.Operation, op.Calls.ToString(CultureInfo.InvariantCulture), Duration(op.Seconds), op.Share.ToString("P1", CultureInfo.InvariantCulture), op.GigaflopsPerSecond?.ToString("F1", CultureInfo.InvariantCulture) ?? "");
             Tables.Write(output, breakdown);

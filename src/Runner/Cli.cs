@@ -35,9 +35,10 @@ public static class Cli
 
         // No response files: "@name" is a path like any other, never a file of arguments to expand.
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
-        if (parsed.Errors.Count > 0)
+        if (UsageErrors.Describe(parsed, root) is { } problem)
         {
-            error.WriteLine($"mnistgpu: {ErrorLine(string.Join("; ", parsed.Errors.Select(e => e.Message)))} (see --help)");
+            var command = parsed.CommandResult.Command;
+            error.WriteLine($"mnistgpu: {ErrorLine(problem)} (see mnistgpu {(command == root ? "" : command.Name + " ")}--help)");
             return UsageError;
         }
 

@@ -56,7 +56,7 @@ internal static class KernelsCommand
             var launches = Engine.Steps.PlannedStep.Of(backend, shape, settings.BatchSize, settings.Optimizer);
             if (launches.Count == 0)
             {
-                output.WriteLine($"{backend.DeviceName} runs its own SIMD code, not ILGPU kernels: nothing to list.");
+                output.WriteLine($"{backend.DeviceName} runs its own SIMD code, not ILGPU kernels: nothing to list. 'mnistgpu kernels --device cpu' lists the launches a GPU would run, on ILGPU's CPU accelerator.");
                 return Cli.Ok;
             }
 

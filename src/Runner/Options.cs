@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using MnistGpu.Engine;
 using MnistGpu.Engine.Training;
 
 namespace MnistGpu.Runner;
@@ -27,7 +28,7 @@ internal static class Options
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             if (text is "mlp" or "convnet")
                 return text;
-            result.AddError($"--network must be mlp or convnet, got '{text}'");
+            result.AddError($"--network must be mlp or convnet, got '{text}'{Suggestions.DidYouMean(text, ["mlp", "convnet"])}");
             return null;
         },
     };

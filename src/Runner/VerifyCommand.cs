@@ -41,9 +41,10 @@ internal static class VerifyCommand
             Description = "Plan launches as for a GPU (shared-memory tiles, group reductions) whatever the device: to check the GPU kernels on a simulator such as Oclgrind",
         };
         var network = Options.Network("Only the checks a network of this kind needs: mlp (gather, dense products, softmax, optimizers, the dense training and fused steps) or convnet (convolutions, poolings, flatten, a convnet's training step)");
+        var list = new Option<bool>("--list") { Description = "List the checks that would run, with the form each runs in on the device, without running them" };
         var command = new Command("verify", "Check every kernel and a training step on a device against the double-precision reference")
         {
-            device, data, memoryLimit, threads, only, gpuPlan, network,
+            device, data, memoryLimit, threads, only, gpuPlan, network, list,
         };
         command.SetAction(parsed =>
         {
@@ -51,24 +52,34 @@ internal static class VerifyCommand
             string? kind = parsed.GetValue(network);
             var chosen = DeviceVerifier.Checks
                 .Where(check => kind is null || check.Convolutional == (kind == "convnet"))
-                .Select(check => check.Name)
-                .Where(name => pattern?.IsMatch(name) ?? true)
+                .Where(check => pattern?.IsMatch(check.Name) ?? true)
                 .ToList();
             if (chosen.Count == 0)
-                throw new UserInputException($"--only {pattern}: no check{(kind is null ? "" : $" of --network {kind}")} matches; the checks are listed by 'mnistgpu verify --device host'");
+                throw new UserInputException($"--only {pattern}: no check{(kind is null ? "" : $" of --network {kind}")} matches; 'mnistgpu verify --list' lists them");
             string? dataDirectory = parsed.GetValue(data)?.FullName;
             var digits = MnistData.Load(dataDirectory).Train;
             using var backend = DeviceOpener.Open(parsed.GetValue(device)!, parsed.GetValue(memoryLimit), diagnostics, parsed.GetValue(threads), parsed.GetValue(gpuPlan));
             using var verifier = new DeviceVerifier(backend, digits);
 
-            var table = Tables.Create("check", "shape", "max abs error", "max rel error", "tolerance", "result");
-            var results = new List<CheckResult>();
-            foreach (var result in chosen.Select(verifier.Run))
+            if (parsed.GetValue(list))
             {
+                var checks = Tables.Create("check", "form");
+                foreach (var check in chosen)
+                    checks.AddRow(check.Name, verifier.FormOf(check));
+                Tables.Write(output, checks);
+                output.WriteLine($"{chosen.Count} checks on {backend.DeviceName}; none was run.");
+                return Cli.Ok;
+            }
+
+            var table = Tables.Create("check", "form", "max abs error", "max rel error", "tolerance", "result");
+            var results = new List<CheckResult>();
+            foreach (var check in chosen)
+            {
+                var result = verifier.Run(check.Name);
                 results.Add(result);
                 table.AddRow(
-                    result.Operation,
-                    result.Shape,
+                    check.Name,
+                    verifier.FormOf(check),
                     result.MaxAbsoluteError.ToString("0.00e+00", CultureInfo.InvariantCulture),
                     result.MaxRelativeError.ToString("0.00e+00", CultureInfo.InvariantCulture),
                     result.Tolerance,

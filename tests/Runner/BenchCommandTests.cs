@@ -38,6 +38,18 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public void Every_device_says_its_estimated_time_first_and_the_tables_fit_100_columns_or_a_row_a_line()
+    {
+        using var folder = IdxWriter.MnistSubset(trainCount: 256, testCount: 100);
+        var result = CliRun.Run(["bench", "--device", "all", "--epochs", "1", "--data", folder.Path, "--hidden", "16"]);
+        Assert.Equal(("", 0), (result.Error, result.Code));
+        var estimate = result.Diagnostics.Split('\n')[0];
+        Assert.Matches(@"^Estimated time: .+ in all \(.*host:0 \d+ s.*cpu:0 .*\)$", estimate);
+        TableLines.AssertFit(result.Output);
+        Assert.Matches(@"(?m)^epoch times: .*host [\d.]+ (ms|s) \| cpu:0 ", result.Output);
+    }
+
+    [Fact]
     public void Bench_reports_every_figure_in_the_table_and_the_json()
     {
         using var folder = IdxWriter.MnistSubset(trainCount: 640, testCount: 200);

@@ -61,7 +61,7 @@ public sealed class DeviceCommandsTests
         Assert.Contains("The optimizer updates 93,002 parameters in their kernel gradients' epilogues, where one work item or group sums each gradient whole. In conv1 the 288 weights each sum over 43,264 positions, in 3 chunks, so no group owns a whole sum: the 320 parameters up to it update in a launch of their own after the gradients, which adds conv1's chunks first.", output);
         foreach (string updated in new[] { "dense backward parameters + rmsprop 64->10", "dense backward parameters + rmsprop 576->64", "conv backward parameters + rmsprop 576->64", "conv backward parameters + rmsprop 288->64" })
             Assert.Contains(updated, output);
-        Assert.Contains("conv backward parameters 9->32 ", output);
+        Assert.Contains("conv backward parameters 9->32: ", output);
         // Each layer's input gradient reads its weights before its kernel gradient's epilogue updates them.
         Assert.True(output.IndexOf("dense backward input 10->64", StringComparison.Ordinal) < output.IndexOf("dense backward parameters + rmsprop 64->10", StringComparison.Ordinal));
         Assert.True(output.IndexOf("conv backward input + maxpool backward 64->288", StringComparison.Ordinal) < output.IndexOf("conv backward parameters + rmsprop 288->64", StringComparison.Ordinal));
@@ -219,5 +219,46 @@ public sealed class DeviceCommandsTests
         var (code, output, error) = CliRun.Run(["verify", "--device", "host", "--only", pattern]);
         Assert.Equal(exitCode, code);
         Assert.Contains(expected, exitCode == 0 ? output : error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Verify_list_names_each_check_s_form_without_running_it_and_every_row_of_a_run_names_it_too()
+    {
+        var listed = CliRun.Run(["verify", "--device", "cpu", "--list", "--only", "^conv forward 3x9x7x2 3x3:5( unrolled)?$|^fused step vs composition: 2 steps of 49-24"]);
+        Assert.Equal(("", 0), (listed.Error, listed.Code));
+        // A table that fits 100 columns, or a row a line: either way each row names its form.
+        Assert.Matches(@"conv forward 3x9x7x2 3x3:5(: form | +)implicit, panels", listed.Output);
+        Assert.Matches(@"conv forward 3x9x7x2 3x3:5 unrolled(: form | +)unrolled", listed.Output);
+        Assert.Contains("fused vs composed", listed.Output, StringComparison.Ordinal);
+        Assert.Contains("3 checks on cpu:0", listed.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("max abs error", listed.Output, StringComparison.Ordinal);
+        TableLines.AssertFit(listed.Output);
+
+        var run = CliRun.Run(["verify", "--device", "host", "--only", "^maxpool forward 3x7x5x3$|^conv forward 3x9x7x2 3x3:5( unrolled)?$"]);
+        Assert.Equal(("", 0), (run.Error, run.Code));
+        var rows = run.Output.Split('\n').Where(line => line.StartsWith("conv forward", StringComparison.Ordinal) || line.TrimStart().StartsWith("conv forward", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.Contains(rows, row => row.Contains("implicit, host SIMD", StringComparison.Ordinal));
+        Assert.Contains(rows, row => row.Contains("unrolled", StringComparison.Ordinal));
+        TableLines.AssertFit(run.Output);
+    }
+
+    [Fact]
+    public void Kernels_on_the_host_names_the_device_that_lists_launches()
+    {
+        var (code, output, error) = CliRun.Run(["kernels", "--device", "host"]);
+        Assert.Equal(("", 0), (error, code));
+        Assert.Contains("nothing to list. 'mnistgpu kernels --device cpu' lists the launches a GPU would run", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Redirected_tables_fit_100_columns_or_keep_a_row_a_line()
+    {
+        foreach (string[] command in new[] { new[] { "devices" }, ["kernels", "--device", "cpu", "--network", "convnet"] })
+        {
+            var (code, output, _) = CliRun.Run(command);
+            Assert.Equal(0, code);
+            TableLines.AssertFit(output);
+        }
     }
 }

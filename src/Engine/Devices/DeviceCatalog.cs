@@ -109,7 +109,10 @@ public sealed class DeviceCatalog : IDisposable
             string kind = spec.Split(':')[0];
             var kindNotes = notes.Where(n => n.StartsWith(kind + ":", StringComparison.Ordinal)).ToList();
             string why = kindNotes.Count > 0 ? $" ({string.Join("; ", kindNotes)})" : "";
-            throw new UserInputException($"no device '{spec}'{why}; available: {Available()}");
+            // "gpu" is what people mean by cuda or opencl; a typo of a kind's name gets that name.
+            if (spec is "gpu" or "nvidia" or "amd" or "intel")
+                throw new UserInputException($"no device '{spec}': a GPU is named cuda (NVIDIA) or opencl (any OpenCL GPU); this machine has: {Available()}");
+            throw new UserInputException($"no device '{spec}'{why}; available: {Available()}{Suggestions.DidYouMean(spec, ["auto", "host", "cpu", "cuda", "opencl"])}");
         }
 
         var entry = matches.Find(e => e.Info.Usable || e.Unchecked) ?? matches[0];

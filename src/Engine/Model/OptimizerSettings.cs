@@ -87,7 +87,7 @@ public sealed record OptimizerSettings
         "rmsprop" => RmsProp,
         "adam" => Adam,
         "sgd" => Sgd,
-        _ => throw new UserInputException($"unknown optimizer '{name}': use rmsprop, adam or sgd"),
+        _ => throw new UserInputException($"unknown optimizer '{name}': use rmsprop, adam or sgd{Suggestions.DidYouMean(name.Trim(), ["rmsprop", "adam", "sgd"])}"),
     };
 
     /// <summary>

@@ -169,6 +169,22 @@ public sealed class DeviceVerifier : IDisposable
 
     public IEnumerable<CheckResult> RunAll() => CheckNames.Select(Run);
 
+    /// <summary>
+    /// The form a check runs in on this device, so that rows of the same operation tell apart:
+    /// a convolution "unrolled" (patches, then a product) or "implicit, panels"/"implicit, tiles"
+    /// (ILGPU) or "implicit, host SIMD"; a fused check "fused vs composed"; else "".
+    /// </summary>
+    public string FormOf(VerifierCheck check)
+    {
+        if (check.Kind == CheckKind.FusedStep)
+            return "fused vs composed";
+        if (check.Kind != CheckKind.Convolution || !check.Name.StartsWith("conv ", StringComparison.Ordinal))
+            return "";
+        if (check.Name.EndsWith(" unrolled", StringComparison.Ordinal))
+            return "unrolled";
+        return device is IlgpuBackend ilgpu ? $"implicit, {(ilgpu.Launches.ConvolutionVariant == FusedVariant.Tiled ? "tiles" : "panels")}" : "implicit, host SIMD";
+    }
+
     /// <summary>An OpenCL or CUDA error by its code (ILGPU's own message says only the exception's type).</summary>
     private static string Describe(Exception e) => e switch
     {
