@@ -59,6 +59,29 @@ internal static partial class Chromium
         return (images, text.Success ? int.Parse(text.Groups[1].Value) : 0);
     }
 
+    /// <summary>
+    /// The box each SVG element matching <paramref name="selector"/> draws in, in its SVG's user
+    /// units (<c>getBBox</c>, so the font the browser really used), in document order.
+    /// </summary>
+    public static IReadOnlyList<(double X, double Y, double Width, double Height)> BoundingBoxes(string page, string selector)
+    {
+        string probe = $$"""
+            <script>addEventListener('load', () => {
+              document.body.setAttribute('data-boxes', [...document.querySelectorAll('{{selector}}')]
+                .map(e => { const b = e.getBBox(); return [b.x, b.y, b.width, b.height].join(','); }).join(';'));
+            });</script>
+            """;
+        using var alone = new TempDirectory();
+        string probed = alone.File(Path.GetFileName(page));
+        File.WriteAllText(probed, File.ReadAllText(page).Replace("</body>", probe + "</body>", StringComparison.Ordinal));
+        string dom = Run("--dump-dom", new Uri(probed).AbsoluteUri);
+        string boxes = Boxes().Match(dom).Groups[1].Value;
+        return boxes.Split(';', StringSplitOptions.RemoveEmptyEntries)
+            .Select(box => box.Split(',').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray())
+            .Select(v => (v[0], v[1], v[2], v[3]))
+            .ToList();
+    }
+
     /// <summary>A PNG of the page's first <paramref name="height"/> pixels at 1100 pixels wide.</summary>
     public static void Screenshot(string page, string png, int height) =>
         Run($"--screenshot={png}", "--window-size=1100," + height, "--hide-scrollbars", new Uri(page).AbsoluteUri);
@@ -97,4 +120,7 @@ internal static partial class Chromium
 
     [GeneratedRegex("data-text-length=\"(\\d+)\"")]
     private static partial Regex TextLength();
+
+    [GeneratedRegex("data-boxes=\"([^\"]*)\"")]
+    private static partial Regex Boxes();
 }

@@ -112,6 +112,60 @@ internal sealed class CurvePanel
     /// <summary>A point's value: one digit finer than the ticks, so that neighbouring points can be told apart.</summary>
     public string FormatPoint(double value) => Fixed(value, Decimals + 1);
 
+    /// <summary>
+    /// Where the two series' last values are written: beside each series' last point, the larger
+    /// value's label above its point and the smaller's below, pushed apart until they are a gap
+    /// apart, and kept inside the panel — so that curves that cross or end close together never
+    /// write one label over the other, and a lone point's label is never cut at the edge.
+    /// </summary>
+    /// <param name="measure">How wide a text draws, in pixels.</param>
+    /// <param name="height">How tall a label draws, in pixels.</param>
+    public IReadOnlyList<EndLabel> EndLabels(Func<string, int> measure, int height)
+    {
+        const int Gap = 3, Beside = 8;
+        var ends = new[] { (Series: Train, IsTrain: true), (Series: Test, IsTrain: false) }
+            .Select(s => (s.IsTrain, Last: Points(s.Series).Select(p => ((int Epoch, double Value)?)p).LastOrDefault()))
+            .Where(s => s.Last is not null)
+            .Select(s => (s.IsTrain, s.Last!.Value.Epoch, s.Last!.Value.Value, Text: FormatPoint(s.Last!.Value.Value)))
+            .OrderByDescending(s => s.Value)
+            .ToList();
+        var labels = new List<EndLabel>();
+        for (int i = 0; i < ends.Count; i++)
+        {
+            var end = ends[i];
+            int width = measure(end.Text);
+            int x = X(end.Epoch), y = Y(end.Value);
+            // After the last point when there is room (a lone point mid-plot), else ending at it.
+            int left = x + Beside + width <= Left + Width - 2 ? x + Beside : x - width;
+            bool above = i == 0;
+            int top = above ? y - Beside - height : y + Beside;
+            labels.Add(new EndLabel(end.Text, end.IsTrain, Math.Max(left, Left + 2), top, width, height));
+        }
+
+        if (labels.Count == 2 && labels[1].Top < labels[0].Top + height + Gap)
+        {
+            int overlap = labels[0].Top + height + Gap - labels[1].Top;
+            labels[0] = labels[0] with { Top = labels[0].Top - (overlap + 1) / 2 };
+            labels[1] = labels[1] with { Top = labels[1].Top + overlap / 2 };
+        }
+
+        // Inside the panel, between its title and the epoch axis, still apart after the shift.
+        int highest = PlotTop - height, lowest = AxisY - height - 2;
+        for (int i = 0; i < labels.Count; i++)
+        {
+            int floor = i == 0 ? highest : labels[i - 1].Top + height + Gap;
+            labels[i] = labels[i] with { Top = Math.Max(labels[i].Top, floor) };
+        }
+
+        for (int i = labels.Count - 1; i >= 0; i--)
+        {
+            int ceiling = i == labels.Count - 1 ? lowest : labels[i + 1].Top - height - Gap;
+            labels[i] = labels[i] with { Top = Math.Min(labels[i].Top, ceiling) };
+        }
+
+        return labels;
+    }
+
     /// <summary>The finite points of a series, each with its epoch index.</summary>
     public static IEnumerable<(int Epoch, double Value)> Points(IReadOnlyList<double?> series) =>
         series.Select((v, e) => (e, v)).Where(p => p.v is double d && double.IsFinite(d)).Select(p => (p.e, p.v!.Value));
@@ -135,3 +189,6 @@ internal sealed class CurvePanel
         return (Math.Floor(low / step) * step, Math.Ceiling(high / step) * step, step);
     }
 }
+
+/// <summary>A series' last value written in the chart: the box it takes, in the picture's pixels.</summary>
+internal sealed record EndLabel(string Text, bool IsTrain, int Left, int Top, int Width, int Height);

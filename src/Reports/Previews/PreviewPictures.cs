@@ -24,14 +24,15 @@ internal static class PreviewPictures
 
     public const int SheetColumns = 10;
 
-    private const int TextScale = 2;
+    public const int TextScale = 2;
+
+    public static readonly Rgba32 TrainColour = new(80, 150, 255);
+    public static readonly Rgba32 TestColour = new(255, 160, 40);
 
     private static readonly Rgba32 Background = new(32, 32, 40);
     private static readonly Rgba32 Text = new(235, 235, 235);
     private static readonly Rgba32 Faint = new(80, 80, 92);
     private static readonly Rgba32 Wrong = new(255, 110, 90);
-    private static readonly Rgba32 TrainColour = new(80, 150, 255);
-    private static readonly Rgba32 TestColour = new(255, 160, 40);
 
     /// <summary>Top-left corner of tile <paramref name="tile"/> on the contact sheet.</summary>
     public static (int X, int Y) TileOrigin(int tile, int side) =>
@@ -142,10 +143,12 @@ internal static class PreviewPictures
         }
 
         BitmapFont.Draw(image, "EPOCH", x0 + CurvePanel.PlotWidth - BitmapFont.Measure("EPOCH", TextScale), y0 + 24, TextScale, Text);
-        Plot(panel.Train, TrainColour, labelAbove: true);
-        Plot(panel.Test, TestColour, labelAbove: false);
+        Plot(panel.Train, TrainColour);
+        Plot(panel.Test, TestColour);
+        foreach (var label in panel.EndLabels(text => BitmapFont.Measure(text, TextScale), BitmapFont.GlyphHeight * TextScale))
+            BitmapFont.Draw(image, label.Text, label.Left, label.Top, TextScale, label.IsTrain ? TrainColour : TestColour);
 
-        void Plot(IReadOnlyList<double?> series, Rgba32 colour, bool labelAbove)
+        void Plot(IReadOnlyList<double?> series, Rgba32 colour)
         {
             (int X, int Y)? previous = null;
             int lastEpoch = -1;
@@ -157,14 +160,6 @@ internal static class PreviewPictures
                 Canvas.Fill(image, point.Item1 - 4, point.Item2 - 4, 9, 9, colour);
                 previous = point;
                 lastEpoch = epoch;
-            }
-
-            // The last value written beside its point, so that even a one-epoch chart says what it shows.
-            if (previous is var (lx, ly))
-            {
-                string label = panel.FormatPoint(series[lastEpoch]!.Value);
-                int x = Math.Min(lx + 8, panel.Left + CurvePanel.Width - 4 - BitmapFont.Measure(label, TextScale));
-                BitmapFont.Draw(image, label, x, labelAbove ? ly - 18 : ly + 8, TextScale, colour);
             }
         }
     }

@@ -123,6 +123,15 @@ internal static class ReportPage
     /// <summary>Rows of the epoch table: a run of a million epochs still makes a page a browser opens.</summary>
     private const int MostEpochRows = 200;
 
+    private const string TrainColour = "#3b7ddd";
+    private const string TestColour = "#e8870e";
+
+    /// <summary>The end labels' font size, in pixels.</summary>
+    private const int LabelHeight = 13;
+
+    /// <summary>At least as wide as a digit or point of the page's 13-pixel sans-serif (DejaVu Sans' digits: 8.3), so the boxes planned hold the text drawn.</summary>
+    private const int LabelCharacterWidth = 9;
+
     /// <summary>The curves as SVG: crisp at any zoom, each point's value in its tooltip.</summary>
     private static string CurvesSvg(IReadOnlyList<EpochResult> history)
     {
@@ -144,16 +153,18 @@ internal static class ReportPage
             foreach (int epoch in panel.EpochTicks)
                 svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{panel.X(epoch)}\" y1=\"{y0}\" x2=\"{panel.X(epoch)}\" y2=\"{y0 + 5}\" stroke=\"#333\"/><text x=\"{panel.X(epoch)}\" y=\"{y0 + 20}\" text-anchor=\"middle\">{panel.EpochNumbers[epoch]}</text>\n");
             svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{x0 + CurvePanel.PlotWidth / 2}\" y=\"{y0 + 38}\" text-anchor=\"middle\">epoch</text>\n");
-            Series(panel, panel.Train, "train", "#3b7ddd", above: true);
-            Series(panel, panel.Test, "test", "#e8870e", above: false);
+            Series(panel, panel.Train, "train", TrainColour);
+            Series(panel, panel.Test, "test", TestColour);
+            foreach (var label in panel.EndLabels(text => text.Length * LabelCharacterWidth, LabelHeight))
+                svg.Append(CultureInfo.InvariantCulture, $"<text class=\"end-label\" x=\"{label.Left}\" y=\"{label.Top + LabelHeight - 3}\" font-size=\"{LabelHeight}\" fill=\"{(label.IsTrain ? TrainColour : TestColour)}\">{label.Text}</text>\n");
         }
 
-        svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{CurvePanel.PlotLeft}\" y=\"{CurvePanel.Height - 20}\" width=\"14\" height=\"10\" fill=\"#3b7ddd\"/><text x=\"{CurvePanel.PlotLeft + 20}\" y=\"{CurvePanel.Height - 10}\">train</text>\n");
-        svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{CurvePanel.PlotLeft + 80}\" y=\"{CurvePanel.Height - 20}\" width=\"14\" height=\"10\" fill=\"#e8870e\"/><text x=\"{CurvePanel.PlotLeft + 100}\" y=\"{CurvePanel.Height - 10}\">test</text>\n");
+        svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{CurvePanel.PlotLeft}\" y=\"{CurvePanel.Height - 20}\" width=\"14\" height=\"10\" fill=\"{TrainColour}\"/><text x=\"{CurvePanel.PlotLeft + 20}\" y=\"{CurvePanel.Height - 10}\">train</text>\n");
+        svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{CurvePanel.PlotLeft + 80}\" y=\"{CurvePanel.Height - 20}\" width=\"14\" height=\"10\" fill=\"{TestColour}\"/><text x=\"{CurvePanel.PlotLeft + 100}\" y=\"{CurvePanel.Height - 10}\">test</text>\n");
         svg.Append("</svg>");
         return svg.ToString();
 
-        void Series(CurvePanel panel, IReadOnlyList<double?> series, string name, string colour, bool above)
+        void Series(CurvePanel panel, IReadOnlyList<double?> series, string name, string colour)
         {
             var points = CurvePanel.Points(series).ToList();
             if (points.Count == 0)
@@ -165,10 +176,6 @@ internal static class ReportPage
             svg.Append(CultureInfo.InvariantCulture, $"<path d=\"{path}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>\n");
             foreach (var (epoch, value) in points)
                 svg.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{panel.X(epoch)}\" cy=\"{panel.Y(value)}\" r=\"4.5\" fill=\"{colour}\"><title>{name} {panel.Title}, epoch {panel.EpochNumbers[epoch]}: {panel.FormatPoint(value)}</title></circle>\n");
-            var (lastEpoch, lastValue) = points[^1];
-            string anchor = points.Count == 1 ? "start" : "end";
-            int dx = points.Count == 1 ? 8 : 0;
-            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{panel.X(lastEpoch) + dx}\" y=\"{panel.Y(lastValue) + (above ? -10 : 20)}\" text-anchor=\"{anchor}\" fill=\"{colour}\">{panel.FormatPoint(lastValue)}</text>\n");
         }
     }
 
