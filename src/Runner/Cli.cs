@@ -31,6 +31,7 @@ public static class Cli
             ReportCommand.Create(output, diagnostics),
             KernelsCommand.Create(output, diagnostics),
             ServeCommand.Create(output, diagnostics),
+            SummaryCommand.Create(output),
         };
 
         // No response files: "@name" is a path like any other, never a file of arguments to expand.

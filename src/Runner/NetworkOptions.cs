@@ -108,6 +108,9 @@ internal sealed class NetworkOptions
 
     public IEnumerable<Option> All => [network, layers, hidden, optimizer, learningRate, momentum, nesterov];
 
+    /// <summary>The options that describe the layers alone (summary's).</summary>
+    public IEnumerable<Option> Shape => [network, layers, hidden];
+
     /// <summary>What a checkpoint fixes, so that resuming refuses a change of it.</summary>
     public IEnumerable<Option> FixedByCheckpoint => [network, layers, hidden, optimizer, learningRate, momentum, nesterov];
 
@@ -141,12 +144,16 @@ internal sealed class NetworkOptions
             Nesterov = parsed.GetValue(nesterov),
         };
         if (parsed.GetValue(network) == "convnet")
-            settings = settings with { Layers = TrainingSettings.Convnet.Layers, BatchSize = batchSizeGiven ? settings.BatchSize : TrainingSettings.Convnet.BatchSize };
-        IReadOnlyList<LayerSpec> specs = parsed.GetResult(layers) is { Implicit: false } ? parsed.GetValue(layers)!
-            : parsed.GetValue(hidden) is int width ? [width]
-            : settings.Layers;
-        return settings with { Layers = specs, Optimizer = chosen };
+            settings = settings with { BatchSize = batchSizeGiven ? settings.BatchSize : TrainingSettings.Convnet.BatchSize };
+        return settings with { Layers = Layers(parsed, settings.Layers), Optimizer = chosen };
     }
+
+    /// <summary>The hidden layers the --network, --layers or --hidden given names; <paramref name="otherwise"/> when none is.</summary>
+    public IReadOnlyList<LayerSpec> Layers(ParseResult parsed, IReadOnlyList<LayerSpec> otherwise) =>
+        parsed.GetValue(network) == "convnet" ? TrainingSettings.Convnet.Layers
+        : parsed.GetResult(layers) is { Implicit: false } ? parsed.GetValue(layers)!
+        : parsed.GetValue(hidden) is int width ? [width]
+        : otherwise;
 
     private static bool Given(System.CommandLine.Parsing.CommandResult result, Option option) => result.GetResult(option) is { Implicit: false };
 

@@ -1,4 +1,5 @@
 using MnistGpu.Engine;
+using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Training;
 
 namespace MnistGpu.Server;
@@ -13,9 +14,13 @@ public sealed record Candidate(int Digit, float Probability);
 public sealed record Prediction(int Digit, IReadOnlyList<Candidate> Top3, float[] Probabilities, float[] Input);
 
 /// <summary>What the page says about the network: its layers, how it was trained, how well it does.</summary>
+/// <param name="Summary">The layers as Keras' model.summary() shows them (<c>mnistgpu summary</c>'s table).</param>
+/// <param name="Totals">The lines under that table: total, trainable and non-trainable parameters.</param>
 public sealed record ModelDescription(
     string Network,
     IReadOnlyList<string> Layers,
+    IReadOnlyList<LayerSummary> Summary,
+    IReadOnlyList<string> Totals,
     long Parameters,
     string Optimizer,
     int BatchSize,
@@ -39,9 +44,12 @@ public sealed class ServedModel : IDisposable
         var checkpoint = network.Checkpoint;
         var shape = checkpoint.Shape;
         var tested = checkpoint.History.LastOrDefault(epoch => epoch.TestAccuracy is not null);
+        var summary = NetworkSummary.Of(shape);
         Description = new ModelDescription(
             shape.ToString(),
             shape.Layers.Select(layer => layer.ToString()).ToList(),
+            summary.Layers,
+            summary.Totals,
             shape.ParameterCount,
             checkpoint.Settings.Optimizer.ToString(),
             checkpoint.Settings.BatchSize,

@@ -36,6 +36,8 @@ public sealed class ServePageTests(ServedProcess served)
         await page.GoToAsync(served.Address.AbsoluteUri, WaitUntilNavigation.Networkidle0);
         await page.WaitForFunctionAsync("() => document.querySelector('#model').textContent.includes('784-512-10')", new WaitForFunctionOptions { Timeout = 20_000 });
         var pad = await (await page.QuerySelectorAsync("#pad")).BoundingBoxAsync();
+        Assert.Equal(["dense (Dense)", "dense_1 (Dense)"], await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#summary tbody tr td:first-child')].map(cell => cell.textContent)"));
+        Assert.StartsWith("Total params: 407,050 (1.55 MB)", await page.EvaluateExpressionAsync<string>("document.getElementById('totals').textContent"), StringComparison.Ordinal);
 
         string folder = Environment.GetEnvironmentVariable("MNISTGPU_TEST_RESULTS") is { Length: > 0 } kept ? kept : Path.Combine(AppContext.BaseDirectory, "TestResults");
         Directory.CreateDirectory(folder);

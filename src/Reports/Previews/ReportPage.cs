@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using MnistGpu.Engine.Data;
+using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Training;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
@@ -24,6 +25,7 @@ internal static class ReportPage
         body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;padding:0 1em;background:#fafafa;color:#222}
         h2{margin-top:1.6em;border-bottom:1px solid #ddd}
         table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+        .summary td:first-child,.summary td:nth-child(2){text-align:left}
         th{background:#eee}.facts th,.facts td{text-align:left}
         .confusion td{width:3em;color:#fff;font-variant-numeric:tabular-nums}.confusion .axis{background:none;border:none}
         .bar{display:inline-block;height:.8em;background:#4a9;vertical-align:middle}
@@ -47,6 +49,7 @@ internal static class ReportPage
 
             """);
         RunSummary(page, run);
+        NetworkTable(page, NetworkSummary.Of(run.Shape));
         EpochTable(page, run.History);
         page.Append("<h2>Loss and accuracy</h2>\n").Append(CurvesSvg(run.History)).Append('\n');
         FirstLayerSection(page, run.FirstLayer, testSet);
@@ -102,6 +105,15 @@ internal static class ReportPage
         page.Append("</table>\n");
 
         void Fact(string name, string value) => page.Append(CultureInfo.InvariantCulture, $"<tr><th>{name}</th><td>{Encode(value)}</td></tr>\n");
+    }
+
+    /// <summary>The network as Keras' model.summary() shows it, as <c>mnistgpu summary</c> prints it.</summary>
+    private static void NetworkTable(StringBuilder page, NetworkSummary summary)
+    {
+        page.Append("<h2>Network</h2>\n<table class=\"summary\"><tr><th>Layer (type)</th><th>Output Shape</th><th>Param #</th></tr>\n");
+        foreach (var layer in summary.Layers)
+            page.Append(CultureInfo.InvariantCulture, $"<tr><td>{Encode(layer.Name)} ({Encode(layer.Type)})</td><td>{Encode(layer.OutputShape)}</td><td>{layer.Parameters:N0}</td></tr>\n");
+        page.Append("</table>\n<p>").Append(string.Join("<br>", summary.Totals.Select(Encode))).Append("</p>\n");
     }
 
     private static void EpochTable(StringBuilder page, IReadOnlyList<EpochResult> history)

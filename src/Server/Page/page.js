@@ -152,6 +152,21 @@ function figure(picture, result) {
   return box;
 }
 
+// The network's layers as Keras' model.summary() shows them, as `mnistgpu summary` prints them.
+function summarize(model) {
+  const body = document.querySelector('#summary tbody');
+  body.replaceChildren(...model.summary.map(layer => {
+    const row = document.createElement('tr');
+    for (const text of [`${layer.name} (${layer.type})`, layer.outputShape, layer.parameters.toLocaleString('en')]) {
+      const cell = document.createElement('td');
+      cell.textContent = text;
+      row.append(cell);
+    }
+    return row;
+  }));
+  document.getElementById('totals').textContent = model.totals.join(' · ');
+}
+
 async function describe() {
   const element = document.getElementById('model');
   try {
@@ -159,8 +174,9 @@ async function describe() {
     const model = await response.json();
     if (!response.ok) { element.textContent = model.error; return; }
     const accuracy = model.testAccuracy === null ? 'no test accuracy recorded' : `${(100 * model.testAccuracy).toFixed(2)} % on the 10,000 test digits`;
-    element.textContent = `${model.network} (${model.parameters.toLocaleString('en')} parameters: ${model.layers.join(', ')}), ` +
+    element.textContent = `${model.network} (${model.parameters.toLocaleString('en')} parameters), ` +
       `${model.optimizer}, batch ${model.batchSize}, ${model.epochsTrained} epoch${model.epochsTrained === 1 ? '' : 's'}: ${accuracy}. Running on ${model.device}.`;
+    summarize(model);
     if (model.explains === 'units') {
       whyTitle.textContent = 'The 8 first-layer units that push the answer most';
       whyNote.textContent = 'Each unit\'s weights over the 28×28 picture (red positive, blue negative), with its activation × its pull on the answer through the layers above.';

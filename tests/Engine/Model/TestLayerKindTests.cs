@@ -109,6 +109,8 @@ public sealed class TestLayerKindTests
 
         public string Name => "scale";
 
+        public string TypeName => "Scale";
+
         public Layer Create(string argument, FeatureShape input, long offset) =>
             argument.Length == 0 ? new ScaleShape((int)input.Size, offset) : throw new MnistGpu.Engine.UserInputException($"a scale layer takes no argument, not '{argument}'");
 

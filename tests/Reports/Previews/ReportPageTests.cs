@@ -42,7 +42,7 @@ public sealed class ReportPageTests : IDisposable
     {
         string html = Write(epochs: 3, limit: 10);
 
-        foreach (string heading in new[] { "Run", "Epochs", "Loss and accuracy", "Confusion matrix", "Accuracy per digit", "Most confident mistakes" })
+        foreach (string heading in new[] { "Run", "Network", "Epochs", "Loss and accuracy", "Confusion matrix", "Accuracy per digit", "Most confident mistakes" })
             Assert.Single(Regex.Matches(html, $"<h2>{heading}</h2>"));
         Assert.Single(Regex.Matches(html, "<svg"));
         Assert.Single(Regex.Matches(html, "<table class=\"confusion\">"));
@@ -51,6 +51,8 @@ public sealed class ReportPageTests : IDisposable
         Assert.Contains("<td>/data/&lt;digits&gt;</td>", html);
         Assert.Contains("<td>784-64-10: dense layers, ReLU after each hidden one, softmax", html);
         Assert.Contains("<td>RMSprop (lr 0.001, rho 0.9, epsilon 1e-7)</td>", html);
+        Assert.Contains("<tr><td>dense (Dense)</td><td>(None, 64)</td><td>50,240</td></tr>\n<tr><td>dense_1 (Dense)</td><td>(None, 10)</td><td>650</td></tr>", html);
+        Assert.Contains("Total params: 50,890 (198.79 KB)", html);
 
         // Every 37th digit, from index 0, answered as label + 3; the CSV offered for download lists all of them.
         var first = Regex.Match(html, "<figcaption><b>(\\d) → (\\d)</b> 90.0 ?%<br>#(\\d+)</figcaption>");

@@ -19,6 +19,8 @@ public sealed class Dense : ILayerKind
 
     public string Name => "dense";
 
+    public string TypeName => "Dense";
+
     public static LayerSpec Spec(int width) => new(Kind, width.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>Whether <paramref name="argument"/> is a width (any integer: its range is <see cref="Layer.Problem"/>'s to judge).</summary>

@@ -17,6 +17,8 @@ public sealed class Flatten : ILayerKind
 
     public string Name => "flatten";
 
+    public string TypeName => "Flatten";
+
     public Layer Create(string argument, FeatureShape input, long offset) =>
         argument.Length == 0 ? new FlattenLayerShape(input, offset)
         : throw new UserInputException($"flatten takes no argument, not 'flatten{argument}'");

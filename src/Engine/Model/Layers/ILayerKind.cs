@@ -11,6 +11,9 @@ public interface ILayerKind
     /// <summary>The kind's name in a layer spec, e.g. "dense": lower-case letters only, so a spec's argument starts where they end ("conv3x3:32").</summary>
     string Name { get; }
 
+    /// <summary>The kind as Keras names its class, e.g. "Conv2D": what a summary of the network shows.</summary>
+    string TypeName { get; }
+
     /// <summary>
     /// The layer <paramref name="argument"/> describes (the text after the name in a spec, one ':'
     /// dropped, or the whole spec for a kind that needs no name), on rows of <paramref name="input"/>,

@@ -18,6 +18,8 @@ public sealed class MaxPool2D : ILayerKind
 
     public string Name => "maxpool";
 
+    public string TypeName => "MaxPooling2D";
+
     public Layer Create(string argument, FeatureShape input, long offset) =>
         argument is "" or "2x2" ? new MaxPool2DLayerShape(input, offset)
         : throw new UserInputException($"max pooling is 2x2 with stride 2, written maxpool (or maxpool2x2), not 'maxpool{argument}'");
