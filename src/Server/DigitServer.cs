@@ -50,7 +50,12 @@ public sealed class DigitServer : IAsyncDisposable
     public static readonly TimeSpan StopDeadline = TimeSpan.FromSeconds(3);
 
     /// <summary>camelCase; a number that is not finite (an explanation of a model whose arithmetic overflows) is written as JSON's string form, never an exception.</summary>
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
+    {
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        // Messages read as written ("the picture's"), not "\u0027": the answers are application/json, read by scripts and the page's textContent, never put into HTML.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     private static readonly Dictionary<string, (string Resource, string ContentType)> PageFiles = new()
     {
@@ -235,7 +240,7 @@ public sealed class DigitServer : IAsyncDisposable
             await preparing.WaitAsync(context.RequestAborted).ConfigureAwait(false);
             try
             {
-                (refusal, input) = PredictionInput.From(context.Request, body, served.Inputs);
+                (refusal, input) = await PredictionInput.From(context.Request, body, served.Inputs).ConfigureAwait(false);
             }
             finally
             {

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
 using MnistGpu.Engine;
 using MnistGpu.Reports.Imaging;
 
@@ -32,9 +34,9 @@ internal static class PredictionInput
         if (request.ContentLength > MaxBodyBytes)
             return new(StatusCodes.Status413PayloadTooLarge, TooLarge);
         string mediaType = MediaType(request);
-        return mediaType == "application/json" || PictureTypes.Contains(mediaType)
+        return mediaType is "application/json" or Multipart || PictureTypes.Contains(mediaType)
             ? null
-            : new(StatusCodes.Status415UnsupportedMediaType, $"content type '{mediaType}' is not accepted: send a picture ({string.Join(", ", PictureTypes)}) or application/json with {inputs} values in [0, 1]");
+            : new(StatusCodes.Status415UnsupportedMediaType, $"content type '{mediaType}' is not accepted: send a picture ({string.Join(", ", PictureTypes)}), a {Multipart} upload of one, or application/json with {inputs} values in [0, 1]");
     }
 
     /// <summary>The body, or null when it is longer than <see cref="MaxBodyBytes"/>.</summary>
@@ -56,18 +58,53 @@ internal static class PredictionInput
 
     /// <summary>The network's input from a body already read, or the refusal.</summary>
     /// <exception cref="UserInputException">The values or the picture cannot be the input (a 400).</exception>
-    public static (Refusal? Refusal, float[]? Input) From(HttpRequest request, byte[] body, int inputs)
+    public static async Task<(Refusal? Refusal, float[]? Input)> From(HttpRequest request, byte[] body, int inputs)
     {
         if (body.Length == 0)
             return (new(StatusCodes.Status400BadRequest, "the body is empty"), null);
-        if (MediaType(request) == "application/json")
+        string mediaType = MediaType(request);
+        if (mediaType == "application/json")
             return (null, Values(body, inputs));
+        if (mediaType == Multipart)
+            body = await FirstFile(request.ContentType!, body).ConfigureAwait(false);
         if (inputs != DigitImage.Side * DigitImage.Side)
             return (new(StatusCodes.Status400BadRequest, $"the model takes {inputs} values; pictures are made into {DigitImage.Side}x{DigitImage.Side}"), null);
         if (DigitImage.SizeOf(body) is { } size && (size.Width > MaxPictureSide || size.Height > MaxPictureSide))
             return (new(StatusCodes.Status413PayloadTooLarge, $"the picture is {size.Width}x{size.Height}; this server takes pictures up to {MaxPictureSide}x{MaxPictureSide}"), null);
         return (null, DigitImage.Decode("the picture", body, MaxPictureSide));
     }
+
+    /// <summary>
+    /// The first part of a multipart/form-data body that is a file (has a file name), whatever
+    /// its field's name: what <c>curl -F file=@digit.png</c> and an HTML form send.
+    /// </summary>
+    /// <exception cref="UserInputException">No boundary, no file part, or a malformed body.</exception>
+    private static async Task<byte[]> FirstFile(string contentType, byte[] body)
+    {
+        string boundary = MediaTypeHeaderValue.TryParse(contentType, out var type) ? HeaderUtilities.RemoveQuotes(type.Boundary).Value ?? "" : "";
+        if (boundary.Length == 0)
+            throw new UserInputException($"a {Multipart} body needs its boundary in the content type");
+        var reader = new MultipartReader(boundary, new MemoryStream(body, writable: false)) { BodyLengthLimit = MaxBodyBytes };
+        try
+        {
+            while (await reader.ReadNextSectionAsync().ConfigureAwait(false) is { } section)
+            {
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) || !disposition.IsFileDisposition())
+                    continue;
+                using var file = new MemoryStream();
+                await section.Body.CopyToAsync(file).ConfigureAwait(false);
+                return file.ToArray();
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            throw new UserInputException($"the {Multipart} body is malformed: {e.Message}");
+        }
+
+        throw new UserInputException($"the {Multipart} body has no file part: send the picture as a file (curl -F file=@digit.png)");
+    }
+
+    private const string Multipart = "multipart/form-data";
 
     private static string MediaType(HttpRequest request) => (request.ContentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
 

@@ -21,6 +21,15 @@ internal static class DigitPictures
     public static string Sized(TempDirectory folder, int width, int height, string name) =>
         Save(folder, name, new Image<L8>(width, height, new L8(0)));
 
+    /// <summary>Test sample <paramref name="index"/> exactly as MNIST stores it: 28×28 grey, white on black, as PNG bytes.</summary>
+    public static byte[] AsStored(int index)
+    {
+        using var image = Raw(index);
+        using var png = new MemoryStream();
+        image.SaveAsPng(png);
+        return png.ToArray();
+    }
+
     /// <summary>Test sample <paramref name="index"/>, white on black, enlarged to <paramref name="side"/>×<paramref name="side"/>, as PNG.</summary>
     public static string Enlarged(TempDirectory folder, int index, int side, string name)
     {
@@ -29,16 +38,28 @@ internal static class DigitPictures
         return Save(folder, name, image);
     }
 
-    private static Image<L8> Sample(int index, bool invert)
+    private static Image<L8> Raw(int index)
     {
         var test = Bundled.Mnist.Test;
         var image = new Image<L8>(28, 28);
         for (int y = 0; y < 28; y++)
         {
             for (int x = 0; x < 28; x++)
+                image[x, y] = new L8(test.Images[index * 784 + y * 28 + x]);
+        }
+
+        return image;
+    }
+
+    private static Image<L8> Sample(int index, bool invert)
+    {
+        var image = Raw(index);
+        if (invert)
+        {
+            for (int y = 0; y < 28; y++)
             {
-                byte value = test.Images[index * 784 + y * 28 + x];
-                image[x, y] = new L8(invert ? (byte)(255 - value) : value);
+                for (int x = 0; x < 28; x++)
+                    image[x, y] = new L8((byte)(255 - image[x, y].PackedValue));
             }
         }
 

@@ -16,7 +16,8 @@ namespace MnistGpu.Reports.Imaging;
 /// Turns a person's picture of a digit into an MNIST sample the way MNIST itself was made:
 /// greyscale; white ink on black (inverted when the picture is dark on light); cropped to the
 /// ink; scaled to fit 20×20 keeping its aspect ratio; placed in 28×28 with its centre of mass at
-/// the centre. Untrusted files are checked before decoding: known format, header at most
+/// the centre. A picture that already is an MNIST sample (<see cref="AlreadyMnist"/>) is taken
+/// pixel for pixel. Untrusted files are checked before decoding: known format, header at most
 /// 4096×4096, first frame only, and a cap on what the decoder may allocate.
 /// </summary>
 public static class DigitImage
@@ -89,8 +90,42 @@ public static class DigitImage
 
         using (image)
         {
-            return Preprocess(image) ?? throw new UserInputException($"{path}: no digit found (the image is blank)");
+            return AlreadyMnist(image) ?? Preprocess(image) ?? throw new UserInputException($"{path}: no digit found (the image is blank)");
         }
+    }
+
+    /// <summary>
+    /// The picture's own values (byte / 255) when it is already an MNIST sample: 28×28, opaque,
+    /// grey (red, green and blue equal in every pixel), and a light digit on a dark ground (the
+    /// mean of the 108 border pixels below that of the central 14×14). Cropping and centring it
+    /// again would move a digit MNIST has already centred by its mass; null for any other picture.
+    /// </summary>
+    public static float[]? AlreadyMnist(Image<Rgba32> image)
+    {
+        if (image.Width != Side || image.Height != Side)
+            return null;
+        var values = new float[Side * Side];
+        bool grey = true;
+        double border = 0, centre = 0;
+        image.ProcessPixelRows(rows =>
+        {
+            for (int y = 0; y < Side && grey; y++)
+            {
+                var row = rows.GetRowSpan(y);
+                for (int x = 0; x < Side; x++)
+                {
+                    var p = row[x];
+                    grey &= p.R == p.G && p.G == p.B && p.A == byte.MaxValue;
+                    values[y * Side + x] = p.R / 255f;
+                    if (x == 0 || y == 0 || x == Side - 1 || y == Side - 1)
+                        border += p.R;
+                    else if (x >= Side / 4 && x < 3 * Side / 4 && y >= Side / 4 && y < 3 * Side / 4)
+                        centre += p.R;
+                }
+            }
+        });
+        const int BorderPixels = 4 * (Side - 1), CentrePixels = Side / 2 * (Side / 2);
+        return grey && border / BorderPixels < centre / CentrePixels ? values : null;
     }
 
     /// <summary>The MNIST-style sample of <paramref name="image"/>, or null when it has no ink.</summary>
