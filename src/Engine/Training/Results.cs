@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace MnistGpu.Engine.Training;
 
 /// <summary>
@@ -9,6 +11,11 @@ public sealed record EpochResult(int Epoch, int Steps, double Loss, double Accur
     public double? TestLoss { get; init; }
 
     public double? TestAccuracy { get; init; }
+
+    /// <summary>"epoch 2: 469 steps in 0.41 s, loss 0.1046, accuracy 0.9697; test loss 0.0894, test accuracy 0.9726", the test part only when it was evaluated.</summary>
+    public override string ToString() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"epoch {Epoch}: {Steps} steps in {Duration.TotalSeconds:F2} s, loss {Loss:F4}, accuracy {Accuracy:F4}{(TestLoss is double testLoss && TestAccuracy is double testAccuracy ? $"; test loss {testLoss:F4}, test accuracy {testAccuracy:F4}" : "")}");
 }
 
 /// <summary>The network's loss and accuracy on a split, with each sample's prediction and class probabilities.</summary>
@@ -41,6 +48,9 @@ public sealed record Evaluation(double Loss, double Accuracy, int[] Predictions,
 
         return Enumerable.Range(0, classes).Select(c => new ClassAccuracy(c, counts[c], correct[c])).ToList();
     }
+
+    /// <summary>"loss 0.1235, accuracy 0.9619 (9619/10000) in 0.21 s": the figures, not the arrays' type names.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"loss {Loss:F4}, accuracy {Accuracy:F4} ({Correct}/{Count}) in {Duration.TotalSeconds:F2} s");
 }
 
 public sealed record ClassAccuracy(int Class, int Count, int Correct)

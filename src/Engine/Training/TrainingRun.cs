@@ -19,7 +19,12 @@ public sealed record TrainingRunOptions
 }
 
 /// <summary>How a run ended. <see cref="Test"/> is the final evaluation, absent when the run was stopped.</summary>
-public sealed record TrainingOutcome(bool Finished, TrainingPosition Position, Evaluation? Test, string? Checkpoint);
+public sealed record TrainingOutcome(bool Finished, TrainingPosition Position, Evaluation? Test, string? Checkpoint)
+{
+    /// <summary>"finished after 5 epochs; test: loss …; checkpoint m.ckpt", each part only when there is one.</summary>
+    public override string ToString() =>
+        $"{(Finished ? "finished" : "stopped")} after {Position.EpochsDone} epoch{(Position.EpochsDone == 1 ? "" : "s")}{(Position.StepsDoneInEpoch > 0 ? $" and {Position.StepsDoneInEpoch} steps" : "")}{(Test is null ? "" : $"; test: {Test}")}{(Checkpoint is null ? "" : $"; checkpoint {Checkpoint}")}";
+}
 
 /// <summary>
 /// What a front end hears while a run trains. Every member does nothing by default; a front end
