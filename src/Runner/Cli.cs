@@ -19,7 +19,7 @@ public static class Cli
     public static int Run(string[] args, TextWriter output, TextWriter error, TextWriter? diagnostics = null)
     {
         diagnostics ??= error;
-        var root = new RootCommand("MnistGpu: trains dense networks on MNIST (by default the Keras example: 784-512-10, RMSprop) on ILGPU devices and the host.")
+        var root = new RootCommand("MnistGpu: trains dense networks and convnets on MNIST or any set in its file layout (by default the Keras example: 784-512-10, RMSprop), on CUDA, OpenCL, ILGPU's CPU accelerator and the host's own SIMD path; evaluates, predicts, serves a page to draw on, and exports to ONNX.")
         {
             TrainCommand.Create(output, diagnostics),
             DevicesCommand.Create(output, diagnostics),

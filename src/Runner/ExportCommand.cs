@@ -12,7 +12,7 @@ internal static class ExportCommand
     {
         var model = ModelOption.Create();
         var onnx = new Option<FileInfo>("--onnx") { Description = "Write the ONNX model here", Required = true };
-        var command = new Command("export", "Export a checkpoint's network as ONNX (Gemm and Relu per hidden layer, Gemm, Softmax)") { model, onnx };
+        var command = new Command("export", "Export a checkpoint's network as ONNX: Gemm (dense), Conv, MaxPool and Flatten, Relu, then Softmax; input [N, 784]") { model, onnx };
         command.SetAction(parsed =>
         {
             string path = parsed.GetValue(onnx)!.FullName;

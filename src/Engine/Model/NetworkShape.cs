@@ -3,16 +3,18 @@ using MnistGpu.Engine.Model.Layers;
 namespace MnistGpu.Engine.Model;
 
 /// <summary>
-/// The network: Inputs → hidden₁ → … → hiddenₙ → Classes, a ReLU after every hidden layer whose
-/// kind has one (every dense layer's), a dense layer and softmax last. The hidden layers are any registered kinds (<see cref="LayerKinds"/>);
-/// the seed network, Keras' MNIST example, is 784 → dense 512 → 10. The parameters live in one
-/// flat array, layer by layer from the input side, each laid out as its kind says (a dense
-/// layer's weights (inputs, outputs) row-major as Keras stores them, then its biases), so one
-/// optimizer launch updates them all.
+/// The network: Inputs → hidden₁ → … → hiddenₙ → Classes, with a dense layer and softmax last.
+/// The hidden layers are any registered kinds (<see cref="LayerKinds"/>): dense layers,
+/// convolutions, poolings, flattens, each with the activation its spec gives (a ReLU after every
+/// dense layer and every convolution not marked linear). The seed network, Keras' MNIST example,
+/// is 784 → dense 512 → 10; the Keras book's convnet is another. The parameters live in one flat
+/// array, layer by layer from the input side, each laid out as its kind says (a dense layer's
+/// weights (inputs, outputs) row-major as Keras stores them, then its biases; a convolution's
+/// kernels (k, k, C, F), then its biases).
 /// </summary>
 public sealed class NetworkShape : IEquatable<NetworkShape>
 {
-    /// <summary>Deeper than any dense network trains well without normalisation; a bound that keeps every count small.</summary>
+    /// <summary>Deeper than any network of these kinds trains well without normalisation; a bound that keeps every count small.</summary>
     public const int MaxHiddenLayers = 64;
 
     private readonly LayerSpec[] hidden;
@@ -58,7 +60,7 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
     /// <summary>The hidden layers as specs, input side first.</summary>
     public IReadOnlyList<LayerSpec> HiddenLayers => hidden;
 
-    /// <summary>The first hidden layer's width: the layer the images feed, which the fused steps gather into.</summary>
+    /// <summary>The first hidden layer's values per image: the layer the images feed.</summary>
     public int Hidden => Layers[0].Outputs;
 
     public int Classes { get; }
@@ -66,7 +68,7 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
     /// <summary>Every layer, input side first; the last is the dense output layer.</summary>
     public IReadOnlyList<Layer> Layers { get; }
 
-    /// <summary>Whether every layer is dense: what the fused steps and the ONNX export are written for.</summary>
+    /// <summary>Whether every layer is dense: what the dense fused steps (3 launches a step for one hidden layer) are written for; other networks fuse per layer.</summary>
     public bool IsDenseStack => DenseLayers.Count > 0;
 
     /// <summary>The layers of a dense stack (<see cref="IsDenseStack"/>); empty otherwise.</summary>

@@ -31,7 +31,7 @@ public sealed record TrainingSettings
     /// </summary>
     public int BatchSize { get; init; } = 128;
 
-    /// <summary>The hidden layers, input side first, each followed by a ReLU; one dense layer of 512 units in the example (a width converts to a dense spec).</summary>
+    /// <summary>The hidden layers, input side first, each with the activation its spec gives (a dense layer's ReLU); one dense layer of 512 units in the example (a width converts to a dense spec).</summary>
     public IReadOnlyList<LayerSpec> Layers
     {
         get => layers;
