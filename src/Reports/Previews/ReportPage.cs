@@ -25,7 +25,7 @@ internal static class ReportPage
         body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;padding:0 1em;background:#fafafa;color:#222}
         h2{margin-top:1.6em;border-bottom:1px solid #ddd}
         table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-        .summary td:first-child,.summary td:nth-child(2){text-align:left}
+        .summary td:first-child,.summary td:nth-child(2),.summary th:first-child,.summary th:nth-child(2){text-align:left}
         th{background:#eee}.facts th,.facts td{text-align:left}
         .confusion td{width:3em;color:#fff;font-variant-numeric:tabular-nums}.confusion .axis{background:none;border:none}
         .bar{display:inline-block;height:.8em;background:#4a9;vertical-align:middle}
