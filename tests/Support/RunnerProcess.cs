@@ -10,7 +10,10 @@ namespace MnistGpu.Tests.Support;
 /// </summary>
 internal static class RunnerProcess
 {
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    /// <param name="environment">Variables set for the child alone, e.g. OCL_ICD_VENDORS to choose the OpenCL runtimes it sees.</param>
+    public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -21,6 +24,8 @@ internal static class RunnerProcess
         start.ArgumentList.Add(typeof(Cli).Assembly.Location);
         foreach (string arg in args)
             start.ArgumentList.Add(arg);
+        foreach (var (name, value) in environment)
+            start.Environment[name] = value;
         return Process.Start(start)!;
     }
 
