@@ -117,9 +117,10 @@ internal static class TrainCommand
             diagnostics.WriteLine($"The checkpoint already has {Options.Count(trainer.Position.EpochsDone, "epoch")}; nothing to train.");
 
         using var stop = new StopSignals();
+        int signalsBefore = OutputFile.StopSignalCount;
         try
         {
-            return Finish(output, diagnostics, request, data, backend.DeviceName, run, run.Run(new EpochProgress(output, request.ShowProgress), stop.Token), stop);
+            return Finish(output, diagnostics, request, data, backend.DeviceName, run, run.Run(new EpochProgress(output, request.ShowProgress), stop.Token), stop, signalsBefore);
         }
         catch (EngineException e) when (stop.Token.IsCancellationRequested)
         {
@@ -129,7 +130,8 @@ internal static class TrainCommand
         }
     }
 
-    private static int Finish(TextWriter output, TextWriter diagnostics, TrainRequest request, MnistData data, string device, TrainingRun run, TrainingOutcome outcome, StopSignals stop)
+    /// <param name="signalsBefore">Stop signals before the run began: a later one, even one that came too late to stop the training, ends a wait for a FIFO's reader.</param>
+    private static int Finish(TextWriter output, TextWriter diagnostics, TrainRequest request, MnistData data, string device, TrainingRun run, TrainingOutcome outcome, StopSignals stop, int signalsBefore)
     {
         var trainer = run.Trainer;
         var settings = trainer.Settings;
@@ -147,7 +149,7 @@ internal static class TrainCommand
         if (outcome.Checkpoint is not null)
             diagnostics.WriteLine($"Checkpoint: {outcome.Checkpoint}");
         if (request.JsonPath is not null)
-            WriteSummary(request.JsonPath, device, settings, trainer.History, test);
+            WriteSummary(request.JsonPath, device, settings, trainer.History, test, signalsBefore);
         if (request.PreviewFolder is not null)
         {
             var firstLayer = FirstLayerPicturesOf(trainer, data.Test);
@@ -190,7 +192,7 @@ internal static class TrainCommand
         ? $"{Options.Count(position.EpochsDone, "epoch")} done"
         : $"epoch {position.EpochsDone + 1}, {position.StepsDoneInEpoch} of {stepsPerEpoch} steps done";
 
-    private static void WriteSummary(string path, string device, TrainingSettings settings, IReadOnlyList<EpochResult> epochs, Evaluation test)
+    private static void WriteSummary(string path, string device, TrainingSettings settings, IReadOnlyList<EpochResult> epochs, Evaluation test, int signalsBefore)
     {
         var summary = new
         {
@@ -199,7 +201,7 @@ internal static class TrainCommand
             epochs = epochs.Select(e => new { e.Epoch, e.Loss, e.Accuracy, seconds = e.Duration.TotalSeconds, e.TestLoss, e.TestAccuracy }),
             test = new { test.Loss, test.Accuracy, test.Correct, test.Count },
         };
-        OutputFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(summary, Json.Options));
+        OutputFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(summary, Json.Options), signalsBefore);
     }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

@@ -22,11 +22,15 @@ internal sealed class FifoStream : Stream
         this.signalsAtStart = signalsAtStart;
     }
 
-    /// <summary>Waits for a reader of the FIFO at <paramref name="path"/>, until <paramref name="signals"/> counts another stop signal.</summary>
+    /// <summary>
+    /// Waits for a reader of the FIFO at <paramref name="path"/>, until <paramref name="signals"/>
+    /// counts more stop signals than <paramref name="signalsBefore"/> (by default, than when the
+    /// wait begins).
+    /// </summary>
     /// <exception cref="IOException">No reader came before a stop signal, or the FIFO cannot be opened.</exception>
-    public static FifoStream Open(string path, Func<int> signals)
+    public static FifoStream Open(string path, Func<int> signals, int? signalsBefore = null)
     {
-        int atStart = signals();
+        int atStart = signalsBefore ?? signals();
         while (true)
         {
             int descriptor = NativeFiles.Open(path, NativeFiles.WriteOnly | NativeFiles.NonBlocking | NativeFiles.CloseOnExec);

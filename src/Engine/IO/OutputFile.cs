@@ -86,17 +86,29 @@ public static class OutputFile
     public static void Write(string path, byte[] bytes) => Write(path, stream => stream.Write(bytes));
 
     /// <summary>
+    /// As <see cref="Write(string, byte[])"/>, but a FIFO's reader is waited for only while no stop
+    /// signal has come since <paramref name="stopSignalsBefore"/> (<see cref="StopSignalCount"/>
+    /// when the work began): what a run writes after it finished, so that Ctrl-C just before the
+    /// wait still ends it.
+    /// </summary>
+    /// <exception cref="UserInputException">The path is a folder or another kind of file that is never written, or a read-only file.</exception>
+    /// <exception cref="EngineException">Writing failed, or a stop signal came while a FIFO had no reader.</exception>
+    public static void Write(string path, byte[] bytes, int stopSignalsBefore) => Write(path, stream => stream.Write(bytes), stopSignalsBefore);
+
+    /// <summary>
     /// Writes what <paramref name="write"/> writes to the stream it is given, by the rule above:
     /// for files larger than one array (a checkpoint of over 2 GiB) without holding them whole.
     /// </summary>
     /// <exception cref="UserInputException">The path is a folder or another kind of file that is never written, or a read-only file.</exception>
     /// <exception cref="EngineException">Writing failed: disk full, I/O error, permission lost, or a stop signal while waiting for a FIFO's reader. The temporary file is gone.</exception>
-    public static void Write(string path, Action<Stream> write)
+    public static void Write(string path, Action<Stream> write) => Write(path, write, stopSignalsBefore: null);
+
+    private static void Write(string path, Action<Stream> write, int? stopSignalsBefore)
     {
         var status = FileKinds.Status(path);
         if (status.Kind is FileKind.CharacterDevice or FileKind.Fifo)
         {
-            WriteDirectly(path, status.Kind, write);
+            WriteDirectly(path, status.Kind, write, stopSignalsBefore);
             return;
         }
 
@@ -136,6 +148,9 @@ public static class OutputFile
     /// A wait that starts after the signal (the checkpoint a stop writes) waits for the next one.
     /// </summary>
     public static void StopSignalReceived() => Interlocked.Increment(ref stopSignals);
+
+    /// <summary>Stop signals received so far, for a write that must give up at any signal after a moment (<see cref="Write(string, byte[], int)"/>).</summary>
+    public static int StopSignalCount => Volatile.Read(ref stopSignals);
 
     private static int stopSignals;
 
@@ -177,12 +192,12 @@ public static class OutputFile
     /// <summary>Room to ask for before writing a small summary (--json): enough to notice a full disk before the work, not after.</summary>
     public const long SummaryBytes = 64 << 10;
 
-    private static void WriteDirectly(string path, FileKind kind, Action<Stream> write)
+    private static void WriteDirectly(string path, FileKind kind, Action<Stream> write, int? stopSignalsBefore)
     {
         try
         {
             using Stream stream = kind == FileKind.Fifo && !OperatingSystem.IsWindows()
-                ? FifoStream.Open(path, () => stopSignals)
+                ? FifoStream.Open(path, () => stopSignals, stopSignalsBefore)
                 : new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
             write(stream);
         }
