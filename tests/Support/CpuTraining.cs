@@ -4,18 +4,20 @@ using MnistGpu.Engine.Training;
 
 namespace MnistGpu.Tests.Support;
 
+/// <summary>The one way tests train a network to a checkpoint.</summary>
 internal static class CpuTraining
 {
     /// <summary>
-    /// Trains on the CPU accelerator, where a seeded run is bit-for-bit repeatable, up to
-    /// <paramref name="epochs"/> epochs: from fresh weights, or continuing <paramref name="from"/>.
+    /// Trains up to <paramref name="epochs"/> epochs, from fresh weights or continuing
+    /// <paramref name="from"/>: on the CPU accelerator, where a seeded run is bit-for-bit
+    /// repeatable, unless <paramref name="device"/> makes another backend.
     /// </summary>
-    public static Checkpoint Train(LabeledImages subset, TrainingSettings settings, int epochs, Checkpoint? from)
+    public static Checkpoint Train(LabeledImages subset, TrainingSettings settings, int epochs, Checkpoint? from, Func<ITrainingBackend>? device = null)
     {
-        using var device = IlgpuBackend.CreateCpuAccelerator();
+        using var backend = device?.Invoke() ?? IlgpuBackend.CreateCpuAccelerator();
         using var trainer = from is null
-            ? new Trainer(device, subset, settings with { Epochs = epochs })
-            : new Trainer(device, subset, from, epochs);
+            ? new Trainer(backend, subset, settings with { Epochs = epochs })
+            : new Trainer(backend, subset, from, epochs);
         while (trainer.Position.EpochsDone < epochs)
             trainer.TrainEpoch();
         return trainer.CreateCheckpoint();

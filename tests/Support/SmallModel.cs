@@ -32,10 +32,7 @@ internal static class SmallModel
 
     private static (Checkpoint Checkpoint, byte[] Bytes) Train(TrainingSettings settings)
     {
-        using var device = IlgpuBackend.CreateCpuAccelerator();
-        using var trainer = new Trainer(device, Bundled.Mnist.Train.Take(3_000), settings);
-        trainer.TrainEpoch();
-        var checkpoint = trainer.CreateCheckpoint();
+        var checkpoint = CpuTraining.Train(Bundled.Mnist.Train.Take(3_000), settings, epochs: 1, from: null);
         return (checkpoint, checkpoint.Encode());
     }
 

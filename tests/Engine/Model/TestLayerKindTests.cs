@@ -80,23 +80,8 @@ public sealed class TestLayerKindTests
         Loss();
         var analytic = ReferenceBackend.Span(network.Gradients).ToArray();
         var flat = ReferenceBackend.Span(network.Parameters);
-        const double h = 1e-3;
-        int clear = 0;
-        for (int index = scaleLayer.Offset; index < scaleLayer.Offset + scaleLayer.ParameterCount; index++)
-        {
-            double saved = flat[index];
-            flat[index] = saved + h;
-            double plus = Loss();
-            flat[index] = saved - h;
-            double minus = Loss();
-            flat[index] = saved;
-            double numeric = (plus - minus) / (2 * h);
-            Assert.True(Math.Abs(numeric - analytic[index]) <= 2e-4 + 0.02 * Math.Abs(analytic[index]), $"{shape.Locate(index)}: finite difference {numeric:E4}, backward {analytic[index]:E4}");
-            if (Math.Abs(analytic[index]) > 2e-3)
-                clear++;
-        }
-
-        Assert.True(clear >= 6, $"only {clear} of the scale layer's gradients were clearly non-zero");
+        var scaleParameters = Enumerable.Range(scaleLayer.Offset, (int)scaleLayer.ParameterCount);
+        FiniteDifferences.Expect(flat, Loss, analytic, scaleParameters, h: 1e-3, absolute: 2e-4, relative: 0.02, clearAbove: 2e-3, minimumClear: 6, shape.Locate);
     }
 
     /// <summary>

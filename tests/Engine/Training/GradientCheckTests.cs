@@ -26,26 +26,7 @@ public sealed class GradientCheckTests
         var analytic = ReferenceBackend.Span(probe.Network.Gradients).ToArray();
         var parameters = ReferenceBackend.Span(probe.Network.Parameters);
 
-        const double h = 1e-5;
-        int checkedNonZero = 0;
-        foreach (int index in SampledParameters(new Random(7)))
-        {
-            double saved = parameters[index];
-            parameters[index] = saved + h;
-            double plus = probe.ReferenceLoss();
-            parameters[index] = saved - h;
-            double minus = probe.ReferenceLoss();
-            parameters[index] = saved;
-
-            double numeric = (plus - minus) / (2 * h);
-            Assert.True(
-                Math.Abs(numeric - analytic[index]) <= 1e-8 + 1e-5 * Math.Abs(analytic[index]),
-                $"parameter {index}: finite difference {numeric:E6}, backward {analytic[index]:E6}");
-            if (Math.Abs(analytic[index]) > 1e-4)
-                checkedNonZero++;
-        }
-
-        Assert.True(checkedNonZero >= 20, $"only {checkedNonZero} sampled gradients were clearly non-zero");
+        FiniteDifferences.Expect(parameters, probe.ReferenceLoss, analytic, SampledParameters(new Random(7)), h: 1e-5, absolute: 1e-8, relative: 1e-5, clearAbove: 1e-4, minimumClear: 20, index => $"parameter {index}");
     }
 
     [Fact]

@@ -30,14 +30,7 @@ public sealed class ResumeTests
     {
         var settings = new TrainingSettings { Layers = "conv3x3:8,maxpool,conv3x3:8:same,flatten,16".Split(',').Select(MnistGpu.Engine.Model.Layers.LayerSpec.Parse).ToArray(), BatchSize = 64, Epochs = 3, Seed = 2 };
         var subset = Bundled.Mnist.Train.Take(640);
-        Checkpoint HostTrain(int epochs, Checkpoint? from)
-        {
-            using var host = new MnistGpu.Engine.Backends.Host.HostBackend();
-            using var trainer = from is null ? new Trainer(host, subset, settings with { Epochs = epochs }) : new Trainer(host, subset, from, epochs);
-            while (trainer.Position.EpochsDone < epochs)
-                trainer.TrainEpoch();
-            return trainer.CreateCheckpoint();
-        }
+        Checkpoint HostTrain(int epochs, Checkpoint? from) => CpuTraining.Train(subset, settings, epochs, from, () => new MnistGpu.Engine.Backends.Host.HostBackend());
 
         var straight = HostTrain(3, null);
         var resumed = HostTrain(3, Checkpoint.Decode(HostTrain(1, null).Encode()));
