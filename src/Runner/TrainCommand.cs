@@ -170,8 +170,9 @@ internal static class TrainCommand
     }
 
     /// <summary>
-    /// No output may replace an input or another output. The checkpoint resumed is saved back
-    /// to unless --save names another file; --save naming the same file is that default.
+    /// No output may replace an input or another output, or the checkpoint's lock file. The
+    /// checkpoint resumed is saved back to unless --save names another file; --save naming the
+    /// same file is that default.
     /// </summary>
     private static void CheckFiles(TrainRequest request)
     {
@@ -181,6 +182,10 @@ internal static class TrainCommand
             files.Output("--resume", request.ResumePath);
         else
             files.Input("--resume", request.ResumePath).Output("--save", request.SavePath);
+        // The lock beside the checkpoint is removed when the run ends: no output may be it.
+        string? saved = savesBack ? request.ResumePath : request.SavePath;
+        if (saved is not null && FileKinds.Of(saved) is not (FileKind.CharacterDevice or FileKind.Fifo))
+            files.Output("--save's lock file", SaveLock.PathFor(saved));
         files.Inputs("--data", MnistData.Files(request.DataDirectory)).Output("--json", request.JsonPath).Output(request.PreviewFolder).Check();
         if (savesBack)
             OutputFile.Check(request.ResumePath!, "--resume");

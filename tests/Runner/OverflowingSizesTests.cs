@@ -203,6 +203,16 @@ public sealed class OverflowingSizesTests : IDisposable
     }
 
     [Fact]
+    public void No_output_may_be_the_checkpoint_s_lock_file_which_goes_when_the_run_ends()
+    {
+        string save = folder.File("m.ckpt");
+        var result = CliRun.Run(["train", "--device", "host", "--data", data.Path, "--save", save, "--json", save + ".lock"]);
+        Assert.Equal(2, result.Code);
+        OneLine.Expect(result.Error, $"mnistgpu: --json {save}.lock: is the same file as --save's lock file {save}.lock");
+        Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
+    }
+
+    [Fact]
     public async Task The_first_of_several_stop_signals_decides_the_exit_code()
     {
         string save = folder.File("stopped.ckpt");
