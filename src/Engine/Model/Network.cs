@@ -40,7 +40,8 @@ public sealed class Network : IDisposable
                 Gradients,
                 backend.Slice(Activations, ActivationOffset(i), batchCapacity * layer.Outputs),
                 backend.Slice(ActivationGradients, ActivationOffset(i), batchCapacity * layer.Outputs),
-                Scratch))).ToList();
+                Scratch,
+                i))).ToList();
         DenseLayers = shape.IsDenseStack ? Layers.Cast<DenseOnDevice>().ToList() : [];
     }
 
@@ -122,12 +123,13 @@ public sealed class Network : IDisposable
     /// <summary>
     /// Logits for the <paramref name="batch"/> rows already in <see cref="Input"/>: each layer's
     /// output is the next one's input. From <paramref name="fromLayer"/> on when a backend has
-    /// computed the layers below it its own way (the host's sparse first layer).
+    /// computed the layers below it its own way (the host's sparse first layer). A training step's
+    /// <paramref name="context"/> makes layers that train differently (Dropout) do so.
     /// </summary>
-    internal void Forward(int batch, int fromLayer = 0)
+    internal void Forward(int batch, StepContext context, int fromLayer = 0)
     {
         for (int i = fromLayer; i < Layers.Count; i++)
-            Layers[i].Forward(Backend, LayerInput(i), batch, Shape.Layers[i].Relu);
+            Layers[i].Forward(Backend, LayerInput(i), batch, Shape.Layers[i].Relu, context);
     }
 
     /// <summary>
@@ -138,15 +140,15 @@ public sealed class Network : IDisposable
     /// With <paramref name="lowestLayer"/> above 0, the layers below it are left to the caller:
     /// their outputs must be in place, and backward stops at the gradient of their output.
     /// </summary>
-    internal void ComputeGradients(int batch, SampleOutputs outputs, int lowestLayer = 0)
+    internal void ComputeGradients(int batch, SampleOutputs outputs, StepContext context, int lowestLayer = 0)
     {
-        Forward(batch, lowestLayer);
+        Forward(batch, context, lowestLayer);
         Backend.SoftmaxCrossEntropyForwardBackward(Logits, Labels, batch, Shape.Classes, LogitGradients, outputs);
         for (int i = Layers.Count - 1; i >= lowestLayer; i--)
         {
-            Layers[i].BackwardParameters(Backend, LayerInput(i), batch);
+            Layers[i].BackwardParameters(Backend, LayerInput(i), batch, context);
             if (i > 0)
-                Layers[i].BackwardInput(Backend, Layers[i - 1].Output, Layers[i - 1].OutputGradient, batch, Shape.Layers[i - 1].Relu);
+                Layers[i].BackwardInput(Backend, Layers[i - 1].Output, Layers[i - 1].OutputGradient, batch, Shape.Layers[i - 1].Relu, context);
         }
     }
 

@@ -1,5 +1,6 @@
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
 
 namespace MnistGpu.Engine.Steps;
 
@@ -27,7 +28,7 @@ public sealed class EvaluationPass(Network network, BatchSource source, DeviceAr
         var backend = Network.Backend;
         int classes = Network.Shape.Classes;
         backend.GatherBatch(Source, start, batch, Network.Input, Network.Labels);
-        Network.Forward(batch);
+        Network.Forward(batch, StepContext.Inference);
         using var batchProbabilities = backend.Slice(Probabilities, start * classes, batch * classes);
         backend.SoftmaxCrossEntropyForward(Network.Logits, Network.Labels, batch, classes, batchProbabilities, new SampleOutputs(Losses, Predictions, start));
     }

@@ -1,6 +1,7 @@
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Backends.Host;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
 
 namespace MnistGpu.Engine.Steps;
 
@@ -67,7 +68,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
         {
             // Above the first layer the step is the composition, down to the first layer's dh.
             GatherLabels(network);
-            network.ComputeGradients(batch, new SampleOutputs(work.Losses, work.Predictions, start), lowestLayer: 1);
+            network.ComputeGradients(batch, new SampleOutputs(work.Losses, work.Predictions, start), work.Context, lowestLayer: 1);
             var upper = UpperLayers(network);
             network.Backend.OptimizerUpdate(upper.Parameters, upper.Gradients, upper.State, s.optimizer);
         }
@@ -95,7 +96,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
         }
 
         GatherLabels(network);
-        network.Forward(batch, fromLayer: 1);
+        network.Forward(batch, StepContext.Inference, fromLayer: 1);
         int classes = network.Shape.Classes;
         using var probabilities = network.Backend.Slice(work.Probabilities, start * classes, batch * classes);
         network.Backend.SoftmaxCrossEntropyForward(network.Logits, network.Labels, batch, classes, probabilities, new SampleOutputs(work.Losses, work.Predictions, start));

@@ -94,13 +94,13 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
     protected override void TrainFused(TrainingStep work, int start, int batch)
     {
         var images = Gather(work.Source, start, batch);
-        Forward(batch, images);
+        Forward(batch, images, work.Context);
         device.SoftmaxCrossEntropyForwardBackward(Network.Logits, Network.Labels, batch, Network.Shape.Classes, Network.LogitGradients, new SampleOutputs(work.Losses, work.Predictions, start));
         int firstInEpilogue = FirstUpdatedInEpilogue(shapes, batch), chunks = 0;
         for (int i = layers.Count - 1; i >= 0; i--)
         {
             // The input gradient first: it reads the weights the kernel gradient's epilogue updates.
-            BackwardInput(i, batch);
+            BackwardInput(i, batch, work.Context);
             ParameterUpdate? update = i >= firstInEpilogue && shapes[i].ParameterCount > 0
                 ? IlgpuBackend.EpilogueUpdate(Network.Parameters, Network.OptimizerState, work.Update, shapes[i].Offset, (int)shapes[i].ParameterCount)
                 : null;
@@ -118,7 +118,7 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
                     device.DenseBackwardParametersUpdating(dense.Gradients, Input(i), dense.OutputGradient, batch, epilogue);
                     break;
                 default:
-                    layers[i].BackwardParameters(device, Input(i), batch);
+                    layers[i].BackwardParameters(device, Input(i), batch, work.Context);
                     break;
             }
         }
@@ -135,7 +135,7 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
     protected override void EvaluateFused(EvaluationPass work, int start, int batch)
     {
         int classes = Network.Shape.Classes;
-        Forward(batch, Gather(work.Source, start, batch));
+        Forward(batch, Gather(work.Source, start, batch), StepContext.Inference);
         using var probabilities = device.Slice(work.Probabilities, start * classes, batch * classes);
         device.SoftmaxCrossEntropyForward(Network.Logits, Network.Labels, batch, classes, probabilities, new SampleOutputs(work.Losses, work.Predictions, start));
     }
@@ -152,7 +152,7 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
         return null;
     }
 
-    private void Forward(int batch, BatchImages? images)
+    private void Forward(int batch, BatchImages? images, StepContext context)
     {
         for (int i = 0; i < layers.Count; i++)
         {
@@ -163,12 +163,12 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
                 continue;
             }
 
-            layers[i].Forward(device, Input(i), batch, shapes[i].Relu);
+            layers[i].Forward(device, Input(i), batch, shapes[i].Relu, context);
         }
     }
 
     /// <summary>Layer <paramref name="i"/>'s input gradient, unless it is the first layer's or a pooling's that the convolution above sends through.</summary>
-    private void BackwardInput(int i, int batch)
+    private void BackwardInput(int i, int batch, StepContext context)
     {
         if (i == 0 || SentThrough(i))
             return;
@@ -179,7 +179,7 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
             return;
         }
 
-        layers[i].BackwardInput(device, layers[i - 1].Output, layers[i - 1].OutputGradient, batch, shapes[i - 1].Relu);
+        layers[i].BackwardInput(device, layers[i - 1].Output, layers[i - 1].OutputGradient, batch, shapes[i - 1].Relu, context);
     }
 
     /// <summary>The parameters of layers [0, <paramref name="layerCount"/>), their gradients and optimizer state: views made once per span.</summary>

@@ -1,5 +1,6 @@
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Steps;
@@ -28,6 +29,9 @@ public sealed class TrainingStep(Network network, BatchSource source, DeviceArra
     /// <summary>The optimizer's arguments for the next update (Adam's depend on the update's number); set before each step.</summary>
     public OptimizerStep Update { get; set; } = optimizer.ForUpdate(1);
 
+    /// <summary>The next step's number and the run's seed, for layers that draw (Dropout); set before each step, with <see cref="Update"/>.</summary>
+    public StepContext Context { get; set; } = StepContext.ForTraining(1, 1);
+
     /// <summary>
     /// The step as separate operations on the network's backend: gather, forward, loss,
     /// backward, one optimizer launch over the flat arrays. The definition a fused step must match.
@@ -36,7 +40,7 @@ public sealed class TrainingStep(Network network, BatchSource source, DeviceArra
     {
         var backend = Network.Backend;
         backend.GatherBatch(Source, start, batch, Network.Input, Network.Labels);
-        Network.ComputeGradients(batch, new SampleOutputs(Losses, Predictions, start));
+        Network.ComputeGradients(batch, new SampleOutputs(Losses, Predictions, start), Context);
         backend.OptimizerUpdate(Network.Parameters, Network.Gradients, Network.OptimizerState, Update);
     }
 }

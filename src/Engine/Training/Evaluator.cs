@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
 using MnistGpu.Engine.Steps;
 
 namespace MnistGpu.Engine.Training;
@@ -73,7 +74,7 @@ public sealed class Evaluator : IDisposable
             using var batchProbabilities = backend.Slice(probabilities, 0, batch * classes);
             backend.Upload(pixels.Slice(start * inputs, batch * inputs), input);
             backend.Upload<int>(labels.AsSpan(0, batch), batchLabels);
-            network.Forward(batch);
+            network.Forward(batch, StepContext.Inference);
             backend.SoftmaxCrossEntropyForward(network.Logits, network.Labels, batch, classes, batchProbabilities, new SampleOutputs(losses, predictions, 0));
             backend.Download(batchProbabilities, result.AsSpan(start * classes, batch * classes));
         }

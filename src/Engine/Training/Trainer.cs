@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
 using MnistGpu.Engine.Steps;
 
 namespace MnistGpu.Engine.Training;
@@ -130,6 +131,7 @@ public sealed class Trainer : IDisposable
         {
             int start = done * Settings.BatchSize;
             step.Update = Settings.Optimizer.ForUpdate(++OptimizerUpdates);
+            step.Context = StepContext.ForTraining(OptimizerUpdates, Settings.Seed);
             runner.Train(step, start, Math.Min(Settings.BatchSize, count - start));
             done++;
             afterStep?.Invoke(done);

@@ -142,7 +142,7 @@ public sealed class ConvolutionLayerTests
 
         public double Loss()
         {
-            Network.ComputeGradients(Batch, new SampleOutputs(losses, predicted, 0));
+            Network.ComputeGradients(Batch, new SampleOutputs(losses, predicted, 0), StepContext.ForTraining(1, 1));
             var values = new float[Batch];
             if (backend is ReferenceBackend)
                 return ReferenceBackend.Span(losses).ToArray().Average();

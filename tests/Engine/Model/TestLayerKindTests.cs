@@ -73,7 +73,7 @@ public sealed class TestLayerKindTests
         using var predictions = reference.Allocate<int>(batch);
         double Loss()
         {
-            network.ComputeGradients(batch, new SampleOutputs(losses, predictions, 0));
+            network.ComputeGradients(batch, new SampleOutputs(losses, predictions, 0), StepContext.ForTraining(1, 1));
             return ReferenceBackend.Span(losses).ToArray().Average();
         }
 
@@ -123,7 +123,7 @@ public sealed class TestLayerKindTests
     private sealed class ScaleOnDevice(int units, DeviceArray<float> parameters, DeviceArray<float> gradients, DeviceArray<float> output, DeviceArray<float> outputGradient)
         : LayerOnDevice(output, outputGradient)
     {
-        public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu)
+        public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu, StepContext context)
         {
             var (input, p) = (Read(backend, x, batch * units), Read(backend, parameters, 2 * units));
             var y = new float[Output.Length];
@@ -136,7 +136,7 @@ public sealed class TestLayerKindTests
             backend.Upload<float>(y, Output);
         }
 
-        public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch)
+        public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch, StepContext context)
         {
             var (input, dy) = (Read(backend, x, batch * units), Read(backend, OutputGradient, batch * units));
             var g = new float[2 * units];
@@ -149,7 +149,7 @@ public sealed class TestLayerKindTests
             backend.Upload<float>(g, gradients);
         }
 
-        public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu)
+        public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu, StepContext context)
         {
             var (dy, below, p) = (Read(backend, OutputGradient, batch * units), Read(backend, activation, batch * units), Read(backend, parameters, 2 * units));
             var result = new float[dx.Length];

@@ -1,5 +1,6 @@
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
 using MnistGpu.Engine.Reference;
 using MnistGpu.Engine.Verification;
 using MnistGpu.Tests.Support;
@@ -95,7 +96,7 @@ public sealed class GradientCheckTests
 
         public Network Network { get; }
 
-        public void ComputeGradients() => Network.ComputeGradients(Batch, new SampleOutputs(losses, predictions, 0));
+        public void ComputeGradients() => Network.ComputeGradients(Batch, new SampleOutputs(losses, predictions, 0), StepContext.ForTraining(1, 1));
 
         /// <summary>Forward and backward on the reference; returns the batch-mean loss in double precision.</summary>
         public double ReferenceLoss()

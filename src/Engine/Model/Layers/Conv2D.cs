@@ -153,12 +153,12 @@ public sealed class Conv2DOnDevice(ConvolutionParameters parameters, Convolution
 
     public ConvolutionParameters Gradients { get; } = gradients;
 
-    public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu) =>
+    public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu, StepContext context) =>
         backend.ConvolutionForward(Parameters, x, Output, arrays.Scratch, batch, relu);
 
-    public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch) =>
+    public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch, StepContext context) =>
         backend.ConvolutionBackwardParameters(Gradients, x, OutputGradient, arrays.Scratch, batch);
 
-    public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu) =>
+    public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu, StepContext context) =>
         backend.ConvolutionBackwardInput(Parameters, OutputGradient, activation, dx, arrays.Scratch, batch, relu);
 }

@@ -99,12 +99,12 @@ public sealed class DenseOnDevice(DenseParameters parameters, DenseParameters gr
 
     public DenseParameters Gradients { get; } = gradients;
 
-    public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu) =>
+    public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu, StepContext context) =>
         backend.DenseForward(Parameters, x, Output, batch, relu);
 
-    public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch) =>
+    public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch, StepContext context) =>
         backend.DenseBackwardParameters(Gradients, x, OutputGradient, batch);
 
-    public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu) =>
+    public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu, StepContext context) =>
         backend.DenseBackwardInput(Parameters, OutputGradient, activation, dx, batch, relu);
 }

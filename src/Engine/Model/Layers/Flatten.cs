@@ -48,13 +48,13 @@ public sealed class FlattenLayerShape(FeatureShape input, long offset)
 /// <summary>Flatten on a backend: a copy of the batch's values each way.</summary>
 public sealed class FlattenOnDevice(int values, LayerArrays arrays) : LayerOnDevice(arrays.Output, arrays.OutputGradient)
 {
-    public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu) =>
+    public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu, StepContext context) =>
         backend.Copy(x, x, Output, batch * values, relu: false);
 
-    public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch)
+    public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch, StepContext context)
     {
     }
 
-    public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu) =>
+    public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu, StepContext context) =>
         backend.Copy(OutputGradient, activation, dx, batch * values, relu);
 }

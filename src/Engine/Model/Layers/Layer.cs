@@ -62,9 +62,10 @@ public abstract class Layer(ILayerKind kind, FeatureShape input, FeatureShape ou
 
 /// <summary>
 /// What a network hands a layer to bind: the flat parameter and gradient arrays (whole; the layer
-/// takes its views), its output and output gradient for a batch, and the scratch every layer shares.
+/// takes its views), its output and output gradient for a batch, the scratch every layer shares,
+/// and its position in the network (0 for the first), which tells apart layers that draw.
 /// </summary>
-public sealed record LayerArrays(DeviceArray<float> Parameters, DeviceArray<float> Gradients, DeviceArray<float> Output, DeviceArray<float> OutputGradient, DeviceArray<float> Scratch);
+public sealed record LayerArrays(DeviceArray<float> Parameters, DeviceArray<float> Gradients, DeviceArray<float> Output, DeviceArray<float> OutputGradient, DeviceArray<float> Scratch, int Position);
 
 /// <summary>
 /// A layer on a backend, as the composed step runs it through the backend's operations. Where a
@@ -79,15 +80,15 @@ public abstract class LayerOnDevice(DeviceArray<float> output, DeviceArray<float
     /// <summary>dy (B,O): the loss's gradient with respect to <see cref="Output"/>.</summary>
     public DeviceArray<float> OutputGradient { get; } = outputGradient;
 
-    /// <summary>x (B,I) → <see cref="Output"/> (B,O), through a ReLU when <paramref name="relu"/>.</summary>
-    public abstract void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu);
+    /// <summary>x (B,I) → <see cref="Output"/> (B,O), through a ReLU when <paramref name="relu"/>; <paramref name="context"/> says whether the pass trains.</summary>
+    public abstract void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu, StepContext context);
 
-    /// <summary>x (B,I), <see cref="OutputGradient"/> (B,O) → this layer's parameter gradients.</summary>
-    public abstract void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch);
+    /// <summary>x (B,I), <see cref="OutputGradient"/> (B,O) → this layer's parameter gradients, in the training step <paramref name="context"/> names.</summary>
+    public abstract void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch, StepContext context);
 
     /// <summary>
     /// <see cref="OutputGradient"/> (B,O) → dx (B,I): the input's gradient, through the ReLU of the
     /// layer below when <paramref name="relu"/> (dx ⊙ [activation (B,I) &gt; 0]).
     /// </summary>
-    public abstract void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu);
+    public abstract void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu, StepContext context);
 }

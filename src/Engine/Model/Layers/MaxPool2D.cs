@@ -56,13 +56,13 @@ public sealed class MaxPool2DLayerShape(FeatureShape input, long offset)
 /// <summary>A pooling on a backend: its input's shape, its output and output gradient.</summary>
 public sealed class MaxPool2DOnDevice(MapShape input, LayerArrays arrays) : LayerOnDevice(arrays.Output, arrays.OutputGradient)
 {
-    public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu) =>
+    public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu, StepContext context) =>
         backend.MaxPoolForward(input, x, Output, batch);
 
-    public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch)
+    public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch, StepContext context)
     {
     }
 
-    public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu) =>
+    public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu, StepContext context) =>
         backend.MaxPoolBackward(input, activation, OutputGradient, dx, batch, relu);
 }
