@@ -73,6 +73,9 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
     public virtual void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu) =>
         Around(relu ? "flatten backward +ReLU mask" : "flatten", 0, () => Inner.Copy(source, activation, target, length, relu));
 
+    public virtual void Run(Operation operation) =>
+        Around(operation.Label, operation.Flops, () => Inner.Run(operation));
+
     public virtual void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
         Around("softmax-cross-entropy forward", 0, () => Inner.SoftmaxCrossEntropyForward(logits, labels, batch, classes, probabilities, outputs));
 

@@ -97,6 +97,9 @@ public interface ITrainingBackend : IDisposable
     /// </summary>
     void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update);
 
+    /// <summary>Runs an operation that brings its own forms (<see cref="Operation"/>): this backend's.</summary>
+    void Run(Operation operation);
+
     /// <summary>Waits until every operation issued so far has finished.</summary>
     void Synchronize();
 

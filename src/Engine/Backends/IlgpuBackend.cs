@@ -35,6 +35,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly Kernel<CopyArguments> copy;
     private readonly Kernel<FusedStep> fusedHiddenForward, fusedGradients;
     private readonly Kernel<TailArguments> fusedTail;
+    private readonly Dictionary<KernelEntry, object> operationKernels = [];
     private long launches;
     private long issueTicks;
     private List<PlannedLaunch>? recording;
@@ -199,15 +200,15 @@ public sealed class IlgpuBackend : ITrainingBackend
 
     /// <summary>Launch 1 of the fused step (<see cref="FusedStepKernels"/>): the first hidden layer's output, x gathered from the images.</summary>
     internal void FusedHiddenForward(FusedStep step) =>
-        Launch(fusedHiddenForward, launch.ForFusedHiddenForward(step.Batch, step.HiddenUnits), step, new Operation("hidden layer, x gathered from the images"));
+        Launch(fusedHiddenForward, launch.ForFusedHiddenForward(step.Batch, step.HiddenUnits), step, new LaunchLabel("hidden layer, x gathered from the images"));
 
     /// <summary>Launch 2: the output layer and softmax-cross-entropy; with <paramref name="backward"/>, dz and the last hidden layer's gradient too.</summary>
     internal void FusedTail(FusedStep step, bool backward) =>
-        Launch(fusedTail, launch.ForFusedTail(step.Batch), new TailArguments(step, backward ? 1 : 0), new Operation(backward ? "output layer, softmax-cross-entropy, dz and dh" : "output layer, softmax-cross-entropy"));
+        Launch(fusedTail, launch.ForFusedTail(step.Batch), new TailArguments(step, backward ? 1 : 0), new LaunchLabel(backward ? "output layer, softmax-cross-entropy, dz and dh" : "output layer, softmax-cross-entropy"));
 
     /// <summary>Launch 3: every dense layer's (inputs, outputs) parameter gradients and the optimizer's update.</summary>
     internal void FusedGradients(FusedStep step, IReadOnlyList<(int Inputs, int Outputs)> layers) =>
-        Launch(fusedGradients, launch.ForFusedGradients(layers), step, new Operation(FusedGradientOperations[(int)step.Optimizer.Rule]));
+        Launch(fusedGradients, launch.ForFusedGradients(layers), step, new LaunchLabel(FusedGradientOperations[(int)step.Optimizer.Rule]));
 
     public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels) =>
         Launch(
@@ -223,16 +224,16 @@ public sealed class IlgpuBackend : ITrainingBackend
                 Start = start,
                 Pixels = source.Pixels,
             },
-            new Operation("gather"));
+            new LaunchLabel("gather"));
 
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
-        Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), x, layer.Weights, y, layer.Bias, new Operation("dense forward", layer.Inputs, layer.Outputs));
+        Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), x, layer.Weights, y, layer.Bias, new LaunchLabel("dense forward", layer.Inputs, layer.Outputs));
 
     public void DenseBackwardInput(DenseParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu) =>
-        Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs, relu), dy, layer.Weights, dx, activation, new Operation("dense backward input", layer.Outputs, layer.Inputs));
+        Multiply(MatMulProblem.BackwardInput(batch, layer.Inputs, layer.Outputs, relu), dy, layer.Weights, dx, activation, new LaunchLabel("dense backward input", layer.Outputs, layer.Inputs));
 
     public void DenseBackwardParameters(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch) =>
-        Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), x, dy, gradients.All, dy, new Operation("dense backward parameters", gradients.Inputs, gradients.Outputs));
+        Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs), x, dy, gradients.All, dy, new LaunchLabel("dense backward parameters", gradients.Inputs, gradients.Outputs));
 
     /// <summary>
     /// For a step runner: a dense layer's parameter gradient, and in the product's epilogue, where
@@ -240,7 +241,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     /// (<see cref="EpilogueUpdate"/>); the layer's input gradient must have read the weights already.
     /// </summary>
     internal void DenseBackwardParametersUpdating(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch, ParameterUpdate update) =>
-        Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs, update: true), x, dy, gradients.All, dy, new Operation(DenseUpdatingOperations[(int)update.Step.Rule], gradients.Inputs, gradients.Outputs), update);
+        Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs, update: true), x, dy, gradients.All, dy, new LaunchLabel(DenseUpdatingOperations[(int)update.Step.Rule], gradients.Inputs, gradients.Outputs), update);
 
     /// <summary>
     /// For a step runner: the optimizer's update of the <paramref name="length"/> parameters from
@@ -263,7 +264,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     public void ConvolutionForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> y, DeviceArray<float> scratch, int batch, bool relu)
     {
         var s = layer.Shape;
-        var operation = new Operation("conv forward", s.PatchSize, s.Filters);
+        var operation = new LaunchLabel("conv forward", s.PatchSize, s.Filters);
         if (FusedSteps)
         {
             LaunchImplicit(ConvolutionProduct.Forward, batch * s.Positions, s.Filters, 1, Implicit(s, x, layer.Matrix.All, y, batch * s.Positions * s.Filters, x, batch, relu, batch), operation);
@@ -287,7 +288,7 @@ public sealed class IlgpuBackend : ITrainingBackend
         int imagesPerChunk = ConvolutionKernels.ImagesPerChunk(s.Positions);
         int chunks = ConvolutionKernels.Chunks(batch, s.Positions);
         int parameters = (s.PatchSize + 1) * s.Filters;
-        var operation = new Operation("conv backward parameters", s.PatchSize, s.Filters);
+        var operation = new LaunchLabel("conv backward parameters", s.PatchSize, s.Filters);
         if (FusedSteps)
         {
             if (ConvolutionGradientChunks(gradients, x, dy, scratch, batch) > 1)
@@ -325,11 +326,11 @@ public sealed class IlgpuBackend : ITrainingBackend
         if (FusedSteps)
         {
             int inputs = batch * s.Height * s.Width;
-            LaunchImplicit(ConvolutionProduct.BackwardInput, inputs, s.Channels, 1, Implicit(s, dy, layer.Matrix.All, dx, inputs * s.Channels, activation, batch, relu, batch), new Operation("conv backward input", s.Filters, s.PatchSize));
+            LaunchImplicit(ConvolutionProduct.BackwardInput, inputs, s.Channels, 1, Implicit(s, dy, layer.Matrix.All, dx, inputs * s.Channels, activation, batch, relu, batch), new LaunchLabel("conv backward input", s.Filters, s.PatchSize));
             return;
         }
 
-        Multiply(MatMulProblem.BackwardInput(batch * s.Positions, s.PatchSize, s.Filters, relu: false), dy, layer.Matrix.Weights, scratch, dy, new Operation("conv backward input patches", s.Filters, s.PatchSize));
+        Multiply(MatMulProblem.BackwardInput(batch * s.Positions, s.PatchSize, s.Filters, relu: false), dy, layer.Matrix.Weights, scratch, dy, new LaunchLabel("conv backward input patches", s.Filters, s.PatchSize));
         Patches(fold, s, dx, scratch, activation, batch, relu);
     }
 
@@ -351,7 +352,7 @@ public sealed class IlgpuBackend : ITrainingBackend
             PoolHeight = s.OutputHeight,
             PoolWidth = s.OutputWidth,
         };
-        LaunchImplicit(ConvolutionProduct.Forward, windows * 4, s.Filters, 1, arguments, new Operation(images is null ? "conv forward + maxpool" : "gather + conv forward + maxpool", s.PatchSize, s.Filters));
+        LaunchImplicit(ConvolutionProduct.Forward, windows * 4, s.Filters, 1, arguments, new LaunchLabel(images is null ? "conv forward + maxpool" : "gather + conv forward + maxpool", s.PatchSize, s.Filters));
     }
 
     /// <summary>
@@ -371,27 +372,27 @@ public sealed class IlgpuBackend : ITrainingBackend
             PoolHeight = below.Height,
             PoolWidth = below.Width,
         };
-        LaunchImplicit(ConvolutionProduct.BackwardInput, inputs, s.Channels, 1, arguments, new Operation("conv backward input + maxpool backward", s.Filters, s.PatchSize));
+        LaunchImplicit(ConvolutionProduct.BackwardInput, inputs, s.Channels, 1, arguments, new LaunchLabel("conv backward input + maxpool backward", s.Filters, s.PatchSize));
     }
 
     public void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch) =>
-        Launch(maxPoolForward, launch.For(batch * PooledSize(input)), Pooling(input, x, y, x, batch, relu: false), new Operation("maxpool forward"));
+        Launch(maxPoolForward, launch.For(batch * PooledSize(input)), Pooling(input, x, y, x, batch, relu: false), new LaunchLabel("maxpool forward"));
 
     public void MaxPoolBackward(MapShape input, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> dx, int batch, bool relu) =>
-        Launch(maxPoolBackward, launch.For(batch * input.Size), Pooling(input, x, dy, dx, batch, relu), new Operation("maxpool backward"));
+        Launch(maxPoolBackward, launch.For(batch * input.Size), Pooling(input, x, dy, dx, batch, relu), new LaunchLabel("maxpool backward"));
 
     public void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu) =>
         Launch(
             copy,
             launch.For(length),
             new CopyArguments { Source = View(source).SubView(0, length), Activation = View(activation).SubView(0, length), Target = View(target).SubView(0, length), Relu = relu ? 1 : 0 },
-            new Operation(relu ? "flatten backward" : "flatten"));
+            new LaunchLabel(relu ? "flatten backward" : "flatten"));
 
     public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
-        Launch(softmaxForward, launch.For(batch), Softmax(logits, labels, batch, classes, probabilities, outputs), new Operation("softmax-cross-entropy forward"));
+        Launch(softmaxForward, launch.For(batch), Softmax(logits, labels, batch, classes, probabilities, outputs), new LaunchLabel("softmax-cross-entropy forward"));
 
     public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
-        Launch(softmaxForwardBackward, launch.For(batch), Softmax(logits, labels, batch, classes, logitGradients, outputs), new Operation("softmax-cross-entropy forward+backward"));
+        Launch(softmaxForwardBackward, launch.For(batch), Softmax(logits, labels, batch, classes, logitGradients, outputs), new LaunchLabel("softmax-cross-entropy forward+backward"));
 
     public void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update) =>
         Update(weights, update, Optimizer(gradients, state, update), OptimizerNames[(int)update.Rule]);
@@ -429,14 +430,14 @@ public sealed class IlgpuBackend : ITrainingBackend
         int parameters = (s.PatchSize + 1) * s.Filters;
         var sums = chunks == 1 ? gradients.Matrix.All : scratch;
         var arguments = FromImages(Implicit(s, x, dy, sums, chunks * parameters, x, batch, relu: false, imagesPerChunk), images);
-        var operation = new Operation("conv backward parameters", s.PatchSize, s.Filters);
+        var operation = new LaunchLabel("conv backward parameters", s.PatchSize, s.Filters);
         if (update is { } epilogue)
         {
             if (chunks > 1)
                 throw new InvalidOperationException($"a kernel gradient summed in {chunks} chunks has no single owner per parameter to update it in its epilogue");
             RequireLength(epilogue, parameters);
             arguments = arguments with { Update = epilogue, UpdateParameters = 1 };
-            operation = new Operation(ConvolutionUpdatingOperations[(int)epilogue.Step.Rule], s.PatchSize, s.Filters);
+            operation = new LaunchLabel(ConvolutionUpdatingOperations[(int)epilogue.Step.Rule], s.PatchSize, s.Filters);
         }
 
         LaunchImplicit(ConvolutionProduct.BackwardParameters, s.PatchSize + 1, s.Filters, chunks, arguments, operation);
@@ -472,7 +473,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     }
 
     private void Update(DeviceArray<float> weights, OptimizerStep update, OptimizerArguments arguments, string operation) =>
-        Launch(optimizers[(int)update.Rule], launch.For(weights.Length), arguments with { Weights = View(weights) }, new Operation(operation));
+        Launch(optimizers[(int)update.Rule], launch.For(weights.Length), arguments with { Weights = View(weights) }, new LaunchLabel(operation));
 
     /// <summary>
     /// Runs <paramref name="issue"/> with every launch recorded instead of run, and returns them
@@ -506,7 +507,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     }
 
     /// <param name="update">The optimizer's update an <see cref="Epilogue.OptimizerUpdate"/> applies; otherwise unread (null).</param>
-    private void Multiply(MatMulProblem problem, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c, DeviceArray<float> epilogueOperand, Operation operation, ParameterUpdate? update = null)
+    private void Multiply(MatMulProblem problem, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c, DeviceArray<float> epilogueOperand, LaunchLabel operation, ParameterUpdate? update = null)
     {
         MatMulOperands.Require(problem, a.Length, b.Length, c.Length, epilogueOperand.Length);
         if ((problem.Epilogue == Epilogue.OptimizerUpdate) != update.HasValue)
@@ -527,11 +528,11 @@ public sealed class IlgpuBackend : ITrainingBackend
             Sums = View(sums),
             Chunks = chunks,
         };
-        Launch(sumPartials, launch.For(parameters), arguments, new Operation("conv backward parameters, chunks summed"));
+        Launch(sumPartials, launch.For(parameters), arguments, new LaunchLabel("conv backward parameters, chunks summed"));
     }
 
     /// <summary>One implicit product (M, N) over <paramref name="chunks"/> chunks.</summary>
-    private void LaunchImplicit(ConvolutionProduct product, int m, int n, int chunks, ConvolutionArguments arguments, Operation operation) =>
+    private void LaunchImplicit(ConvolutionProduct product, int m, int n, int chunks, ConvolutionArguments arguments, LaunchLabel operation) =>
         Launch(implicitConvolutions[(int)product], launch.ForImplicitConvolution(m, n, chunks), arguments, operation);
 
     /// <summary>An implicit product's arguments, without pooling; each view cut to what the product reads or writes, and any view where one is unread.</summary>
@@ -585,7 +586,7 @@ public sealed class IlgpuBackend : ITrainingBackend
             Relu = relu ? 1 : 0,
         };
         bool unrolling = ReferenceEquals(kernel, unroll);
-        Launch(kernel, launch.For(unrolling ? patchLength : mapLength), arguments, new Operation(unrolling ? "conv unroll patches" : "conv fold patches"));
+        Launch(kernel, launch.For(unrolling ? patchLength : mapLength), arguments, new LaunchLabel(unrolling ? "conv unroll patches" : "conv fold patches"));
     }
 
     private static int PooledSize(MapShape input) => input.Height / 2 * (input.Width / 2) * input.Channels;
@@ -616,7 +617,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     /// Every launch goes through here: named for a failure's message, then recorded
     /// (<see cref="Record"/>) or issued, counted and its host time added. Allocates nothing.
     /// </summary>
-    private void Launch<T>(Kernel<T> kernel, KernelConfig config, T arguments, Operation operation)
+    private void Launch<T>(Kernel<T> kernel, KernelConfig config, T arguments, LaunchLabel operation)
         where T : struct
     {
         LastKernelIssued = kernel.Entry.Name;
@@ -631,6 +632,20 @@ public sealed class IlgpuBackend : ITrainingBackend
         run(config, arguments);
         issueTicks += Stopwatch.GetTimestamp() - start;
         launches++;
+    }
+
+    public void Run(Operation operation) => operation.RunIlgpu(this);
+
+    /// <summary>
+    /// Launches <paramref name="entry"/>, a kernel an <see cref="Operation"/> brings, over
+    /// <paramref name="work"/> items as every element-wise kernel is planned; loaded on its first launch.
+    /// </summary>
+    internal void Launch<T>(KernelEntry entry, int work, T arguments, string operation)
+        where T : struct
+    {
+        if (!operationKernels.TryGetValue(entry, out var kernel))
+            operationKernels[entry] = kernel = Load<T>(entry);
+        Launch((Kernel<T>)kernel, launch.For(work), arguments, new LaunchLabel(operation));
     }
 
     /// <summary>The last kernel this backend launched or tried to: what a failed operation names.</summary>
@@ -671,7 +686,7 @@ public sealed class IlgpuBackend : ITrainingBackend
     private readonly record struct TailArguments(FusedStep Step, int Backward);
 
     /// <summary>What a launch does, as a recorded step lists it; formatted only when recording, so a launch allocates nothing.</summary>
-    private readonly record struct Operation(string What, int From = 0, int To = 0)
+    private readonly record struct LaunchLabel(string What, int From = 0, int To = 0)
     {
         public override string ToString() => From > 0 ? $"{What} {From}->{To}" : What;
     }

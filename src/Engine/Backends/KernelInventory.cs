@@ -118,7 +118,7 @@ public static class KernelInventory
     [
         Gather, .. MatMuls, SoftmaxForward, SoftmaxForwardBackward, .. Optimizers, Unroll, Fold, SumPartials, MaxPoolForward, MaxPoolBackward, Copy,
         HiddenForwardTiled, TailAlgorithmsSum, TailSharedMemorySum, GradientsTiled, HiddenForwardPanel, TailPerRow, GradientsPanel,
-        .. ImplicitConvolutions,
+        .. ImplicitConvolutions, .. Brought(),
     ];
 
     public static KernelEntry MatMul(MatMulVariant variant) => MatMuls[(int)variant];
@@ -193,6 +193,17 @@ public static class KernelInventory
         var compiled = (ILGPU.Backends.OpenCL.CLCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel.Method), KernelSpecialization.Empty);
         return compiled.Source;
     }
+
+    /// <summary>The kernels operations bring (<see cref="Operation"/>): every static <see cref="KernelEntry"/> property of their types, found, in name order.</summary>
+    private static IEnumerable<KernelEntry> Brought() => typeof(Operation).Assembly.GetTypes()
+        .Where(type => type.IsSubclassOf(typeof(Operation)))
+        .SelectMany(type => type.GetProperties(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
+        .Where(property => property.PropertyType == typeof(KernelEntry))
+        .Select(property => (KernelEntry)property.GetValue(null)!)
+        .OrderBy(entry => entry.Name, StringComparer.Ordinal);
+
+    /// <summary>An operation's kernel: <paramref name="method"/> of <paramref name="type"/>, a static class of kernels, named as every entry is.</summary>
+    internal static KernelEntry OperationKernel(Type type, string method) => Entry(type, method);
 
     private static KernelEntry Fused(string method, FusedVariant variant, Type? sum = null)
     {

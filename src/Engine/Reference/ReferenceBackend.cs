@@ -71,6 +71,8 @@ public sealed class ReferenceBackend : ITrainingBackend
     public void MaxPoolBackward(MapShape input, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> dx, int batch, bool relu) =>
         ReferenceMath.MaxPoolBackward(Span(x), Span(dy), Span(dx), batch, input, relu);
 
+    public void Run(Operation operation) => operation.RunReference();
+
     public void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu) =>
         ReferenceMath.Copy(Span(source), Span(activation), Span(target), length, relu);
 

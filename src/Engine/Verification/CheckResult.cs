@@ -16,6 +16,9 @@ public enum CheckKind
 
     /// <summary>A fused step or evaluation against the composition of the separate operations on the same device.</summary>
     FusedStep,
+
+    /// <summary>A check an operation brings from its own folder (<see cref="Operations.OperationChecks"/>), e.g. dropout's.</summary>
+    Operation,
 }
 
 /// <summary>One check of <see cref="DeviceVerifier"/>, described by its fields so that callers choose checks by them, not by their names.</summary>

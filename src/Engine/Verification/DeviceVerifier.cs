@@ -3,6 +3,7 @@ using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
+using MnistGpu.Engine.Operations;
 using MnistGpu.Engine.Reference;
 using MnistGpu.Engine.Training;
 
@@ -111,6 +112,12 @@ public sealed class DeviceVerifier : IDisposable
         Check("fused evaluation vs composition: 200 digits, the Keras convnet", CheckKind.FusedStep, 784, v => v.FusedEvaluation(v.digits.Take(200), new TrainingSettings { Seed = 7, Layers = TrainingSettings.Convnet.Layers }), convolutional: true),
         Check("fused evaluation vs composition: 1,000 digits", CheckKind.FusedStep, 1_000, v => v.FusedEvaluation(v.digits.Take(1_000), new TrainingSettings { Seed = 7 })),
         Check("fused evaluation vs composition: 1,000 digits, 784-64-32-10", CheckKind.FusedStep, 1_000, v => v.FusedEvaluation(v.digits.Take(1_000), new TrainingSettings { Seed = 7, Layers = [64, 32] })),
+        .. OperationChecks.All.Select(c => Check(c.Name, CheckKind.Operation, c.LargestDimension, v => v.Brought(c))),
+        .. OperationChecks.Networks.SelectMany(n => new[]
+        {
+            Check($"training: 2 steps of 784-{n.Layers.Replace(',', '-')}-10, sgd momentum (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(Brought(n)), convolutional: n.Layers.Contains("conv", StringComparison.Ordinal)),
+            Check($"fused step vs composition: 2 steps of 784-{n.Layers.Replace(',', '-')}-10, sgd momentum (128 + 72 digits)", CheckKind.FusedStep, 784, v => v.FusedAgainstComposition(v.digits.Take(200), Brought(n), v.ConvolutionFormTolerance), convolutional: n.Layers.Contains("conv", StringComparison.Ordinal)),
+        }),
     ];
 
 
@@ -118,7 +125,7 @@ public sealed class DeviceVerifier : IDisposable
     private readonly ITrainingBackend reference;
     private readonly bool ownsReference;
     private readonly LabeledImages digits;
-    private readonly List<IDisposable> allocated = [];
+    private readonly DevicePair pair;
 
     /// <summary>The checks' shapes: an epoch of 2,000 real 28×28 digits is the largest.</summary>
     public const int DigitsNeeded = 2_000;
@@ -136,6 +143,7 @@ public sealed class DeviceVerifier : IDisposable
         this.digits = digits;
         reference = against ?? new ReferenceBackend();
         ownsReference = against is null;
+        pair = new DevicePair(device, reference);
     }
 
     /// <summary>Every check, in the order <see cref="RunAll"/> runs them.</summary>
@@ -161,9 +169,7 @@ public sealed class DeviceVerifier : IDisposable
         }
         finally
         {
-            foreach (var array in allocated)
-                array.Dispose();
-            allocated.Clear();
+            pair.Release();
         }
     }
 
@@ -202,6 +208,25 @@ public sealed class DeviceVerifier : IDisposable
     private static (VerifierCheck, Func<DeviceVerifier, CheckResult>) Check(string name, CheckKind kind, int largestDimension, Func<DeviceVerifier, CheckResult> run, bool convolutional = false) =>
         (new VerifierCheck(name, kind, largestDimension) { Convolutional = convolutional || kind == CheckKind.Convolution }, run);
 
+    /// <summary>An operation's own check, compared as every other: the row's operation is its name up to the last word, the shape.</summary>
+    private CheckResult Brought(OperationCheck check)
+    {
+        var outcome = check.Run(pair);
+        int cut = check.Name.LastIndexOf(' ');
+        var comparison = new Comparison(check.Name[..cut], check.Name[(cut + 1)..], check.Absolute, check.Relative);
+        foreach (var (what, expected, actual) in outcome.Arrays)
+            comparison = comparison.Compare(what, expected, actual);
+        return comparison.Require(outcome.Problem is null, outcome.Problem ?? "").Result();
+    }
+
+    /// <summary>The settings a brought network trains with: SGD with momentum, which a convolution's cancelling sums cannot turn into full steps either way.</summary>
+    private static TrainingSettings Brought(NetworkCheck network) => new()
+    {
+        Seed = 4,
+        Layers = network.Layers.Split(',').Select(LayerSpec.Parse).ToArray(),
+        Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f },
+    };
+
     private static int Largest((int Batch, int Inputs, int Outputs) s) => Math.Max(s.Batch, Math.Max(s.Inputs, s.Outputs));
 
     private static string Name((int Batch, int Inputs, int Outputs) s) => $"{s.Batch}x{s.Inputs}x{s.Outputs}";
@@ -211,15 +236,15 @@ public sealed class DeviceVerifier : IDisposable
     {
         var random = new Random(s.Height * 7 + s.Channels * 13 + s.Filters + (s.Same ? 1 : 0));
         var (layer, scratch) = Convolution(random, s);
-        var x = Both(Uniform(random, s.Batch * s.Height * s.Width * s.Channels));
-        var y = Zeros<float>(s.Batch * layer.Device.Shape.Positions * s.Filters);
+        var x = pair.Both(Uniform(random, s.Batch * s.Height * s.Width * s.Channels));
+        var y = pair.Zeros<float>(s.Batch * layer.Device.Shape.Positions * s.Filters);
 
         device.ConvolutionForward(layer.Device, x.Device, y.Device, scratch.Device, s.Batch, relu);
         reference.ConvolutionForward(layer.Reference, x.Reference, y.Reference, scratch.Reference, s.Batch, relu);
 
-        var actual = Download(y.Device);
+        var actual = pair.Actual(y.Device);
         return new Comparison(relu ? "conv forward+relu" : "conv forward", s.ToString(), MatMulAbsolute, MatMulRelative)
-            .Compare("y", Expected(y.Reference), actual)
+            .Compare("y", pair.Expected(y.Reference), actual)
             .Require(!relu || actual.All(v => v >= 0f), "a ReLU output is negative")
             .Result();
     }
@@ -229,15 +254,15 @@ public sealed class DeviceVerifier : IDisposable
         var random = new Random(s.Height * 5 + s.Channels * 11 + s.Filters + (s.Same ? 1 : 0));
         var (layer, scratch) = Convolution(random, s);
         int inputs = s.Batch * s.Height * s.Width * s.Channels;
-        var dy = Both(Uniform(random, s.Batch * layer.Device.Shape.Positions * s.Filters));
-        var activation = Both(Uniform(random, inputs).Select(v => Math.Max(v, 0f)).ToArray());
-        var dx = Zeros<float>(inputs);
+        var dy = pair.Both(Uniform(random, s.Batch * layer.Device.Shape.Positions * s.Filters));
+        var activation = pair.Both(Uniform(random, inputs).Select(v => Math.Max(v, 0f)).ToArray());
+        var dx = pair.Zeros<float>(inputs);
 
         device.ConvolutionBackwardInput(layer.Device, dy.Device, activation.Device, dx.Device, scratch.Device, s.Batch, relu);
         reference.ConvolutionBackwardInput(layer.Reference, dy.Reference, activation.Reference, dx.Reference, scratch.Reference, s.Batch, relu);
 
         return new Comparison(relu ? "conv backward input+relu mask" : "conv backward input", s.ToString(), MatMulAbsolute, MatMulRelative)
-            .Compare("dx", Expected(dx.Reference), Download(dx.Device))
+            .Compare("dx", pair.Expected(dx.Reference), pair.Actual(dx.Device))
             .Result();
     }
 
@@ -245,15 +270,15 @@ public sealed class DeviceVerifier : IDisposable
     {
         var random = new Random(s.Height * 3 + s.Channels * 17 + s.Filters + (s.Same ? 1 : 0));
         var (gradients, scratch) = Convolution(random, s);
-        var x = Both(Uniform(random, s.Batch * s.Height * s.Width * s.Channels));
-        var dy = Both(Uniform(random, s.Batch * gradients.Device.Shape.Positions * s.Filters));
+        var x = pair.Both(Uniform(random, s.Batch * s.Height * s.Width * s.Channels));
+        var dy = pair.Both(Uniform(random, s.Batch * gradients.Device.Shape.Positions * s.Filters));
 
         device.ConvolutionBackwardParameters(gradients.Device, x.Device, dy.Device, scratch.Device, s.Batch);
         reference.ConvolutionBackwardParameters(gradients.Reference, x.Reference, dy.Reference, scratch.Reference, s.Batch);
 
         return new Comparison("conv backward parameters", s.ToString(), MatMulAbsolute, MatMulRelative)
-            .Compare("dK", Expected(gradients.Reference.Matrix.Weights), Download(gradients.Device.Matrix.Weights))
-            .Compare("db", Expected(gradients.Reference.Matrix.Bias), Download(gradients.Device.Matrix.Bias))
+            .Compare("dK", pair.Expected(gradients.Reference.Matrix.Weights), pair.Actual(gradients.Device.Matrix.Weights))
+            .Compare("db", pair.Expected(gradients.Reference.Matrix.Bias), pair.Actual(gradients.Device.Matrix.Bias))
             .Result();
     }
 
@@ -266,9 +291,9 @@ public sealed class DeviceVerifier : IDisposable
         var random = new Random(s.Height * 3 + s.Width + s.Channels);
         var shape = new MapShape(s.Height, s.Width, s.Channels);
         int outputs = s.Batch * (s.Height / 2) * (s.Width / 2) * s.Channels;
-        var x = Both(Enumerable.Range(0, s.Batch * shape.Size).Select(_ => random.Next(-2, 4) / 4f).ToArray());
-        var dy = Both(Uniform(random, outputs));
-        var result = Zeros<float>(backward ? s.Batch * shape.Size : outputs);
+        var x = pair.Both(Enumerable.Range(0, s.Batch * shape.Size).Select(_ => random.Next(-2, 4) / 4f).ToArray());
+        var dy = pair.Both(Uniform(random, outputs));
+        var result = pair.Zeros<float>(backward ? s.Batch * shape.Size : outputs);
         if (backward)
         {
             device.MaxPoolBackward(shape, x.Device, dy.Device, result.Device, s.Batch, relu);
@@ -281,22 +306,22 @@ public sealed class DeviceVerifier : IDisposable
         }
 
         return new Comparison(backward ? relu ? "maxpool backward+relu mask" : "maxpool backward" : "maxpool forward", $"{s.Batch}x{s.Height}x{s.Width}x{s.Channels}", 0, 0)
-            .Compare(backward ? "dx" : "y", Expected(result.Reference), Download(result.Device))
+            .Compare(backward ? "dx" : "y", pair.Expected(result.Reference), pair.Actual(result.Device))
             .Result();
     }
 
     private CheckResult MaskedCopy(int length)
     {
         var random = new Random(length);
-        var source = Both(Uniform(random, length));
-        var activation = Both(Uniform(random, length).Select(v => Math.Max(v, 0f)).ToArray());
-        var target = Zeros<float>(length);
+        var source = pair.Both(Uniform(random, length));
+        var activation = pair.Both(Uniform(random, length).Select(v => Math.Max(v, 0f)).ToArray());
+        var target = pair.Zeros<float>(length);
 
         device.Copy(source.Device, activation.Device, target.Device, length, relu: true);
         reference.Copy(source.Reference, activation.Reference, target.Reference, length, relu: true);
 
         return new Comparison("flatten copy+relu mask", $"{length}", 0, 0)
-            .Compare("target", Expected(target.Reference), Download(target.Device))
+            .Compare("target", pair.Expected(target.Reference), pair.Actual(target.Device))
             .Result();
     }
 
@@ -304,8 +329,8 @@ public sealed class DeviceVerifier : IDisposable
         Random random, ConvolutionCase s)
     {
         var shape = new Conv2DLayerShape(new FeatureShape(s.Height, s.Width, s.Channels, FeatureLayout.Maps), s.Kernel, s.Filters, s.Same, relu: true, offset: 0);
-        var parameters = Both(Uniform(random, (int)shape.ParameterCount));
-        var scratch = Zeros<float>((int)(s.Batch * shape.ScratchPerRow));
+        var parameters = pair.Both(Uniform(random, (int)shape.ParameterCount));
+        var scratch = pair.Zeros<float>((int)(s.Batch * shape.ScratchPerRow));
         return ((shape.Within(device, parameters.Device), shape.Within(reference, parameters.Reference)), scratch);
     }
 
@@ -316,18 +341,18 @@ public sealed class DeviceVerifier : IDisposable
         var order = Enumerable.Range(0, samples).ToArray();
         random.Shuffle(order);
         int start = samples - batch - 3;
-        var images = Both(Bytes(random, samples * pixels));
-        var labels = Both(Bytes(random, samples));
-        var orderArrays = Both(order);
-        var x = Zeros<float>(batch * pixels);
-        var batchLabels = Zeros<int>(batch);
+        var images = pair.Both(Bytes(random, samples * pixels));
+        var labels = pair.Both(Bytes(random, samples));
+        var orderArrays = pair.Both(order);
+        var x = pair.Zeros<float>(batch * pixels);
+        var batchLabels = pair.Zeros<int>(batch);
 
         device.GatherBatch(new BatchSource(images.Device, labels.Device, orderArrays.Device, pixels), start, batch, x.Device, batchLabels.Device);
         reference.GatherBatch(new BatchSource(images.Reference, labels.Reference, orderArrays.Reference, pixels), start, batch, x.Reference, batchLabels.Reference);
 
         return new Comparison("gather", $"{batch}x{pixels}", 1e-7, 0)
-            .Compare("x", Expected(x.Reference), Download(x.Device))
-            .Compare("labels", Expected(batchLabels.Reference), ToFloat(Download(batchLabels.Device)))
+            .Compare("x", pair.Expected(x.Reference), pair.Actual(x.Device))
+            .Compare("labels", pair.Expected(batchLabels.Reference), ToFloat(pair.Actual(batchLabels.Device)))
             .Result();
     }
 
@@ -335,15 +360,15 @@ public sealed class DeviceVerifier : IDisposable
     {
         var random = new Random(s.Batch + s.Inputs * 7 + s.Outputs * 13);
         var layer = Layer(random, s.Inputs, s.Outputs);
-        var x = Both(Uniform(random, s.Batch * s.Inputs));
-        var y = Zeros<float>(s.Batch * s.Outputs);
+        var x = pair.Both(Uniform(random, s.Batch * s.Inputs));
+        var y = pair.Zeros<float>(s.Batch * s.Outputs);
 
         device.DenseForward(layer.Device, x.Device, y.Device, s.Batch, relu);
         reference.DenseForward(layer.Reference, x.Reference, y.Reference, s.Batch, relu);
 
-        var actual = Download(y.Device);
+        var actual = pair.Actual(y.Device);
         return new Comparison(relu ? "dense forward+relu" : "dense forward", Name(s), MatMulAbsolute, MatMulRelative)
-            .Compare("y", Expected(y.Reference), actual)
+            .Compare("y", pair.Expected(y.Reference), actual)
             .Require(!relu || actual.All(v => v >= 0f), "a ReLU output is negative")
             .Result();
     }
@@ -352,16 +377,16 @@ public sealed class DeviceVerifier : IDisposable
     {
         var random = new Random(s.Batch + s.Inputs * 5 + s.Outputs * 11);
         var layer = Layer(random, s.Inputs, s.Outputs);
-        var dy = Both(Uniform(random, s.Batch * s.Outputs));
+        var dy = pair.Both(Uniform(random, s.Batch * s.Outputs));
         // About half the activations are zero, as after a ReLU, so the mask matters.
-        var activation = Both(Uniform(random, s.Batch * s.Inputs).Select(v => Math.Max(v, 0f)).ToArray());
-        var dx = Zeros<float>(s.Batch * s.Inputs);
+        var activation = pair.Both(Uniform(random, s.Batch * s.Inputs).Select(v => Math.Max(v, 0f)).ToArray());
+        var dx = pair.Zeros<float>(s.Batch * s.Inputs);
 
         device.DenseBackwardInput(layer.Device, dy.Device, activation.Device, dx.Device, s.Batch, relu: true);
         reference.DenseBackwardInput(layer.Reference, dy.Reference, activation.Reference, dx.Reference, s.Batch, relu: true);
 
         return new Comparison("dense backward input", Name(s), MatMulAbsolute, MatMulRelative)
-            .Compare("dx", Expected(dx.Reference), Download(dx.Device))
+            .Compare("dx", pair.Expected(dx.Reference), pair.Actual(dx.Device))
             .Result();
     }
 
@@ -369,15 +394,15 @@ public sealed class DeviceVerifier : IDisposable
     {
         var random = new Random(s.Batch + s.Inputs * 3 + s.Outputs * 17);
         var gradients = Layer(random, s.Inputs, s.Outputs);
-        var x = Both(Uniform(random, s.Batch * s.Inputs));
-        var dy = Both(Uniform(random, s.Batch * s.Outputs));
+        var x = pair.Both(Uniform(random, s.Batch * s.Inputs));
+        var dy = pair.Both(Uniform(random, s.Batch * s.Outputs));
 
         device.DenseBackwardParameters(gradients.Device, x.Device, dy.Device, s.Batch);
         reference.DenseBackwardParameters(gradients.Reference, x.Reference, dy.Reference, s.Batch);
 
         return new Comparison("dense backward parameters", Name(s), MatMulAbsolute, MatMulRelative)
-            .Compare("dW", Expected(gradients.Reference.Weights), Download(gradients.Device.Weights))
-            .Compare("db", Expected(gradients.Reference.Bias), Download(gradients.Device.Bias))
+            .Compare("dW", pair.Expected(gradients.Reference.Weights), pair.Actual(gradients.Device.Weights))
+            .Compare("db", pair.Expected(gradients.Reference.Bias), pair.Actual(gradients.Device.Bias))
             .Result();
     }
 
@@ -392,11 +417,11 @@ public sealed class DeviceVerifier : IDisposable
         for (int i = 0; i < batch; i++)
             labelValues[i] = random.Next(classes);
         const int offset = 3;
-        var logits = Both(logitValues);
-        var labels = Both(labelValues);
-        var output = Zeros<float>(batch * classes);
-        var losses = Zeros<float>(batch + offset);
-        var predictions = Zeros<int>(batch + offset);
+        var logits = pair.Both(logitValues);
+        var labels = pair.Both(labelValues);
+        var output = pair.Zeros<float>(batch * classes);
+        var losses = pair.Zeros<float>(batch + offset);
+        var predictions = pair.Zeros<int>(batch + offset);
 
         if (backward)
         {
@@ -410,9 +435,9 @@ public sealed class DeviceVerifier : IDisposable
         }
 
         return new Comparison(backward ? "softmax-cross-entropy forward+backward" : "softmax-cross-entropy forward", $"{batch}x{classes}", 1e-5, 1e-5)
-            .Compare(backward ? "dlogits" : "probabilities", Expected(output.Reference), Download(output.Device))
-            .Compare("losses", Expected(losses.Reference), Download(losses.Device))
-            .Compare("predictions", Expected(predictions.Reference), ToFloat(Download(predictions.Device)))
+            .Compare(backward ? "dlogits" : "probabilities", pair.Expected(output.Reference), pair.Actual(output.Device))
+            .Compare("losses", pair.Expected(losses.Reference), pair.Actual(losses.Device))
+            .Compare("predictions", pair.Expected(predictions.Reference), ToFloat(pair.Actual(predictions.Device)))
             .Result();
     }
 
@@ -420,10 +445,10 @@ public sealed class DeviceVerifier : IDisposable
     private CheckResult OptimizerCheck(string name, OptimizerSettings optimizer, int count)
     {
         var random = new Random(count);
-        var weights = Both(Uniform(random, count));
-        var gradients = Both(Uniform(random, count, -0.1f, 0.1f));
+        var weights = pair.Both(Uniform(random, count));
+        var gradients = pair.Both(Uniform(random, count, -0.1f, 0.1f));
         var state = Enumerable.Range(0, optimizer.StateArrays)
-            .Select(a => Both(optimizer.StateIsSquares(a) ? Uniform(random, count, 0f, 0.01f) : Uniform(random, count, -0.01f, 0.01f)))
+            .Select(a => pair.Both(optimizer.StateIsSquares(a) ? Uniform(random, count, 0f, 0.01f) : Uniform(random, count, -0.01f, 0.01f)))
             .ToList();
         var onDevice = new OptimizerState(state.Select(s => s.Device).ToList());
         var onReference = new OptimizerState(state.Select(s => s.Reference).ToList());
@@ -434,9 +459,9 @@ public sealed class DeviceVerifier : IDisposable
         }
 
         var comparison = new Comparison(name, $"{count}, 3 steps", 1e-6, 1e-5)
-            .Compare("weights", Expected(weights.Reference), Download(weights.Device));
+            .Compare("weights", pair.Expected(weights.Reference), pair.Actual(weights.Device));
         for (int a = 0; a < state.Count; a++)
-            comparison = comparison.Compare(optimizer.StateName(a), Expected(state[a].Reference), Download(state[a].Device));
+            comparison = comparison.Compare(optimizer.StateName(a), pair.Expected(state[a].Reference), pair.Actual(state[a].Device));
         return comparison.Result();
     }
 
@@ -454,7 +479,7 @@ public sealed class DeviceVerifier : IDisposable
         var referenceEpoch = onReference.TrainEpoch();
 
         return new Comparison("training", $"{subset.Count} digits, {deviceEpoch.Steps} steps", 2e-5, 0)
-            .Compare("parameters", Expected(onReference.Network.Parameters), onDevice.Network.GetParameters())
+            .Compare("parameters", pair.Expected(onReference.Network.Parameters), onDevice.Network.GetParameters())
             .Require(Math.Abs(deviceEpoch.Loss - referenceEpoch.Loss) <= 1e-5, $"mean loss {deviceEpoch.Loss}, reference {referenceEpoch.Loss}")
             .Require(deviceEpoch.Accuracy == referenceEpoch.Accuracy, $"accuracy {deviceEpoch.Accuracy}, reference {referenceEpoch.Accuracy}")
             .Result();
@@ -573,46 +598,8 @@ public sealed class DeviceVerifier : IDisposable
     private (DenseParameters Device, DenseParameters Reference) Layer(Random random, int inputs, int outputs)
     {
         var shape = new DenseLayerShape(inputs, outputs, offset: 0);
-        var parameters = Both(Uniform(random, (int)shape.ParameterCount));
+        var parameters = pair.Both(Uniform(random, (int)shape.ParameterCount));
         return (shape.Within(device, parameters.Device), shape.Within(reference, parameters.Reference));
-    }
-
-    private (DeviceArray<T> Device, DeviceArray<T> Reference) Both<T>(T[] values)
-        where T : unmanaged, INumber<T>
-    {
-        var arrays = Zeros<T>(values.Length);
-        device.Upload<T>(values, arrays.Device);
-        reference.Upload<T>(values, arrays.Reference);
-        return arrays;
-    }
-
-    private (DeviceArray<T> Device, DeviceArray<T> Reference) Zeros<T>(int length)
-        where T : unmanaged, INumber<T>
-    {
-        var onDevice = device.Allocate<T>(length);
-        var onReference = reference.Allocate<T>(length);
-        allocated.Add(onDevice);
-        allocated.Add(onReference);
-        return (onDevice, onReference);
-    }
-
-    /// <summary>What the reference computed: exact doubles from the reference backend, else the other device's values.</summary>
-    private double[] Expected<T>(DeviceArray<T> array)
-        where T : unmanaged, INumber<T>
-    {
-        if (reference is ReferenceBackend)
-            return ReferenceBackend.Span(array).ToArray();
-        var values = new T[array.Length];
-        reference.Download(array, values);
-        return Array.ConvertAll(values, double.CreateChecked);
-    }
-
-    private T[] Download<T>(DeviceArray<T> array)
-        where T : unmanaged, INumber<T>
-    {
-        var values = new T[array.Length];
-        device.Download(array, values);
-        return values;
     }
 
     private static float[] ToFloat(int[] values) => Array.ConvertAll(values, v => (float)v);

@@ -117,6 +117,8 @@ public sealed class HostBackend : ITrainingBackend
     public void MaxPoolBackward(MapShape input, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> dx, int batch, bool relu) =>
         convolution.MaxPoolBackward(input, Storage(x), Storage(dy), Storage(dx), batch, relu);
 
+    public void Run(Operation operation) => operation.RunHost(this);
+
     public void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu) =>
         HostConvolution.Copy(Span(source), Span(activation), Span(target), length, relu);
 
