@@ -19,7 +19,7 @@ internal sealed class NetworkOptions
 
     private readonly Option<LayerSpec[]?> layers = new("--layers")
     {
-        Description = "Hidden layers, input side first: dense widths (each with a ReLU) and conv<k>x<k>:<filters>[:same][:linear], maxpool, flatten, e.g. 512,256 or conv3x3:32,maxpool,flatten,64 (default: 512)",
+        Description = $"Hidden layers, input side first: {string.Join(", ", LayerKinds.All.Select(kind => kind.Usage))}; e.g. 512,256 or conv3x3:32,maxpool,flatten,64 (default: 512)",
         // One comma-separated value: a second --layers is refused like a second --hidden, not ignored.
         Arity = ArgumentArity.ExactlyOne,
         CustomParser = result =>

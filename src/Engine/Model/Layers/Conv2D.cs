@@ -22,6 +22,8 @@ public sealed class Conv2D : ILayerKind
 
     public string Name => "conv";
 
+    public string Usage => "conv<k>x<k>:<filters>[:same][:linear]";
+
     public string TypeName => "Conv2D";
 
     public Layer Create(string argument, FeatureShape input, long offset)

@@ -21,6 +21,8 @@ public sealed class Dense : ILayerKind
 
     public string TypeName => "Dense";
 
+    public string Usage => "<units> (dense, with a ReLU)";
+
     public static LayerSpec Spec(int width) => new(Kind, width.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>Whether <paramref name="argument"/> is a width (any integer: its range is <see cref="Layer.Problem"/>'s to judge).</summary>

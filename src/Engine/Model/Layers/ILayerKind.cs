@@ -14,6 +14,9 @@ public interface ILayerKind
     /// <summary>The kind as Keras names its class, e.g. "Conv2D": what a summary of the network shows.</summary>
     string TypeName { get; }
 
+    /// <summary>How a spec writes a layer of this kind, for help: e.g. "conv<k>x<k>:<filters>[:same][:linear]"; by default its name.</summary>
+    string Usage => Name;
+
     /// <summary>
     /// The layer <paramref name="argument"/> describes (the text after the name in a spec, one ':'
     /// dropped, or the whole spec for a kind that needs no name), on rows of <paramref name="input"/>,
