@@ -1,6 +1,5 @@
 using System.Numerics;
 using ILGPU;
-using MnistGpu.Engine.Backends.Host;
 
 namespace MnistGpu.Engine.Backends;
 
@@ -24,8 +23,8 @@ public abstract class Operation
     /// <summary>The form in plain double-precision loops: the yardstick the others are checked against.</summary>
     internal abstract void RunReference();
 
-    /// <summary>The form on the host's SIMD backend.</summary>
-    internal abstract void RunHost(HostBackend host);
+    /// <summary>The form on the host's SIMD backend, <paramref name="host"/> (a <c>Host.HostBackend</c>, named by its interface so that this folder does not depend on the host's).</summary>
+    internal abstract void RunHost(ITrainingBackend host);
 
     /// <summary>The form as ILGPU kernel launches (<see cref="IlgpuBackend.Launch{T}(KernelEntry, int, T, string)"/>).</summary>
     internal abstract void RunIlgpu(IlgpuBackend device);
