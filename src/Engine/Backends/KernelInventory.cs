@@ -33,6 +33,13 @@ public sealed class KernelEntry
     public FusedVariant? Fused { get; init; }
 
     /// <summary>
+    /// The shared memory per group its source allocates, by the kernels' own constants (0: none):
+    /// what the planner holds a device's limit against. Tests require it to equal what the compiler
+    /// reports (<see cref="SharedMemoryBytes"/>), so the two cannot drift apart.
+    /// </summary>
+    public int DeclaredSharedMemoryBytes { get; init; }
+
+    /// <summary>
     /// Static shared memory per group, ILGPU.Algorithms' included, as ILGPU's compiler reports it
     /// (ptxas reports the same): compiled once, on first use, without a device.
     /// </summary>
@@ -90,16 +97,26 @@ public static class KernelInventory
     public static KernelEntry Copy { get; } = Entry(typeof(PoolingKernels), nameof(PoolingKernels.Copy));
 
     private static readonly KernelEntry[] MatMuls = Enum.GetValues<MatMulVariant>()
-        .Select(variant => new KernelEntry($"{nameof(MatMulKernels)}.{variant}", Method(typeof(MatMulKernels), variant.ToString())) { Variant = variant })
+        .Select(variant => new KernelEntry($"{nameof(MatMulKernels)}.{variant}", Method(typeof(MatMulKernels), variant.ToString()))
+        {
+            Variant = variant,
+            DeclaredSharedMemoryBytes = variant == MatMulVariant.SharedMemoryTiled ? MatMulKernels.SharedMemoryBytes : 0,
+        })
         .ToArray();
 
     // Each UpdateRule is named after the OptimizerKernels method that applies it.
     private static readonly KernelEntry[] Optimizers = Enum.GetValues<UpdateRule>().Select(rule => Entry(typeof(OptimizerKernels), rule.ToString())).ToArray();
 
-    private static readonly KernelEntry HiddenForwardTiled = Fused(nameof(FusedStepKernels.HiddenForwardTiled), FusedVariant.Tiled);
-    private static readonly KernelEntry TailAlgorithmsSum = Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, typeof(FusedStepKernels.AlgorithmsGroupSum));
-    private static readonly KernelEntry TailSharedMemorySum = Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, typeof(FusedStepKernels.SharedMemoryGroupSum));
-    private static readonly KernelEntry GradientsTiled = Fused(nameof(FusedStepKernels.GradientsUpdateTiled), FusedVariant.Tiled);
+    /// <summary>The tail's logits, one row's, in shared memory.</summary>
+    private const int TailLogitBytes = FusedStepKernels.MaxClasses * sizeof(float);
+
+    /// <summary>What ILGPU.Algorithms' group reduction allocates for its partial sums.</summary>
+    private const int AlgorithmsGroupSumBytes = 16;
+
+    private static readonly KernelEntry HiddenForwardTiled = Fused(nameof(FusedStepKernels.HiddenForwardTiled), FusedVariant.Tiled, FusedStepKernels.TiledSharedMemoryBytes);
+    private static readonly KernelEntry TailAlgorithmsSum = Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, TailLogitBytes + AlgorithmsGroupSumBytes, typeof(FusedStepKernels.AlgorithmsGroupSum));
+    private static readonly KernelEntry TailSharedMemorySum = Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, TailLogitBytes + (FusedStepKernels.SharedMemoryGroupSum.MaxGroupSize * sizeof(float)), typeof(FusedStepKernels.SharedMemoryGroupSum));
+    private static readonly KernelEntry GradientsTiled = Fused(nameof(FusedStepKernels.GradientsUpdateTiled), FusedVariant.Tiled, FusedStepKernels.TiledSharedMemoryBytes);
     private static readonly KernelEntry HiddenForwardPanel = Fused(nameof(FusedStepKernels.HiddenForwardPanel), FusedVariant.Panel);
     private static readonly KernelEntry TailPerRow = Fused(nameof(FusedStepKernels.TailPerRow), FusedVariant.Panel);
     private static readonly KernelEntry GradientsPanel = Fused(nameof(FusedStepKernels.GradientsUpdatePanel), FusedVariant.Panel);
@@ -109,9 +126,10 @@ public static class KernelInventory
         Implicit(nameof(ImplicitConvolutionKernels.ForwardPanel), FusedVariant.Panel),
         Implicit(nameof(ImplicitConvolutionKernels.BackwardInputPanel), FusedVariant.Panel),
         Implicit(nameof(ImplicitConvolutionKernels.BackwardParametersPanel), FusedVariant.Panel),
-        Implicit(nameof(ImplicitConvolutionKernels.ForwardTiled), FusedVariant.Tiled),
-        Implicit(nameof(ImplicitConvolutionKernels.BackwardInputTiled), FusedVariant.Tiled),
-        Implicit(nameof(ImplicitConvolutionKernels.BackwardParametersTiled), FusedVariant.Tiled),
+        // The tiled products stage the same 32-deep tiles of both operands as the shared-memory matrix product.
+        Implicit(nameof(ImplicitConvolutionKernels.ForwardTiled), FusedVariant.Tiled, MatMulKernels.SharedMemoryBytes),
+        Implicit(nameof(ImplicitConvolutionKernels.BackwardInputTiled), FusedVariant.Tiled, MatMulKernels.SharedMemoryBytes),
+        Implicit(nameof(ImplicitConvolutionKernels.BackwardParametersTiled), FusedVariant.Tiled, MatMulKernels.SharedMemoryBytes),
     ];
 
     public static IReadOnlyList<KernelEntry> All { get; } =
@@ -205,7 +223,7 @@ public static class KernelInventory
     /// <summary>An operation's kernel: <paramref name="method"/> of <paramref name="type"/>, a static class of kernels, named as every entry is.</summary>
     internal static KernelEntry OperationKernel(Type type, string method) => Entry(type, method);
 
-    private static KernelEntry Fused(string method, FusedVariant variant, Type? sum = null)
+    private static KernelEntry Fused(string method, FusedVariant variant, int sharedMemoryBytes = 0, Type? sum = null)
     {
         var info = Method(typeof(FusedStepKernels), method);
         string name = $"{nameof(FusedStepKernels)}.{method}";
@@ -215,11 +233,11 @@ public static class KernelInventory
             name += "." + sum.Name;
         }
 
-        return new KernelEntry(name, info) { Fused = variant };
+        return new KernelEntry(name, info) { Fused = variant, DeclaredSharedMemoryBytes = sharedMemoryBytes };
     }
 
-    private static KernelEntry Implicit(string method, FusedVariant variant) =>
-        new($"{nameof(ImplicitConvolutionKernels)}.{method}", Method(typeof(ImplicitConvolutionKernels), method)) { Fused = variant };
+    private static KernelEntry Implicit(string method, FusedVariant variant, int sharedMemoryBytes = 0) =>
+        new($"{nameof(ImplicitConvolutionKernels)}.{method}", Method(typeof(ImplicitConvolutionKernels), method)) { Fused = variant, DeclaredSharedMemoryBytes = sharedMemoryBytes };
 
     private static KernelEntry Entry(Type type, string method) => new($"{type.Name}.{method}", Method(type, method));
 
