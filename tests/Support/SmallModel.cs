@@ -19,6 +19,16 @@ internal static class SmallModel
         Seed = 3,
     }).Checkpoint);
 
+    private static readonly Lazy<Checkpoint> TrainedWithDropout = new(() => Train(new TrainingSettings
+    {
+        Layers = "64,dropout:0.5,32,dropout:0.2".Split(',').Select(MnistGpu.Engine.Model.Layers.LayerSpec.Parse).ToArray(),
+        Epochs = 1,
+        Seed = 3,
+    }).Checkpoint);
+
+    /// <summary>Two dense layers, each with a Dropout after it.</summary>
+    public static Checkpoint WithDropout => TrainedWithDropout.Value;
+
     /// <summary>A small convnet: both paddings (an even kernel's asymmetric 'same'), a linear convolution, odd-sized pooling.</summary>
     public static Checkpoint Convnet => TrainedConvnet.Value;
 
