@@ -15,7 +15,7 @@ namespace MnistGpu.Runner;
 /// </summary>
 internal sealed class NetworkOptions
 {
-    private readonly Option<string?> network = Options.Network("A named network: mlp (Keras' MNIST example, 784-512-10, batch 128) or convnet (the Keras book's, conv3x3:32,maxpool,conv3x3:64,maxpool,conv3x3:64,flatten,64, batch 64)");
+    private readonly Option<string?> network = Options.Network($"A named network, with the batch size, optimizer and epochs it trains with unless given: {string.Join("; ", NetworkPresets.All.Select(preset => $"{preset.Name} ({preset.Description})"))}");
 
     private readonly Option<LayerSpec[]?> layers = new("--layers")
     {
@@ -131,26 +131,39 @@ internal sealed class NetworkOptions
     });
 
     /// <summary>
-    /// <paramref name="settings"/> with the network and optimizer these options give; --network
-    /// convnet brings its batch of 64 unless <paramref name="batchSizeGiven"/> (train's --batch-size).
+    /// <paramref name="settings"/> with the network and optimizer these options give. A named
+    /// network (--network) brings its batch size unless <paramref name="batchSizeGiven"/>, its
+    /// optimizer unless --optimizer is given, and its epochs unless <paramref name="epochsGiven"/>
+    /// (train's --epochs; bench and kernels keep theirs).
     /// </summary>
-    public TrainingSettings Apply(ParseResult parsed, TrainingSettings settings, bool batchSizeGiven = false)
+    public TrainingSettings Apply(ParseResult parsed, TrainingSettings settings, bool batchSizeGiven = false, bool epochsGiven = true)
     {
-        var chosen = parsed.GetValue(optimizer)!;
+        var preset = Preset(parsed);
+        var chosen = preset is not null && parsed.GetResult(optimizer) is not { Implicit: false } ? preset.Settings.Optimizer : parsed.GetValue(optimizer)!;
         chosen = chosen with
         {
             LearningRate = parsed.GetValue(learningRate) ?? chosen.LearningRate,
             Momentum = parsed.GetValue(momentum) ?? chosen.Momentum,
             Nesterov = parsed.GetValue(nesterov),
         };
-        if (parsed.GetValue(network) == "convnet")
-            settings = settings with { BatchSize = batchSizeGiven ? settings.BatchSize : TrainingSettings.Convnet.BatchSize };
+        if (preset is not null)
+        {
+            settings = settings with
+            {
+                BatchSize = batchSizeGiven ? settings.BatchSize : preset.Settings.BatchSize,
+                Epochs = epochsGiven ? settings.Epochs : preset.Settings.Epochs,
+            };
+        }
+
         return settings with { Layers = Layers(parsed, settings.Layers), Optimizer = chosen };
     }
 
+    /// <summary>The named network --network gives, or null.</summary>
+    public NetworkPreset? Preset(ParseResult parsed) => parsed.GetValue(network) is { } name ? NetworkPresets.Find(name) : null;
+
     /// <summary>The hidden layers the --network, --layers or --hidden given names; <paramref name="otherwise"/> when none is.</summary>
     public IReadOnlyList<LayerSpec> Layers(ParseResult parsed, IReadOnlyList<LayerSpec> otherwise) =>
-        parsed.GetValue(network) == "convnet" ? TrainingSettings.Convnet.Layers
+        Preset(parsed) is { } preset ? preset.Settings.Layers
         : parsed.GetResult(layers) is { Implicit: false } ? parsed.GetValue(layers)!
         : parsed.GetValue(hidden) is int width ? [width]
         : otherwise;

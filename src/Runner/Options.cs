@@ -19,16 +19,17 @@ internal static class Options
         DefaultValueFactory = _ => "auto",
     };
 
-    /// <summary>--network: mlp (the seed network) or convnet (the Keras book's), as train, bench, kernels and verify take it.</summary>
+    /// <summary>--network: one of <see cref="NetworkPresets.All"/> by name, as train, bench, kernels, summary and verify take it.</summary>
     public static Option<string?> Network(string description) => new("--network")
     {
         Description = description,
         CustomParser = result =>
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (text is "mlp" or "convnet")
+            if (NetworkPresets.Find(text) is not null)
                 return text;
-            result.AddError($"--network must be mlp or convnet, got '{text}'{Suggestions.DidYouMean(text, ["mlp", "convnet"])}");
+            var names = NetworkPresets.All.Select(preset => preset.Name).ToList();
+            result.AddError($"--network must be {string.Join(", ", names.SkipLast(1))} or {names[^1]}, got '{text}'{Suggestions.DidYouMean(text, names)}");
             return null;
         },
     };

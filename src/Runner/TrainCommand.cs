@@ -78,7 +78,8 @@ internal static class TrainCommand
                         BatchSize = parsed.GetValue(batchSize),
                         Seed = parsed.GetValue(seed),
                     },
-                    batchSizeGiven: parsed.GetResult(batchSize) is { Implicit: false }));
+                    batchSizeGiven: parsed.GetResult(batchSize) is { Implicit: false },
+                    epochsGiven: parsed.GetResult(epochs) is { Implicit: false }));
             return Run(output, diagnostics, request);
         });
         return command;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using MnistGpu.Engine;
 using MnistGpu.Engine.Data;
+using MnistGpu.Engine.Training;
 using MnistGpu.Engine.Verification;
 
 namespace MnistGpu.Runner;
@@ -40,7 +41,7 @@ internal static class VerifyCommand
         {
             Description = "Plan launches as for a GPU (shared-memory tiles, group reductions) whatever the device: to check the GPU kernels on a simulator such as Oclgrind",
         };
-        var network = Options.Network("Only the checks a network of this kind needs: mlp (gather, dense products, softmax, optimizers, the dense training and fused steps) or convnet (convolutions, poolings, flatten, a convnet's training step)");
+        var network = Options.Network("Only the checks a network of this kind needs: mlp (gather, dense products, softmax, optimizers, the dense training and fused steps) or a convolutional one, convnet or keras-convnet (convolutions, poolings, flatten, a convnet's training step)");
         var list = new Option<bool>("--list") { Description = "List the checks that would run, with the form each runs in on the device, without running them" };
         var command = new Command("verify", "Check every kernel and a training step on a device against the double-precision reference")
         {
@@ -51,7 +52,7 @@ internal static class VerifyCommand
             var pattern = parsed.GetValue(only);
             string? kind = parsed.GetValue(network);
             var chosen = DeviceVerifier.Checks
-                .Where(check => kind is null || check.Convolutional == (kind == "convnet"))
+                .Where(check => kind is null || check.Convolutional == NetworkPresets.Find(kind)!.Convolutional)
                 .Where(check => pattern?.IsMatch(check.Name) ?? true)
                 .ToList();
             if (chosen.Count == 0)

@@ -1,0 +1,51 @@
+using MnistGpu.Tests.Support;
+
+namespace MnistGpu.Tests.Runner;
+
+/// <summary>--network names a whole recipe: its layers, and its batch size, optimizer and epochs unless given beside it.</summary>
+public sealed class NetworkPresetTests
+{
+    [Fact]
+    public void Keras_io_s_simple_convnet_has_the_34_826_parameters_Keras_counts()
+    {
+        var (code, output, error) = CliRun.Run(["summary", "--network", "keras-convnet"]);
+        Assert.Equal(("", 0), (error, code));
+        var lines = output.Split('\n').Select(line => System.Text.RegularExpressions.Regex.Replace(line.Trim(), " {2,}", " ")).ToList();
+        Assert.Equal(
+            [
+                "conv2d (Conv2D) (None, 26, 26, 32) 320",
+                "max_pooling2d (MaxPooling2D) (None, 13, 13, 32) 0",
+                "conv2d_1 (Conv2D) (None, 11, 11, 64) 18,496",
+                "max_pooling2d_1 (MaxPooling2D) (None, 5, 5, 64) 0",
+                "flatten (Flatten) (None, 1600) 0",
+                "dropout (Dropout) (None, 1600) 0",
+                "dense (Dense) (None, 10) 16,010",
+            ],
+            lines.Where(line => line.Contains(") (None", StringComparison.Ordinal)));
+        Assert.Contains(" Total params: 34,826 (136.04 KB)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_preset_brings_its_optimizer_batch_and_epochs_and_options_beside_it_win()
+    {
+        using var data = IdxWriter.MnistSubset(trainCount: 200, testCount: 50);
+        var preset = CliRun.Run(["train", "--network", "keras-convnet", "--device", "host", "--data", data.Path, "--no-progress"]);
+        Assert.Equal(("", 0), (preset.Error, preset.Code));
+        Assert.Contains("Network 784-conv3x3:32-maxpool-conv3x3:64-maxpool-flatten-dropout:0.5-10, batch 128, Adam (lr 0.001", preset.Diagnostics, StringComparison.Ordinal);
+        Assert.Contains("Epoch 15/15", preset.Output, StringComparison.Ordinal);
+
+        var overridden = CliRun.Run(["train", "--network", "keras-convnet", "--device", "host", "--data", data.Path, "--no-progress", "--epochs", "1", "--batch-size", "64", "--optimizer", "sgd"]);
+        Assert.Equal(("", 0), (overridden.Error, overridden.Code));
+        Assert.Contains("batch 64, SGD", overridden.Diagnostics, StringComparison.Ordinal);
+        Assert.Contains("Epoch 1/1", overridden.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Epoch 2/", overridden.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unknown_name_lists_the_presets_and_suggests_the_nearest()
+    {
+        var (code, output, error) = CliRun.Run(["train", "--network", "keras-conv"]);
+        Assert.Equal((2, ""), (code, output));
+        Assert.Equal("mnistgpu: --network must be mlp, convnet or keras-convnet, got 'keras-conv'; did you mean 'keras-convnet'? (see mnistgpu train --help)\n", error);
+    }
+}
