@@ -130,7 +130,7 @@ public sealed class OverflowingSizesTests : IDisposable
         var bytes = SmallModel.Bytes;
         int metadata = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
         const int Parameters = 784 * 20_000 + 20_000 + 20_000 * 10 + 10;
-        var crafted = new byte[16 + metadata + 8 + 4L * Parameters * 2 + 32];
+        var crafted = new byte[16 + metadata + 12 + 4L * Parameters * 2 + 32];
         bytes.AsSpan(0, 16 + metadata).CopyTo(crafted);
         BinaryPrimitives.WriteUInt32LittleEndian(crafted.AsSpan(16 + metadata), Parameters);
         BinaryPrimitives.WriteUInt32LittleEndian(crafted.AsSpan(16 + metadata + 4), 1);

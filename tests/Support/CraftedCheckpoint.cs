@@ -13,8 +13,8 @@ internal static class CraftedCheckpoint
 {
     private const int HeaderLength = 16;
 
-    /// <summary>Format 2's parameter count and number of state arrays, before the floats.</summary>
-    private const int Counts = 8;
+    /// <summary>The counts before the floats: format 4's parameter count, number of optimizer state arrays and layer state values; formats 2 and 3 have the first two.</summary>
+    private static int Counts(byte[] bytes) => BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)) >= 4 ? 12 : 8;
 
     /// <summary>The checkpoint with its metadata JSON edited and resealed.</summary>
     public static byte[] WithMetadata(byte[] bytes, Action<JsonObject> edit)
@@ -36,7 +36,7 @@ internal static class CraftedCheckpoint
     public static byte[] WithFloat(byte[] bytes, int index, float value)
     {
         var (metadata, parameters) = Split(bytes);
-        BinaryPrimitives.WriteSingleLittleEndian(parameters.AsSpan(Counts + 4 * index), value);
+        BinaryPrimitives.WriteSingleLittleEndian(parameters.AsSpan(Counts(bytes) + 4 * index), value);
         return Seal(bytes[..12], metadata, parameters);
     }
 
@@ -53,12 +53,24 @@ internal static class CraftedCheckpoint
         foreach (int width in widths)
             (newCount, previous) = (newCount + (previous + 1) * width, width);
         json["classes"] = classes;
-        var block = new byte[Counts + 4 * newCount * (1 + stateArrays)];
+        int counts = Counts(bytes);
+        var block = new byte[counts + 4 * newCount * (1 + stateArrays)];
         BinaryPrimitives.WriteInt32LittleEndian(block, newCount);
         BinaryPrimitives.WriteInt32LittleEndian(block.AsSpan(4), stateArrays);
         for (int a = 0; a <= stateArrays; a++)
-            arrays.AsSpan(Counts + 4 * count * a, 4 * newCount).CopyTo(block.AsSpan(Counts + 4 * newCount * a));
+            arrays.AsSpan(counts + 4 * count * a, 4 * newCount).CopyTo(block.AsSpan(counts + 4 * newCount * a));
         return Seal(bytes[..12], Encoding.UTF8.GetBytes(json.ToJsonString()), block);
+    }
+
+    /// <summary>A format-4 checkpoint of a network without layer state as format 3 wrote it: the version, and the counts without the layer state's.</summary>
+    public static byte[] AsVersion3(byte[] bytes)
+    {
+        var (metadata, arrays) = Split(bytes);
+        if (Counts(bytes) != 12 || BinaryPrimitives.ReadUInt32LittleEndian(arrays.AsSpan(8)) != 0)
+            throw new ArgumentException("a format-4 checkpoint without layer state is needed", nameof(bytes));
+        var header = bytes[..12];
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), 3);
+        return Seal(header, metadata, [.. arrays[..8], .. arrays[12..]]);
     }
 
     private static (byte[] Metadata, byte[] Parameters) Split(byte[] bytes)

@@ -33,6 +33,11 @@ public sealed class Network : IDisposable
         ActivationGradients = Own(backend.Allocate<float>(activations));
         // One scratch for all layers: each uses it only within one of its operations.
         Scratch = Own(backend.Allocate<float>((int)ScratchLength(shape, batchCapacity)));
+        // The layers' kept state and saved values, each in one array (one element at least, as every array).
+        State = Own(backend.Allocate<float>(Math.Max(shape.StateCount, 1)));
+        int saved = shape.Layers.Sum(layer => layer.SavedCount);
+        Saved = Own(backend.Allocate<float>(Math.Max(saved, 1)));
+        SetState(shape.InitialState());
         Layers = shape.Layers.Select((layer, i) => layer.Bind(
             backend,
             new LayerArrays(
@@ -41,7 +46,11 @@ public sealed class Network : IDisposable
                 backend.Slice(Activations, ActivationOffset(i), batchCapacity * layer.Outputs),
                 backend.Slice(ActivationGradients, ActivationOffset(i), batchCapacity * layer.Outputs),
                 Scratch,
-                i))).ToList();
+                i)
+            {
+                State = layer.StateCount > 0 ? backend.Slice(State, shape.StateOffset(i), layer.StateCount) : null,
+                Saved = layer.SavedCount > 0 ? backend.Slice(Saved, shape.Layers.Take(i).Sum(l => l.SavedCount), layer.SavedCount) : null,
+            })).ToList();
         DenseLayers = shape.IsDenseStack ? Layers.Cast<DenseOnDevice>().ToList() : [];
     }
 
@@ -55,6 +64,12 @@ public sealed class Network : IDisposable
     internal DeviceArray<float> Parameters { get; }
 
     internal DeviceArray<float> Gradients { get; }
+
+    /// <summary>The layers' kept, untrained values (<see cref="NetworkShape.StateCount"/>, at least one element).</summary>
+    internal DeviceArray<float> State { get; }
+
+    /// <summary>What the layers' forwards keep for their backwards.</summary>
+    private DeviceArray<float> Saved { get; }
 
     /// <summary>The optimizer's state: RMSprop's mean squares, Adam's moments, SGD's velocity, or nothing.</summary>
     internal OptimizerState OptimizerState { get; }
@@ -100,6 +115,7 @@ public sealed class Network : IDisposable
             .Add<int>(Part, "the batch's labels", batchCapacity);
         plan.Add<float>(Part, "every layer's activations and their gradients", (long)batchCapacity * shape.Layers.Sum(layer => (long)layer.Outputs), count: 2);
         plan.Add<float>(Part, "the layers' scratch", ScratchLength(shape, batchCapacity));
+        plan.Add<float>(Part, "the layers' state and saved values", Math.Max(shape.StateCount, 1) + Math.Max(shape.Layers.Sum(layer => (long)layer.SavedCount), 1));
         return plan;
     }
 
@@ -115,6 +131,17 @@ public sealed class Network : IDisposable
     }
 
     public float[] GetParameters() => Download(Parameters);
+
+    /// <summary>Sets the layers' state (<see cref="NetworkShape.StateCount"/> values), as a checkpoint keeps it.</summary>
+    public void SetState(ReadOnlySpan<float> state)
+    {
+        if (state.Length != Shape.StateCount)
+            throw new ArgumentException($"{state.Length} state values for a network that keeps {Shape.StateCount}", nameof(state));
+        if (state.Length > 0)
+            Backend.Upload(state, Backend.Slice(State, 0, state.Length));
+    }
+
+    public float[] GetState() => Shape.StateCount == 0 ? [] : Download(State)[..Shape.StateCount];
 
     public float[] GetGradients() => Download(Gradients);
 

@@ -37,6 +37,7 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
 
         Layers = layers;
         TotalParameters = offset;
+        StateCount = layers.Sum(layer => (long)layer.StateCount) is var state and <= int.MaxValue ? (int)state : int.MaxValue;
         DenseLayers = layers.All(layer => layer is DenseLayerShape) ? layers.Cast<DenseLayerShape>().ToArray() : [];
     }
 
@@ -75,6 +76,21 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
     public IReadOnlyList<DenseLayerShape> DenseLayers { get; }
 
     public int ParameterCount => checked((int)TotalParameters);
+
+    /// <summary>Values every layer keeps untrained (<see cref="Layer.StateCount"/>), layer after layer: the network's state array.</summary>
+    public int StateCount { get; }
+
+    /// <summary>Where layer <paramref name="layer"/>'s state starts in the state array.</summary>
+    public int StateOffset(int layer) => Layers.Take(layer).Sum(l => l.StateCount);
+
+    /// <summary>The state every layer starts with (<see cref="Layer.InitializeState"/>).</summary>
+    public float[] InitialState()
+    {
+        var state = new float[StateCount];
+        for (int i = 0; i < Layers.Count; i++)
+            Layers[i].InitializeState(state.AsSpan(StateOffset(i), Layers[i].StateCount));
+        return state;
+    }
 
     private long TotalParameters { get; }
 

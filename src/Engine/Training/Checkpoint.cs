@@ -57,8 +57,9 @@ public sealed record TrainingPosition(int EpochsDone, int StepsDoneInEpoch, doub
 /// weights, the optimizer and its state, the hyperparameters, the position reached and the
 /// history, and a hash of the training data. The shuffle of epoch e is derived from (seed, e)
 /// alone, so the seed is the whole random state. Device-independent: plain float32 arrays.
-/// Format version 3 (docs/checkpoint-format.md): any stack of registered layer kinds; versions 2
-/// (dense stacks) and 1 (one hidden layer, RMSprop) are still read.
+/// Format version 4 (docs/checkpoint-format.md): any stack of registered layer kinds and the
+/// layers' untrained state; versions 3 (no layer state), 2 (dense stacks) and 1 (one hidden
+/// layer, RMSprop) are still read.
 /// </summary>
 /// <param name="OptimizerState">The optimizer's arrays, each as long as <paramref name="Parameters"/>, in <see cref="OptimizerSettings.StateName"/>'s order.</param>
 /// <param name="OptimizerUpdates">Updates applied so far: every step trained, across resumes.</param>
@@ -72,9 +73,12 @@ public sealed record Checkpoint(
     IReadOnlyList<float[]> OptimizerState,
     long OptimizerUpdates)
 {
-    public const int FormatVersion = 3;
+    /// <summary>The layers' untrained state (<see cref="NetworkShape.StateCount"/> values: BatchNormalization's moving statistics), layer after layer.</summary>
+    public float[] LayerState { get; init; } = [];
 
-    /// <summary>What version 3 calls any stack of layers (each kind as its spec says) with a dense softmax layer last.</summary>
+    public const int FormatVersion = 4;
+
+    /// <summary>What versions 3 and 4 call any stack of layers (each kind as its spec says) with a dense softmax layer last.</summary>
     public const string Architecture = "layers-softmax";
 
     /// <summary>Version 2's architecture: dense layers with ReLU between them and softmax at the end.</summary>
@@ -119,7 +123,7 @@ public sealed record Checkpoint(
     /// The metadata grows with the history, so this allows generously for it.
     /// </summary>
     public static long FileBytes(NetworkShape shape, OptimizerSettings optimizer) =>
-        HeaderLength + 8 + 4L * shape.ParameterCount * (1 + optimizer.StateArrays) + HashLength + MetadataAllowance;
+        HeaderLength + 12 + 4L * shape.ParameterCount * (1 + optimizer.StateArrays) + 4L * shape.StateCount + HashLength + MetadataAllowance;
 
     /// <summary>
     /// Reads and checks a checkpoint. Only a regular file is opened, and no more is read than the
@@ -146,7 +150,7 @@ public sealed record Checkpoint(
     }
 
     /// <summary>Whether every parameter and optimizer value is finite, as <see cref="Load"/> requires.</summary>
-    public bool IsFinite => AllFinite(Parameters) && OptimizerState.All(AllFinite);
+    public bool IsFinite => AllFinite(Parameters) && OptimizerState.All(AllFinite) && AllFinite(LayerState);
 
     /// <summary>The largest magnitude is NaN when any value is, and infinite when any is: one vectorised pass.</summary>
     private static bool AllFinite(float[] values) => values.Length == 0 || float.IsFinite(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(values));
@@ -180,13 +184,15 @@ public sealed record Checkpoint(
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(Magic.Length + 4), (uint)metadata.Length);
         writer.Bytes(header);
         writer.Bytes(metadata);
-        var counts = new byte[8];
+        var counts = new byte[12];
         BinaryPrimitives.WriteUInt32LittleEndian(counts, (uint)Parameters.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(counts.AsSpan(4), (uint)OptimizerState.Count);
+        BinaryPrimitives.WriteUInt32LittleEndian(counts.AsSpan(8), (uint)LayerState.Length);
         writer.Bytes(counts);
         writer.Floats(Parameters);
         foreach (var state in OptimizerState)
             writer.Floats(state);
+        writer.Floats(LayerState);
         stream.Write(writer.Hash());
     }
 
@@ -199,13 +205,13 @@ public sealed record Checkpoint(
         reader.Hashed(header);
         if (metadataLength > MaxMetadataBytes)
             throw new InvalidDataException($"its metadata is {metadataLength:N0} bytes; a checkpoint's metadata is at most {MaxMetadataBytes:N0}");
-        int countsLength = version == 1 ? 4 : 8;
+        int countsLength = version switch { 1 => 4, 2 or 3 => 8, _ => 12 };
         long countOffset = HeaderLength + (long)metadataLength;
         if (countOffset + countsLength + HashLength > length)
             throw new InvalidDataException($"the file is truncated or damaged: its metadata runs past the end of the file ({length:N0} bytes)");
         var json = reader.Bytes((int)metadataLength);
-        var (parameters, stateArrays) = Counts(version, reader.Bytes(countsLength));
-        long expected = countOffset + countsLength + 4L * parameters * (1 + stateArrays) + HashLength;
+        var (parameters, stateArrays, layerState) = Counts(version, reader.Bytes(countsLength));
+        long expected = countOffset + countsLength + 4L * parameters * (1 + stateArrays) + 4L * layerState + HashLength;
         if (expected != length)
             throw new InvalidDataException($"the file is truncated or damaged: it is {length:N0} bytes, but its header and array counts make {expected:N0}");
 
@@ -216,10 +222,14 @@ public sealed record Checkpoint(
             throw new InvalidDataException($"{parameters} parameters stored, but a {shape} network has {shape.ParameterCount}");
         if (stateArrays != settings.Optimizer.StateArrays)
             throw new InvalidDataException($"{stateArrays} optimizer state arrays stored, but {settings.Optimizer} keeps {settings.Optimizer.StateArrays}");
+        // Before version 4 no layer kept state, so a network that does cannot come from such a file.
+        if (version >= 4 ? layerState != shape.StateCount : shape.StateCount != 0)
+            throw new InvalidDataException($"{layerState} layer state values stored, but a {shape} network keeps {shape.StateCount}");
 
         var arrays = new float[1 + stateArrays][];
         for (int a = 0; a < arrays.Length; a++)
             arrays[a] = reader.Floats((int)parameters);
+        var kept = reader.Floats((int)layerState);
         var stored = new byte[HashLength];
         stream.ReadExactly(stored);
         if (!reader.Hash().AsSpan().SequenceEqual(stored))
@@ -228,7 +238,13 @@ public sealed record Checkpoint(
         RequireFinite(shape, arrays[0], "parameter", mayBeNegative: true);
         for (int a = 0; a < stateArrays; a++)
             RequireFinite(shape, arrays[1 + a], settings.Optimizer.StateName(a), mayBeNegative: !settings.Optimizer.StateIsSquares(a));
-        return new Checkpoint(shape, settings, position, history.Select(e => e!).ToList(), dataHash, arrays[0], arrays[1..], updates);
+        for (int i = 0; i < kept.Length; i++)
+        {
+            if (!float.IsFinite(kept[i]))
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"layer state value {i} is {kept[i]}"));
+        }
+
+        return new Checkpoint(shape, settings, position, history.Select(e => e!).ToList(), dataHash, arrays[0], arrays[1..], updates) { LayerState = kept };
     }
 
     /// <summary>The metadata of a version-<paramref name="version"/> file, every field checked for meaning and against the others.</summary>
@@ -361,23 +377,24 @@ public sealed record Checkpoint(
         }
     }
 
-    /// <summary>The parameter count and the number of optimizer state arrays; version 1 always kept one, RMSprop's.</summary>
-    private static (long Parameters, long StateArrays) Counts(int version, ReadOnlySpan<byte> counts)
+    /// <summary>The parameter count, the number of optimizer state arrays (version 1 always kept one, RMSprop's) and the layers' state values (none before version 4).</summary>
+    private static (long Parameters, long StateArrays, long LayerState) Counts(int version, ReadOnlySpan<byte> counts)
     {
         long parameters = BinaryPrimitives.ReadUInt32LittleEndian(counts);
         long stateArrays = version == 1 ? 1 : BinaryPrimitives.ReadUInt32LittleEndian(counts[4..]);
+        long layerState = version >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(counts[8..]) : 0;
         if (stateArrays > 2)
             throw new InvalidDataException($"{stateArrays} optimizer state arrays; no optimizer keeps more than 2");
-        return (parameters, stateArrays);
+        return (parameters, stateArrays, layerState);
     }
 
-    /// <summary>The format version (1 to 3) and the metadata length, after checking the magic.</summary>
+    /// <summary>The format version (1 to 4) and the metadata length, after checking the magic.</summary>
     private static (int Version, uint MetadataLength) ReadHeader(ReadOnlySpan<byte> header)
     {
         if (header.Length < HeaderLength || !header[..Magic.Length].SequenceEqual(Magic))
             throw new InvalidDataException("not an MnistGpu checkpoint (no MNGPUCKP header)");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(header[Magic.Length..]);
-        if (version is not (1 or 2 or FormatVersion))
+        if (version is not (1 or 2 or 3 or FormatVersion))
             throw new InvalidDataException($"checkpoint format version {version}; this build reads versions 1 to {FormatVersion}");
         return ((int)version, BinaryPrimitives.ReadUInt32LittleEndian(header[(Magic.Length + 4)..]));
     }

@@ -17,6 +17,7 @@ public sealed class TrainedNetwork : IDisposable
         Network.Plan(new MemoryPlan(), checkpoint.Shape, batch, optimizerStateArrays: 0).RequireFits(backend);
         Network = new Network(backend, checkpoint.Shape, batch, optimizerStateArrays: 0);
         Network.SetParameters(checkpoint.Parameters);
+        Network.SetState(checkpoint.LayerState);
         evaluator = new Evaluator(backend, Network);
     }
 

@@ -51,6 +51,7 @@ public sealed class Trainer : IDisposable
     {
         Network.SetParameters(checkpoint.Parameters);
         Network.SetOptimizerState(checkpoint.OptimizerState);
+        Network.SetState(checkpoint.LayerState);
         OptimizerUpdates = checkpoint.OptimizerUpdates;
         Position = checkpoint.Position;
         history.AddRange(checkpoint.History);
@@ -182,7 +183,10 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Everything needed to continue from here, or to use the network.</summary>
     public Checkpoint CreateCheckpoint() => new(
-        Network.Shape, Settings, Position, history.ToList(), train.Split.ContentHash, Network.GetParameters(), Network.GetOptimizerState(), OptimizerUpdates);
+        Network.Shape, Settings, Position, history.ToList(), train.Split.ContentHash, Network.GetParameters(), Network.GetOptimizerState(), OptimizerUpdates)
+    {
+        LayerState = Network.GetState(),
+    };
 
     public void Dispose()
     {

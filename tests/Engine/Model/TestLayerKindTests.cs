@@ -10,8 +10,8 @@ namespace MnistGpu.Tests.Engine.Model;
 
 /// <summary>
 /// A layer kind is a unit: one defined and registered here, in the test assembly, trains through
-/// the composed runner, saves and loads, with nothing in Training/, Runner/ or the checkpoint
-/// code knowing of it.
+/// the composed runner, keeps state that training does not train, saves and loads, with nothing
+/// in Training/, Runner/ or the checkpoint code knowing of it.
 /// </summary>
 public sealed class TestLayerKindTests
 {
@@ -31,6 +31,8 @@ public sealed class TestLayerKindTests
         trainer.TrainEpoch();
         var third = trainer.TrainEpoch();
         var test = trainer.Evaluate(Bundled.Mnist.Test.Take(500));
+        // Its state counts the training steps it saw from its initial 7: 63 steps an epoch; evaluation adds none.
+        Assert.Equal([7f + (3 * 63)], trainer.Network.GetState());
 
         Assert.True(third.Loss < first.Loss, $"loss {first.Loss}, two epochs later {third.Loss}");
         Assert.True(test.Accuracy > 0.8, $"test accuracy {test.Accuracy}");
@@ -46,6 +48,11 @@ public sealed class TestLayerKindTests
             var loaded = Checkpoint.Load(path);
             Assert.Equal(trainer.Network.Shape, loaded.Shape);
             Assert.Equal(trainer.Network.GetParameters(), loaded.Parameters);
+            Assert.Equal(trainer.Network.GetState(), loaded.LayerState);
+            using var resumed = new Trainer(backend, Bundled.Mnist.Train.Take(2_000), loaded, 4);
+            Assert.Equal(loaded.LayerState, resumed.Network.GetState());
+            resumed.TrainEpoch();
+            Assert.Equal([7f + (4 * 63)], resumed.Network.GetState());
         }
         finally
         {
@@ -106,6 +113,11 @@ public sealed class TestLayerKindTests
     {
         public override long ParameterCount => 2L * Inputs;
 
+        /// <summary>One value, untrained: the training steps its forward has seen, from 7.</summary>
+        public override int StateCount => 1;
+
+        public override void InitializeState(Span<float> state) => state[0] = 7;
+
         public override LayerSpec Spec => new(Scale.Kind, "");
 
         public override void Initialize(Span<float> parameters, Random random)
@@ -117,14 +129,17 @@ public sealed class TestLayerKindTests
         public override string Locate(int index) => index < Inputs ? $"scale [{index}]" : $"shift [{index - Inputs}]";
 
         public override LayerOnDevice Bind(ITrainingBackend backend, LayerArrays arrays) =>
-            new ScaleOnDevice(Inputs, backend.Slice(arrays.Parameters, Offset, 2 * Inputs), backend.Slice(arrays.Gradients, Offset, 2 * Inputs), arrays.Output, arrays.OutputGradient);
+            new ScaleOnDevice(Inputs, backend.Slice(arrays.Parameters, Offset, 2 * Inputs), backend.Slice(arrays.Gradients, Offset, 2 * Inputs), arrays.Output, arrays.OutputGradient, arrays.State!);
     }
 
-    private sealed class ScaleOnDevice(int units, DeviceArray<float> parameters, DeviceArray<float> gradients, DeviceArray<float> output, DeviceArray<float> outputGradient)
+    private sealed class ScaleOnDevice(int units, DeviceArray<float> parameters, DeviceArray<float> gradients, DeviceArray<float> output, DeviceArray<float> outputGradient, DeviceArray<float> state)
         : LayerOnDevice(output, outputGradient)
     {
         public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu, StepContext context)
         {
+            if (context.Training)
+                backend.Upload<float>([Read(backend, state, 1)[0] + 1], state);
+
             var (input, p) = (Read(backend, x, batch * units), Read(backend, parameters, 2 * units));
             var y = new float[Output.Length];
             for (int i = 0; i < batch * units; i++)

@@ -25,6 +25,21 @@ public abstract class Layer(ILayerKind kind, FeatureShape input, FeatureShape ou
     /// <summary>Whether a ReLU follows this layer, so that its <see cref="LayerOnDevice.Output"/> is after it: every hidden dense layer's does.</summary>
     public virtual bool Relu => true;
 
+    /// <summary>
+    /// Values this layer keeps that training does not train (BatchNormalization's moving mean and
+    /// variance): in the network's flat state array after the layers before it, saved in
+    /// checkpoints, exported and shown by reports. 0 for most kinds.
+    /// </summary>
+    public virtual int StateCount => 0;
+
+    /// <summary>What its state starts as (<see cref="StateCount"/> values): Keras' initial moving statistics.</summary>
+    public virtual void InitializeState(Span<float> state)
+    {
+    }
+
+    /// <summary>Values a training step's forward keeps for its backward (a batch's statistics): the layer's own, never saved.</summary>
+    public virtual int SavedCount => 0;
+
     /// <summary>Floats of working space per batch row this layer's operations need on a backend (a convolution's unrolled patches), shared by every layer.</summary>
     public virtual long ScratchPerRow => 0;
 
@@ -63,9 +78,15 @@ public abstract class Layer(ILayerKind kind, FeatureShape input, FeatureShape ou
 /// <summary>
 /// What a network hands a layer to bind: the flat parameter and gradient arrays (whole; the layer
 /// takes its views), its output and output gradient for a batch, the scratch every layer shares,
-/// and its position in the network (0 for the first), which tells apart layers that draw.
+/// its position in the network (0 for the first), which tells apart layers that draw, and its
+/// state (<see cref="Layer.StateCount"/>) and saved values (<see cref="Layer.SavedCount"/>), null where it keeps none.
 /// </summary>
-public sealed record LayerArrays(DeviceArray<float> Parameters, DeviceArray<float> Gradients, DeviceArray<float> Output, DeviceArray<float> OutputGradient, DeviceArray<float> Scratch, int Position);
+public sealed record LayerArrays(DeviceArray<float> Parameters, DeviceArray<float> Gradients, DeviceArray<float> Output, DeviceArray<float> OutputGradient, DeviceArray<float> Scratch, int Position)
+{
+    public DeviceArray<float>? State { get; init; }
+
+    public DeviceArray<float>? Saved { get; init; }
+}
 
 /// <summary>
 /// A layer on a backend, as the composed step runs it through the backend's operations. Where a
