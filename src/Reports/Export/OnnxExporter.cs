@@ -50,7 +50,7 @@ public static class OnnxExporter
             bool last = i == shape.Layers.Count - 1;
             var form = ReportLayers.Onnx(layer.Kind) ?? throw new EngineException($"no ONNX form is registered for {layer.Kind.Name} layers");
             string linear = last ? "logits" : $"linear{number}";
-            form.Add(graph, layer, parameters.Slice(layer.Offset, (int)layer.ParameterCount), activation, linear, number);
+            form.Add(graph, layer, parameters.Slice(layer.Offset, (int)layer.ParameterCount), checkpoint.LayerState.AsSpan(shape.StateOffset(i), layer.StateCount), activation, linear, number);
             if (last)
                 break;
             activation = linear;

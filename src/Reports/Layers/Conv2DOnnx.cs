@@ -12,7 +12,7 @@ internal sealed class Conv2DOnnx : IOnnxLayer
 {
     public ILayerKind Kind => Conv2D.Kind;
 
-    public void Add(GraphProto graph, Layer layer, ReadOnlySpan<float> parameters, string input, string output, int number)
+    public void Add(GraphProto graph, Layer layer, ReadOnlySpan<float> parameters, ReadOnlySpan<float> state, string input, string output, int number)
     {
         var conv = (Conv2DLayerShape)layer;
         int k = conv.KernelSize, channels = conv.Input.Channels, filters = conv.Filters;

@@ -11,7 +11,7 @@ internal sealed class DenseOnnx : IOnnxLayer
 {
     public ILayerKind Kind => Dense.Kind;
 
-    public void Add(GraphProto graph, Layer layer, ReadOnlySpan<float> parameters, string input, string output, int number)
+    public void Add(GraphProto graph, Layer layer, ReadOnlySpan<float> parameters, ReadOnlySpan<float> state, string input, string output, int number)
     {
         var dense = (DenseLayerShape)layer;
         graph.Initializer.Add(OnnxGraph.Initializer($"W{number}", parameters[..dense.WeightCount], dense.Inputs, dense.Outputs));

@@ -11,6 +11,6 @@ internal sealed class DropoutOnnx : IOnnxLayer
 {
     public ILayerKind Kind => Dropout.Kind;
 
-    public void Add(GraphProto graph, Layer layer, ReadOnlySpan<float> parameters, string input, string output, int number) =>
+    public void Add(GraphProto graph, Layer layer, ReadOnlySpan<float> parameters, ReadOnlySpan<float> state, string input, string output, int number) =>
         graph.Node.Add(OnnxGraph.Node("Identity", $"dropout{number}", [input], output));
 }

@@ -12,7 +12,7 @@ internal sealed class FlattenOnnx : IOnnxLayer
 {
     public ILayerKind Kind => Flatten.Kind;
 
-    public void Add(GraphProto graph, Layer layer, ReadOnlySpan<float> parameters, string input, string output, int number)
+    public void Add(GraphProto graph, Layer layer, ReadOnlySpan<float> parameters, ReadOnlySpan<float> state, string input, string output, int number)
     {
         if (layer.Input.Layout == FeatureLayout.Maps)
         {

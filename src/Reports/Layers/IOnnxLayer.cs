@@ -11,9 +11,10 @@ public interface IOnnxLayer
     /// <summary>
     /// Adds <paramref name="layer"/> (the network's layer <paramref name="number"/>, from 1) to
     /// <paramref name="graph"/>, reading <paramref name="input"/> and writing <paramref name="output"/>
-    /// before any ReLU; its parameters are <paramref name="parameters"/> (from the layer's offset).
+    /// before any ReLU; its parameters are <paramref name="parameters"/> (from the layer's offset)
+    /// and what it keeps untrained <paramref name="state"/> (<see cref="Layer.StateCount"/> values).
     /// </summary>
-    void Add(GraphProto graph, Layer layer, ReadOnlySpan<float> parameters, string input, string output, int number);
+    void Add(GraphProto graph, Layer layer, ReadOnlySpan<float> parameters, ReadOnlySpan<float> state, string input, string output, int number);
 }
 
 /// <summary>Every layer kind's form in this assembly's pictures and exports: one registration here per kind.</summary>

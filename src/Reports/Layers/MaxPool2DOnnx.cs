@@ -8,7 +8,7 @@ internal sealed class MaxPool2DOnnx : IOnnxLayer
 {
     public ILayerKind Kind => MaxPool2D.Kind;
 
-    public void Add(GraphProto graph, Layer layer, ReadOnlySpan<float> parameters, string input, string output, int number) =>
+    public void Add(GraphProto graph, Layer layer, ReadOnlySpan<float> parameters, ReadOnlySpan<float> state, string input, string output, int number) =>
         graph.Node.Add(OnnxGraph.Node("MaxPool", $"maxpool{number}", [OnnxGraph.ChannelsFirst(graph, layer, input, number)], output)
             .With("kernel_shape", 2, 2)
             .With("strides", 2, 2));
