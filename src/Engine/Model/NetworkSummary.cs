@@ -8,8 +8,9 @@ namespace MnistGpu.Engine.Model;
 /// <param name="Name">Keras' name for the layer: its type in snake case, numbered from the second of a type on ("conv2d_1").</param>
 /// <param name="Type">Keras' class for the layer, e.g. "Conv2D".</param>
 /// <param name="OutputShape">"(None, 26, 26, 32)": the batch, then height, width and channels, or the values of a flat row.</param>
-/// <param name="Parameters">Parameters the layer keeps; all of them trained.</param>
-public sealed record LayerSummary(string Name, string Type, string OutputShape, long Parameters);
+/// <param name="Parameters">Values the layer keeps, as Keras counts them: its trained parameters and its untrained state (a BatchNormalization's moving statistics).</param>
+/// <param name="NonTrainable">Of those, the untrained ones (<see cref="Layer.StateCount"/>).</param>
+public sealed record LayerSummary(string Name, string Type, string OutputShape, long Parameters, long NonTrainable = 0);
 
 /// <summary>
 /// A network described as Keras' <c>model.summary()</c> does: a row per layer (name and type,
@@ -28,7 +29,7 @@ public sealed class NetworkSummary
             int seen = counts.GetValueOrDefault(type);
             counts[type] = seen + 1;
             string name = SnakeCase(type) + (seen == 0 ? "" : $"_{seen}");
-            return new LayerSummary(name, type, Shaped(layer.Output), layer.ParameterCount);
+            return new LayerSummary(name, type, Shaped(layer.Output), layer.ParameterCount + layer.StateCount, layer.StateCount);
         }).ToList();
     }
 
@@ -41,6 +42,9 @@ public sealed class NetworkSummary
 
     /// <summary>What the parameters take as float32.</summary>
     public long ParameterBytes => 4 * TotalParameters;
+
+    /// <summary>The untrained ones among <see cref="TotalParameters"/>.</summary>
+    public long NonTrainableParameters => Layers.Sum(layer => layer.NonTrainable);
 
     /// <exception cref="UserInputException">The shape is not a network this engine can build.</exception>
     public static NetworkSummary Of(NetworkShape shape)
@@ -68,8 +72,8 @@ public sealed class NetworkSummary
     public IReadOnlyList<string> Totals =>
     [
         string.Create(CultureInfo.InvariantCulture, $"Total params: {TotalParameters:N0} ({Size(ParameterBytes)})"),
-        string.Create(CultureInfo.InvariantCulture, $"Trainable params: {TotalParameters:N0} ({Size(ParameterBytes)})"),
-        "Non-trainable params: 0 (0.00 B)",
+        string.Create(CultureInfo.InvariantCulture, $"Trainable params: {TotalParameters - NonTrainableParameters:N0} ({Size(4 * (TotalParameters - NonTrainableParameters))})"),
+        string.Create(CultureInfo.InvariantCulture, $"Non-trainable params: {NonTrainableParameters:N0} ({Size(4 * NonTrainableParameters)})"),
     ];
 
     private static string Shaped(FeatureShape shape) => shape.Layout == FeatureLayout.Flat
