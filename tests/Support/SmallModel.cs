@@ -26,6 +26,16 @@ internal static class SmallModel
         Seed = 3,
     }).Checkpoint);
 
+    private static readonly Lazy<Checkpoint> TrainedWithBatchNorm = new(() => Train(new TrainingSettings
+    {
+        Layers = "conv3x3:4:linear,batchnorm:relu,maxpool,flatten,16,batchnorm".Split(',').Select(MnistGpu.Engine.Model.Layers.LayerSpec.Parse).ToArray(),
+        Epochs = 1,
+        Seed = 3,
+    }).Checkpoint);
+
+    /// <summary>A convolution with BatchNormalization and a ReLU after it, and a dense layer with one after its ReLU.</summary>
+    public static Checkpoint WithBatchNorm => TrainedWithBatchNorm.Value;
+
     /// <summary>Two dense layers, each with a Dropout after it.</summary>
     public static Checkpoint WithDropout => TrainedWithDropout.Value;
 

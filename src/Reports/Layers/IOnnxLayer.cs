@@ -21,7 +21,7 @@ public interface IOnnxLayer
 public static class ReportLayers
 {
     private static readonly Lock Guard = new();
-    private static IOnnxLayer[] onnx = [new DenseOnnx(), new Conv2DOnnx(), new MaxPool2DOnnx(), new FlattenOnnx(), new DropoutOnnx()];
+    private static IOnnxLayer[] onnx = [new DenseOnnx(), new Conv2DOnnx(), new MaxPool2DOnnx(), new FlattenOnnx(), new DropoutOnnx(), new BatchNormalizationOnnx()];
 
     /// <summary>Adds the ONNX form of a kind registered elsewhere (a test's, a plug-in's); registering one for the same kind again replaces it.</summary>
     public static void Register(IOnnxLayer form)

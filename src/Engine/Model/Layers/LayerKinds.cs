@@ -7,7 +7,7 @@ namespace MnistGpu.Engine.Model.Layers;
 public static class LayerKinds
 {
     private static readonly Lock Guard = new();
-    private static ILayerKind[] kinds = [Dense.Kind, Conv2D.Kind, MaxPool2D.Kind, Flatten.Kind, Dropout.Kind];
+    private static ILayerKind[] kinds = [Dense.Kind, Conv2D.Kind, MaxPool2D.Kind, Flatten.Kind, Dropout.Kind, BatchNormalization.Kind];
 
     public static IReadOnlyList<ILayerKind> All => kinds;
 
