@@ -15,7 +15,7 @@ namespace MnistGpu.Engine.Backends;
 /// CPU accelerator). Kernels are compiled once, here; each operation is one launch on the
 /// accelerator's default stream, so nothing waits until a download or <see cref="Synchronize"/>.
 /// </summary>
-public sealed class IlgpuBackend : ITrainingBackend
+public sealed partial class IlgpuBackend : ITrainingBackend
 {
     private readonly Context context;
     private readonly Accelerator accelerator;
@@ -243,138 +243,6 @@ public sealed class IlgpuBackend : ITrainingBackend
     internal void DenseBackwardParametersUpdating(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch, ParameterUpdate update) =>
         Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs, update: true), x, dy, gradients.All, dy, new LaunchLabel(DenseUpdatingOperations[(int)update.Step.Rule], gradients.Inputs, gradients.Outputs), update);
 
-    /// <summary>
-    /// For a step runner: the optimizer's update of the <paramref name="length"/> parameters from
-    /// <paramref name="offset"/> of the flat arrays (one layer's), for its gradient launch to apply
-    /// in its epilogue. Views only: nothing is allocated.
-    /// </summary>
-    internal static ParameterUpdate EpilogueUpdate(DeviceArray<float> parameters, OptimizerState state, OptimizerStep update, int offset, int length)
-    {
-        RequireStateArrays(state, update);
-        var weights = View(parameters).SubView(offset, length);
-        return new ParameterUpdate
-        {
-            Weights = weights,
-            State1 = state.Arrays.Count > 0 ? View(state.Arrays[0]).SubView(offset, length) : weights,
-            State2 = state.Arrays.Count > 1 ? View(state.Arrays[1]).SubView(offset, length) : weights,
-            Step = update,
-        };
-    }
-
-    public void ConvolutionForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> y, DeviceArray<float> scratch, int batch, bool relu)
-    {
-        var s = layer.Shape;
-        var operation = new LaunchLabel("conv forward", s.PatchSize, s.Filters);
-        if (FusedSteps)
-        {
-            LaunchImplicit(ConvolutionProduct.Forward, batch * s.Positions, s.Filters, 1, Implicit(s, x, layer.Matrix.All, y, batch * s.Positions * s.Filters, x, batch, relu, batch), operation);
-            return;
-        }
-
-        Patches(unroll, s, x, scratch, x, batch, relu: false);
-        Multiply(MatMulProblem.Forward(batch * s.Positions, s.PatchSize, s.Filters, relu), scratch, layer.Matrix.Weights, y, layer.Matrix.Bias, operation);
-    }
-
-    /// <summary>
-    /// The kernel gradient's sum over B·OH·OW positions in chunks of whole images of at most
-    /// <see cref="ConvolutionKernels.ChunkRows"/> positions, each chunk's sums into the scratch
-    /// (after the patches, when they are unrolled), then the chunks summed in order:
-    /// deterministic, and no work item loops over a whole batch of positions. One chunk sums
-    /// straight into the gradient.
-    /// </summary>
-    public void ConvolutionBackwardParameters(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch)
-    {
-        var s = gradients.Shape;
-        int imagesPerChunk = ConvolutionKernels.ImagesPerChunk(s.Positions);
-        int chunks = ConvolutionKernels.Chunks(batch, s.Positions);
-        int parameters = (s.PatchSize + 1) * s.Filters;
-        var operation = new LaunchLabel("conv backward parameters", s.PatchSize, s.Filters);
-        if (FusedSteps)
-        {
-            if (ConvolutionGradientChunks(gradients, x, dy, scratch, batch) > 1)
-                SumChunks(scratch, 0, chunks, gradients.Matrix.All, parameters);
-            return;
-        }
-
-        Patches(unroll, s, x, scratch, x, batch, relu: false);
-        if (chunks == 1)
-        {
-            Multiply(MatMulProblem.BackwardParameters(batch * s.Positions, s.PatchSize, s.Filters), scratch, dy, gradients.Matrix.All, dy, operation);
-            return;
-        }
-
-        int partialsStart = batch * s.Positions * s.PatchSize;
-        for (int chunk = 0; chunk < chunks; chunk++)
-        {
-            int first = chunk * imagesPerChunk, rows = Math.Min(imagesPerChunk, batch - first) * s.Positions;
-            var dyChunk = Slice(dy, first * s.Positions * s.Filters, rows * s.Filters);
-            Multiply(
-                MatMulProblem.BackwardParameters(rows, s.PatchSize, s.Filters),
-                Slice(scratch, first * s.Positions * s.PatchSize, rows * s.PatchSize),
-                dyChunk,
-                Slice(scratch, partialsStart + chunk * parameters, parameters),
-                dyChunk,
-                operation);
-        }
-
-        SumChunks(scratch, partialsStart, chunks, gradients.Matrix.All, parameters);
-    }
-
-    public void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu)
-    {
-        var s = layer.Shape;
-        if (FusedSteps)
-        {
-            int inputs = batch * s.Height * s.Width;
-            LaunchImplicit(ConvolutionProduct.BackwardInput, inputs, s.Channels, 1, Implicit(s, dy, layer.Matrix.All, dx, inputs * s.Channels, activation, batch, relu, batch), new LaunchLabel("conv backward input", s.Filters, s.PatchSize));
-            return;
-        }
-
-        Multiply(MatMulProblem.BackwardInput(batch * s.Positions, s.PatchSize, s.Filters, relu: false), dy, layer.Matrix.Weights, scratch, dy, new LaunchLabel("conv backward input patches", s.Filters, s.PatchSize));
-        Patches(fold, s, dx, scratch, activation, batch, relu);
-    }
-
-    /// <summary>
-    /// For a step runner: a convolution with ReLU and the 2×2 max pooling after it in one launch.
-    /// pooled (B,OH/2,OW/2,F) gets each window's maximum; <paramref name="mask"/> (B,OH,OW,F), the
-    /// convolution's output array, that maximum at its position and 0 at the window's other three
-    /// (a dropped last row or column is left as it was): what
-    /// <see cref="ConvolutionBackwardInputThroughPool"/> and <see cref="MaxPoolBackward"/> (with its ReLU mask) need of it.
-    /// </summary>
-    /// <param name="images">When set, the network's first convolution: x is read straight from the split's images, and the batch's labels gathered in the same launch (<see cref="ConvolutionArguments.FromImages"/>); x is then unread.</param>
-    internal void ConvolutionPoolForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> mask, DeviceArray<float> pooled, int batch, BatchImages? images = null)
-    {
-        var s = layer.Shape;
-        int windows = batch * (s.OutputHeight / 2) * (s.OutputWidth / 2);
-        var arguments = FromImages(Implicit(s, x, layer.Matrix.All, mask, batch * s.Positions * s.Filters, x, batch, relu: true, batch), images) with
-        {
-            Pooled = View(pooled).SubView(0, windows * s.Filters),
-            PoolHeight = s.OutputHeight,
-            PoolWidth = s.OutputWidth,
-        };
-        LaunchImplicit(ConvolutionProduct.Forward, windows * 4, s.Filters, 1, arguments, new LaunchLabel(images is null ? "conv forward + maxpool" : "gather + conv forward + maxpool", s.PatchSize, s.Filters));
-    }
-
-    /// <summary>
-    /// For a step runner: a convolution's input gradient, its input the output of a 2×2 max
-    /// pooling, sent on through that pooling in the same launch: dx (B,H,W,C) of the maps below
-    /// the pooling (<paramref name="below"/>), each window's gradient at its maximum as
-    /// <paramref name="mask"/> (<see cref="ConvolutionPoolForward"/>'s) marks it, 0 elsewhere.
-    /// <paramref name="relu"/> masks by <paramref name="activation"/>, the pooling's output.
-    /// </summary>
-    internal void ConvolutionBackwardInputThroughPool(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, MapShape below, DeviceArray<float> mask, DeviceArray<float> dx, int batch, bool relu)
-    {
-        var s = layer.Shape;
-        int inputs = batch * s.Height * s.Width, belowLength = batch * below.Size;
-        var arguments = Implicit(s, dy, layer.Matrix.All, dx, belowLength, activation, batch, relu, batch) with
-        {
-            PoolMask = View(mask).SubView(0, belowLength),
-            PoolHeight = below.Height,
-            PoolWidth = below.Width,
-        };
-        LaunchImplicit(ConvolutionProduct.BackwardInput, inputs, s.Channels, 1, arguments, new LaunchLabel("conv backward input + maxpool backward", s.Filters, s.PatchSize));
-    }
-
     public void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch) =>
         Launch(maxPoolForward, launch.For(batch * PooledSize(input)), Pooling(input, x, y, x, batch, relu: false), new LaunchLabel("maxpool forward"));
 
@@ -394,86 +262,12 @@ public sealed class IlgpuBackend : ITrainingBackend
     public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
         Launch(softmaxForwardBackward, launch.For(batch), Softmax(logits, labels, batch, classes, logitGradients, outputs), new LaunchLabel("softmax-cross-entropy forward+backward"));
 
-    public void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update) =>
-        Update(weights, update, Optimizer(gradients, state, update), OptimizerNames[(int)update.Rule]);
-
-    /// <summary>
-    /// For a step runner: the optimizer's update, the gradient of parameters from
-    /// <paramref name="start"/> on summed first from <paramref name="chunks"/> partial sums that
-    /// <see cref="ConvolutionGradientChunks"/> left in <paramref name="scratch"/>: the second stage of
-    /// that convolution's reduction in the update's prologue, one launch fewer than a separate sum.
-    /// </summary>
-    internal void OptimizerUpdateSummingChunks(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update, DeviceArray<float> scratch, int start, int parameters, int chunks) =>
-        Update(
-            weights,
-            update,
-            Optimizer(gradients, state, update) with { Partials = View(scratch).SubView(0, chunks * parameters), PartialsStart = start, PartialsLength = parameters, Chunks = chunks },
-            SummingOptimizerNames[(int)update.Rule]);
-
-    /// <summary>
-    /// For a step runner: a convolution's kernel gradient in its implicit form, its chunks' partial
-    /// sums left in <paramref name="scratch"/> for <see cref="OptimizerUpdateSummingChunks"/> to
-    /// add; one chunk sums straight into the gradient. Returns the number of chunks.
-    /// </summary>
-    /// <param name="images">When set, x is read straight from the split's images, as <see cref="ConvolutionPoolForward"/> read them.</param>
-    /// <param name="update">
-    /// When set, the optimizer's update of the layer's parameters in the epilogue (<see cref="EpilogueUpdate"/>):
-    /// only for one chunk, where one work item or group sums each gradient whole; the layer's input
-    /// gradient must have read the kernels already.
-    /// </param>
-    /// <exception cref="InvalidOperationException">An update asked of a gradient summed in chunks.</exception>
-    internal int ConvolutionGradientChunks(ConvolutionParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> scratch, int batch, BatchImages? images = null, ParameterUpdate? update = null)
-    {
-        var s = gradients.Shape;
-        int imagesPerChunk = ConvolutionKernels.ImagesPerChunk(s.Positions);
-        int chunks = ConvolutionKernels.Chunks(batch, s.Positions);
-        int parameters = (s.PatchSize + 1) * s.Filters;
-        var sums = chunks == 1 ? gradients.Matrix.All : scratch;
-        var arguments = FromImages(Implicit(s, x, dy, sums, chunks * parameters, x, batch, relu: false, imagesPerChunk), images);
-        var operation = new LaunchLabel("conv backward parameters", s.PatchSize, s.Filters);
-        if (update is { } epilogue)
-        {
-            if (chunks > 1)
-                throw new InvalidOperationException($"a kernel gradient summed in {chunks} chunks has no single owner per parameter to update it in its epilogue");
-            RequireLength(epilogue, parameters);
-            arguments = arguments with { Update = epilogue, UpdateParameters = 1 };
-            operation = new LaunchLabel(ConvolutionUpdatingOperations[(int)epilogue.Step.Rule], s.PatchSize, s.Filters);
-        }
-
-        LaunchImplicit(ConvolutionProduct.BackwardParameters, s.PatchSize + 1, s.Filters, chunks, arguments, operation);
-        return chunks;
-    }
-
-    /// <summary>The update's arguments; a state array the rule does not keep is never read, so any view will do.</summary>
-    private static OptimizerArguments Optimizer(DeviceArray<float> gradients, OptimizerState state, OptimizerStep update)
-    {
-        RequireStateArrays(state, update);
-        var g = View(gradients);
-        return new OptimizerArguments
-        {
-            Gradients = g,
-            State1 = state.Arrays.Count > 0 ? View(state.Arrays[0]) : g,
-            State2 = state.Arrays.Count > 1 ? View(state.Arrays[1]) : g,
-            Partials = g,
-            Step = update,
-        };
-    }
-
-    private static void RequireStateArrays(OptimizerState state, OptimizerStep update)
-    {
-        if (state.Arrays.Count != update.StateArrays)
-            throw new ArgumentException($"{update.Rule} keeps {update.StateArrays} state arrays, not {state.Arrays.Count}", nameof(state));
-    }
-
     /// <exception cref="ArgumentException">The update's views are shorter than the <paramref name="parameters"/> a product's epilogue updates.</exception>
     private static void RequireLength(ParameterUpdate update, long parameters)
     {
         if (update.Weights.Length < parameters || update.State1.Length < parameters || update.State2.Length < parameters)
             throw new ArgumentException($"an epilogue update of {parameters} parameters got views of {update.Weights.Length}, {update.State1.Length} and {update.State2.Length}", nameof(update));
     }
-
-    private void Update(DeviceArray<float> weights, OptimizerStep update, OptimizerArguments arguments, string operation) =>
-        Launch(optimizers[(int)update.Rule], launch.For(weights.Length), arguments with { Weights = View(weights) }, new LaunchLabel(operation));
 
     /// <summary>
     /// Runs <paramref name="issue"/> with every launch recorded instead of run, and returns them
@@ -518,75 +312,6 @@ public sealed class IlgpuBackend : ITrainingBackend
         var product = View(c);
         var arguments = new MatMulArguments(View(a), View(b), product, View(epilogueOperand), problem, update ?? new ParameterUpdate { Weights = product, State1 = product, State2 = product });
         Launch(matMul[variant], launch.ForMatMul(variant, problem), arguments, operation);
-    }
-
-    private void SumChunks(DeviceArray<float> scratch, int partialsStart, int chunks, DeviceArray<float> sums, int parameters)
-    {
-        var arguments = new PartialSumArguments
-        {
-            Partials = View(scratch).SubView(partialsStart, chunks * parameters),
-            Sums = View(sums),
-            Chunks = chunks,
-        };
-        Launch(sumPartials, launch.For(parameters), arguments, new LaunchLabel("conv backward parameters, chunks summed"));
-    }
-
-    /// <summary>One implicit product (M, N) over <paramref name="chunks"/> chunks.</summary>
-    private void LaunchImplicit(ConvolutionProduct product, int m, int n, int chunks, ConvolutionArguments arguments, LaunchLabel operation) =>
-        Launch(implicitConvolutions[(int)product], launch.ForImplicitConvolution(m, n, chunks), arguments, operation);
-
-    /// <summary>An implicit product's arguments, without pooling; each view cut to what the product reads or writes, and any view where one is unread.</summary>
-    private static ConvolutionArguments Implicit(
-        ConvolutionShape s, DeviceArray<float> maps, DeviceArray<float> operand, DeviceArray<float> output, int outputLength, DeviceArray<float> activation, int batch, bool relu, int imagesPerChunk) => new()
-        {
-            Maps = View(maps),
-            Operand = View(operand),
-            Output = View(output).SubView(0, outputLength),
-            Activation = View(activation),
-            Pooled = View(maps),
-            PoolMask = View(maps),
-            Shape = s,
-            Batch = batch,
-            Relu = relu ? 1 : 0,
-            ImagesPerChunk = imagesPerChunk,
-            Images = View(maps).Cast<byte>(),
-            Labels = View(maps).Cast<byte>(),
-            Order = View(maps).Cast<int>(),
-            BatchLabels = View(maps).Cast<int>(),
-            Update = new ParameterUpdate { Weights = View(maps), State1 = View(maps), State2 = View(maps) },
-        };
-
-    /// <summary>The arguments reading the maps from the split's images instead of x, when <paramref name="images"/> is set.</summary>
-    private static ConvolutionArguments FromImages(ConvolutionArguments arguments, BatchImages? images) =>
-        images is not { } batch
-            ? arguments
-            : arguments with
-            {
-                FromImages = 1,
-                Images = View(batch.Source.Images),
-                Labels = View(batch.Source.Labels),
-                Order = View(batch.Source.Order),
-                BatchLabels = View(batch.Labels).SubView(0, arguments.Batch),
-                Start = batch.Start,
-            };
-
-    /// <summary>
-    /// Unrolls <paramref name="maps"/> into the scratch's first B·OH·OW·k·k·C floats (the products
-    /// read only those), or folds them back into <paramref name="maps"/>: <paramref name="kernel"/> says which.
-    /// </summary>
-    private void Patches(Kernel<PatchArguments> kernel, ConvolutionShape s, DeviceArray<float> maps, DeviceArray<float> scratch, DeviceArray<float> activation, int batch, bool relu)
-    {
-        int mapLength = batch * s.Height * s.Width * s.Channels, patchLength = batch * s.Positions * s.PatchSize;
-        var arguments = new PatchArguments
-        {
-            Maps = View(maps).SubView(0, mapLength),
-            Patches = View(scratch).SubView(0, patchLength),
-            Activation = View(activation).SubView(0, mapLength),
-            Shape = s,
-            Relu = relu ? 1 : 0,
-        };
-        bool unrolling = ReferenceEquals(kernel, unroll);
-        Launch(kernel, launch.For(unrolling ? patchLength : mapLength), arguments, new LaunchLabel(unrolling ? "conv unroll patches" : "conv fold patches"));
     }
 
     private static int PooledSize(MapShape input) => input.Height / 2 * (input.Width / 2) * input.Channels;
