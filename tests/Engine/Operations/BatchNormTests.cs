@@ -61,6 +61,41 @@ public sealed class BatchNormTests(OpenClFixture openCl)
         Assert.Equal(moving, ReferenceBackend.Span(state).ToArray());
     }
 
+    /// <summary>The backward through the batch's statistics (the layer's own γ and β, and the dense layer below it, whose gradient flows through dx) equals finite differences of the training loss.</summary>
+    [Theory]
+    [InlineData("12,batchnorm,8")]
+    [InlineData("conv3x3:3:linear,batchnorm:relu,maxpool,flatten,8")]
+    public void The_backward_equals_finite_differences_of_the_training_loss(string layers)
+    {
+        const int batch = 16;
+        var shape = new NetworkShape(784, Specs(layers), 10);
+        using var reference = new ReferenceBackend();
+        using var network = new Network(reference, shape, batch, optimizerStateArrays: 0);
+        var parameters = GlorotUniform.Initialize(shape, seed: 5);
+        var random = new Random(4);
+        var norm = shape.Layers.OfType<BatchNormLayerShape>().Single();
+        for (int i = 0; i < norm.ParameterCount; i++)
+            parameters[norm.Offset + i] += (float)((random.NextDouble() * 0.4) - 0.2);
+        network.SetParameters(parameters);
+        var test = Bundled.Mnist.Test;
+        reference.Upload<float>(test.Images[..(batch * 784)].Select(p => p / 255f).ToArray(), network.Input);
+        reference.Upload<int>(test.Labels[..batch].Select(l => (int)l).ToArray(), network.Labels);
+        using var losses = reference.Allocate<float>(batch);
+        using var predictions = reference.Allocate<int>(batch);
+        double Loss()
+        {
+            network.ComputeGradients(batch, new SampleOutputs(losses, predictions, 0), StepContext.ForTraining(1, 1));
+            return ReferenceBackend.Span(losses).ToArray().Average();
+        }
+
+        Loss();
+        var analytic = ReferenceBackend.Span(network.Gradients).ToArray();
+        var flat = ReferenceBackend.Span(network.Parameters);
+        var below = shape.Layers[0];
+        var checkedParameters = Enumerable.Range(norm.Offset, (int)norm.ParameterCount).Concat(Enumerable.Range(below.Offset, (int)below.ParameterCount).Where(i => i % 7 == 0));
+        FiniteDifferences.Expect(flat, Loss, analytic, checkedParameters, h: 1e-5, absolute: 2e-4, relative: 0.02, clearAbove: 2e-3, minimumClear: 6, shape.Locate);
+    }
+
     [SkippableTheory]
     [InlineData("64,batchnorm:relu,32,batchnorm")]
     [InlineData("conv3x3:4:linear,batchnorm:relu,maxpool,flatten,16")]
