@@ -29,7 +29,7 @@ public sealed class CliTests
     [InlineData("--optimizer sgd --momentum 1", "--momentum must be in [0, 1), got 1")]
     [InlineData("--optimizer sgd --nesterov", "--nesterov needs a --momentum above 0")]
     [InlineData("--network convnet --layers 64", "--network names a whole network: give it or --layers, not both")]
-    [InlineData("--network resnet", "--network must be mlp, convnet or keras-convnet, got 'resnet'")]
+    [InlineData("--network resnet", "--network must be mlp, convnet, keras-convnet or bn-convnet, got 'resnet'")]
     [InlineData("--layers pool,flatten", "--layers: 'pool' is not a layer: a width, or one of dense, conv, maxpool, flatten")]
     [InlineData("--layers conv3x4:8,flatten", "a convolution is written conv<k>x<k>:<filters>[:same][:linear], e.g. conv3x3:32, not 'conv3x4:8'")]
     [InlineData("--layers conv3x3:8,flatten,conv3x3:4,16", "layer 3 (conv3x3:4): a convolution takes the images or feature maps, not the 5408 flat values of a flatten or dense layer before it")]

@@ -142,11 +142,13 @@ public sealed class ModelCommandsTests : IDisposable
     [InlineData("dense", "Gemm -> Relu -> Gemm")]
     [InlineData("deeper", "Gemm -> Relu -> Gemm -> Relu -> Gemm -> Relu -> Gemm")]
     [InlineData("dropout", "Gemm -> Relu -> Identity -> Gemm -> Relu -> Identity -> Gemm")]
+    [InlineData("keras-convnet", "Reshape -> Transpose -> Conv -> Relu -> MaxPool -> Conv -> Relu -> MaxPool -> Transpose -> Flatten -> Identity -> Gemm")]
+    [InlineData("bn-convnet", "Reshape -> Transpose -> Conv -> BatchNormalization -> Relu -> Conv -> BatchNormalization -> Relu -> MaxPool -> Conv -> BatchNormalization -> Relu -> Conv -> BatchNormalization -> Relu -> MaxPool -> Transpose -> Flatten -> Gemm -> Relu -> Identity -> Gemm")]
     [InlineData("batchnorm", "Reshape -> Transpose -> Conv -> BatchNormalization -> Relu -> MaxPool -> Transpose -> Flatten -> Gemm -> Relu -> BatchNormalization -> Gemm")]
     [InlineData("convnet", "Reshape -> Transpose -> Conv -> Relu -> MaxPool -> Conv -> Relu -> Conv -> MaxPool -> Transpose -> Flatten -> Gemm -> Relu -> Gemm")]
     public void Export_writes_an_onnx_model_that_onnx_runtime_runs_to_the_same_answers(string kind, string operators)
     {
-        var checkpoint = kind switch { "deeper" => SmallModel.Deeper, "convnet" => SmallModel.Convnet, "dropout" => SmallModel.WithDropout, "batchnorm" => SmallModel.WithBatchNorm, _ => SmallModel.Checkpoint };
+        var checkpoint = kind switch { "deeper" => SmallModel.Deeper, "convnet" => SmallModel.Convnet, "dropout" => SmallModel.WithDropout, "batchnorm" => SmallModel.WithBatchNorm, "keras-convnet" or "bn-convnet" => SmallModel.Preset(kind), _ => SmallModel.Checkpoint };
         string path = kind == "dense" ? model : folder.File($"{kind}.ckpt");
         if (kind != "dense")
             checkpoint.Save(path);

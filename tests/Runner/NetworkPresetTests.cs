@@ -26,6 +26,19 @@ public sealed class NetworkPresetTests
     }
 
     [Fact]
+    public void The_batchnorm_convnet_counts_its_moving_statistics_as_keras_does()
+    {
+        var (code, output, error) = CliRun.Run(["summary", "--network", "bn-convnet"]);
+        Assert.Equal(("", 0), (error, code));
+        var lines = output.Split('\n').Select(line => System.Text.RegularExpressions.Regex.Replace(line.Trim(), " {2,}", " ")).ToList();
+        Assert.Contains("batch_normalization (BatchNormalization) (None, 26, 26, 32) 128", lines);
+        Assert.Contains("batch_normalization_3 (BatchNormalization) (None, 8, 8, 64) 256", lines);
+        Assert.Contains(" Total params: 330,730 (1.26 MB)", output, StringComparison.Ordinal);
+        Assert.Contains(" Trainable params: 330,346 (1.26 MB)", output, StringComparison.Ordinal);
+        Assert.Contains(" Non-trainable params: 384 (1.50 KB)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_preset_brings_its_optimizer_batch_and_epochs_and_options_beside_it_win()
     {
         using var data = IdxWriter.MnistSubset(trainCount: 200, testCount: 50);
@@ -46,6 +59,6 @@ public sealed class NetworkPresetTests
     {
         var (code, output, error) = CliRun.Run(["train", "--network", "keras-conv"]);
         Assert.Equal((2, ""), (code, output));
-        Assert.Equal("mnistgpu: --network must be mlp, convnet or keras-convnet, got 'keras-conv'; did you mean 'keras-convnet'? (see mnistgpu train --help)\n", error);
+        Assert.Equal("mnistgpu: --network must be mlp, convnet, keras-convnet or bn-convnet, got 'keras-conv'; did you mean 'keras-convnet'? (see mnistgpu train --help)\n", error);
     }
 }
