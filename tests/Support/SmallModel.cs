@@ -36,9 +36,9 @@ internal static class SmallModel
     /// <summary>A convolution with BatchNormalization and a ReLU after it, and a dense layer with one after its ReLU.</summary>
     public static Checkpoint WithBatchNorm => TrainedWithBatchNorm.Value;
 
-    /// <summary>A named network (--network), trained one epoch of 256 digits on the host: its layers at their real sizes.</summary>
+    /// <summary>A named network (--network), trained one step of 128 digits on the host: its layers at their real sizes.</summary>
     public static Checkpoint Preset(string name) => CpuTraining.Train(
-        Bundled.Mnist.Train.Take(256), NetworkPresets.Find(name)!.Settings with { Seed = 3 }, epochs: 1, from: null, () => new MnistGpu.Engine.Backends.Host.HostBackend());
+        Bundled.Mnist.Train.Take(128), NetworkPresets.Find(name)!.Settings with { Seed = 3 }, epochs: 1, from: null, () => new MnistGpu.Engine.Backends.Host.HostBackend());
 
     /// <summary>Two dense layers, each with a Dropout after it.</summary>
     public static Checkpoint WithDropout => TrainedWithDropout.Value;

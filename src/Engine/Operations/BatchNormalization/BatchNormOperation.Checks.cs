@@ -8,8 +8,8 @@ public sealed partial class BatchNormOperation
 
     internal static IReadOnlyList<OperationCheck> Checks { get; } =
     [
-        // Flat rows, and maps: two 13x13 images (a chunk each), and the Keras convnet's first maps at batch 128 (86,528 rows, 6 chunks).
-        .. new[] { (Rows: 128, Features: 64, Positions: 1), (Rows: 5, Features: 3, Positions: 1), (Rows: 2 * 13 * 13, Features: 8, Positions: 13 * 13), (Rows: 128 * 26 * 26, Features: 4, Positions: 26 * 26) }.SelectMany(s => new[]
+        // Flat rows, and maps: two 13x13 images (a chunk each), and two channels of the Keras convnet's first maps at batch 128 (86,528 rows, 6 chunks).
+        .. new[] { (Rows: 128, Features: 64, Positions: 1), (Rows: 5, Features: 3, Positions: 1), (Rows: 2 * 13 * 13, Features: 8, Positions: 13 * 13), (Rows: 128 * 26 * 26, Features: 2, Positions: 26 * 26) }.SelectMany(s => new[]
         {
             Check(BatchNormPass.ForwardTraining, s.Rows, s.Features, s.Positions, relu: true),
             Check(BatchNormPass.ForwardInference, s.Rows, s.Features, s.Positions, relu: false),
