@@ -72,7 +72,7 @@ public static partial class FusedStepKernels
                         dh += (c == label ? p - 1f : p) * scale * s.Parameters[s.OutputWeights + j * classes + c];
                     }
 
-                    s.TailInputGradient[h + j] = s.TailInput[h + j] > 0f ? dh : 0f;
+                    s.TailInputGradient[h + j] = s.TailInput[h + j] > 0f ? dh * s.TailDropoutScale : 0f;
                 }
             }
 
@@ -186,7 +186,7 @@ public static partial class FusedStepKernels
                 int w = s.OutputWeights + j * classes;
                 for (int c = 0; c < classes; c++)
                     dh += logits[c] * s.Parameters[w + c];
-                s.TailInputGradient[h + j] = dh;
+                s.TailInputGradient[h + j] = dh * s.TailDropoutScale;
             }
         }
     }

@@ -75,12 +75,36 @@ public readonly struct FusedStep
     public int Pixels { get; init; }
     public int HiddenUnits { get; init; }
     public int Classes { get; init; }
+
+    /// <summary>
+    /// A dropout right after the first hidden layer, folded into launch 1 as it stores h: the step's
+    /// key and threshold (<see cref="DropoutMask"/>), and what a kept value is multiplied by,
+    /// 1 / (1 − rate). Threshold 0 and scale 1 keep h as it is: no dropout, or a pass that does not train.
+    /// </summary>
+    public uint HiddenDropoutKey { get; init; }
+    public uint HiddenDropoutThreshold { get; init; }
+    public float HiddenDropoutScale { get; init; }
+
+    /// <summary>
+    /// What the tail multiplies dhn by where hn &gt; 0: a dropout's scale when one follows the last
+    /// hidden layer (hn is then its output, 0 where it dropped), else 1.
+    /// </summary>
+    public float TailDropoutScale { get; init; }
+
     /// <summary>The optimizer and its arguments for this update, as the separate optimizer kernels take them.</summary>
     public OptimizerStep Optimizer { get; init; }
 
     public int Bias1 => Pixels * HiddenUnits;
 
     public int OutputBias => OutputWeights + TailInputs * Classes;
+
+    /// <summary>h[row, column] from its sum x·W1: ReLU(sum + b1), then the folded dropout's mask and scale, as the separate operations apply them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float HiddenOutput(int row, int column, float sum)
+    {
+        float h = Math.Max(sum + Parameters[Bias1 + column], 0f);
+        return HiddenDropoutThreshold == 0 || DropoutMask.Keeps(HiddenDropoutKey, row * HiddenUnits + column, HiddenDropoutThreshold) ? h * HiddenDropoutScale : 0f;
+    }
 
     /// <summary>x[b, k] = images[order[start + b], k] / 255, gathered where it is used: no x buffer exists.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -89,14 +113,18 @@ public readonly struct FusedStep
 
 /// <summary>
 /// A training step in three launches, each boundary a grid-wide dependency:
-/// 1. <c>HiddenForward*</c>: h = ReLU(x·W1 + b1), x gathered from the uint8 images on the fly;
-/// 2. <c>Tail*</c>: per row, z = hn·Wo + bo, softmax-cross-entropy, dz and dhn = dz·Woᵀ ⊙ [hn &gt; 0];
+/// 1. <c>HiddenForward*</c>: h = ReLU(x·W1 + b1), x gathered from the uint8 images on the fly, and
+///    a dropout after it applied as h is stored;
+/// 2. <c>Tail*</c>: per row, z = hn·Wo + bo, softmax-cross-entropy, dz and dhn = dz·Woᵀ ⊙ [hn &gt; 0]
+///    (times a dropout's scale when one follows hn);
 /// 3. <c>GradientsUpdate*</c>: every parameter's gradient computed whole by one thread
 ///    ([xᵀ; 1ᵀ]·dh1, [h1ᵀ; 1ᵀ]·dh2, …, [hnᵀ; 1ᵀ]·dz, the ones row giving the biases) and the
 ///    optimizer applied in registers, so no gradient is ever stored.
 /// A network of more hidden layers adds, between 1 and 2, one dense forward launch per extra
 /// layer, and between 2 and 3 one input-gradient launch per extra layer (the separate matrix
-/// kernels): 3 + 2 per extra hidden layer.
+/// kernels): 3 + 2 per extra hidden layer. A dropout after a hidden layer adds the engine's
+/// dropout kernel, in place: forward unless it follows the first (launch 1 applies it), backward
+/// unless it follows the last (the tail applies its scale).
 /// Each comes as a GPU form (<c>*Tiled</c>, <c>*PerGroup</c>: shared-memory tiles, group
 /// reductions) and a form for CPU-like devices (<c>*Panel</c>, <c>*PerRow</c>: fat work items that
 /// skip zero pixels), with the same arithmetic as the unfused kernels.
@@ -151,7 +179,7 @@ public static partial class FusedStepKernels
             }
 
             if (row0 + ty < s.Batch && col0 + tx < hidden)
-                s.Activations[(row0 + ty) * hidden + col0 + tx] = Math.Max(sum + s.Parameters[s.Bias1 + col0 + tx], 0f);
+                s.Activations[(row0 + ty) * hidden + col0 + tx] = s.HiddenOutput(row0 + ty, col0 + tx, sum);
         }
     }
 
@@ -362,7 +390,7 @@ public static partial class FusedStepKernels
         for (int j = 0; j < width; j++)
         {
             float sum = j < 4 ? s0[j] : j < 8 ? s1[j - 4] : j < 12 ? s2[j - 8] : s3[j - 12];
-            s.Activations[row * s.HiddenUnits + col0 + j] = Math.Max(sum + s.Parameters[s.Bias1 + col0 + j], 0f);
+            s.Activations[row * s.HiddenUnits + col0 + j] = s.HiddenOutput(row, col0 + j, sum);
         }
     }
 

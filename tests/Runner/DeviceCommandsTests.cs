@@ -32,6 +32,12 @@ public sealed class DeviceCommandsTests
         Assert.Contains("dense forward 64->32", deeper.Output);
         Assert.Contains("dense backward input 32->64", deeper.Output);
         Assert.Contains("every parameter's gradient and adam", deeper.Output);
+
+        // A dropout between the dense layers folds into launches 1 and 2.
+        var dropped = CliRun.Run(["kernels", "--device", "cpu", "--layers", "512,dropout:0.5"]);
+        Assert.Equal(("", 0), (dropped.Error, dropped.Code));
+        Assert.Contains("One training step of the 784-512-dropout:0.5-10 network with rmsprop, batch 128: 3 launches", dropped.Output);
+        Assert.DoesNotContain("DropoutKernels", dropped.Output);
     }
 
     /// <summary>
@@ -224,7 +230,7 @@ public sealed class DeviceCommandsTests
     [Fact]
     public void Verify_list_names_each_check_s_form_without_running_it_and_every_row_of_a_run_names_it_too()
     {
-        var listed = CliRun.Run(["verify", "--device", "cpu", "--list", "--only", "^conv forward 3x9x7x2 3x3:5( unrolled)?$|^fused step vs composition: 2 steps of 49-24"]);
+        var listed = CliRun.Run(["verify", "--device", "cpu", "--list", "--only", "^conv forward 3x9x7x2 3x3:5( unrolled)?$|^fused step vs composition: 2 steps of 49-24-20"]);
         Assert.Equal(("", 0), (listed.Error, listed.Code));
         // A table that fits 100 columns, or a row a line: either way each row names its form.
         Assert.Matches(@"conv forward 3x9x7x2 3x3:5(: form | +)implicit, panels", listed.Output);

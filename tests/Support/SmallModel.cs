@@ -13,7 +13,7 @@ internal static class SmallModel
 
     private static readonly Lazy<Checkpoint> TrainedConvnet = new(() => Train(new TrainingSettings
     {
-        Layers = "conv3x3:8,maxpool,conv2x2:8:same,conv3x3:6:linear,maxpool,flatten,32".Split(',').Select(MnistGpu.Engine.Model.Layers.LayerSpec.Parse).ToArray(),
+        Layers = MnistGpu.Engine.Model.Layers.LayerSpec.ParseList("conv3x3:8,maxpool,conv2x2:8:same,conv3x3:6:linear,maxpool,flatten,32"),
         BatchSize = 64,
         Epochs = 1,
         Seed = 3,
@@ -21,14 +21,14 @@ internal static class SmallModel
 
     private static readonly Lazy<Checkpoint> TrainedWithDropout = new(() => Train(new TrainingSettings
     {
-        Layers = "64,dropout:0.5,32,dropout:0.2".Split(',').Select(MnistGpu.Engine.Model.Layers.LayerSpec.Parse).ToArray(),
+        Layers = MnistGpu.Engine.Model.Layers.LayerSpec.ParseList("64,dropout:0.5,32,dropout:0.2"),
         Epochs = 1,
         Seed = 3,
     }).Checkpoint);
 
     private static readonly Lazy<Checkpoint> TrainedWithBatchNorm = new(() => Train(new TrainingSettings
     {
-        Layers = "conv3x3:4:linear,batchnorm:relu,maxpool,flatten,16,batchnorm".Split(',').Select(MnistGpu.Engine.Model.Layers.LayerSpec.Parse).ToArray(),
+        Layers = MnistGpu.Engine.Model.Layers.LayerSpec.ParseList("conv3x3:4:linear,batchnorm:relu,maxpool,flatten,16,batchnorm"),
         Epochs = 1,
         Seed = 3,
     }).Checkpoint);

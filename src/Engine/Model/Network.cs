@@ -51,7 +51,7 @@ public sealed class Network : IDisposable
                 State = layer.StateCount > 0 ? backend.Slice(State, shape.StateOffset(i), layer.StateCount) : null,
                 Saved = layer.SavedCount > 0 ? backend.Slice(Saved, shape.Layers.Take(i).Sum(l => l.SavedCount), layer.SavedCount) : null,
             })).ToList();
-        DenseLayers = shape.IsDenseStack ? Layers.Cast<DenseOnDevice>().ToList() : [];
+        DenseLayers = shape.IsDenseStack ? Layers.OfType<DenseOnDevice>().ToList() : [];
     }
 
     /// <summary>The backend everything here lives on and every operation runs on.</summary>
@@ -83,7 +83,7 @@ public sealed class Network : IDisposable
     /// <summary>Every layer, input side first; a ReLU follows those whose shape says so (<see cref="Layer.Relu"/>).</summary>
     internal IReadOnlyList<LayerOnDevice> Layers { get; }
 
-    /// <summary>The layers of a dense stack, for the fused steps written for one; empty otherwise.</summary>
+    /// <summary>The dense layers of a dense stack (its dropouts left out), for the fused steps written for one; empty otherwise.</summary>
     internal IReadOnlyList<DenseOnDevice> DenseLayers { get; }
 
     /// <summary>Every layer's output (B,O) for a batch, layer after layer: layer i's starts at <see cref="ActivationOffset"/>(i).</summary>

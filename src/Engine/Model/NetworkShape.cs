@@ -38,7 +38,7 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
         Layers = layers;
         TotalParameters = offset;
         StateCount = layers.Sum(layer => (long)layer.StateCount) is var state and <= int.MaxValue ? (int)state : int.MaxValue;
-        DenseLayers = layers.All(layer => layer is DenseLayerShape) ? layers.Cast<DenseLayerShape>().ToArray() : [];
+        (DenseLayers, DropoutsAfter) = DenseStack(layers);
     }
 
     /// <summary>Dense hidden layers of these widths.</summary>
@@ -69,13 +69,29 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
     /// <summary>Every layer, input side first; the last is the dense output layer.</summary>
     public IReadOnlyList<Layer> Layers { get; }
 
-    /// <summary>Whether every layer is dense: what the dense fused steps (3 launches a step for one hidden layer) are written for; other networks fuse per layer.</summary>
+    /// <summary>
+    /// Whether every layer is dense but for Dropouts, each right after a hidden dense layer: what the
+    /// dense fused steps (3 launches a step for one hidden layer) are written for, the dropouts folded
+    /// in; other networks fuse per layer.
+    /// </summary>
     public bool IsDenseStack => DenseLayers.Count > 0;
 
-    /// <summary>The layers of a dense stack (<see cref="IsDenseStack"/>); empty otherwise.</summary>
+    /// <summary>The dense layers of a dense stack (<see cref="IsDenseStack"/>); empty otherwise.</summary>
     public IReadOnlyList<DenseLayerShape> DenseLayers { get; }
 
+    /// <summary>Per dense layer of <see cref="DenseLayers"/>, the Dropout right after it and its position in <see cref="Layers"/>, or null.</summary>
+    internal IReadOnlyList<(DropoutLayerShape Layer, int Position)?> DropoutsAfter { get; }
+
     public int ParameterCount => checked((int)TotalParameters);
+
+    /// <summary>Where dense layer <paramref name="dense"/> of <see cref="DenseLayers"/> is in <see cref="Layers"/>.</summary>
+    internal int PositionOfDense(int dense)
+    {
+        int position = 0;
+        for (int i = 0; i < dense; i++)
+            position += DropoutsAfter[i] is null ? 1 : 2;
+        return position;
+    }
 
     /// <summary>Values every layer keeps untrained (<see cref="Layer.StateCount"/>), layer after layer: the network's state array.</summary>
     public int StateCount { get; }
@@ -110,6 +126,31 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
     public override bool Equals(object? obj) => Equals(obj as NetworkShape);
 
     public override int GetHashCode() => HashCode.Combine(Inputs, Classes, ToString());
+
+    /// <summary>The dense layers and the dropout after each, when <paramref name="layers"/> are dense ones with at most one Dropout after each hidden one; empty lists otherwise.</summary>
+    private static (DenseLayerShape[] Dense, (DropoutLayerShape, int)?[] Dropouts) DenseStack(Layer[] layers)
+    {
+        var dense = new List<DenseLayerShape>();
+        var dropouts = new List<(DropoutLayerShape, int)?>();
+        for (int i = 0; i < layers.Length; i++)
+        {
+            if (layers[i] is DenseLayerShape layer)
+            {
+                dense.Add(layer);
+                dropouts.Add(null);
+            }
+            else if (layers[i] is DropoutLayerShape dropout && i > 0 && layers[i - 1] is DenseLayerShape && dropouts[^1] is null)
+            {
+                dropouts[^1] = (dropout, i);
+            }
+            else
+            {
+                return ([], []);
+            }
+        }
+
+        return ([.. dense], [.. dropouts]);
+    }
 
     /// <summary>
     /// Checks, in 64-bit arithmetic, that every size is positive and that the flat parameter

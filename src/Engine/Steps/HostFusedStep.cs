@@ -2,6 +2,7 @@ using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Backends.Host;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
+using MnistGpu.Engine.Operations.Dropout;
 
 namespace MnistGpu.Engine.Steps;
 
@@ -19,8 +20,10 @@ namespace MnistGpu.Engine.Steps;
 /// that is zero across the batch still goes through the optimizer with g = 0 (RMSprop: v ← ρv,
 /// w unchanged; Adam and momentum move w).</item>
 /// </list>
+/// A dropout between the two dense layers is applied to h as step 1 stores it (h is then its
+/// output), and its scale to dh in step 2.
 /// A deeper network keeps steps 0, 1 and 4 for its first layer and runs the layers above it as
-/// the composition does (dense products, softmax-cross-entropy, the optimizer over their
+/// the composition does (dense products, dropouts, softmax-cross-entropy, the optimizer over their
 /// parameters), down to the first layer's dh.
 /// Every sum runs in the order, and with the fused multiply-adds, of the separate host
 /// operations — a zero pixel or activation either adds 0·w or is skipped, which is the same bits —
@@ -53,12 +56,14 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
         s.Set(network, work.Source, start, batch);
         (s.losses, s.predictions, s.outputOffset) = (HostStep.Storage(work.Losses), HostStep.Storage(work.Predictions), start);
         (s.backward, s.optimizer) = (true, work.Update);
+        bool twoLayers = network.Shape.DenseLayers.Count == 2;
+        s.dropout = twoLayers ? FoldedDropout.For(network.Shape.DropoutsAfter[0], work.Context) : FoldedDropout.None;
         var arrays = network.OptimizerState.Arrays;
         s.first = arrays.Count > 0 ? HostStep.Storage(arrays[0]) : [];
         s.second = arrays.Count > 1 ? HostStep.Storage(arrays[1]) : [];
         groupPixels.Run(s, s.Parts(s.RowGroups));
         forward.Run(s, s.Parts(s.hidden));
-        if (network.Layers.Count == 2)
+        if (twoLayers)
         {
             s.PrepareOutputLayer();
             tail.Run(s, s.Parts(batch));
@@ -83,11 +88,11 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
         var s = state;
         s.Set(network, work.Source, start, batch);
         (s.losses, s.predictions, s.outputOffset) = (HostStep.Storage(work.Losses), HostStep.Storage(work.Predictions), start);
-        s.backward = false;
+        (s.backward, s.dropout) = (false, FoldedDropout.None);
         s.output = HostStep.Storage(work.Probabilities);
         groupPixels.Run(s, s.Parts(s.RowGroups));
         forward.Run(s, s.Parts(s.hidden));
-        if (network.Layers.Count == 2)
+        if (network.Shape.DenseLayers.Count == 2)
         {
             s.PrepareOutputLayer();
             tail.Run(s, s.Parts(batch));

@@ -1,12 +1,13 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MnistGpu.Engine.Backends.Host;
+using MnistGpu.Engine.Operations.Dropout;
 
 namespace MnistGpu.Engine.Steps;
 
 /// <summary>
-/// Phase 1: h = ReLU(x·W1 + b1); each part a block of columns, each row group's pixels in
-/// order, four rows × two or four vectors of h in registers per pass.
+/// Phase 1: h = ReLU(x·W1 + b1), then a folded dropout's mask and scale; each part a block of
+/// columns, each row group's pixels in order, four rows × two or four vectors of h in registers per pass.
 /// </summary>
 internal sealed class HostStepHiddenForward<TVec> : HostStepPhase<TVec>
     where TVec : struct, ISimdFloat<TVec>
@@ -45,6 +46,20 @@ internal sealed class HostStepHiddenForward<TVec> : HostStepPhase<TVec>
                     Unsafe.Add(ref h, r * hidden + col) = Math.Max(acc + Unsafe.Add(ref bias, col), 0f);
                 }
             }
+        }
+
+        if (s.dropout.Drops)
+            Drop(s, from, to);
+    }
+
+    /// <summary>The folded dropout over columns [from, to) of every row of h: the separate operation's mask and scale.</summary>
+    private static void Drop(HostStepState<TVec> s, int from, int to)
+    {
+        var dropout = s.dropout;
+        for (int b = 0; b < s.batch; b++)
+        {
+            var part = s.h.AsSpan(b * s.hidden + from, to - from);
+            HostDropout.Apply(part, part, part, b * s.hidden + from, dropout.Key, dropout.Threshold, dropout.Scale, relu: false);
         }
     }
 

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Backends.Host;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Operations.Dropout;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Steps;
@@ -26,6 +27,9 @@ internal sealed class HostStepState<TVec>
     internal int outputOffset;
     internal bool backward;
     internal OptimizerStep optimizer;
+
+    /// <summary>A dropout between the two dense layers, applied to h as it is stored: <see cref="FoldedDropout.None"/> but in a training step of such a network.</summary>
+    internal FoldedDropout dropout = FoldedDropout.None;
 
     // Buffers reused by every step: W2 padded to whole vectors per row and transposed, dz padded,
     // each row group's nonzero pixels with the four rows' values, and per-thread scratch.

@@ -88,7 +88,7 @@ internal sealed class HostStepTail<TVec> : HostStepPhase<TVec>
     }
 
     /// <summary>
-    /// dh[b] = dz[b]·W2ᵀ ⊙ [h[b] &gt; 0], vectorised over the hidden units: one pass per class
+    /// dh[b] = dz[b]·W2ᵀ ⊙ [h[b] &gt; 0] (· the dropout's scale), vectorised over the hidden units: one pass per class
     /// over the row, in class order, so each element sums as the separate operation does.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -106,14 +106,21 @@ internal sealed class HostStepTail<TVec> : HostStepPhase<TVec>
                 TVec.Store(TVec.MultiplyAdd(a, TVec.Load(ref Unsafe.Add(ref w, j)), c == 0 ? TVec.Zero : TVec.Load(ref Unsafe.Add(ref dhRow, j))), ref Unsafe.Add(ref dhRow, j));
         }
 
+        // h is the folded dropout's output when the step drops (0 where it dropped): its kept values get its scale.
+        bool drops = s.dropout.Drops;
+        var scale = TVec.Broadcast(s.dropout.Scale);
         for (int j = 0; j < whole; j += count)
-            TVec.Store(TVec.WherePositive(TVec.Load(ref Unsafe.Add(ref hRow, j)), TVec.Load(ref Unsafe.Add(ref dhRow, j))), ref Unsafe.Add(ref dhRow, j));
+        {
+            var masked = TVec.WherePositive(TVec.Load(ref Unsafe.Add(ref hRow, j)), TVec.Load(ref Unsafe.Add(ref dhRow, j)));
+            TVec.Store(drops ? TVec.Multiply(masked, scale) : masked, ref Unsafe.Add(ref dhRow, j));
+        }
+
         for (int j = whole; j < hidden; j++)
         {
             float acc = 0f;
             for (int c = 0; c < dz.Length; c++)
                 acc = TVec.ScalarMultiplyAdd(dz[c], Unsafe.Add(ref wt, c * hidden + j), acc);
-            Unsafe.Add(ref dhRow, j) = Unsafe.Add(ref hRow, j) > 0f ? acc : 0f;
+            Unsafe.Add(ref dhRow, j) = Unsafe.Add(ref hRow, j) > 0f ? (drops ? acc * s.dropout.Scale : acc) : 0f;
         }
     }
 }

@@ -28,7 +28,7 @@ public static class NetworkPresets
         "keras.io's Simple MNIST convnet: conv3x3:32,maxpool,conv3x3:64,maxpool,flatten,dropout:0.5, Adam, batch 128, 15 epochs",
         new TrainingSettings
         {
-            Layers = "conv3x3:32,maxpool,conv3x3:64,maxpool,flatten,dropout:0.5".Split(',').Select(Model.Layers.LayerSpec.Parse).ToArray(),
+            Layers = Model.Layers.LayerSpec.ParseList("conv3x3:32,maxpool,conv3x3:64,maxpool,flatten,dropout:0.5"),
             Optimizer = Model.OptimizerSettings.Adam,
             BatchSize = 128,
             Epochs = 15,
@@ -45,7 +45,7 @@ public static class NetworkPresets
         "conv3x3:32:linear,batchnorm:relu twice, maxpool, conv3x3:64:linear,batchnorm:relu twice, maxpool, flatten, 256, dropout:0.4, Adam, batch 128, 5 epochs",
         new TrainingSettings
         {
-            Layers = "conv3x3:32:linear,batchnorm:relu,conv3x3:32:linear,batchnorm:relu,maxpool,conv3x3:64:linear,batchnorm:relu,conv3x3:64:linear,batchnorm:relu,maxpool,flatten,256,dropout:0.4".Split(',').Select(Model.Layers.LayerSpec.Parse).ToArray(),
+            Layers = Model.Layers.LayerSpec.ParseList("conv3x3:32:linear,batchnorm:relu,conv3x3:32:linear,batchnorm:relu,maxpool,conv3x3:64:linear,batchnorm:relu,conv3x3:64:linear,batchnorm:relu,maxpool,flatten,256,dropout:0.4"),
             Optimizer = Model.OptimizerSettings.Adam,
             BatchSize = 128,
             Epochs = 5,

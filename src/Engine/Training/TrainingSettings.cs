@@ -64,7 +64,7 @@ public sealed record TrainingSettings
     /// </summary>
     public static TrainingSettings Convnet { get; } = new()
     {
-        Layers = "conv3x3:32,maxpool,conv3x3:64,maxpool,conv3x3:64,flatten,64".Split(',').Select(LayerSpec.Parse).ToArray(),
+        Layers = LayerSpec.ParseList("conv3x3:32,maxpool,conv3x3:64,maxpool,conv3x3:64,flatten,64"),
         BatchSize = 64,
     };
 

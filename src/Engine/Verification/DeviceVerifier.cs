@@ -45,14 +45,14 @@ public sealed partial class DeviceVerifier : IDisposable
     /// pooling (so the fused step gathers the batch rather than reading the images in it): what
     /// the training checks run beside the dense ones.
     /// </summary>
-    private static readonly LayerSpec[] SmallConvnet = "conv3x3:8:same:linear,conv3x3:12,maxpool,conv3x3:16,maxpool,flatten,32".Split(',').Select(LayerSpec.Parse).ToArray();
+    private static readonly LayerSpec[] SmallConvnet = LayerSpec.ParseList("conv3x3:8:same:linear,conv3x3:12,maxpool,conv3x3:16,maxpool,flatten,32");
 
     /// <summary>
     /// A convnet small enough for a simulator, on 7×7 digits: a pooling that drops a row and a
     /// column and whose gradient the convolution above sends through, an even kernel's 'same', and a
     /// pooling before a flatten.
     /// </summary>
-    private static readonly LayerSpec[] TinyConvnet = "conv3x3:4,maxpool,conv2x2:5:same,maxpool,flatten,8".Split(',').Select(LayerSpec.Parse).ToArray();
+    private static readonly LayerSpec[] TinyConvnet = LayerSpec.ParseList("conv3x3:4,maxpool,conv2x2:5:same,maxpool,flatten,8");
 
     /// <summary>Every optimizer and form the engine runs, with Keras' defaults.</summary>
     private static readonly (string Name, OptimizerSettings Settings)[] Optimizers =
@@ -104,6 +104,7 @@ public sealed partial class DeviceVerifier : IDisposable
         Check("fused step vs composition: 2 steps of 784-512-10, adam", CheckKind.FusedStep, 784, v => v.FusedAgainstComposition(v.digits.Take(200), new TrainingSettings { Seed = 4, Optimizer = OptimizerSettings.Adam }, 1e-5)),
         Check("fused step vs composition: 2 steps of 784-512-10, sgd nesterov", CheckKind.FusedStep, 784, v => v.FusedAgainstComposition(v.digits.Take(200), new TrainingSettings { Seed = 4, Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f, Nesterov = true } }, 1e-5)),
         Check("fused step vs composition: 2 steps of 49-24-20-12-10, batch 16, sgd nesterov", CheckKind.FusedStep, 64, v => v.FusedAgainstComposition(Shrunk(v.digits.Take(32)), new TrainingSettings { Seed = 5, Layers = [24, 20, 12], BatchSize = 16, Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f, Nesterov = true } }, 1e-5)),
+        Check("fused step vs composition: 2 steps of 49-24-dropout:0.5-20-12-dropout:0.25-10, batch 16, adam", CheckKind.FusedStep, 64, v => v.FusedAgainstComposition(Shrunk(v.digits.Take(32)), new TrainingSettings { Seed = 5, Layers = LayerSpec.ParseList("24,dropout:0.5,20,12,dropout:0.25"), BatchSize = 16, Optimizer = OptimizerSettings.Adam }, 1e-5)),
         Check("fused step vs composition: an epoch of 2,000 digits, 784-64-32-10, adam", CheckKind.FusedStep, 2_000, v => v.FusedAgainstComposition(v.digits.Take(2_000), new TrainingSettings { Seed = 6, Layers = [64, 32], Optimizer = OptimizerSettings.Adam }, 1e-4)),
         Check("fused step vs composition: 4 steps of the Keras convnet, batch 64, rmsprop (3x64 + 8 digits)", CheckKind.FusedStep, 784, v => v.FusedAgainstComposition(v.digits.Take(200), new TrainingSettings { Seed = 4, Layers = TrainingSettings.Convnet.Layers, BatchSize = 64 }, v.ConvolutionFormTolerance), convolutional: true),
         Check($"fused step vs composition: 2 steps of 784-{NetworkShape.FormatLayers(SmallConvnet).Replace(',', '-')}-10, sgd momentum (128 + 72 digits)", CheckKind.FusedStep, 784, v => v.FusedAgainstComposition(v.digits.Take(200), new TrainingSettings { Seed = 4, Layers = SmallConvnet, Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f } }, v.ConvolutionFormTolerance), convolutional: true),
@@ -223,7 +224,7 @@ public sealed partial class DeviceVerifier : IDisposable
     private static TrainingSettings Brought(NetworkCheck network) => new()
     {
         Seed = 4,
-        Layers = network.Layers.Split(',').Select(LayerSpec.Parse).ToArray(),
+        Layers = LayerSpec.ParseList(network.Layers),
         Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f },
     };
 

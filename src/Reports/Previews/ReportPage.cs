@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
 using MnistGpu.Engine.Training;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
@@ -93,7 +94,7 @@ internal static class ReportPage
         page.Append("<h2>Run</h2>\n<table class=\"facts\">\n");
         Fact("device", run.Device);
         Fact("data", run.DataSource);
-        Fact("network", run.Shape.IsDenseStack
+        Fact("network", run.Shape.Layers.All(layer => layer is DenseLayerShape)
             ? $"{run.Shape}: dense layers, ReLU after each hidden one, softmax; Glorot-uniform weights"
             : $"{run.Shape}: {string.Join(", ", run.Shape.Layers.Select(layer => layer.ToString()))}; softmax; Glorot-uniform weights");
         Fact("optimizer", s.Optimizer.ToString());

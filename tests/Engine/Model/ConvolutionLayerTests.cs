@@ -19,7 +19,7 @@ public sealed class ConvolutionLayerTests
     private static readonly NetworkShape Small = new(784, Specs("conv3x3:4,maxpool,conv2x2:3:same:linear,conv3x3:5,maxpool,flatten,8"), 10);
     private const int Batch = 6;
 
-    private static LayerSpec[] Specs(string text) => text.Split(',').Select(LayerSpec.Parse).ToArray();
+    private static LayerSpec[] Specs(string text) => LayerSpec.ParseList(text);
 
     [Fact]
     public void The_keras_convnet_has_keras_shapes_and_parameter_count()

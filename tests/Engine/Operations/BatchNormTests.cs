@@ -170,7 +170,7 @@ public sealed class BatchNormTests(OpenClFixture openCl)
         _ => () => new Borrowed(openCl.Require()),
     };
 
-    private static LayerSpec[] Specs(string layers) => layers.Split(',').Select(LayerSpec.Parse).ToArray();
+    private static LayerSpec[] Specs(string layers) => LayerSpec.ParseList(layers);
 
     /// <summary>The shared OpenCL device, lent to a trainer that disposes what it is given.</summary>
     private sealed class Borrowed(ITrainingBackend inner) : DelegatingBackend(inner);

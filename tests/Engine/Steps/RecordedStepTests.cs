@@ -123,7 +123,7 @@ public sealed class RecordedStepTests(OpenClFixture openCl)
         {
             var settings = new TrainingSettings
             {
-                Layers = [.. layers.Split(',').Select(MnistGpu.Engine.Model.Layers.LayerSpec.Parse)],
+                Layers = MnistGpu.Engine.Model.Layers.LayerSpec.ParseList(layers),
                 Optimizer = optimizer switch
                 {
                     "adam" => OptimizerSettings.Adam,

@@ -96,7 +96,7 @@ public sealed class CheckpointTests : IDisposable
     [Fact]
     public void A_convnet_checkpoint_is_version_4_and_loads_to_the_bit()
     {
-        var settings = new TrainingSettings { Layers = "conv3x3:4,maxpool,conv3x3:6:same,flatten,16".Split(',').Select(MnistGpu.Engine.Model.Layers.LayerSpec.Parse).ToArray(), BatchSize = 32, Epochs = 1 };
+        var settings = new TrainingSettings { Layers = MnistGpu.Engine.Model.Layers.LayerSpec.ParseList("conv3x3:4,maxpool,conv3x3:6:same,flatten,16"), BatchSize = 32, Epochs = 1 };
         var saved = CpuTraining.Train(Bundled.Mnist.Train.Take(256), settings, epochs: 1, from: null);
         var bytes = saved.Encode();
         Assert.Equal(4u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)));

@@ -28,7 +28,7 @@ public sealed class ResumeTests
     [Fact]
     public void A_convnet_resumed_on_the_host_equals_training_straight_through()
     {
-        var settings = new TrainingSettings { Layers = "conv3x3:8,maxpool,conv3x3:8:same,flatten,16".Split(',').Select(MnistGpu.Engine.Model.Layers.LayerSpec.Parse).ToArray(), BatchSize = 64, Epochs = 3, Seed = 2 };
+        var settings = new TrainingSettings { Layers = MnistGpu.Engine.Model.Layers.LayerSpec.ParseList("conv3x3:8,maxpool,conv3x3:8:same,flatten,16"), BatchSize = 64, Epochs = 3, Seed = 2 };
         var subset = Bundled.Mnist.Train.Take(640);
         Checkpoint HostTrain(int epochs, Checkpoint? from) => CpuTraining.Train(subset, settings, epochs, from, () => new MnistGpu.Engine.Backends.Host.HostBackend());
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Operations.Dropout;
+using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Model.Layers;
 

@@ -34,6 +34,10 @@ public readonly record struct LayerSpec(ILayerKind Kind, string Argument)
         return new LayerSpec(kind, argument.StartsWith(':') ? argument[1..] : argument);
     }
 
+    /// <summary>Specs separated by commas, as <c>--layers</c> writes them: "conv3x3:32,maxpool,flatten,64".</summary>
+    /// <exception cref="UserInputException">One of them does not parse (<see cref="Parse"/>).</exception>
+    public static LayerSpec[] ParseList(string text) => text.Split(',').Select(Parse).ToArray();
+
     public override string ToString() => Kind.Format(Argument);
 
     public bool Equals(LayerSpec other) => ReferenceEquals(Kind, other.Kind) && Argument == other.Argument;

@@ -1,4 +1,5 @@
 using ILGPU;
+using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Operations.Dropout;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Operations.Dropout;
 
@@ -18,7 +19,7 @@ public sealed partial class DropoutOperation
         KeptFraction(0.1, 1 << 18),
     ];
 
-    internal static IReadOnlyList<NetworkCheck> Networks { get; } = [new("512,dropout:0.5"), new("conv3x3:4,maxpool,flatten,dropout:0.25,16")];
+    internal static IReadOnlyList<NetworkCheck> Networks { get; } = [new("512,dropout:0.5"), new("64,dropout:0.5,32,dropout:0.25"), new("conv3x3:4,maxpool,flatten,dropout:0.25,16")];
 
     private static OperationCheck Pass(double rate, int batch, int values, bool backward, bool relu) => new(
         $"dropout {(backward ? "backward" : "forward")}{(relu ? "+relu mask" : "")} {Format(rate)} {batch}x{values}",

@@ -1,4 +1,5 @@
 using MnistGpu.Engine.Backends;
+using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Operations.Dropout;
 
@@ -44,10 +45,7 @@ public sealed partial class DropoutOperation : Operation
     internal override void RunHost(ITrainingBackend host)
     {
         Span<float> source = OnHost(Source), activation = OnHost(Activation), target = OnHost(Target);
-        uint threshold = DropoutMask.Threshold(Rate);
-        float scale = DropoutMask.Scale(Rate);
-        for (int i = 0; i < Length; i++)
-            target[i] = DropoutMask.Keeps(Key, i, threshold) && (!Relu || activation[i] > 0f) ? source[i] * scale : 0f;
+        HostDropout.Apply(source[..Length], activation[..Length], target[..Length], 0, Key, DropoutMask.Threshold(Rate), DropoutMask.Scale(Rate), Relu);
     }
 
     internal override void RunIlgpu(IlgpuBackend device) => device.Launch(
