@@ -4,15 +4,12 @@ using MnistGpu.Engine.Backends;
 namespace MnistGpu.Engine.Operations.BatchNormalization;
 
 /// <summary>
-/// The host's and the reference's forms: the kernels' steps as loops, in float on the host (the
-/// kernels' sums in their order and compensation, so the same bits as ILGPU's CPU accelerator)
-/// and in double for the reference.
+/// The kernels' steps as loops, in either precision: double for the reference, float for the host
+/// where its vector form does not apply (the kernels' sums in their order and compensation, so the
+/// same bits as ILGPU's CPU accelerator).
 /// </summary>
 public sealed partial class BatchNormOperation
 {
-    internal override void RunHost(ITrainingBackend host) =>
-        Run<float>(new Arrays<float>(OnHost(Input), OnHost(OutputGradient), OnHost(Target), OnHost(Parameters), OnHost(Gradients), OnHost(State), OnHost(Saved), OnHost(Partials)));
-
     internal override void RunReference() =>
         Run<double>(new Arrays<double>(Precise(Input), Precise(OutputGradient), Precise(Target), Precise(Parameters), Precise(Gradients), Precise(State), Precise(Saved), Precise(Partials)));
 
