@@ -1,6 +1,8 @@
 using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Backends.Host;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Training;
+using MnistGpu.Tests.Kernels;
 
 namespace MnistGpu.Tests.Support;
 
@@ -22,4 +24,18 @@ internal static class CpuTraining
             trainer.TrainEpoch();
         return trainer.CreateCheckpoint();
     }
+
+    /// <summary>
+    /// Makes the backend a test names for <see cref="Train"/>: "host", "cpu", or (any other name)
+    /// the shared OpenCL device, lent so that the trainer's disposal leaves it to the fixture.
+    /// </summary>
+    public static Func<ITrainingBackend> Device(string name, OpenClFixture openCl) => name switch
+    {
+        "host" => () => new HostBackend(),
+        "cpu" => () => IlgpuBackend.CreateCpuAccelerator(),
+        _ => () => new Borrowed(openCl.Require()),
+    };
+
+    /// <summary>The shared OpenCL device, lent to a trainer that disposes what it is given.</summary>
+    private sealed class Borrowed(ITrainingBackend inner) : DelegatingBackend(inner);
 }

@@ -78,14 +78,12 @@ public sealed class ConvolutionLayerTests
     public void Reference_gradients_through_convolution_pooling_and_flatten_equal_finite_differences()
     {
         using var reference = new ReferenceBackend();
-        using var probe = new Probe(reference, seed: 3);
-        var analytic = probe.Gradients();
-        var parameters = ReferenceBackend.Span(probe.Network.Parameters);
+        using var probe = new LossProbe(reference, Small, Batch, Parameters(seed: 3));
         var random = new Random(11);
         var indices = Small.Layers.Where(layer => layer.ParameterCount > 0)
             .SelectMany(layer => Enumerable.Range(0, 12).Select(_ => layer.Offset + random.Next((int)layer.ParameterCount)))
             .ToList();
-        FiniteDifferences.Expect(parameters, probe.Loss, analytic, indices, h: 1e-5, absolute: 1e-8, relative: 1e-4, clearAbove: 1e-5, minimumClear: 30, Small.Locate);
+        probe.ExpectFiniteDifferences(indices, h: 1e-5, absolute: 1e-8, relative: 1e-4, clearAbove: 1e-5, minimumClear: 30);
     }
 
     public static TheoryData<string> Devices => new(["host", "cpu"]);
@@ -96,65 +94,28 @@ public sealed class ConvolutionLayerTests
     {
         using var reference = new ReferenceBackend();
         using ITrainingBackend backend = device == "host" ? new MnistGpu.Engine.Backends.Host.HostBackend() : IlgpuBackend.CreateCpuAccelerator();
-        using var onReference = new Probe(reference, seed: 3);
-        using var onDevice = new Probe(backend, seed: 3);
+        using var onReference = new LossProbe(reference, Small, Batch, Parameters(seed: 3));
+        using var onDevice = new LossProbe(backend, Small, Batch, Parameters(seed: 3));
         var expected = onReference.Gradients();
         var actual = onDevice.Gradients();
         for (int i = 0; i < expected.Length; i++)
             Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-5 + 1e-3 * Math.Abs(expected[i]), $"{Small.Locate(i)}: {device} {actual[i]:E6}, reference {expected[i]:E6}");
     }
 
-    /// <summary>The small network on a backend with Glorot weights, a batch of real digits and its loss.</summary>
-    private sealed class Probe : IDisposable
+    /// <summary>
+    /// Glorot weights with nonzero biases: with Keras' zero biases, every blank patch sits on the
+    /// ReLU's kink, where finite differences see half a slope.
+    /// </summary>
+    private static float[] Parameters(int seed)
     {
-        private readonly ITrainingBackend backend;
-        private readonly DeviceArray<float> losses;
-        private readonly DeviceArray<int> predicted;
-
-        public Probe(ITrainingBackend backend, int seed)
+        var parameters = GlorotUniform.Initialize(Small, seed);
+        var random = new Random(seed);
+        foreach (var layer in Small.Layers.Where(layer => layer.ParameterCount > 0))
         {
-            this.backend = backend;
-            Network = new Network(backend, Small, Batch, optimizerStateArrays: 0);
-            // Nonzero biases: with Keras' zero biases, every blank patch sits on the ReLU's kink, where finite differences see half a slope.
-            var parameters = GlorotUniform.Initialize(Small, seed);
-            var random = new Random(seed);
-            foreach (var layer in Small.Layers.Where(layer => layer.ParameterCount > 0))
-            {
-                for (int i = layer.Offset + (int)layer.ParameterCount - layer.Output.Channels; i < layer.Offset + layer.ParameterCount; i++)
-                    parameters[i] = (float)(random.NextDouble() * 0.2 - 0.1);
-            }
-
-            Network.SetParameters(parameters);
-            var test = Bundled.Mnist.Test;
-            backend.Upload<float>(test.Images[..(Batch * 784)].Select(p => p / 255f).ToArray(), Network.Input);
-            backend.Upload<int>(test.Labels[..Batch].Select(l => (int)l).ToArray(), Network.Labels);
-            losses = backend.Allocate<float>(Batch);
-            predicted = backend.Allocate<int>(Batch);
+            for (int i = layer.Offset + (int)layer.ParameterCount - layer.Output.Channels; i < layer.Offset + layer.ParameterCount; i++)
+                parameters[i] = (float)(random.NextDouble() * 0.2 - 0.1);
         }
 
-        public Network Network { get; }
-
-        public double[] Gradients()
-        {
-            Loss();
-            return backend is ReferenceBackend ? ReferenceBackend.Span(Network.Gradients).ToArray() : Array.ConvertAll(Network.GetGradients(), v => (double)v);
-        }
-
-        public double Loss()
-        {
-            Network.ComputeGradients(Batch, new SampleOutputs(losses, predicted, 0), StepContext.ForTraining(1, 1));
-            var values = new float[Batch];
-            if (backend is ReferenceBackend)
-                return ReferenceBackend.Span(losses).ToArray().Average();
-            backend.Download(losses, values);
-            return values.Average();
-        }
-
-        public void Dispose()
-        {
-            losses.Dispose();
-            predicted.Dispose();
-            Network.Dispose();
-        }
+        return parameters;
     }
 }

@@ -63,32 +63,15 @@ public sealed class TestLayerKindTests
     [Fact]
     public void The_test_kinds_backward_equals_finite_differences_of_the_loss()
     {
-        const int batch = 16;
         var shape = new NetworkShape(784, [12, LayerSpec.Parse("scale"), 8], 10);
-        using var reference = new ReferenceBackend();
-        using var network = new Network(reference, shape, batch, optimizerStateArrays: 0);
         var parameters = GlorotUniform.Initialize(shape, seed: 5);
         var scaleLayer = shape.Layers[1];
         var random = new Random(4);
         for (int i = 0; i < scaleLayer.ParameterCount; i++)
             parameters[scaleLayer.Offset + i] += (float)(random.NextDouble() * 0.4 - 0.2);
-        network.SetParameters(parameters);
-        var test = Bundled.Mnist.Test;
-        reference.Upload<float>(test.Images[..(batch * 784)].Select(p => p / 255f).ToArray(), network.Input);
-        reference.Upload<int>(test.Labels[..batch].Select(l => (int)l).ToArray(), network.Labels);
-        using var losses = reference.Allocate<float>(batch);
-        using var predictions = reference.Allocate<int>(batch);
-        double Loss()
-        {
-            network.ComputeGradients(batch, new SampleOutputs(losses, predictions, 0), StepContext.ForTraining(1, 1));
-            return ReferenceBackend.Span(losses).ToArray().Average();
-        }
-
-        Loss();
-        var analytic = ReferenceBackend.Span(network.Gradients).ToArray();
-        var flat = ReferenceBackend.Span(network.Parameters);
-        var scaleParameters = Enumerable.Range(scaleLayer.Offset, (int)scaleLayer.ParameterCount);
-        FiniteDifferences.Expect(flat, Loss, analytic, scaleParameters, h: 1e-3, absolute: 2e-4, relative: 0.02, clearAbove: 2e-3, minimumClear: 6, shape.Locate);
+        using var reference = new ReferenceBackend();
+        using var probe = new LossProbe(reference, shape, batch: 16, parameters);
+        probe.ExpectFiniteDifferences(Enumerable.Range(scaleLayer.Offset, (int)scaleLayer.ParameterCount), h: 1e-3, absolute: 2e-4, relative: 0.02, clearAbove: 2e-3, minimumClear: 6);
     }
 
     /// <summary>

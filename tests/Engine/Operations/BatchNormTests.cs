@@ -67,33 +67,17 @@ public sealed class BatchNormTests(OpenClFixture openCl)
     [InlineData("conv3x3:3:linear,batchnorm:relu,maxpool,flatten,8")]
     public void The_backward_equals_finite_differences_of_the_training_loss(string layers)
     {
-        const int batch = 16;
         var shape = new NetworkShape(784, Specs(layers), 10);
-        using var reference = new ReferenceBackend();
-        using var network = new Network(reference, shape, batch, optimizerStateArrays: 0);
         var parameters = GlorotUniform.Initialize(shape, seed: 5);
         var random = new Random(4);
         var norm = shape.Layers.OfType<BatchNormLayerShape>().Single();
         for (int i = 0; i < norm.ParameterCount; i++)
             parameters[norm.Offset + i] += (float)((random.NextDouble() * 0.4) - 0.2);
-        network.SetParameters(parameters);
-        var test = Bundled.Mnist.Test;
-        reference.Upload<float>(test.Images[..(batch * 784)].Select(p => p / 255f).ToArray(), network.Input);
-        reference.Upload<int>(test.Labels[..batch].Select(l => (int)l).ToArray(), network.Labels);
-        using var losses = reference.Allocate<float>(batch);
-        using var predictions = reference.Allocate<int>(batch);
-        double Loss()
-        {
-            network.ComputeGradients(batch, new SampleOutputs(losses, predictions, 0), StepContext.ForTraining(1, 1));
-            return ReferenceBackend.Span(losses).ToArray().Average();
-        }
-
-        Loss();
-        var analytic = ReferenceBackend.Span(network.Gradients).ToArray();
-        var flat = ReferenceBackend.Span(network.Parameters);
+        using var reference = new ReferenceBackend();
+        using var probe = new LossProbe(reference, shape, batch: 16, parameters);
         var below = shape.Layers[0];
         var checkedParameters = Enumerable.Range(norm.Offset, (int)norm.ParameterCount).Concat(Enumerable.Range(below.Offset, (int)below.ParameterCount).Where(i => i % 7 == 0));
-        FiniteDifferences.Expect(flat, Loss, analytic, checkedParameters, h: 1e-5, absolute: 2e-4, relative: 0.02, clearAbove: 2e-3, minimumClear: 6, shape.Locate);
+        probe.ExpectFiniteDifferences(checkedParameters, h: 1e-5, absolute: 2e-4, relative: 0.02, clearAbove: 2e-3, minimumClear: 6);
     }
 
     [SkippableTheory]
@@ -105,12 +89,12 @@ public sealed class BatchNormTests(OpenClFixture openCl)
         // exact arithmetic, and Adam's g/√v would turn float rounding there into a full step.
         var settings = new TrainingSettings { Layers = Specs(layers), Seed = 7, Optimizer = OptimizerSettings.Sgd with { Momentum = 0.9f } };
         var subset = Subset.Take(200);
-        var reference = Train(() => new ReferenceBackend(), subset, settings, epochs: 1);
+        var reference = CpuTraining.Train(subset, settings, epochs: 1, from: null, () => new ReferenceBackend());
         foreach (string device in new[] { "host", "cpu", "opencl" })
         {
             if (device == "opencl" && openCl.Backend is null)
                 continue;
-            var trained = Train(Maker(device), subset, settings, epochs: 1);
+            var trained = CpuTraining.Train(subset, settings, epochs: 1, from: null, CpuTraining.Device(device, openCl));
             AssertClose(device, "parameter", reference.Parameters, trained.Parameters);
             AssertClose(device, "moving statistic", reference.LayerState, trained.LayerState);
         }
@@ -124,7 +108,7 @@ public sealed class BatchNormTests(OpenClFixture openCl)
     {
         var settings = new TrainingSettings { Layers = Specs("conv3x3:4:linear,batchnorm:relu,maxpool,flatten,dropout:0.3,16,batchnorm"), Seed = 2 };
         var subset = Subset.Take(640);
-        var make = Maker(device);
+        var make = CpuTraining.Device(device, openCl);
         var straight = CpuTraining.Train(subset, settings, epochs: 2, from: null, make);
         var again = CpuTraining.Train(subset, settings, epochs: 2, from: null, make);
         var resumed = CpuTraining.Train(subset, settings, epochs: 2, Checkpoint.Decode(CpuTraining.Train(subset, settings, epochs: 1, from: null, make).Encode()), make);
@@ -147,9 +131,6 @@ public sealed class BatchNormTests(OpenClFixture openCl)
         Assert.Contains(expected, error);
     }
 
-    private static Checkpoint Train(Func<ITrainingBackend> make, MnistGpu.Engine.Data.LabeledImages subset, TrainingSettings settings, int epochs) =>
-        CpuTraining.Train(subset, settings, epochs, from: null, make);
-
     /// <summary>
     /// Within 1e-5 relative to the array's largest magnitude: a value whose exact gradient is 0 (a
     /// convolution's bias before a BatchNormalization) is float rounding of a cancelling sum, so
@@ -163,15 +144,5 @@ public sealed class BatchNormTests(OpenClFixture openCl)
             Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-5 * scale, $"{device}: {what} {i} is {actual[i]}, reference {expected[i]} (largest {scale})");
     }
 
-    private Func<ITrainingBackend> Maker(string device) => device switch
-    {
-        "host" => () => new HostBackend(),
-        "cpu" => () => IlgpuBackend.CreateCpuAccelerator(),
-        _ => () => new Borrowed(openCl.Require()),
-    };
-
     private static LayerSpec[] Specs(string layers) => LayerSpec.ParseList(layers);
-
-    /// <summary>The shared OpenCL device, lent to a trainer that disposes what it is given.</summary>
-    private sealed class Borrowed(ITrainingBackend inner) : DelegatingBackend(inner);
 }

@@ -28,7 +28,7 @@ public sealed class DropoutTests(OpenClFixture openCl)
     [InlineData("opencl")]
     public void A_rerun_and_a_resume_after_epoch_1_give_the_same_parameter_bits(string device)
     {
-        var make = Maker(device);
+        var make = CpuTraining.Device(device, openCl);
         var straight = CpuTraining.Train(Subset, Settings, epochs: 2, from: null, make);
         var again = CpuTraining.Train(Subset, Settings, epochs: 2, from: null, make);
         var resumed = CpuTraining.Train(Subset, Settings, epochs: 2, Checkpoint.Decode(CpuTraining.Train(Subset, Settings, epochs: 1, from: null, make).Encode()), make);
@@ -51,7 +51,7 @@ public sealed class DropoutTests(OpenClFixture openCl)
         {
             if (device == "opencl" && openCl.Backend is null)
                 continue;
-            using var backend = device == "reference" ? new ReferenceBackend() : Maker(device)();
+            using var backend = device == "reference" ? new ReferenceBackend() : CpuTraining.Device(device, openCl)();
             using var ones = backend.Allocate<float>(length);
             using var result = backend.Allocate<float>(length);
             backend.Upload<float>(Enumerable.Repeat(1f, length).ToArray(), ones);
@@ -106,13 +106,6 @@ public sealed class DropoutTests(OpenClFixture openCl)
         Assert.Contains(expected, error);
     }
 
-    private Func<ITrainingBackend> Maker(string device) => device switch
-    {
-        "host" => () => new HostBackend(),
-        "cpu" => () => IlgpuBackend.CreateCpuAccelerator(),
-        _ => () => new Borrowed(openCl.Require()),
-    };
-
     private static bool[] Mask(uint key, double rate, int length) =>
         Enumerable.Range(0, length).Select(i => DropoutMask.Keeps(key, i, DropoutMask.Threshold(rate))).ToArray();
 
@@ -124,7 +117,4 @@ public sealed class DropoutTests(OpenClFixture openCl)
     }
 
     private static LayerSpec[] Specs(string layers) => LayerSpec.ParseList(layers);
-
-    /// <summary>The shared OpenCL device, lent to a trainer that disposes what it is given.</summary>
-    private sealed class Borrowed(ITrainingBackend inner) : DelegatingBackend(inner);
 }
