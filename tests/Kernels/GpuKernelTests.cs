@@ -83,7 +83,7 @@ public sealed class OpenClTiledFusedFixture() : AcceleratorFixture(OpenTiled, re
 
         if (!device.Capabilities.GenericAddressSpace)
             GenericAddressSpaceOverride.Apply(device);
-        return new IlgpuBackend(context, device, "PoCL with the tiled fused kernels", fusedVariant: FusedVariant.Tiled);
+        return new IlgpuBackend(context, device, "PoCL with the tiled fused kernels", layout: KernelLayout.Tiled);
     }
 }
 

@@ -22,7 +22,7 @@ public sealed class NvidiaShapedKernelTests(NvidiaShapedFixture fixture) : IClas
     {
         var backend = (IlgpuBackend)fixture.Require();
         Assert.Equal([MatMulVariant.SharedMemoryTiled], backend.Launches.Variants);
-        Assert.Equal(FusedVariant.Tiled, backend.Launches.ConvolutionVariant);
+        Assert.Equal(KernelLayout.Tiled, backend.Launches.ConvolutionLayout);
         Assert.Equal(Enum.GetNames<MatMulVariant>(), backend.MatMulVariants);
     }
 

@@ -46,15 +46,15 @@ public sealed partial class IlgpuBackend : ITrainingBackend
     /// this backend may allocate, below what the device has. <paramref name="profile"/> plans
     /// launches for another device's limits than this accelerator's (tests of GPU launch shapes).
     /// </summary>
-    /// <param name="fusedVariant">Which form of the fused step's kernels to use instead of the planned one (tests of both forms on one device).</param>
+    /// <param name="layout">Which layout of the fused step's kernels to use instead of the planned one (tests of both layouts on one device).</param>
     /// <param name="planAsGpu">Plans every launch as for a GPU (shared-memory tiles, group reductions) even on a device whose threads are CPU cores: to check the GPU kernels under a simulator.</param>
     /// <param name="recordOnly">Loads no kernel: every launch is recorded (<see cref="Record"/>), never run. What lists a step's launches for a device profile without the device.</param>
-    public IlgpuBackend(Context context, Device device, string deviceName, long? memoryLimitBytes = null, DeviceProfile? profile = null, FusedVariant? fusedVariant = null, bool planAsGpu = false, bool recordOnly = false)
+    public IlgpuBackend(Context context, Device device, string deviceName, long? memoryLimitBytes = null, DeviceProfile? profile = null, KernelLayout? layout = null, bool planAsGpu = false, bool recordOnly = false)
     {
         this.context = context;
         accelerator = device.CreateAccelerator(context);
         var own = DeviceProfile.Of(accelerator);
-        launch = new LaunchPlanner(profile ?? (planAsGpu ? own with { RunsOnCpu = false } : own), fusedVariant);
+        launch = new LaunchPlanner(profile ?? (planAsGpu ? own with { RunsOnCpu = false } : own), layout);
         DeviceName = deviceName;
         memory = new MemoryBudget(deviceName, memoryLimitBytes);
 
@@ -67,14 +67,14 @@ public sealed partial class IlgpuBackend : ITrainingBackend
         fold = Load<PatchArguments>(KernelInventory.Fold);
         sumPartials = Load<PartialSumArguments>(KernelInventory.SumPartials);
         implicitConvolutions = Enum.GetValues<ConvolutionProduct>()
-            .Select(product => Load<ConvolutionArguments>(KernelInventory.ImplicitConvolution(product, launch.ConvolutionVariant)))
+            .Select(product => Load<ConvolutionArguments>(KernelInventory.ImplicitConvolution(product, launch.ConvolutionLayout)))
             .ToArray();
         maxPoolForward = Load<PoolingArguments>(KernelInventory.MaxPoolForward);
         maxPoolBackward = Load<PoolingArguments>(KernelInventory.MaxPoolBackward);
         copy = Load<CopyArguments>(KernelInventory.Copy);
         foreach (var variant in launch.Variants)
             LoadMatMul(variant);
-        var fused = launch.FusedVariant;
+        var fused = launch.FusedLayout;
         fusedHiddenForward = Load<FusedStep>(KernelInventory.FusedHiddenForward(fused));
         fusedGradients = Load<FusedStep>(KernelInventory.FusedGradients(fused));
         var tail = KernelInventory.FusedTail(fused, openCl: launch.Profile.IsOpenCl || accelerator is CLAccelerator);

@@ -10,7 +10,7 @@ namespace MnistGpu.Engine.Backends;
 
 /// <summary>
 /// One kernel the engine can launch: its name (the one spelling every listing, plan and failure
-/// uses), its method and, for matrix products or fused steps, its variant.
+/// uses), its method and, for matrix products, fused steps and implicit convolutions, its variant or layout.
 /// </summary>
 public sealed class KernelEntry
 {
@@ -29,8 +29,8 @@ public sealed class KernelEntry
 
     public MatMulVariant? Variant { get; init; }
 
-    /// <summary>The form, panel or tiled, of a fused-step or implicit-convolution kernel.</summary>
-    public FusedVariant? Fused { get; init; }
+    /// <summary>The layout, panels or tiles, of a fused-step or implicit-convolution kernel.</summary>
+    public KernelLayout? Layout { get; init; }
 
     /// <summary>
     /// The shared memory per group its source allocates, by the kernels' own constants (0: none):
@@ -113,23 +113,31 @@ public static class KernelInventory
     /// <summary>What ILGPU.Algorithms' group reduction allocates for its partial sums.</summary>
     private const int AlgorithmsGroupSumBytes = 16;
 
-    private static readonly KernelEntry HiddenForwardTiled = Fused(nameof(FusedStepKernels.HiddenForwardTiled), FusedVariant.Tiled, FusedStepKernels.TiledSharedMemoryBytes);
-    private static readonly KernelEntry TailAlgorithmsSum = Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, TailLogitBytes + AlgorithmsGroupSumBytes, typeof(FusedStepKernels.AlgorithmsGroupSum));
-    private static readonly KernelEntry TailSharedMemorySum = Fused(nameof(FusedStepKernels.TailPerGroup), FusedVariant.Tiled, TailLogitBytes + (FusedStepKernels.SharedMemoryGroupSum.MaxGroupSize * sizeof(float)), typeof(FusedStepKernels.SharedMemoryGroupSum));
-    private static readonly KernelEntry GradientsTiled = Fused(nameof(FusedStepKernels.GradientsUpdateTiled), FusedVariant.Tiled, FusedStepKernels.TiledSharedMemoryBytes);
-    private static readonly KernelEntry HiddenForwardPanel = Fused(nameof(FusedStepKernels.HiddenForwardPanel), FusedVariant.Panel);
-    private static readonly KernelEntry TailPerRow = Fused(nameof(FusedStepKernels.TailPerRow), FusedVariant.Panel);
-    private static readonly KernelEntry GradientsPanel = Fused(nameof(FusedStepKernels.GradientsUpdatePanel), FusedVariant.Panel);
+    private static readonly KernelEntry HiddenForwardTiled = Fused(nameof(FusedStepKernels.HiddenForwardTiled), KernelLayout.Tiled, FusedStepKernels.TiledSharedMemoryBytes);
+    private static readonly KernelEntry TailAlgorithmsSum = Fused(nameof(FusedStepKernels.TailPerGroup), KernelLayout.Tiled, TailLogitBytes + AlgorithmsGroupSumBytes, typeof(FusedStepKernels.AlgorithmsGroupSum));
+    private static readonly KernelEntry TailSharedMemorySum = Fused(nameof(FusedStepKernels.TailPerGroup), KernelLayout.Tiled, TailLogitBytes + (FusedStepKernels.SharedMemoryGroupSum.MaxGroupSize * sizeof(float)), typeof(FusedStepKernels.SharedMemoryGroupSum));
+    private static readonly KernelEntry GradientsTiled = Fused(nameof(FusedStepKernels.GradientsUpdateTiled), KernelLayout.Tiled, FusedStepKernels.TiledSharedMemoryBytes);
+    private static readonly KernelEntry HiddenForwardPanel = Fused(nameof(FusedStepKernels.HiddenForwardPanel), KernelLayout.Panel);
+    private static readonly KernelEntry TailPerRow = Fused(nameof(FusedStepKernels.TailPerRow), KernelLayout.Panel);
+    private static readonly KernelEntry GradientsPanel = Fused(nameof(FusedStepKernels.GradientsUpdatePanel), KernelLayout.Panel);
 
+    // Each family below is a table indexed by KernelLayout (Panel, then Tiled).
+    private static readonly KernelEntry[] HiddenForwards = [HiddenForwardPanel, HiddenForwardTiled];
+    private static readonly KernelEntry[] Gradients = [GradientsPanel, GradientsTiled];
+
+    /// <summary>By layout, then by whether the device is OpenCL: on GPUs the tail's sum goes through ILGPU.Algorithms on CUDA, through shared memory on OpenCL.</summary>
+    private static readonly KernelEntry[][] Tails = [[TailPerRow, TailPerRow], [TailAlgorithmsSum, TailSharedMemorySum]];
+
+    /// <summary>By layout, then by <see cref="ConvolutionProduct"/>.</summary>
     private static readonly KernelEntry[] ImplicitConvolutions =
     [
-        Implicit(nameof(ImplicitConvolutionKernels.ForwardPanel), FusedVariant.Panel),
-        Implicit(nameof(ImplicitConvolutionKernels.BackwardInputPanel), FusedVariant.Panel),
-        Implicit(nameof(ImplicitConvolutionKernels.BackwardParametersPanel), FusedVariant.Panel),
+        Implicit(nameof(ImplicitConvolutionKernels.ForwardPanel), KernelLayout.Panel),
+        Implicit(nameof(ImplicitConvolutionKernels.BackwardInputPanel), KernelLayout.Panel),
+        Implicit(nameof(ImplicitConvolutionKernels.BackwardParametersPanel), KernelLayout.Panel),
         // The tiled products stage the same 32-deep tiles of both operands as the shared-memory matrix product.
-        Implicit(nameof(ImplicitConvolutionKernels.ForwardTiled), FusedVariant.Tiled, MatMulKernels.SharedMemoryBytes),
-        Implicit(nameof(ImplicitConvolutionKernels.BackwardInputTiled), FusedVariant.Tiled, MatMulKernels.SharedMemoryBytes),
-        Implicit(nameof(ImplicitConvolutionKernels.BackwardParametersTiled), FusedVariant.Tiled, MatMulKernels.SharedMemoryBytes),
+        Implicit(nameof(ImplicitConvolutionKernels.ForwardTiled), KernelLayout.Tiled, MatMulKernels.SharedMemoryBytes),
+        Implicit(nameof(ImplicitConvolutionKernels.BackwardInputTiled), KernelLayout.Tiled, MatMulKernels.SharedMemoryBytes),
+        Implicit(nameof(ImplicitConvolutionKernels.BackwardParametersTiled), KernelLayout.Tiled, MatMulKernels.SharedMemoryBytes),
     ];
 
     public static IReadOnlyList<KernelEntry> All { get; } =
@@ -143,30 +151,29 @@ public static class KernelInventory
 
     public static KernelEntry Optimizer(UpdateRule rule) => Optimizers[(int)rule];
 
-    /// <summary>Launch 1 of the fused step in <paramref name="variant"/>'s form.</summary>
-    public static KernelEntry FusedHiddenForward(FusedVariant variant) => variant == FusedVariant.Tiled ? HiddenForwardTiled : HiddenForwardPanel;
+    /// <summary>Launch 1 of the fused step in <paramref name="layout"/>.</summary>
+    public static KernelEntry FusedHiddenForward(KernelLayout layout) => HiddenForwards[(int)layout];
 
     /// <summary>
     /// Launch 2: per row on CPU-like devices; on GPUs per group, its sum through ILGPU.Algorithms on
     /// CUDA and through shared memory on OpenCL, whose drivers (PoCL, NVIDIA's) lack the work-group
     /// collectives ILGPU.Algorithms reduces with there.
     /// </summary>
-    public static KernelEntry FusedTail(FusedVariant variant, bool openCl) =>
-        variant == FusedVariant.Panel ? TailPerRow : openCl ? TailSharedMemorySum : TailAlgorithmsSum;
+    public static KernelEntry FusedTail(KernelLayout layout, bool openCl) => Tails[(int)layout][openCl ? 1 : 0];
 
-    /// <summary>Launch 3 of the fused step in <paramref name="variant"/>'s form.</summary>
-    public static KernelEntry FusedGradients(FusedVariant variant) => variant == FusedVariant.Tiled ? GradientsTiled : GradientsPanel;
+    /// <summary>Launch 3 of the fused step in <paramref name="layout"/>.</summary>
+    public static KernelEntry FusedGradients(KernelLayout layout) => Gradients[(int)layout];
 
-    /// <summary>The implicit-GEMM kernel of <paramref name="product"/> in <paramref name="variant"/>'s form.</summary>
-    public static KernelEntry ImplicitConvolution(ConvolutionProduct product, FusedVariant variant) =>
-        ImplicitConvolutions[(variant == FusedVariant.Tiled ? 3 : 0) + (int)product];
+    /// <summary>The implicit-GEMM kernel of <paramref name="product"/> in <paramref name="layout"/>.</summary>
+    public static KernelEntry ImplicitConvolution(ConvolutionProduct product, KernelLayout layout) =>
+        ImplicitConvolutions[((int)layout * Enum.GetValues<ConvolutionProduct>().Length) + (int)product];
 
     /// <summary>The group size <paramref name="planner"/> launches <paramref name="kernel"/> with.</summary>
     public static int GroupSize(KernelEntry kernel, LaunchPlanner planner) => kernel switch
     {
         { Variant: { } variant } => planner.ForMatMul(variant, MatMulProblem.Forward(128, 784, 512, relu: true)).GroupDim.X,
-        { Fused: FusedVariant.Tiled } when kernel.Method.Name == nameof(FusedStepKernels.TailPerGroup) => planner.ForFusedTail(128).GroupDim.X,
-        { Fused: FusedVariant.Tiled } => FusedStepKernels.TiledGroupSize,
+        { Layout: KernelLayout.Tiled } when kernel.Method.Name == nameof(FusedStepKernels.TailPerGroup) => planner.ForFusedTail(128).GroupDim.X,
+        { Layout: KernelLayout.Tiled } => FusedStepKernels.TiledGroupSize,
         _ => planner.For(int.MaxValue).GroupDim.X,
     };
 
@@ -223,7 +230,7 @@ public static class KernelInventory
     /// <summary>An operation's kernel: <paramref name="method"/> of <paramref name="type"/>, a static class of kernels, named as every entry is.</summary>
     internal static KernelEntry OperationKernel(Type type, string method) => Entry(type, method);
 
-    private static KernelEntry Fused(string method, FusedVariant variant, int sharedMemoryBytes = 0, Type? sum = null)
+    private static KernelEntry Fused(string method, KernelLayout layout, int sharedMemoryBytes = 0, Type? sum = null)
     {
         var info = Method(typeof(FusedStepKernels), method);
         string name = $"{nameof(FusedStepKernels)}.{method}";
@@ -233,11 +240,11 @@ public static class KernelInventory
             name += "." + sum.Name;
         }
 
-        return new KernelEntry(name, info) { Fused = variant, DeclaredSharedMemoryBytes = sharedMemoryBytes };
+        return new KernelEntry(name, info) { Layout = layout, DeclaredSharedMemoryBytes = sharedMemoryBytes };
     }
 
-    private static KernelEntry Implicit(string method, FusedVariant variant, int sharedMemoryBytes = 0) =>
-        new($"{nameof(ImplicitConvolutionKernels)}.{method}", Method(typeof(ImplicitConvolutionKernels), method)) { Fused = variant, DeclaredSharedMemoryBytes = sharedMemoryBytes };
+    private static KernelEntry Implicit(string method, KernelLayout layout, int sharedMemoryBytes = 0) =>
+        new($"{nameof(ImplicitConvolutionKernels)}.{method}", Method(typeof(ImplicitConvolutionKernels), method)) { Layout = layout, DeclaredSharedMemoryBytes = sharedMemoryBytes };
 
     private static KernelEntry Entry(Type type, string method) => new($"{type.Name}.{method}", Method(type, method));
 

@@ -12,8 +12,12 @@ public enum MatMulVariant
     SharedMemoryTiled,
 }
 
-/// <summary>The two forms of the fused training step's kernels (<see cref="FusedStepKernels"/>).</summary>
-public enum FusedVariant
+/// <summary>
+/// How the fused training step's kernels (<see cref="FusedStepKernels"/>) and the implicit-GEMM
+/// convolutions (<see cref="ImplicitConvolutionKernels"/>) lay out their work: fat panels for
+/// CPU-like devices, shared-memory tiles for GPUs.
+/// </summary>
+public enum KernelLayout
 {
     /// <summary>Fat work items over 4×16 panels and whole rows, skipping zero pixels: CPU-like devices.</summary>
     Panel,
@@ -38,13 +42,13 @@ public sealed class LaunchPlanner
     private readonly int maxGroups;
     private readonly bool sharedTilesFit;
     private readonly bool fusedTilesFit;
-    private readonly FusedVariant? fusedVariantOverride;
+    private readonly KernelLayout? layoutOverride;
 
-    /// <param name="fusedVariant">The fused variant to plan for instead of the one the profile suggests (tests).</param>
-    public LaunchPlanner(DeviceProfile profile, FusedVariant? fusedVariant = null)
+    /// <param name="layout">The fused step's layout to plan for instead of the one the profile suggests (tests).</param>
+    public LaunchPlanner(DeviceProfile profile, KernelLayout? layout = null)
     {
         this.profile = profile;
-        fusedVariantOverride = fusedVariant;
+        layoutOverride = layout;
         if (profile.IsCpuAccelerator)
         {
             // Each CPU-accelerator group ends in a barrier across its OS threads, so one full
@@ -69,19 +73,19 @@ public sealed class LaunchPlanner
     /// The fused step's kernels for this device: tiles on GPUs; panels where the threads are CPU
     /// cores (on PoCL 2–3× faster than the tiles, measured) or the tiles do not fit.
     /// </summary>
-    public FusedVariant FusedVariant => fusedVariantOverride ?? (CpuLike || !fusedTilesFit ? FusedVariant.Panel : FusedVariant.Tiled);
+    public KernelLayout FusedLayout => layoutOverride ?? (CpuLike || !fusedTilesFit ? KernelLayout.Panel : KernelLayout.Tiled);
 
     /// <summary>
     /// The implicit-GEMM convolutions' form: the fused step's, where the matrix-multiply tiles fit
     /// too (they share their 32×32 blocks and shared memory).
     /// </summary>
-    public FusedVariant ConvolutionVariant => FusedVariant == FusedVariant.Tiled && sharedTilesFit ? FusedVariant.Tiled : FusedVariant.Panel;
+    public KernelLayout ConvolutionLayout => FusedLayout == KernelLayout.Tiled && sharedTilesFit ? KernelLayout.Tiled : KernelLayout.Panel;
 
     /// <summary>
     /// An implicit convolution's product (M, N): 4×16 panels grid-striding on CPU-like devices;
     /// one 256-thread group per 32×32 block, up to what stays resident, on GPUs.
     /// </summary>
-    public KernelConfig ForImplicitConvolution(int m, int n, int chunks) => ConvolutionVariant == FusedVariant.Tiled
+    public KernelConfig ForImplicitConvolution(int m, int n, int chunks) => ConvolutionLayout == KernelLayout.Tiled
         ? new KernelConfig(Math.Clamp(chunks * DivUp(m, MatMulKernels.SharedBlock) * DivUp(n, MatMulKernels.SharedBlock), 1, MaxResidentSharedGroups()), MatMulKernels.SharedGroupSize)
         : For(chunks * DivUp(m, MatMulKernels.PanelRows) * DivUp(n, MatMulKernels.PanelCols));
 
@@ -89,7 +93,7 @@ public sealed class LaunchPlanner
     public bool FusedTilesFit => fusedTilesFit;
 
     /// <summary>Launch 1 of the fused step: h (B,H). On a GPU one group per 16×16 tile, so 128×512 spreads over 256 groups.</summary>
-    public KernelConfig ForFusedHiddenForward(int batch, int hidden) => FusedVariant == FusedVariant.Tiled
+    public KernelConfig ForFusedHiddenForward(int batch, int hidden) => FusedLayout == KernelLayout.Tiled
         ? new KernelConfig(Math.Clamp(DivUp(batch, FusedStepKernels.Tile) * DivUp(hidden, FusedStepKernels.Tile), 1, MaxResidentSharedGroups()), FusedStepKernels.TiledGroupSize)
         : For(DivUp(batch, MatMulKernels.PanelRows) * DivUp(hidden, MatMulKernels.PanelCols));
 
@@ -97,14 +101,14 @@ public sealed class LaunchPlanner
     /// Launch 2 of the fused step: on a GPU one group per row, its threads sharing the row's dot
     /// products; a power of two of them, as the shared-memory sum needs.
     /// </summary>
-    public KernelConfig ForFusedTail(int batch) => FusedVariant == FusedVariant.Tiled
+    public KernelConfig ForFusedTail(int batch) => FusedLayout == KernelLayout.Tiled
         ? new KernelConfig(Math.Clamp(batch, 1, maxGroups), 1 << BitOperations.Log2((uint)Math.Min(groupSize, FusedStepKernels.SharedMemoryGroupSum.MaxGroupSize)))
         : For(batch);
 
     /// <summary>Launch 3 of the fused step: every parameter of every dense layer (inputs, outputs), tile by tile (or panel by panel).</summary>
     public KernelConfig ForFusedGradients(IReadOnlyList<(int Inputs, int Outputs)> layers)
     {
-        if (FusedVariant == FusedVariant.Tiled)
+        if (FusedLayout == KernelLayout.Tiled)
         {
             int tiles = layers.Sum(l => DivUp(l.Inputs + 1, FusedStepKernels.Tile) * DivUp(l.Outputs, FusedStepKernels.Tile));
             return new KernelConfig(Math.Clamp(tiles, 1, MaxResidentSharedGroups()), FusedStepKernels.TiledGroupSize);

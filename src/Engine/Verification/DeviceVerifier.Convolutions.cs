@@ -116,7 +116,7 @@ public sealed partial class DeviceVerifier
     /// all on panels, which sum in the same order; float rounding, grown over the steps, on tiles.
     /// </summary>
     private double ConvolutionFormTolerance =>
-        device is IlgpuBackend { Launches.ConvolutionVariant: FusedVariant.Tiled } ? 1e-4 : 0;
+        device is IlgpuBackend { Launches.ConvolutionLayout: KernelLayout.Tiled } ? 1e-4 : 0;
 
     /// <summary>Runs a convolution check on the implicit products (<paramref name="form"/> empty) or the unrolled composition (" unrolled").</summary>
     private CheckResult InForm(string form, Func<CheckResult> check)

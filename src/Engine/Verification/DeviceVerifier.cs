@@ -189,7 +189,7 @@ public sealed partial class DeviceVerifier : IDisposable
             return "";
         if (check.Name.EndsWith(" unrolled", StringComparison.Ordinal))
             return "unrolled";
-        return device is IlgpuBackend ilgpu ? $"implicit, {(ilgpu.Launches.ConvolutionVariant == FusedVariant.Tiled ? "tiles" : "panels")}" : "implicit, host SIMD";
+        return device is IlgpuBackend ilgpu ? $"implicit, {(ilgpu.Launches.ConvolutionLayout == KernelLayout.Tiled ? "tiles" : "panels")}" : "implicit, host SIMD";
     }
 
     /// <summary>An OpenCL or CUDA error by its code (ILGPU's own message says only the exception's type).</summary>
