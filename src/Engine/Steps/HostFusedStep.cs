@@ -2,7 +2,6 @@ using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Backends.Host;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
-using MnistGpu.Engine.Operations.Dropout;
 
 namespace MnistGpu.Engine.Steps;
 

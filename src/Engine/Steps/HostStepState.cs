@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Backends.Host;
 using MnistGpu.Engine.Model;
-using MnistGpu.Engine.Operations.Dropout;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Steps;

@@ -1,7 +1,7 @@
 using MnistGpu.Engine.Model.Layers;
 using MnistGpu.Kernels;
 
-namespace MnistGpu.Engine.Operations.Dropout;
+namespace MnistGpu.Engine.Steps;
 
 /// <summary>
 /// A dropout as a fused step applies it where it stores the dense output below it: this pass's key,
