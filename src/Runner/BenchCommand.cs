@@ -73,7 +73,7 @@ internal static class BenchCommand
                     () => DeviceOpener.Open(spec, parsed.GetValue(memoryLimit), diagnostics, parsed.GetValue(threads)),
                     mnist,
                     settings,
-                    fused: !parsed.GetValue(unfused),
+                    parsed.GetValue(unfused) ? Engine.Steps.StepOptions.Unfused : Engine.Steps.StepOptions.Fused,
                     onEpoch: epoch => diagnostics.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  epoch {epoch.Epoch}: {epoch.Duration.TotalSeconds:F2} s, loss {epoch.Loss:F4}, accuracy {epoch.Accuracy:F4}"))));
             }
 

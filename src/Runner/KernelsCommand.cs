@@ -52,21 +52,21 @@ internal static class KernelsCommand
             settings.Validate();
             shape.Validate();
             using var backend = DeviceOpener.Open(parsed.GetValue(device)!, memoryLimitBytes: null, diagnostics);
-            backend.FusedSteps = !parsed.GetValue(unfused);
-            var launches = Engine.Steps.PlannedStep.Of(backend, shape, settings.BatchSize, settings.Optimizer);
+            var steps = parsed.GetValue(unfused) ? Engine.Steps.StepOptions.Unfused : Engine.Steps.StepOptions.Fused;
+            var launches = Engine.Steps.PlannedStep.Of(backend, shape, settings.BatchSize, settings.Optimizer, steps);
             if (launches.Count == 0)
             {
                 output.WriteLine($"{backend.DeviceName} runs its own SIMD code, not ILGPU kernels: nothing to list. 'mnistgpu kernels --device cpu' lists the launches a GPU would run, on ILGPU's CPU accelerator.");
                 return Cli.Ok;
             }
 
-            string form = backend.FusedSteps ? "" : ", as separate operations";
+            string form = steps.Form == Engine.Steps.StepForm.Fused ? "" : ", as separate operations";
             output.WriteLine($"One training step of the {shape} network with {settings.Optimizer.Name}, batch {settings.BatchSize}{form}: {launches.Count} launches");
             var table = Tables.Create("operation", "kernel", "groups", "group size", "shared memory per group");
             foreach (var launch in launches)
                 table.AddRow(launch.Operation, launch.Kernel.Name, Number(launch.Groups), Number(launch.GroupSize), $"{Number(launch.SharedMemoryBytes)} B");
             Tables.Write(output, table);
-            if (Engine.Steps.PlannedStep.Unfused(backend, shape, settings.BatchSize) is { } reason)
+            if (Engine.Steps.PlannedStep.Unfused(backend, shape, settings.BatchSize, steps) is { } reason)
                 output.WriteLine(reason);
             return Cli.Ok;
         });

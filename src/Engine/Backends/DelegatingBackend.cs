@@ -33,12 +33,6 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
     /// <summary>The inner backend's fusion: a wrapper keeps it unless it opts out by returning null.</summary>
     public virtual ITrainingBackend? FusionTarget => Inner.FusionTarget;
 
-    public bool FusedSteps
-    {
-        get => Inner.FusedSteps;
-        set => Inner.FusedSteps = value;
-    }
-
     public long KernelLaunches => Inner.KernelLaunches;
 
     public TimeSpan LaunchIssueTime => Inner.LaunchIssueTime;

@@ -35,9 +35,6 @@ public interface ITrainingBackend : IDisposable
     void Download<T>(DeviceArray<T> source, Span<T> target)
         where T : unmanaged, INumber<T>;
 
-    /// <summary>Whether training steps and evaluation batches run fused where this backend can; false runs them as separate operations, to compare the two.</summary>
-    bool FusedSteps { get; set; }
-
     /// <summary>
     /// The backend whose own fused step runners may drive the arrays allocated here, or null for
     /// separate operations only: by default this one. A wrapper passes its inner backend's on, so

@@ -5,8 +5,8 @@ namespace MnistGpu.Engine.Backends;
 
 /// <summary>
 /// A convolution's launches: the implicit products (patches read in place, a pooling or the
-/// images in their epilogues) or, with fused steps off, the unrolled composition around the matrix
-/// products; and the kernel gradient's chunks.
+/// images in their epilogues) or, for <see cref="ConvolutionAlgorithm.Unrolled"/>, the unrolled
+/// composition around the matrix products; and the kernel gradient's chunks.
 /// </summary>
 public sealed partial class IlgpuBackend
 {
@@ -14,7 +14,7 @@ public sealed partial class IlgpuBackend
     {
         var s = layer.Shape;
         var operation = new LaunchLabel("conv forward", s.PatchSize, s.Filters);
-        if (FusedSteps)
+        if (layer.Algorithm == ConvolutionAlgorithm.Implicit)
         {
             LaunchImplicit(ConvolutionProduct.Forward, batch * s.Positions, s.Filters, 1, Implicit(s, x, layer.Matrix.All, y, batch * s.Positions * s.Filters, x, batch, relu, batch), operation);
             return;
@@ -38,7 +38,7 @@ public sealed partial class IlgpuBackend
         int chunks = ConvolutionKernels.Chunks(batch, s.Positions);
         int parameters = (s.PatchSize + 1) * s.Filters;
         var operation = new LaunchLabel("conv backward parameters", s.PatchSize, s.Filters);
-        if (FusedSteps)
+        if (gradients.Algorithm == ConvolutionAlgorithm.Implicit)
         {
             if (ConvolutionGradientChunks(gradients, x, dy, scratch, batch) > 1)
                 SumChunks(scratch, 0, chunks, gradients.Matrix.All, parameters);
@@ -72,7 +72,7 @@ public sealed partial class IlgpuBackend
     public void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu)
     {
         var s = layer.Shape;
-        if (FusedSteps)
+        if (layer.Algorithm == ConvolutionAlgorithm.Implicit)
         {
             int inputs = batch * s.Height * s.Width;
             LaunchImplicit(ConvolutionProduct.BackwardInput, inputs, s.Channels, 1, Implicit(s, dy, layer.Matrix.All, dx, inputs * s.Channels, activation, batch, relu, batch), new LaunchLabel("conv backward input", s.Filters, s.PatchSize));

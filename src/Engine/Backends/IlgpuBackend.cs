@@ -84,14 +84,6 @@ public sealed partial class IlgpuBackend : ITrainingBackend
 
     public string DeviceName { get; }
 
-    /// <summary>
-    /// Whether training steps and evaluation batches run as the fused launches of
-    /// <see cref="FusedStepKernels"/>, and convolutions as the implicit products of
-    /// <see cref="ImplicitConvolutionKernels"/>; false: the compositions (patches unrolled into the
-    /// scratch, multiplied, folded back).
-    /// </summary>
-    public bool FusedSteps { get; set; } = true;
-
     public long KernelLaunches => launches;
 
     public TimeSpan LaunchIssueTime => Stopwatch.GetElapsedTime(0, issueTicks);

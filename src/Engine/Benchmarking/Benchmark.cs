@@ -55,21 +55,20 @@ public static class Benchmark
     private static readonly List<string> FormOrder = ["forward", "input-gradient", "weight-gradient"];
 
     /// <param name="open">Opens the device; timed as the kernel compile time.</param>
-    /// <param name="fused">Whether steps run fused where the device can (false: composed of the separate operations, for A/B runs).</param>
+    /// <param name="steps">How steps run: fused where the device can, or the plain definition (<see cref="StepOptions.Unfused"/>), for A/B runs.</param>
     /// <param name="onEpoch">Told about each timed epoch as it finishes.</param>
-    public static DeviceBenchmark Run(Func<ITrainingBackend> open, MnistData data, TrainingSettings settings, bool fused = true, Action<EpochResult>? onEpoch = null)
+    public static DeviceBenchmark Run(Func<ITrainingBackend> open, MnistData data, TrainingSettings settings, StepOptions steps, Action<EpochResult>? onEpoch = null)
     {
         var clock = Stopwatch.StartNew();
         using var backend = open();
         double compileSeconds = clock.Elapsed.TotalSeconds;
-        backend.FusedSteps = fused;
 
         var watcher = new EpochWatcher(backend, clock, onEpoch);
-        var test = TrainAndEvaluate(backend, data, settings, watcher);
+        var test = TrainAndEvaluate(backend, data, settings, steps, watcher);
         Trainer.ReleaseHostMemory(backend, Trainer.ShapeFor(data.Train, settings));
 
         var shape = Trainer.ShapeFor(data.Train, settings);
-        int launchesPerStep = PlannedStep.Of(backend, shape, settings.BatchSize, settings.Optimizer).Count;
+        int launchesPerStep = PlannedStep.Of(backend, shape, settings.BatchSize, settings.Optimizer, steps).Count;
         // The first dense layer's products, where the network is a dense stack; a convnet's
         // per-layer rates are the profile's (OperationTime.GigaflopsPerSecond).
         var variants = shape.IsDenseStack ? MatMulRates(backend, shape, settings.BatchSize) : [];
@@ -85,10 +84,10 @@ public static class Benchmark
             data.Train.Count / median,
             planned,
             variants.ConvertAll(r => r.Rate),
-            ConvolutionRates(backend, shape, settings.BatchSize),
-            ProfileOneEpoch(backend, data.Train, settings),
+            ConvolutionRates(backend, shape, settings.BatchSize, steps.Convolutions),
+            ProfileOneEpoch(backend, data.Train, settings, steps),
             (long)Median((watcher.Allocated.Count > 1 ? watcher.Allocated.Skip(1) : watcher.Allocated).Select(b => (double)b)),
-            fused,
+            steps.Form == StepForm.Fused,
             launchesPerStep,
             Median(watcher.IssueSeconds.Count > 1 ? watcher.IssueSeconds.Skip(1) : watcher.IssueSeconds),
             test.Loss,
@@ -100,9 +99,9 @@ public static class Benchmark
     /// The timed run, in a method of its own so that nothing of its network is reachable once it
     /// returns: the phases after it allocate as much again, and must find that memory free.
     /// </summary>
-    private static Evaluation TrainAndEvaluate(ITrainingBackend backend, MnistData data, TrainingSettings settings, EpochWatcher watcher)
+    private static Evaluation TrainAndEvaluate(ITrainingBackend backend, MnistData data, TrainingSettings settings, StepOptions steps, EpochWatcher watcher)
     {
-        using var run = new TrainingRun(backend, data, settings);
+        using var run = new TrainingRun(backend, data, settings, new TrainingRunOptions { Steps = steps });
         return run.Run(watcher).Test!;
     }
 
@@ -160,49 +159,40 @@ public static class Benchmark
     /// composition (<c>--unfused</c>), each named by the kernels it launches; elsewhere the
     /// backend's one form. Key: "conv1 forward" and so on; Form: "implicit" or "unrolled".
     /// </summary>
-    private static List<MatMulRate> ConvolutionRates(ITrainingBackend backend, NetworkShape shape, int batch)
+    private static List<MatMulRate> ConvolutionRates(ITrainingBackend backend, NetworkShape shape, int batch, ConvolutionAlgorithm run)
     {
         var rates = new List<MatMulRate>();
         var recorder = backend as IlgpuBackend ?? backend.FusionTarget as IlgpuBackend;
-        bool[] forms = recorder is null ? [backend.FusedSteps] : [true, false];
+        ConvolutionAlgorithm[] algorithms = recorder is null ? [run] : [ConvolutionAlgorithm.Implicit, ConvolutionAlgorithm.Unrolled];
         var random = new Random(1);
-        bool was = backend.FusedSteps;
-        try
+        foreach (var (layer, number) in shape.Layers.OfType<Conv2DLayerShape>().Select((layer, i) => (layer, i + 1)))
         {
-            foreach (var (layer, number) in shape.Layers.OfType<Conv2DLayerShape>().Select((layer, i) => (layer, i + 1)))
+            var s = layer.Geometry;
+            int inputs = batch * s.Height * s.Width * s.Channels, outputs = batch * s.Positions * s.Filters;
+            // The layer's views start at its offset in the network's flat arrays.
+            using var parameters = Filled(backend, (int)(layer.Offset + layer.ParameterCount), random);
+            using var x = Filled(backend, inputs, random);
+            using var y = Filled(backend, outputs, random);
+            using var dx = backend.Allocate<float>(inputs);
+            using var scratch = backend.Allocate<float>((int)Math.Max(1, batch * layer.ScratchPerRow));
+            string size = $"{s.Height}x{s.Width}x{s.Channels}->{s.OutputHeight}x{s.OutputWidth}x{s.Filters}, batch {batch}";
+            double flops = 2.0 * batch * s.Positions * s.PatchSize * s.Filters;
+            foreach (var algorithm in algorithms)
             {
-                var s = layer.Geometry;
-                int inputs = batch * s.Height * s.Width * s.Channels, outputs = batch * s.Positions * s.Filters;
-                // The layer's views start at its offset in the network's flat arrays.
-                using var parameters = Filled(backend, (int)(layer.Offset + layer.ParameterCount), random);
-                var convolution = layer.Within(backend, parameters);
-                using var x = Filled(backend, inputs, random);
-                using var y = Filled(backend, outputs, random);
-                using var dx = backend.Allocate<float>(inputs);
-                using var scratch = backend.Allocate<float>((int)Math.Max(1, batch * layer.ScratchPerRow));
-                string size = $"{s.Height}x{s.Width}x{s.Channels}->{s.OutputHeight}x{s.OutputWidth}x{s.Filters}, batch {batch}";
-                double flops = 2.0 * batch * s.Positions * s.PatchSize * s.Filters;
+                var convolution = layer.Within(backend, parameters, algorithm);
                 var products = new (string Key, Action Run)[]
                 {
                     ("forward", () => backend.ConvolutionForward(convolution, x, y, scratch, batch, relu: true)),
                     ("input-gradient", () => backend.ConvolutionBackwardInput(convolution, y, x, dx, scratch, batch, relu: true)),
                     ("weight-gradient", () => backend.ConvolutionBackwardParameters(convolution, x, y, scratch, batch)),
                 };
-                foreach (bool implicitForm in forms)
+                foreach (var (key, product) in products)
                 {
-                    backend.FusedSteps = implicitForm;
-                    foreach (var (key, run) in products)
-                    {
-                        string kernels = recorder is null ? backend.DeviceName : string.Join(" + ", recorder.Record(run).Select(l => l.Kernel.Name).Distinct());
-                        double seconds = SecondsPerRun(backend, run);
-                        rates.Add(new MatMulRate($"conv{number} {key}", implicitForm ? "implicit" : "unrolled", size, kernels, seconds * 1e3, flops / seconds / 1e9));
-                    }
+                    string kernels = recorder is null ? backend.DeviceName : string.Join(" + ", recorder.Record(product).Select(l => l.Kernel.Name).Distinct());
+                    double seconds = SecondsPerRun(backend, product);
+                    rates.Add(new MatMulRate($"conv{number} {key}", algorithm == ConvolutionAlgorithm.Implicit ? "implicit" : "unrolled", size, kernels, seconds * 1e3, flops / seconds / 1e9));
                 }
             }
-        }
-        finally
-        {
-            backend.FusedSteps = was;
         }
 
         return rates;
@@ -239,10 +229,10 @@ public static class Benchmark
         return array;
     }
 
-    private static List<OperationTime> ProfileOneEpoch(ITrainingBackend backend, LabeledImages train, TrainingSettings settings)
+    private static List<OperationTime> ProfileOneEpoch(ITrainingBackend backend, LabeledImages train, TrainingSettings settings, StepOptions steps)
     {
         var profiling = new ProfilingBackend(backend);
-        using (var trainer = new Trainer(profiling, train, settings))
+        using (var trainer = new Trainer(profiling, train, settings, steps: steps))
         {
             profiling.Reset();
             trainer.TrainEpoch();

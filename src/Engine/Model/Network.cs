@@ -15,7 +15,8 @@ public sealed class Network : IDisposable
     private readonly List<IDisposable> owned = [];
 
     /// <param name="optimizerStateArrays">How many arrays of state the optimizer keeps (<see cref="OptimizerSettings.StateArrays"/>); 0 for a network that is only evaluated.</param>
-    public Network(ITrainingBackend backend, NetworkShape shape, int batchCapacity, int optimizerStateArrays)
+    /// <param name="convolutions">How its convolutions' products run on ILGPU devices.</param>
+    public Network(ITrainingBackend backend, NetworkShape shape, int batchCapacity, int optimizerStateArrays, ConvolutionAlgorithm convolutions = ConvolutionAlgorithm.Implicit)
     {
         Backend = backend;
         Shape = shape;
@@ -50,6 +51,7 @@ public sealed class Network : IDisposable
             {
                 State = layer.StateCount > 0 ? backend.Slice(State, shape.StateOffset(i), layer.StateCount) : null,
                 Saved = layer.SavedCount > 0 ? backend.Slice(Saved, shape.Layers.Take(i).Sum(l => l.SavedCount), layer.SavedCount) : null,
+                Convolutions = convolutions,
             })).ToList();
         DenseLayers = shape.IsDenseStack ? Layers.OfType<DenseOnDevice>().ToList() : [];
     }

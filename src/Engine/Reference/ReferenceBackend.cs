@@ -106,9 +106,6 @@ public sealed class ReferenceBackend : ITrainingBackend
     {
     }
 
-    /// <summary>Nothing here is fused (yet); setting it changes nothing.</summary>
-    public bool FusedSteps { get; set; } = true;
-
     public string MatMulImplementation(MatMulProblem problem) => Implementation;
 
     public IReadOnlyList<string> MatMulVariants => [Implementation];

@@ -5,15 +5,14 @@ namespace MnistGpu.Engine.Steps;
 
 /// <summary>
 /// A dense stack's step on the host backend: <see cref="HostFusedStep{TVec}"/>, with the sparse
-/// first layer, at the widest vectors the CPU has. While the backend's
-/// <see cref="Backends.ITrainingBackend.FusedSteps"/> is off, the composition.
+/// first layer, at the widest vectors the CPU has.
 /// </summary>
 internal sealed class HostFusedSteps : FusedStepRunner
 {
     private readonly IHostFusedStep fused;
 
     public HostFusedSteps(HostBackend device, Network network)
-        : base(device, network)
+        : base(network)
     {
         fused = Avx512Float.IsSupported ? new HostFusedStep<Avx512Float>(device.Pool)
             : Avx2Float.IsSupported ? new HostFusedStep<Avx2Float>(device.Pool)

@@ -18,54 +18,61 @@ public interface IStepRunner : IDisposable
     void Evaluate(EvaluationPass work, int start, int batch);
 }
 
+/// <summary>Whether a network's steps run fused where its device and layers allow it, or as the composition of separate operations.</summary>
+public enum StepForm
+{
+    Fused,
+
+    /// <summary>Every step as the backend's separate operations (<see cref="ComposedSteps"/>): the definition the fused runners are checked against.</summary>
+    Composed,
+}
+
+/// <summary>
+/// How a trainer or evaluator runs its network: the step runner's form, and the convolutions'
+/// algorithm on ILGPU devices. Two explicit choices, set when the network is made.
+/// </summary>
+public sealed record StepOptions(StepForm Form, ConvolutionAlgorithm Convolutions)
+{
+    /// <summary>Fused steps, implicit convolutions: what training, evaluation and serving use.</summary>
+    public static StepOptions Fused { get; } = new(StepForm.Fused, ConvolutionAlgorithm.Implicit);
+
+    /// <summary>The plain definition (<c>--unfused</c>): separate operations, convolutions unrolled.</summary>
+    public static StepOptions Unfused { get; } = new(StepForm.Composed, ConvolutionAlgorithm.Unrolled);
+}
+
 /// <summary>Picks a network's step runner by what its device and its layers can do.</summary>
 public static class StepRunners
 {
     /// <summary>
-    /// The fused runner of the backend the network's backend names for fusion
-    /// (<see cref="ITrainingBackend.FusionTarget"/>) when the network is one it covers; the
-    /// composition otherwise. A fused runner still composes any step run while
-    /// <see cref="ITrainingBackend.FusedSteps"/> is off.
+    /// For <see cref="StepForm.Fused"/>, the fused runner of the backend the network's backend
+    /// names for fusion (<see cref="ITrainingBackend.FusionTarget"/>) when the network is one it
+    /// covers; the composition otherwise.
     /// </summary>
-    public static IStepRunner For(Network network) => network.Backend.FusionTarget switch
+    public static IStepRunner For(Network network, StepForm form = StepForm.Fused) => form == StepForm.Composed ? ComposedSteps.Instance : network.Backend.FusionTarget switch
     {
         IlgpuBackend ilgpu when IlgpuFusedSteps.Covers(network.Shape) => new IlgpuFusedSteps(ilgpu, network),
         IlgpuBackend ilgpu when IlgpuConvolutionSteps.Covers(network.Shape) => new IlgpuConvolutionSteps(ilgpu, network),
         HostBackend host when HostFusedSteps.Covers(network.Shape) => new HostFusedSteps(host, network),
         _ => ComposedSteps.Instance,
     };
-
 }
 
 /// <summary>
-/// A runner with a fused form for one network on one device: fused while the device's
-/// <see cref="ITrainingBackend.FusedSteps"/> is on, the composition otherwise. It may hold device
-/// state made for its network (views, a layer table), so another network's step is refused.
+/// A runner with a fused form for one network on one device. It may hold device state made for
+/// its network (views, a layer table), so another network's step is refused.
 /// </summary>
-internal abstract class FusedStepRunner(ITrainingBackend device, Network network) : IStepRunner
+internal abstract class FusedStepRunner(Network network) : IStepRunner
 {
     protected Network Network { get; } = network;
 
     public void Train(TrainingStep work, int start, int batch)
     {
-        if (!device.FusedSteps)
-        {
-            work.Compose(start, batch);
-            return;
-        }
-
         RequireOwn(work.Network);
         TrainFused(work, start, batch);
     }
 
     public void Evaluate(EvaluationPass work, int start, int batch)
     {
-        if (!device.FusedSteps)
-        {
-            work.Compose(start, batch);
-            return;
-        }
-
         RequireOwn(work.Network);
         EvaluateFused(work, start, batch);
     }

@@ -18,8 +18,7 @@ namespace MnistGpu.Engine.Steps;
 /// Every other layer runs as in the composition, the convolutions as implicit products, except
 /// that the optimizer updates each layer in its kernel gradient's epilogue where one work item or
 /// group sums a parameter's gradient whole (<see cref="FirstUpdatedInEpilogue"/>), after the
-/// layer's input gradient has read the weights. While the backend's
-/// <see cref="ITrainingBackend.FusedSteps"/> is off, the composition.
+/// layer's input gradient has read the weights.
 /// </summary>
 internal sealed class IlgpuConvolutionSteps : FusedStepRunner
 {
@@ -34,7 +33,7 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
     private readonly Dictionary<int, UpdateSpan> separateSpans = [];
 
     public IlgpuConvolutionSteps(IlgpuBackend device, Network network)
-        : base(device, network)
+        : base(network)
     {
         this.device = device;
         layers = Network.Layers;

@@ -11,8 +11,7 @@ namespace MnistGpu.Engine.Steps;
 /// and two more per hidden layer beyond the first (its forward product, and its input gradient);
 /// an evaluation batch is the first two. A dropout after the first hidden layer is applied by
 /// launch 1 as it stores h, and the scale of one after the last hidden layer by the tail; one
-/// after any other hidden layer adds its own launch forward and backward, in place. While the
-/// backend's <see cref="ITrainingBackend.FusedSteps"/> is off, the composition.
+/// after any other hidden layer adds its own launch forward and backward, in place.
 /// </summary>
 internal sealed class IlgpuFusedSteps : FusedStepRunner
 {
@@ -24,7 +23,7 @@ internal sealed class IlgpuFusedSteps : FusedStepRunner
     private readonly DeviceArray<int> layerTable;
 
     public IlgpuFusedSteps(IlgpuBackend device, Network network)
-        : base(device, network)
+        : base(network)
     {
         this.device = device;
         layers = Network.DenseLayers;

@@ -32,9 +32,10 @@ public sealed class Trainer : IDisposable
     /// <summary>A new run: Glorot-uniform weights and zero biases from <see cref="TrainingSettings.Seed"/>.</summary>
     /// <param name="evaluationSet">The split that will be evaluated, when known: its device copy is counted when checking that the run fits the device.</param>
     /// <exception cref="UserInputException">A setting is invalid, or the network is too large to exist.</exception>
+    /// <param name="steps">How the steps run: fused (the default) or as the plain definition.</param>
     /// <exception cref="EngineException">The network and data do not fit the device's memory.</exception>
-    public Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, LabeledImages? evaluationSet = null)
-        : this(backend, trainingSet, settings, ShapeFor(trainingSet, settings), evaluationSet, resuming: false)
+    public Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, LabeledImages? evaluationSet = null, StepOptions? steps = null)
+        : this(backend, trainingSet, settings, ShapeFor(trainingSet, settings), evaluationSet, resuming: false, steps ?? StepOptions.Fused)
     {
         UploadInitialWeights(Network, settings.Seed);
         ReleaseHostMemory(backend, Network.Shape);
@@ -47,7 +48,7 @@ public sealed class Trainer : IDisposable
     /// <exception cref="UserInputException">The checkpoint does not fit this data.</exception>
     /// <exception cref="EngineException">The network and data do not fit the device's memory.</exception>
     public Trainer(ITrainingBackend backend, LabeledImages trainingSet, Checkpoint checkpoint, int epochs, LabeledImages? evaluationSet = null)
-        : this(backend, trainingSet, checkpoint.Settings with { Epochs = epochs }, Fit(checkpoint, trainingSet), evaluationSet, resuming: true)
+        : this(backend, trainingSet, checkpoint.Settings with { Epochs = epochs }, Fit(checkpoint, trainingSet), evaluationSet, resuming: true, StepOptions.Fused)
     {
         Network.SetParameters(checkpoint.Parameters);
         Network.SetOptimizerState(checkpoint.OptimizerState);
@@ -57,7 +58,7 @@ public sealed class Trainer : IDisposable
         history.AddRange(checkpoint.History);
     }
 
-    private Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, NetworkShape shape, LabeledImages? evaluationSet, bool resuming)
+    private Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, NetworkShape shape, LabeledImages? evaluationSet, bool resuming, StepOptions steps)
     {
         settings.Validate();
         // No step or evaluation batch is larger than the larger split: a batch size beyond it
@@ -75,10 +76,10 @@ public sealed class Trainer : IDisposable
         plan.RequireFits(backend);
         this.backend = backend;
         Settings = settings;
-        Network = new Network(backend, shape, batchCapacity, settings.Optimizer.StateArrays);
+        Network = new Network(backend, shape, batchCapacity, settings.Optimizer.StateArrays, steps.Convolutions);
         train = new DeviceDataset(backend, trainingSet, shape.Classes, keepProbabilities: false);
         step = new TrainingStep(Network, train.Source, train.Losses, train.Predictions, settings.Optimizer);
-        runner = StepRunners.For(Network);
+        runner = StepRunners.For(Network, steps.Form);
         evaluator = new Evaluator(backend, Network, runner);
         order = new int[trainingSet.Count];
         losses = new float[trainingSet.Count];

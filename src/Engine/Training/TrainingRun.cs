@@ -2,6 +2,7 @@ using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.IO;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Steps;
 
 namespace MnistGpu.Engine.Training;
 
@@ -16,6 +17,9 @@ public sealed record TrainingRunOptions
 
     /// <summary>Evaluates the test set after every epoch, so the history has test figures for every epoch (curves need them), not only the last.</summary>
     public bool EvaluateEveryEpoch { get; init; }
+
+    /// <summary>How a new run's steps run: fused (the default), or the plain definition, to compare the two (bench --unfused).</summary>
+    public StepOptions Steps { get; init; } = StepOptions.Fused;
 }
 
 /// <summary>How a run ended. <see cref="Test"/> is the final evaluation, absent when the run was stopped.</summary>
@@ -65,7 +69,7 @@ public sealed class TrainingRun : IDisposable
     /// <exception cref="UserInputException">A setting is invalid, the network is too large to exist, or the save path cannot be written.</exception>
     /// <exception cref="EngineException">The run does not fit the device's memory, or the disk has no room for a checkpoint.</exception>
     public TrainingRun(ITrainingBackend backend, MnistData data, TrainingSettings settings, TrainingRunOptions? options = null)
-        : this(data, options, Trainer.ShapeFor(data.Train, settings), settings.Optimizer, () => new Trainer(backend, data.Train, settings, data.Test))
+        : this(data, options, Trainer.ShapeFor(data.Train, settings), settings.Optimizer, () => new Trainer(backend, data.Train, settings, data.Test, options?.Steps))
     {
     }
 

@@ -108,7 +108,7 @@ public sealed partial class DeviceVerifier
         var shape = new Conv2DLayerShape(new FeatureShape(s.Height, s.Width, s.Channels, FeatureLayout.Maps), s.Kernel, s.Filters, s.Same, relu: true, offset: 0);
         var parameters = pair.Both(Uniform(random, (int)shape.ParameterCount));
         var scratch = pair.Zeros<float>((int)(s.Batch * shape.ScratchPerRow));
-        return ((shape.Within(device, parameters.Device), shape.Within(reference, parameters.Reference)), scratch);
+        return ((shape.Within(device, parameters.Device, s.Algorithm), shape.Within(reference, parameters.Reference)), scratch);
     }
 
     /// <summary>
@@ -118,24 +118,12 @@ public sealed partial class DeviceVerifier
     private double ConvolutionFormTolerance =>
         device is IlgpuBackend { Launches.ConvolutionLayout: KernelLayout.Tiled } ? 1e-4 : 0;
 
-    /// <summary>Runs a convolution check on the implicit products (<paramref name="form"/> empty) or the unrolled composition (" unrolled").</summary>
-    private CheckResult InForm(string form, Func<CheckResult> check)
+    /// <summary>A convolution check's geometry — a batch of (height, width, channels) maps, a k×k kernel of some filters, 'same' or 'valid' — and the algorithm the device runs it with.</summary>
+    private readonly record struct ConvolutionCase(int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same, ConvolutionAlgorithm Algorithm = ConvolutionAlgorithm.Implicit)
     {
-        bool was = device.FusedSteps;
-        device.FusedSteps = form.Length == 0;
-        try
-        {
-            return check();
-        }
-        finally
-        {
-            device.FusedSteps = was;
-        }
-    }
+        /// <summary>What the check's name adds for the algorithm: nothing for the implicit products, " unrolled" for the composition.</summary>
+        public string Form => Algorithm == ConvolutionAlgorithm.Implicit ? "" : " unrolled";
 
-    /// <summary>A convolution check's geometry: a batch of (height, width, channels) maps, a k×k kernel of some filters, 'same' or 'valid'.</summary>
-    private readonly record struct ConvolutionCase(int Batch, int Height, int Width, int Channels, int Kernel, int Filters, bool Same)
-    {
         /// <summary>What <see cref="VerifierCheck.LargestDimension"/> says: the larger of the map area and the kernel matrix's rows.</summary>
         public int Largest => Math.Max(Height * Width, Kernel * Kernel * Math.Max(Channels, Filters));
 

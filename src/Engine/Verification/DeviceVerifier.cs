@@ -5,6 +5,7 @@ using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
 using MnistGpu.Engine.Operations;
 using MnistGpu.Engine.Reference;
+using MnistGpu.Engine.Steps;
 using MnistGpu.Engine.Training;
 
 namespace MnistGpu.Engine.Verification;
@@ -76,13 +77,13 @@ public sealed partial class DeviceVerifier : IDisposable
             Check($"softmax-cross-entropy forward {s.Item1}x{s.Item2}", CheckKind.SoftmaxCrossEntropy, Math.Max(s.Item1, s.Item2), v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: false)),
             Check($"softmax-cross-entropy forward+backward {s.Item1}x{s.Item2}", CheckKind.SoftmaxCrossEntropy, Math.Max(s.Item1, s.Item2), v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: true)),
         }),
-        .. ConvolutionShapes.SelectMany(s => new[] { "", " unrolled" }.SelectMany(form => new[]
+        .. ConvolutionShapes.SelectMany(c => new[] { ConvolutionAlgorithm.Implicit, ConvolutionAlgorithm.Unrolled }.Select(algorithm => c with { Algorithm = algorithm }).SelectMany(s => new[]
         {
-            Check($"conv forward {s}{form}", CheckKind.Convolution, s.Largest, v => v.InForm(form, () => v.ConvolutionForward(s, relu: false))),
-            Check($"conv forward+relu {s}{form}", CheckKind.Convolution, s.Largest, v => v.InForm(form, () => v.ConvolutionForward(s, relu: true))),
-            Check($"conv backward input {s}{form}", CheckKind.Convolution, s.Largest, v => v.InForm(form, () => v.ConvolutionBackwardInput(s, relu: false))),
-            Check($"conv backward input+relu mask {s}{form}", CheckKind.Convolution, s.Largest, v => v.InForm(form, () => v.ConvolutionBackwardInput(s, relu: true))),
-            Check($"conv backward parameters {s}{form}", CheckKind.Convolution, s.Largest, v => v.InForm(form, () => v.ConvolutionBackwardParameters(s))),
+            Check($"conv forward {s}{s.Form}", CheckKind.Convolution, s.Largest, v => v.ConvolutionForward(s, relu: false)),
+            Check($"conv forward+relu {s}{s.Form}", CheckKind.Convolution, s.Largest, v => v.ConvolutionForward(s, relu: true)),
+            Check($"conv backward input {s}{s.Form}", CheckKind.Convolution, s.Largest, v => v.ConvolutionBackwardInput(s, relu: false)),
+            Check($"conv backward input+relu mask {s}{s.Form}", CheckKind.Convolution, s.Largest, v => v.ConvolutionBackwardInput(s, relu: true)),
+            Check($"conv backward parameters {s}{s.Form}", CheckKind.Convolution, s.Largest, v => v.ConvolutionBackwardParameters(s)),
         })),
         .. PoolingShapes.SelectMany(s => new[]
         {
@@ -405,37 +406,20 @@ public sealed partial class DeviceVerifier : IDisposable
 
     private (float[] Parameters, EpochResult Epoch) TrainOnce(LabeledImages subset, TrainingSettings settings, bool fused)
     {
-        bool was = device.FusedSteps;
-        device.FusedSteps = fused;
-        try
-        {
-            using var trainer = new Trainer(device, subset, settings);
-            var epoch = trainer.TrainEpoch();
-            return (trainer.Network.GetParameters(), epoch);
-        }
-        finally
-        {
-            device.FusedSteps = was;
-        }
+        using var trainer = new Trainer(device, subset, settings, steps: fused ? StepOptions.Fused : StepOptions.Unfused);
+        var epoch = trainer.TrainEpoch();
+        return (trainer.Network.GetParameters(), epoch);
     }
 
     /// <summary>The fused forward-only pass against the composed one, on fresh Glorot weights.</summary>
     private CheckResult FusedEvaluation(LabeledImages split, TrainingSettings settings)
     {
         var results = new Evaluation[2];
-        bool was = device.FusedSteps;
-        try
+        for (int i = 0; i < 2; i++)
         {
-            using var trainer = new Trainer(device, split.Take(1), settings);
-            for (int i = 0; i < 2; i++)
-            {
-                device.FusedSteps = i == 1;
-                results[i] = trainer.Evaluate(split);
-            }
-        }
-        finally
-        {
-            device.FusedSteps = was;
+            // The same seed: both trainers start from the same weights.
+            using var trainer = new Trainer(device, split.Take(1), settings, steps: i == 1 ? StepOptions.Fused : StepOptions.Unfused);
+            results[i] = trainer.Evaluate(split);
         }
 
         return new Comparison("fused evaluation", $"{split.Count} digits", 1e-6, 1e-5)

@@ -53,7 +53,7 @@ public sealed class RecordedStepTests(OpenClFixture openCl)
     public void A_step_recorded_for_a_gpu_profile_needs_no_gpu_and_states_the_compiled_shared_memory(bool openCl, string tail, int tailBytes)
     {
         using var recorder = IlgpuBackend.Recorder(DeviceProfile.NvidiaH200 with { IsOpenCl = openCl }, "H200 profile");
-        var launches = PlannedStep.Of(recorder, NetworkShape.Default, 128, OptimizerSettings.RmsProp);
+        var launches = PlannedStep.Of(recorder, NetworkShape.Default, 128, OptimizerSettings.RmsProp, StepOptions.Fused);
 
         Assert.Equal(["FusedStepKernels.HiddenForwardTiled", tail, "FusedStepKernels.GradientsUpdateTiled"], launches.Select(l => l.Kernel.Name));
         Assert.Equal([4096, tailBytes, 4096], launches.Select(l => l.SharedMemoryBytes));
@@ -69,7 +69,7 @@ public sealed class RecordedStepTests(OpenClFixture openCl)
     public void A_convnet_step_recorded_for_a_gpu_profile_runs_the_tiled_implicit_products()
     {
         using var recorder = IlgpuBackend.Recorder(DeviceProfile.NvidiaH200, "H200 profile");
-        var launches = PlannedStep.Of(recorder, new NetworkShape(NetworkShape.Default.Inputs, TrainingSettings.Convnet.Layers, NetworkShape.Default.Classes), 64, OptimizerSettings.RmsProp);
+        var launches = PlannedStep.Of(recorder, new NetworkShape(NetworkShape.Default.Inputs, TrainingSettings.Convnet.Layers, NetworkShape.Default.Classes), 64, OptimizerSettings.RmsProp, StepOptions.Fused);
 
         var convolutions = launches.Where(l => l.Kernel.Name.StartsWith("ImplicitConvolutionKernels.", StringComparison.Ordinal)).ToList();
         Assert.Equal(8, convolutions.Count);
@@ -94,9 +94,9 @@ public sealed class RecordedStepTests(OpenClFixture openCl)
     {
         using var backend = IlgpuBackend.CreateCpuAccelerator();
         var shape = new NetworkShape(NetworkShape.Default.Inputs, TrainingSettings.Convnet.Layers, NetworkShape.Default.Classes);
-        var launches = PlannedStep.Of(backend, shape, batch, OptimizerSettings.Adam).Select(l => l.Operation).ToList();
+        var launches = PlannedStep.Of(backend, shape, batch, OptimizerSettings.Adam, StepOptions.Fused).Select(l => l.Operation).ToList();
 
-        Assert.Equal(reason, PlannedStep.Unfused(backend, shape, batch));
+        Assert.Equal(reason, PlannedStep.Unfused(backend, shape, batch, StepOptions.Fused));
         Assert.Equal(count, launches.Count);
         Assert.Equal(batch == 16, !launches.Contains("adam, conv kernel gradient's chunks summed first"));
         Assert.Equal(batch == 16 ? "conv backward parameters + adam 9->32" : "adam, conv kernel gradient's chunks summed first", launches[^1]);
@@ -117,44 +117,36 @@ public sealed class RecordedStepTests(OpenClFixture openCl)
             _ => null,
         };
         var backend = owned ?? openCl.Require();
-        bool was = backend.FusedSteps;
-        backend.FusedSteps = fused;
-        try
+        var steps = fused ? StepOptions.Fused : StepOptions.Unfused;
+        var settings = new TrainingSettings
         {
-            var settings = new TrainingSettings
+            Layers = MnistGpu.Engine.Model.Layers.LayerSpec.ParseList(layers),
+            Optimizer = optimizer switch
             {
-                Layers = MnistGpu.Engine.Model.Layers.LayerSpec.ParseList(layers),
-                Optimizer = optimizer switch
-                {
-                    "adam" => OptimizerSettings.Adam,
-                    "sgd" => OptimizerSettings.Sgd,
-                    "sgd-nesterov" => OptimizerSettings.Sgd with { Momentum = 0.9f, Nesterov = true },
-                    _ => OptimizerSettings.RmsProp,
-                },
-                Epochs = 1,
-            };
-            var data = Bundled.Mnist.Train.Take(256);
-            var recorded = PlannedStep.Of(backend, Trainer.ShapeFor(data, settings), settings.BatchSize, settings.Optimizer);
+                "adam" => OptimizerSettings.Adam,
+                "sgd" => OptimizerSettings.Sgd,
+                "sgd-nesterov" => OptimizerSettings.Sgd with { Momentum = 0.9f, Nesterov = true },
+                _ => OptimizerSettings.RmsProp,
+            },
+            Epochs = 1,
+        };
+        var data = Bundled.Mnist.Train.Take(256);
+        var recorded = PlannedStep.Of(backend, Trainer.ShapeFor(data, settings), settings.BatchSize, settings.Optimizer, steps);
 
-            using var trainer = new Trainer(backend, data, settings);
-            using var stop = new CancellationTokenSource();
-            long before = backend.KernelLaunches;
-            trainer.TrainEpoch(stop.Token, step => stop.Cancel());
+        using var trainer = new Trainer(backend, data, settings, steps: steps);
+        using var stop = new CancellationTokenSource();
+        long before = backend.KernelLaunches;
+        trainer.TrainEpoch(stop.Token, step => stop.Cancel());
 
-            Assert.Equal(recorded.Count, backend.KernelLaunches - before);
-            if (device == "host")
-                return;
-            Assert.NotEmpty(recorded);
-            Assert.Equal(recorded[^1].Kernel.Name, (backend as IlgpuBackend)!.LastKernelIssued);
-            // Fused, a dense stack starts with its fused step; a convnet with its first convolution, which gathers the batch itself.
-            string first = !fused ? "GatherKernels.Batch" : layers.StartsWith("conv", StringComparison.Ordinal) ? "ImplicitConvolutionKernels.Forward" : "FusedStepKernels.";
-            Assert.StartsWith(first, recorded[0].Kernel.Name, StringComparison.Ordinal);
-            if (layers.StartsWith("conv", StringComparison.Ordinal))
-                Assert.Equal(fused, recorded.Any(l => l.Kernel.Name.StartsWith("ImplicitConvolutionKernels.", StringComparison.Ordinal)));
-        }
-        finally
-        {
-            backend.FusedSteps = was;
-        }
+        Assert.Equal(recorded.Count, backend.KernelLaunches - before);
+        if (device == "host")
+            return;
+        Assert.NotEmpty(recorded);
+        Assert.Equal(recorded[^1].Kernel.Name, (backend as IlgpuBackend)!.LastKernelIssued);
+        // Fused, a dense stack starts with its fused step; a convnet with its first convolution, which gathers the batch itself.
+        string first = !fused ? "GatherKernels.Batch" : layers.StartsWith("conv", StringComparison.Ordinal) ? "ImplicitConvolutionKernels.Forward" : "FusedStepKernels.";
+        Assert.StartsWith(first, recorded[0].Kernel.Name, StringComparison.Ordinal);
+        if (layers.StartsWith("conv", StringComparison.Ordinal))
+            Assert.Equal(fused, recorded.Any(l => l.Kernel.Name.StartsWith("ImplicitConvolutionKernels.", StringComparison.Ordinal)));
     }
 }

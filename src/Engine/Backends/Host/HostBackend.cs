@@ -140,9 +140,6 @@ public sealed class HostBackend : ITrainingBackend
     {
     }
 
-    /// <summary>Whether steps and evaluation batches run as the host's fused step (the sparse first layer), where the network allows it.</summary>
-    public bool FusedSteps { get; set; } = true;
-
     /// <summary>The threads every operation here runs on: what a host step runner computes with.</summary>
     internal WorkerPool Pool => pool;
 

@@ -126,10 +126,10 @@ public sealed class Conv2DLayerShape(FeatureShape input, int kernelSize, int fil
     }
 
     public override LayerOnDevice Bind(ITrainingBackend backend, LayerArrays arrays) =>
-        new Conv2DOnDevice(Within(backend, arrays.Parameters), Within(backend, arrays.Gradients), arrays);
+        new Conv2DOnDevice(Within(backend, arrays.Parameters, arrays.Convolutions), Within(backend, arrays.Gradients, arrays.Convolutions), arrays);
 
-    /// <summary>This layer's kernels and biases as views into a flat array of the network's layout.</summary>
-    public ConvolutionParameters Within(ITrainingBackend backend, DeviceArray<float> flat)
+    /// <summary>This layer's kernels and biases as views into a flat array of the network's layout, computed by <paramref name="algorithm"/> on ILGPU devices.</summary>
+    public ConvolutionParameters Within(ITrainingBackend backend, DeviceArray<float> flat, ConvolutionAlgorithm algorithm = ConvolutionAlgorithm.Implicit)
     {
         int patch = KernelSize * KernelSize * Input.Channels;
         var matrix = new DenseParameters(
@@ -138,7 +138,7 @@ public sealed class Conv2DLayerShape(FeatureShape input, int kernelSize, int fil
             backend.Slice(flat, Offset + WeightCount, Filters),
             patch,
             Filters);
-        return new ConvolutionParameters(matrix, Geometry);
+        return new ConvolutionParameters(matrix, Geometry, algorithm);
     }
 
     /// <summary>'valid': H − k + 1 by W − k + 1; 'same': H by W (Keras pads (k−1)/2 before, the rest after).</summary>

@@ -86,6 +86,9 @@ public sealed record LayerArrays(DeviceArray<float> Parameters, DeviceArray<floa
     public DeviceArray<float>? State { get; init; }
 
     public DeviceArray<float>? Saved { get; init; }
+
+    /// <summary>How a convolution's products run on ILGPU devices: the network's choice.</summary>
+    public ConvolutionAlgorithm Convolutions { get; init; }
 }
 
 /// <summary>
