@@ -20,6 +20,9 @@ internal sealed class IlgpuFusedSteps : FusedStepRunner
     private readonly (int Inputs, int Outputs)[] sizes;
     private readonly DenseLayerShape outputLayer;
     private readonly IReadOnlyList<(DropoutLayerShape Layer, int Position)?> dropouts;
+
+    // Each in-place dropout pass, per dense layer, run again every step.
+    private readonly DropoutOperation?[] dropoutForward, dropoutBackward;
     private readonly DeviceArray<int> layerTable;
 
     public IlgpuFusedSteps(IlgpuBackend device, Network network)
@@ -30,6 +33,7 @@ internal sealed class IlgpuFusedSteps : FusedStepRunner
         sizes = Network.Shape.DenseLayers.Select(layer => (layer.Inputs, layer.Outputs)).ToArray();
         outputLayer = Network.Shape.DenseLayers[^1];
         dropouts = Network.Shape.DropoutsAfter;
+        (dropoutForward, dropoutBackward) = (new DropoutOperation?[layers.Count], new DropoutOperation?[layers.Count]);
         layerTable = UploadLayerTable();
     }
 
@@ -93,17 +97,8 @@ internal sealed class IlgpuFusedSteps : FusedStepRunner
             return;
         var layer = layers[dense];
         var values = backward ? layer.OutputGradient : layer.Output;
-        device.Run(new DropoutOperation
-        {
-            Rate = dropout.Rate,
-            Backward = backward,
-            Source = values,
-            Activation = layer.Output,
-            Target = values,
-            Length = batch * dropout.Inputs,
-            Key = DropoutMask.Key(context.Seed, context.Step, position),
-            Relu = backward,
-        });
+        ref var last = ref (backward ? ref dropoutBackward[dense] : ref dropoutForward[dense]);
+        device.Run(DropoutOperation.Reuse(ref last, dropout.Rate, backward, values, layer.Output, values, batch * dropout.Inputs, relu: backward, DropoutMask.Key(context.Seed, context.Step, position)));
     }
 
     /// <summary><see cref="FusedStep.LayerTable"/> for the network, on the device, once.</summary>

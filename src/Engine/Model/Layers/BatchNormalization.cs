@@ -107,7 +107,18 @@ public sealed class BatchNormOnDevice(BatchNormLayerShape shape, DeviceArray<flo
     public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu, StepContext context) =>
         backend.Run(Pass(BatchNormPass.BackwardInput, activation, dx, batch, relu));
 
-    private BatchNormOperation Pass(BatchNormPass pass, DeviceArray<float> x, DeviceArray<float> target, int batch, bool relu) => new()
+    /// <summary>The last operation of each pass, run again while its arrays and batch are the same: a step allocates none.</summary>
+    private readonly BatchNormOperation?[] passes = new BatchNormOperation?[Enum.GetValues<BatchNormPass>().Length];
+
+    private BatchNormOperation Pass(BatchNormPass pass, DeviceArray<float> x, DeviceArray<float> target, int batch, bool relu)
+    {
+        ref var last = ref passes[(int)pass];
+        if (last is null || last.Rows != batch * shape.Positions || !ReferenceEquals(last.Input, x) || !ReferenceEquals(last.Target, target) || last.Relu != relu)
+            last = New(pass, x, target, batch, relu);
+        return last;
+    }
+
+    private BatchNormOperation New(BatchNormPass pass, DeviceArray<float> x, DeviceArray<float> target, int batch, bool relu) => new()
     {
         Pass = pass,
         Rows = batch * shape.Positions,

@@ -86,15 +86,8 @@ public sealed class DropoutOnDevice(int values, double rate, LayerArrays arrays)
         backend.Run(Pass(context, backward: true, OutputGradient, activation, dx, batch, relu));
     }
 
-    private DropoutOperation Pass(StepContext context, bool backward, DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int batch, bool relu) => new()
-    {
-        Rate = rate,
-        Backward = backward,
-        Source = source,
-        Activation = activation,
-        Target = target,
-        Length = batch * values,
-        Key = DropoutMask.Key(context.Seed, context.Step, arrays.Position),
-        Relu = relu,
-    };
+    private DropoutOperation? forward, backward;
+
+    private DropoutOperation Pass(StepContext context, bool backward, DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int batch, bool relu) => DropoutOperation.Reuse(
+        ref backward ? ref this.backward : ref forward, rate, backward, source, activation, target, batch * values, relu, DropoutMask.Key(context.Seed, context.Step, arrays.Position));
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using MnistGpu.Engine.Backends;
 
@@ -31,12 +32,15 @@ public sealed partial class BatchNormOperation
     private void PartialSums<T>(Arrays<T> a, BatchNormSum sum)
         where T : IFloatingPointIeee754<T>
     {
-        var one = new Sum<T>[Features];
-        var two = new Sum<T>[Features];
+        // Pooled: the host runs this form every step where the features are not whole vectors.
+        var pool = ArrayPool<Sum<T>>.Shared;
+        Sum<T>[] oneRented = pool.Rent(Features), twoRented = pool.Rent(Features);
+        var one = oneRented.AsSpan(0, Features);
+        var two = twoRented.AsSpan(0, Features);
         for (int chunk = 0; chunk < Chunks; chunk++)
         {
-            Array.Clear(one);
-            Array.Clear(two);
+            one.Clear();
+            two.Clear();
             for (int r = chunk * ChunkRows; r < Math.Min(Rows, (chunk + 1) * ChunkRows); r++)
             {
                 for (int f = 0; f < Features; f++)
@@ -64,6 +68,9 @@ public sealed partial class BatchNormOperation
             for (int f = 0; f < Features; f++)
                 (a.Partials[(2 * chunk * Features) + f], a.Partials[(((2 * chunk) + 1) * Features) + f]) = (one[f].Value, two[f].Value);
         }
+
+        pool.Return(oneRented);
+        pool.Return(twoRented);
     }
 
     private void Finish<T>(Arrays<T> a, BatchNormSum sum)

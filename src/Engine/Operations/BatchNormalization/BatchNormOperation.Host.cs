@@ -13,6 +13,9 @@ namespace MnistGpu.Engine.Operations.BatchNormalization;
 /// </summary>
 public sealed partial class BatchNormOperation
 {
+    /// <summary>The host's work for this operation, made on its first run: a layer runs the same operation every step.</summary>
+    private HostPass? hostPass;
+
     internal override void RunHost(ITrainingBackend host)
     {
         if (host is not HostBackend { Pool: var pool } || Features % Vector<float>.Count != 0)
@@ -21,7 +24,7 @@ public sealed partial class BatchNormOperation
             return;
         }
 
-        var pass = new HostPass(this);
+        var pass = hostPass ??= new HostPass(this);
         foreach (var (kernel, sum) in Launches)
         {
             pass.Sum = sum;

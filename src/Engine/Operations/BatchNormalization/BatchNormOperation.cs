@@ -74,7 +74,7 @@ public sealed partial class BatchNormOperation : Operation
 
     public int Chunks => (Rows + ChunkRows - 1) / ChunkRows;
 
-    public override string Label => Pass switch
+    public override string Label => label ??= Pass switch
     {
         BatchNormPass.ForwardTraining => $"batchnorm forward {Features}{(Relu ? " +ReLU" : "")}",
         BatchNormPass.ForwardInference => $"batchnorm forward (moving statistics) {Features}{(Relu ? " +ReLU" : "")}",
@@ -84,19 +84,22 @@ public sealed partial class BatchNormOperation : Operation
 
     public override long Flops => 6L * Rows * Features;
 
-    /// <summary>The kernels each pass launches, in order, with what their sums add up.</summary>
-    private IEnumerable<(KernelEntry Kernel, BatchNormSum Sum)> Launches => Pass switch
-    {
-        BatchNormPass.ForwardTraining =>
+    /// <summary>The kernels each pass launches, in order, with what their sums add up: one table per <see cref="BatchNormPass"/>, in its order.</summary>
+    private static readonly (KernelEntry Kernel, BatchNormSum Sum)[][] PassLaunches =
+    [
         [
             (PartialSumsKernel, BatchNormSum.Values), (FinishKernel, BatchNormSum.Values),
             (PartialSumsKernel, BatchNormSum.Squares), (FinishKernel, BatchNormSum.Squares),
             (NormalizeKernel, BatchNormSum.Values),
         ],
-        BatchNormPass.ForwardInference => [(NormalizeKernel, BatchNormSum.Values)],
-        BatchNormPass.BackwardParameters => [(PartialSumsKernel, BatchNormSum.Gradients), (FinishKernel, BatchNormSum.Gradients)],
-        _ => [(PartialSumsKernel, BatchNormSum.Gradients), (FinishKernel, BatchNormSum.Gradients), (InputGradientKernel, BatchNormSum.Gradients)],
-    };
+        [(NormalizeKernel, BatchNormSum.Values)],
+        [(PartialSumsKernel, BatchNormSum.Gradients), (FinishKernel, BatchNormSum.Gradients)],
+        [(PartialSumsKernel, BatchNormSum.Gradients), (FinishKernel, BatchNormSum.Gradients), (InputGradientKernel, BatchNormSum.Gradients)],
+    ];
+
+    private string? label;
+
+    private (KernelEntry Kernel, BatchNormSum Sum)[] Launches => PassLaunches[(int)Pass];
 
     internal override void RunIlgpu(IlgpuBackend device)
     {

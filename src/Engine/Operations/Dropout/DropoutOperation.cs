@@ -27,11 +27,31 @@ public sealed partial class DropoutOperation : Operation
 
     public required int Length { get; init; }
 
-    public required uint Key { get; init; }
+    /// <summary>The step's key (<see cref="DropoutMask.Key"/>): the one thing that changes when a layer runs its pass again the next step.</summary>
+    public required uint Key { get; set; }
 
     public bool Relu { get; init; }
 
-    public override string Label => $"dropout {(Backward ? "backward" : "forward")} {Rate:0.###}{(Relu ? " +ReLU mask" : "")}";
+    public override string Label => label ??= $"dropout {(Backward ? "backward" : "forward")} {Rate:0.###}{(Relu ? " +ReLU mask" : "")}";
+
+    private string? label;
+
+    /// <summary>
+    /// The pass described, with this step's <paramref name="key"/>: <paramref name="last"/> again
+    /// when it ran the same arrays (a layer runs the same pass every step, so a step allocates
+    /// none), else a new one, kept in <paramref name="last"/>.
+    /// </summary>
+    internal static DropoutOperation Reuse(ref DropoutOperation? last, double rate, bool backward, DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu, uint key)
+    {
+        if (last is null || last.Rate != rate || last.Backward != backward || last.Length != length || last.Relu != relu
+            || !ReferenceEquals(last.Source, source) || !ReferenceEquals(last.Activation, activation) || !ReferenceEquals(last.Target, target))
+        {
+            last = new DropoutOperation { Rate = rate, Backward = backward, Source = source, Activation = activation, Target = target, Length = length, Key = key, Relu = relu };
+        }
+
+        last.Key = key;
+        return last;
+    }
 
     internal override void RunReference()
     {
