@@ -20,7 +20,7 @@ public sealed partial class BatchNormOperation
     {
         if (host is not HostBackend { Pool: var pool } || Features % Vector<float>.Count != 0)
         {
-            Run<float>(new Arrays<float>(OnHost(Input), OnHost(OutputGradient), OnHost(Target), OnHost(Parameters), OnHost(Gradients), OnHost(State), OnHost(Saved), OnHost(Partials)));
+            Run<float>(HostArrays());
             return;
         }
 
@@ -35,7 +35,7 @@ public sealed partial class BatchNormOperation
             }
             else if (kernel == FinishKernel)
             {
-                Finish(new Arrays<float>(OnHost(Input), OnHost(OutputGradient), OnHost(Target), OnHost(Parameters), OnHost(Gradients), OnHost(State), OnHost(Saved), OnHost(Partials)), sum);
+                Finish(HostArrays(), sum);
             }
             else
             {
@@ -44,6 +44,9 @@ public sealed partial class BatchNormOperation
             }
         }
     }
+
+    /// <summary>The operation's arrays as the host's spans.</summary>
+    private Arrays<float> HostArrays() => new Arrays<float>(OnHost(Input), OnHost(OutputGradient), OnHost(Target), OnHost(Parameters), OnHost(Gradients), OnHost(State), OnHost(Saved), OnHost(Partials));
 
     /// <summary>One launch's work on the host's threads: part p of the chunks' sums or of the rows.</summary>
     private sealed class HostPass(BatchNormOperation op) : IParallelWork
