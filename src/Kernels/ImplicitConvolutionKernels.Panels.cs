@@ -13,9 +13,10 @@ public static partial class ImplicitConvolutionKernels
     /// the step is skipped. With pooling the rows run window by window, one window per panel,
     /// pooled in the epilogue. Grid-stride over panels.
     /// </summary>
-    public static void ForwardPanel(ConvolutionArguments a)
+    public static void ForwardPanel(ConvolutionForwardArguments a)
     {
         var s = a.Shape;
+        var input = a.Input;
         int rows = ForwardRows(a), filters = s.Filters, k = s.KernelSize, channels = s.Channels;
         int panels = DivUp(filters, Cols);
         int items = DivUp(rows, Rows) * panels;
@@ -23,10 +24,10 @@ public static partial class ImplicitConvolutionKernels
         for (int item = GridStride.First, step = GridStride.Step; item < items; item += step)
         {
             int row0 = item / panels * Rows, col0 = item % panels * Cols;
-            var origin0 = PatchOrigin.Of(a, OutputPosition(a, Math.Min(row0, rows - 1)));
-            var origin1 = PatchOrigin.Of(a, OutputPosition(a, Math.Min(row0 + 1, rows - 1)));
-            var origin2 = PatchOrigin.Of(a, OutputPosition(a, Math.Min(row0 + 2, rows - 1)));
-            var origin3 = PatchOrigin.Of(a, OutputPosition(a, Math.Min(row0 + 3, rows - 1)));
+            var origin0 = PatchOrigin.Of(input, s, OutputPosition(a, Math.Min(row0, rows - 1)));
+            var origin1 = PatchOrigin.Of(input, s, OutputPosition(a, Math.Min(row0 + 1, rows - 1)));
+            var origin2 = PatchOrigin.Of(input, s, OutputPosition(a, Math.Min(row0 + 2, rows - 1)));
+            var origin3 = PatchOrigin.Of(input, s, OutputPosition(a, Math.Min(row0 + 3, rows - 1)));
             var sums = default(Panel);
             var columns = new PanelColumns(col0, filters, 1);
             for (int i = 0; i < k; i++)
@@ -37,13 +38,13 @@ public static partial class ImplicitConvolutionKernels
                     int weightRow = (i * k + j) * channels;
                     for (int c = 0; c < channels; c++)
                     {
-                        float a0 = o0 != Outside ? MapValue(a, o0 + c) : 0f;
-                        float a1 = o1 != Outside ? MapValue(a, o1 + c) : 0f;
-                        float a2 = o2 != Outside ? MapValue(a, o2 + c) : 0f;
-                        float a3 = o3 != Outside ? MapValue(a, o3 + c) : 0f;
+                        float a0 = o0 != Outside ? input.Value(o0 + c) : 0f;
+                        float a1 = o1 != Outside ? input.Value(o1 + c) : 0f;
+                        float a2 = o2 != Outside ? input.Value(o2 + c) : 0f;
+                        float a3 = o3 != Outside ? input.Value(o3 + c) : 0f;
                         if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
                             continue;
-                        sums.Add(a0, a1, a2, a3, a.Operand, (weightRow + c) * filters, columns);
+                        sums.Add(a0, a1, a2, a3, a.Parameters, (weightRow + c) * filters, columns);
                     }
                 }
             }
@@ -74,7 +75,7 @@ public static partial class ImplicitConvolutionKernels
     /// adds them. Steps where all four dy are 0 (pooling's and ReLU's zeros) are skipped. Through a
     /// pooling, each value goes on to its window's maximum in the maps below.
     /// </summary>
-    public static void BackwardInputPanel(ConvolutionArguments a)
+    public static void BackwardInputPanel(ConvolutionBackwardInputArguments a)
     {
         var s = a.Shape;
         int rows = a.Batch * s.Height * s.Width, filters = s.Filters, k = s.KernelSize, channels = s.Channels;
@@ -100,13 +101,13 @@ public static partial class ImplicitConvolutionKernels
                     var inner = default(Panel);
                     for (int f = 0; f < filters; f++)
                     {
-                        float a0 = o0 != Outside ? a.Maps[o0 + f] : 0f;
-                        float a1 = o1 != Outside ? a.Maps[o1 + f] : 0f;
-                        float a2 = o2 != Outside ? a.Maps[o2 + f] : 0f;
-                        float a3 = o3 != Outside ? a.Maps[o3 + f] : 0f;
+                        float a0 = o0 != Outside ? a.OutputGradients[o0 + f] : 0f;
+                        float a1 = o1 != Outside ? a.OutputGradients[o1 + f] : 0f;
+                        float a2 = o2 != Outside ? a.OutputGradients[o2 + f] : 0f;
+                        float a3 = o3 != Outside ? a.OutputGradients[o3 + f] : 0f;
                         if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
                             continue;
-                        inner.Add(a0, a1, a2, a3, a.Operand, weightRow * filters + f, columns);
+                        inner.Add(a0, a1, a2, a3, a.Parameters, weightRow * filters + f, columns);
                     }
 
                     sums.AddPanel(inner);
@@ -127,13 +128,14 @@ public static partial class ImplicitConvolutionKernels
     /// <summary>
     /// x (B,H,W,C), dy (B,OH,OW,F) → per chunk of whole images, [dW; db] (k·k·C+1, F) = [patchesᵀ; 1ᵀ]·dy
     /// over the chunk's positions in order, and in one chunk the optimizer's update when asked
-    /// (<see cref="ConvolutionArguments.UpdateParameters"/>). Each work item computes 4 rows (a
+    /// (<see cref="ConvolutionBackwardParametersArguments.UpdateParameters"/>). Each work item computes 4 rows (a
     /// kernel element (i, j, c) each, or the bias's row of ones) × 16 filters; steps where all
     /// four patch values are 0 are skipped. Grid-stride over (chunk, panel).
     /// </summary>
-    public static void BackwardParametersPanel(ConvolutionArguments a)
+    public static void BackwardParametersPanel(ConvolutionBackwardParametersArguments a)
     {
         var s = a.Shape;
+        var input = a.Input;
         int filters = s.Filters, parameterRows = s.PatchSize + 1;
         int chunks = DivUp(a.Batch, a.ImagesPerChunk);
         int panels = DivUp(filters, Cols);
@@ -159,17 +161,17 @@ public static partial class ImplicitConvolutionKernels
                         int h = oh + e0.RowOffset;
                         if (h < 0 || h >= s.Height)
                             continue;
-                        int mapRow = (StoredImage(a, image) * s.Height + h) * s.Width, dyRow = (image * s.OutputHeight + oh) * s.OutputWidth;
+                        int mapRow = (input.StoredImage(image) * s.Height + h) * s.Width, dyRow = (image * s.OutputHeight + oh) * s.OutputWidth;
                         for (int ow = 0; ow < s.OutputWidth; ow++)
                         {
                             int w = ow + e0.ColumnOffset;
                             if (w < 0 || w >= s.Width)
                                 continue;
                             int o = (mapRow + w) * s.Channels + e0.Channel;
-                            float a0 = MapValue(a, o), a1 = MapValue(a, o + 1), a2 = MapValue(a, o + 2), a3 = MapValue(a, o + 3);
+                            float a0 = input.Value(o), a1 = input.Value(o + 1), a2 = input.Value(o + 2), a3 = input.Value(o + 3);
                             if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
                                 continue;
-                            sums.Add(a0, a1, a2, a3, a.Operand, (dyRow + ow) * filters, columns);
+                            sums.Add(a0, a1, a2, a3, a.OutputGradients, (dyRow + ow) * filters, columns);
                         }
                     }
                 }
@@ -182,13 +184,13 @@ public static partial class ImplicitConvolutionKernels
                     {
                         for (int ow = 0; ow < s.OutputWidth; ow++)
                         {
-                            int stored = StoredImage(a, image);
-                            float a0 = e0.Value(a, stored, oh, ow), a1 = e1.Value(a, stored, oh, ow);
-                            float a2 = e2.Value(a, stored, oh, ow), a3 = e3.Value(a, stored, oh, ow);
+                            int stored = input.StoredImage(image);
+                            float a0 = e0.Value(input, s, stored, oh, ow), a1 = e1.Value(input, s, stored, oh, ow);
+                            float a2 = e2.Value(input, s, stored, oh, ow), a3 = e3.Value(input, s, stored, oh, ow);
                             if (a0 == 0f && a1 == 0f && a2 == 0f && a3 == 0f)
                                 continue;
                             int position = (image * s.OutputHeight + oh) * s.OutputWidth + ow;
-                            sums.Add(a0, a1, a2, a3, a.Operand, position * filters, columns);
+                            sums.Add(a0, a1, a2, a3, a.OutputGradients, position * filters, columns);
                         }
                     }
                 }

@@ -12,7 +12,7 @@ public static partial class ImplicitConvolutionKernels
     /// loaded, consecutive threads on consecutive channels — and of the kernels in shared memory;
     /// each thread keeps a 2×2 sub-tile. Needs a group of exactly <see cref="MatMulKernels.SharedGroupSize"/> threads.
     /// </summary>
-    public static void ForwardTiled(ConvolutionArguments a)
+    public static void ForwardTiled(ConvolutionForwardArguments a)
     {
         var tileA = SharedMemory.Allocate1D<float>(Depth * Block);
         var tileB = SharedMemory.Allocate1D<float>(Depth * Block);
@@ -31,9 +31,9 @@ public static partial class ImplicitConvolutionKernels
                 {
                     int r = i / Depth, kk = i % Depth;
                     int row = row0 + r, k = k0 + kk;
-                    tileA[kk * Block + r] = row < m && k < depth ? PatchValue(a, OutputPosition(a, row), k) : 0f;
+                    tileA[kk * Block + r] = row < m && k < depth ? PatchValue(a.Input, s, OutputPosition(a, row), k) : 0f;
                     int col = i % Block, kb = i / Block;
-                    tileB[kb * Block + col] = col0 + col < n && k0 + kb < depth ? a.Operand[(k0 + kb) * n + col0 + col] : 0f;
+                    tileB[kb * Block + col] = col0 + col < n && k0 + kb < depth ? a.Parameters[(k0 + kb) * n + col0 + col] : 0f;
                 }
 
                 Group.Barrier();
@@ -73,7 +73,7 @@ public static partial class ImplicitConvolutionKernels
     /// rearranged (k·k·F, C), ⊙ [activation &gt; 0] when relu; one sum over (i, j, f), so it agrees
     /// with the composition to float rounding. Needs a group of exactly <see cref="MatMulKernels.SharedGroupSize"/> threads.
     /// </summary>
-    public static void BackwardInputTiled(ConvolutionArguments a)
+    public static void BackwardInputTiled(ConvolutionBackwardInputArguments a)
     {
         var tileA = SharedMemory.Allocate1D<float>(Depth * Block);
         var tileB = SharedMemory.Allocate1D<float>(Depth * Block);
@@ -91,9 +91,9 @@ public static partial class ImplicitConvolutionKernels
                 {
                     int r = i / Depth, kk = i % Depth;
                     int row = row0 + r, k = k0 + kk;
-                    tileA[kk * Block + r] = row < m && k < depth ? GradientPatchValue(a.Maps, s, row, k) : 0f;
+                    tileA[kk * Block + r] = row < m && k < depth ? GradientPatchValue(a.OutputGradients, s, row, k) : 0f;
                     int col = i / Depth, kb = i % Depth;
-                    tileB[kb * Block + col] = col0 + col < n && k0 + kb < depth ? RearrangedKernel(a.Operand, s, k0 + kb, col0 + col) : 0f;
+                    tileB[kb * Block + col] = col0 + col < n && k0 + kb < depth ? RearrangedKernel(a.Parameters, s, k0 + kb, col0 + col) : 0f;
                 }
 
                 Group.Barrier();
@@ -112,7 +112,7 @@ public static partial class ImplicitConvolutionKernels
     /// gathered from x as they are loaded, and in one chunk the optimizer's update when asked.
     /// Grid-stride over (chunk, block); each block's sum has one owner, so reruns give the same bits. Needs a group of exactly <see cref="MatMulKernels.SharedGroupSize"/> threads.
     /// </summary>
-    public static void BackwardParametersTiled(ConvolutionArguments a)
+    public static void BackwardParametersTiled(ConvolutionBackwardParametersArguments a)
     {
         var tileA = SharedMemory.Allocate1D<float>(Depth * Block);
         var tileB = SharedMemory.Allocate1D<float>(Depth * Block);
@@ -135,10 +135,10 @@ public static partial class ImplicitConvolutionKernels
                     int r = i % Block, kp = i / Block;
                     int row = row0 + r, k = k0 + kp;
                     tileA[kp * Block + r] = row < m && k < depth
-                        ? (row == s.PatchSize ? 1f : PatchValue(a, firstPosition + k, row))
+                        ? (row == s.PatchSize ? 1f : PatchValue(a.Input, s, firstPosition + k, row))
                         : 0f;
                     int col = i % Block, kb = i / Block;
-                    tileB[kb * Block + col] = col0 + col < n && k0 + kb < depth ? a.Operand[(firstPosition + k0 + kb) * n + col0 + col] : 0f;
+                    tileB[kb * Block + col] = col0 + col < n && k0 + kb < depth ? a.OutputGradients[(firstPosition + k0 + kb) * n + col0 + col] : 0f;
                 }
 
                 Group.Barrier();

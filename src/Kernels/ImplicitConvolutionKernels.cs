@@ -4,90 +4,6 @@ using ILGPU;
 namespace MnistGpu.Kernels;
 
 /// <summary>
-/// One product of a convolution whose left operand is read as patches straight from the maps
-/// (<see cref="ImplicitConvolutionKernels"/>): no unrolled copy is written to global memory.
-/// </summary>
-public readonly struct ConvolutionArguments
-{
-    /// <summary>Forward and kernel gradient: x (B,H,W,C). Input gradient: dy (B,OH,OW,F).</summary>
-    public ArrayView<float> Maps { get; init; }
-
-    /// <summary>Forward and input gradient: the layer's parameters, kernels (k,k,C,F) then bias (F). Kernel gradient: dy (B,OH,OW,F).</summary>
-    public ArrayView<float> Operand { get; init; }
-
-    /// <summary>Forward: y (B,OH,OW,F). Input gradient: dx (B,H,W,C). Kernel gradient: (chunks, k·k·C+1, F), each chunk's sums with the bias's last.</summary>
-    public ArrayView<float> Output { get; init; }
-
-    /// <summary>Input gradient: the layer's input after the ReLU below (B,H,W,C), which masks dx when <see cref="Relu"/> is 1. Otherwise unread.</summary>
-    public ArrayView<float> Activation { get; init; }
-
-    public ConvolutionShape Shape { get; init; }
-
-    /// <summary>B: images.</summary>
-    public int Batch { get; init; }
-
-    /// <summary>Forward: 1 applies ReLU after the bias. Input gradient: 1 masks dx by <see cref="Activation"/> &gt; 0.</summary>
-    public int Relu { get; init; }
-
-    /// <summary>Forward with pooling: (B,OH/2,OW/2,F), each 2×2 window's maximum after the ReLU.</summary>
-    public ArrayView<float> Pooled { get; init; }
-
-    /// <summary>
-    /// A pooled convolution's output (B,OH,OW,F) with only each window's first maximum kept, 0 at
-    /// the other three: the forward with pooling writes it; the input gradient through a pooling
-    /// reads the one of the layer below, to send each gradient to its window's maximum.
-    /// </summary>
-    public ArrayView<float> PoolMask { get; init; }
-
-    /// <summary>Kernel gradient: whole images per chunk of the sum over positions; each chunk sums into its own slice of <see cref="Output"/>.</summary>
-    public int ImagesPerChunk { get; init; }
-
-    /// <summary>
-    /// The 2×2 max pooling's input height (0: none). Forward: the output's, which is pooled in the
-    /// epilogue. Input gradient: that of the maps below the pooling this layer's input came from;
-    /// dx is then that pooling's input gradient, (B,<see cref="PoolHeight"/>,<see cref="PoolWidth"/>,C).
-    /// </summary>
-    public int PoolHeight { get; init; }
-
-    /// <summary>The 2×2 max pooling's input width.</summary>
-    public int PoolWidth { get; init; }
-
-    /// <summary>
-    /// 1: the maps are the batch's images, read straight from the device-resident split
-    /// (<see cref="Images"/> through <see cref="Order"/> from <see cref="Start"/>, each byte / 255
-    /// as the gather computes it), and the forward gathers the batch's labels too; the network's
-    /// first convolution needs no gather launch before it. 0: <see cref="Maps"/>.
-    /// </summary>
-    public int FromImages { get; init; }
-
-    /// <summary>The split's images (N, H·W·C) uint8, read when <see cref="FromImages"/> is 1.</summary>
-    public ArrayView<byte> Images { get; init; }
-
-    /// <summary>The split's labels (N), gathered by the forward when <see cref="FromImages"/> is 1.</summary>
-    public ArrayView<byte> Labels { get; init; }
-
-    /// <summary>The epoch's order (N): image b of the batch is <c>Order[Start + b]</c>.</summary>
-    public ArrayView<int> Order { get; init; }
-
-    /// <summary>The batch's labels (B), written by the forward when <see cref="FromImages"/> is 1.</summary>
-    public ArrayView<int> BatchLabels { get; init; }
-
-    /// <summary>Kernel gradient in one chunk: the layer's optimizer update, applied to each parameter as its sum is stored when <see cref="UpdateParameters"/> is 1.</summary>
-    public ParameterUpdate Update { get; init; }
-
-    /// <summary>The batch's first row in <see cref="Order"/>.</summary>
-    public int Start { get; init; }
-
-    /// <summary>
-    /// 1: the kernel gradient, summed whole by one work item or group per parameter (one chunk),
-    /// applies <see cref="Update"/> in its epilogue. 0: it only stores the sums. Also makes the
-    /// 4-byte fields an even number, so the struct has no trailing padding, which strict OpenCL
-    /// drivers (Mesa's) refuse in an argument (KernelArgumentLayoutTests).
-    /// </summary>
-    public int UpdateParameters { get; init; }
-}
-
-/// <summary>
 /// A convolution's three products — forward (B·OH·OW, k·k·C)×(k·k·C, F), input gradient
 /// (B·H·W, k·k·F)×(k·k·F, C), kernel gradient (k·k·C+1, B·OH·OW)×(B·OH·OW, F) — with the patches
 /// computed where they are read instead of unrolled into global memory (implicit GEMM). Two forms,
@@ -96,7 +12,7 @@ public readonly struct ConvolutionArguments
 /// unrolled composition does (<see cref="ConvolutionKernels.Unroll"/>, a product,
 /// <see cref="ConvolutionKernels.Fold"/>), so the two agree to the bit; the tiles sum the input
 /// gradient's terms in another order, so they agree to float rounding. A 2×2 max pooling can run
-/// in the epilogues (<see cref="ConvolutionArguments.PoolHeight"/>): the forward's, after the
+/// in the epilogues (<see cref="ConvolutionForwardArguments.PoolHeight"/>): the forward's, after the
 /// convolution, and the input gradient's, sending each value through the pooling below.
 /// </summary>
 public static partial class ImplicitConvolutionKernels
@@ -116,16 +32,15 @@ public static partial class ImplicitConvolutionKernels
 
     /// <summary>patches[row, column] of x: row (b, oh, ow), column (i, j, c); 0 in the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float PatchValue(ConvolutionArguments a, int row, int column)
+    private static float PatchValue(ConvolutionInput input, ConvolutionShape s, int row, int column)
     {
-        var s = a.Shape;
         int image = row / s.Positions, position = row - image * s.Positions;
         int oh = position / s.OutputWidth, ow = position - oh * s.OutputWidth;
         int rowLength = s.KernelSize * s.Channels;
         int i = column / rowLength, rest = column - i * rowLength;
         int j = rest / s.Channels, c = rest - j * s.Channels;
         int h = oh + i - s.Padding, w = ow + j - s.Padding;
-        return h >= 0 && h < s.Height && w >= 0 && w < s.Width ? MapValue(a, ((StoredImage(a, image) * s.Height + h) * s.Width + w) * s.Channels + c) : 0f;
+        return h >= 0 && h < s.Height && w >= 0 && w < s.Width ? input.Value(((input.StoredImage(image) * s.Height + h) * s.Width + w) * s.Channels + c) : 0f;
     }
 
     /// <summary>The input gradient's left operand: row (b, h, w), column (i, j, f) → dy[b, h−i+pad, w−j+pad, f]; 0 outside.</summary>
@@ -152,14 +67,14 @@ public static partial class ImplicitConvolutionKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float WithBias(ConvolutionArguments a, float sum, int filter)
+    private static float WithBias(ConvolutionForwardArguments a, float sum, int filter)
     {
-        float value = sum + a.Operand[a.Shape.PatchSize * a.Shape.Filters + filter];
+        float value = sum + a.Parameters[a.Shape.PatchSize * a.Shape.Filters + filter];
         return a.Relu != 0 ? Math.Max(value, 0f) : value;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreForward(ConvolutionArguments a, int rows, int row, int col, float sum)
+    private static void StoreForward(ConvolutionForwardArguments a, int rows, int row, int col, float sum)
     {
         if (row < rows && col < a.Shape.Filters)
             a.Output[row * a.Shape.Filters + col] = WithBias(a, sum, col);
@@ -171,7 +86,7 @@ public static partial class ImplicitConvolutionKernels
     /// dropped last row or column), as the pooling's backward would.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreInputGradient(ConvolutionArguments a, int rows, int row, int col, float sum)
+    private static void StoreInputGradient(ConvolutionBackwardInputArguments a, int rows, int row, int col, float sum)
     {
         var s = a.Shape;
         if (row >= rows || col >= s.Channels)
@@ -180,7 +95,7 @@ public static partial class ImplicitConvolutionKernels
         float value = a.Relu != 0 && a.Activation[index] <= 0f ? 0f : sum;
         if (a.PoolHeight == 0)
         {
-            a.Output[index] = value;
+            a.InputGradients[index] = value;
             return;
         }
 
@@ -192,18 +107,18 @@ public static partial class ImplicitConvolutionKernels
             for (int uw = 2 * w; uw <= lastColumn; uw++)
             {
                 int below = ((image * a.PoolHeight + uh) * a.PoolWidth + uw) * s.Channels + col;
-                a.Output[below] = uh < 2 * h + 2 && uw < 2 * w + 2 && a.PoolMask[below] > 0f ? value : 0f;
+                a.InputGradients[below] = uh < 2 * h + 2 && uw < 2 * w + 2 && a.PoolMask[below] > 0f ? value : 0f;
             }
         }
     }
 
     /// <summary>
     /// One pooling window's four outputs, in row-major order, after bias and ReLU: its first
-    /// maximum to <see cref="ConvolutionArguments.Pooled"/>, and the mask (that maximum kept, 0
-    /// at the other three) to <see cref="ConvolutionArguments.Output"/>.
+    /// maximum to <see cref="ConvolutionForwardArguments.Pooled"/>, and the mask (that maximum kept, 0
+    /// at the other three) to <see cref="ConvolutionForwardArguments.Output"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StorePooled(ConvolutionArguments a, int window, int filter, float v0, float v1, float v2, float v3)
+    private static void StorePooled(ConvolutionForwardArguments a, int window, int filter, float v0, float v1, float v2, float v3)
     {
         int best = 0;
         float maximum = v0;
@@ -234,27 +149,20 @@ public static partial class ImplicitConvolutionKernels
         a.Output[below + filters] = best == 3 ? v3 : 0f;
     }
 
-    /// <summary>Where image <paramref name="image"/> of the batch lies in the maps: in the split through the order, when read from the images.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int StoredImage(ConvolutionArguments a, int image) => a.FromImages != 0 ? a.Order[a.Start + image] : image;
-
-    /// <summary>The maps' value at <paramref name="offset"/>: a float of x, or an image's byte / 255 exactly as <see cref="GatherKernels.Batch"/> computes it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float MapValue(ConvolutionArguments a, int offset) => a.FromImages != 0 ? a.Images[offset] / 255f : a.Maps[offset];
-
     /// <summary>When the forward reads the images: batchLabels (B) = labels[order[start + b]], the gather's other half.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GatherLabels(ConvolutionArguments a)
+    private static void GatherLabels(ConvolutionForwardArguments a)
     {
-        if (a.FromImages == 0)
+        var input = a.Input;
+        if (input.FromImages == 0)
             return;
         for (int b = GridStride.First; b < a.Batch; b += GridStride.Step)
-            a.BatchLabels[b] = a.Labels[a.Order[a.Start + b]];
+            a.BatchLabels[b] = a.Labels[input.Order[input.Start + b]];
     }
 
     /// <summary>The forward product's rows: every output position, or with pooling four per window (the dropped last row or column not computed).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int ForwardRows(ConvolutionArguments a) =>
+    private static int ForwardRows(ConvolutionForwardArguments a) =>
         a.PoolHeight > 0 ? a.Batch * (a.PoolHeight / 2) * (a.PoolWidth / 2) * 4 : a.Batch * a.Shape.Positions;
 
     /// <summary>
@@ -262,7 +170,7 @@ public static partial class ImplicitConvolutionKernels
     /// itself, or with pooling row (b, py, px, q) of window (py, px)'s q-th position in row-major order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int OutputPosition(ConvolutionArguments a, int row)
+    private static int OutputPosition(ConvolutionForwardArguments a, int row)
     {
         if (a.PoolHeight == 0)
             return row;
@@ -277,11 +185,11 @@ public static partial class ImplicitConvolutionKernels
 
     /// <summary>A kernel gradient's sum at (<paramref name="row"/>, <paramref name="col"/>) of its chunk, and with one chunk the parameter's update (the gradient's layout is the parameters').</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreParameterGradient(ConvolutionArguments a, int chunkStart, int rows, int columns, int row, int col, float sum)
+    private static void StoreParameterGradient(ConvolutionBackwardParametersArguments a, int chunkStart, int rows, int columns, int row, int col, float sum)
     {
         if (row >= rows || col >= columns)
             return;
-        a.Output[chunkStart + row * columns + col] = sum;
+        a.Sums[chunkStart + row * columns + col] = sum;
         if (a.UpdateParameters != 0)
             a.Update.Apply(row * columns + col, sum);
     }
@@ -301,12 +209,11 @@ public static partial class ImplicitConvolutionKernels
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static PatchOrigin Of(ConvolutionArguments a, int row)
+        public static PatchOrigin Of(ConvolutionInput input, ConvolutionShape s, int row)
         {
-            var s = a.Shape;
             int image = row / s.Positions, position = row - image * s.Positions;
             int oh = position / s.OutputWidth;
-            return new PatchOrigin(StoredImage(a, image), oh - s.Padding, position - oh * s.OutputWidth - s.Padding);
+            return new PatchOrigin(input.StoredImage(image), oh - s.Padding, position - oh * s.OutputWidth - s.Padding);
         }
 
         /// <summary>Offset of x[image, top+i, left+j, 0], or <see cref="Outside"/> in the padding.</summary>
@@ -383,15 +290,14 @@ public static partial class ImplicitConvolutionKernels
             return new KernelElement(i - s.Padding, j - s.Padding, rest - j * s.Channels, 0);
         }
 
-        /// <summary>patches[(image, oh, ow), this element] of the maps, <paramref name="storedImage"/> (<see cref="StoredImage"/>) the image's place in them; 1 for the bias's row.</summary>
+        /// <summary>patches[(image, oh, ow), this element] of the maps, <paramref name="storedImage"/> (<see cref="ConvolutionInput.StoredImage"/>) the image's place in them; 1 for the bias's row.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public float Value(ConvolutionArguments a, int storedImage, int oh, int ow)
+        public float Value(ConvolutionInput input, ConvolutionShape s, int storedImage, int oh, int ow)
         {
             if (isOne != 0)
                 return 1f;
-            var s = a.Shape;
             int h = oh + RowOffset, w = ow + ColumnOffset;
-            return h >= 0 && h < s.Height && w >= 0 && w < s.Width ? MapValue(a, ((storedImage * s.Height + h) * s.Width + w) * s.Channels + Channel) : 0f;
+            return h >= 0 && h < s.Height && w >= 0 && w < s.Width ? input.Value(((storedImage * s.Height + h) * s.Width + w) * s.Channels + Channel) : 0f;
         }
     }
 

@@ -16,7 +16,7 @@ public sealed partial class IlgpuBackend
         var operation = new LaunchLabel("conv forward", s.PatchSize, s.Filters);
         if (layer.Algorithm == ConvolutionAlgorithm.Implicit)
         {
-            LaunchImplicit(ConvolutionProduct.Forward, batch * s.Positions, s.Filters, 1, Implicit(s, x, layer.Matrix.All, y, batch * s.Positions * s.Filters, x, batch, relu, batch), operation);
+            LaunchImplicit(implicitForward, batch * s.Positions, s.Filters, 1, ForwardArguments(layer, x, y, batch, relu, images: null), operation);
             return;
         }
 
@@ -75,7 +75,7 @@ public sealed partial class IlgpuBackend
         if (layer.Algorithm == ConvolutionAlgorithm.Implicit)
         {
             int inputs = batch * s.Height * s.Width;
-            LaunchImplicit(ConvolutionProduct.BackwardInput, inputs, s.Channels, 1, Implicit(s, dy, layer.Matrix.All, dx, inputs * s.Channels, activation, batch, relu, batch), new LaunchLabel("conv backward input", s.Filters, s.PatchSize));
+            LaunchImplicit(implicitBackwardInput, inputs, s.Channels, 1, BackwardInputArguments(layer, dy, activation, dx, inputs * s.Channels, batch, relu), new LaunchLabel("conv backward input", s.Filters, s.PatchSize));
             return;
         }
 
@@ -90,18 +90,18 @@ public sealed partial class IlgpuBackend
     /// (a dropped last row or column is left as it was): what
     /// <see cref="ConvolutionBackwardInputThroughPool"/> and <see cref="MaxPoolBackward"/> (with its ReLU mask) need of it.
     /// </summary>
-    /// <param name="images">When set, the network's first convolution: x is read straight from the split's images, and the batch's labels gathered in the same launch (<see cref="ConvolutionArguments.FromImages"/>); x is then unread.</param>
+    /// <param name="images">When set, the network's first convolution: x is read straight from the split's images, and the batch's labels gathered in the same launch (<see cref="ConvolutionInput.FromImages"/>); x is then unread.</param>
     internal void ConvolutionPoolForward(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> mask, DeviceArray<float> pooled, int batch, BatchImages? images = null)
     {
         var s = layer.Shape;
         int windows = batch * (s.OutputHeight / 2) * (s.OutputWidth / 2);
-        var arguments = FromImages(Implicit(s, x, layer.Matrix.All, mask, batch * s.Positions * s.Filters, x, batch, relu: true, batch), images) with
+        var arguments = ForwardArguments(layer, x, mask, batch, relu: true, images) with
         {
             Pooled = View(pooled).SubView(0, windows * s.Filters),
             PoolHeight = s.OutputHeight,
             PoolWidth = s.OutputWidth,
         };
-        LaunchImplicit(ConvolutionProduct.Forward, windows * 4, s.Filters, 1, arguments, new LaunchLabel(images is null ? "conv forward + maxpool" : "gather + conv forward + maxpool", s.PatchSize, s.Filters));
+        LaunchImplicit(implicitForward, windows * 4, s.Filters, 1, arguments, new LaunchLabel(images is null ? "conv forward + maxpool" : "gather + conv forward + maxpool", s.PatchSize, s.Filters));
     }
 
     /// <summary>
@@ -115,13 +115,13 @@ public sealed partial class IlgpuBackend
     {
         var s = layer.Shape;
         int inputs = batch * s.Height * s.Width, belowLength = batch * below.Size;
-        var arguments = Implicit(s, dy, layer.Matrix.All, dx, belowLength, activation, batch, relu, batch) with
+        var arguments = BackwardInputArguments(layer, dy, activation, dx, belowLength, batch, relu) with
         {
             PoolMask = View(mask).SubView(0, belowLength),
             PoolHeight = below.Height,
             PoolWidth = below.Width,
         };
-        LaunchImplicit(ConvolutionProduct.BackwardInput, inputs, s.Channels, 1, arguments, new LaunchLabel("conv backward input + maxpool backward", s.Filters, s.PatchSize));
+        LaunchImplicit(implicitBackwardInput, inputs, s.Channels, 1, arguments, new LaunchLabel("conv backward input + maxpool backward", s.Filters, s.PatchSize));
     }
 
     /// <summary>
@@ -143,7 +143,16 @@ public sealed partial class IlgpuBackend
         int chunks = ConvolutionKernels.Chunks(batch, s.Positions);
         int parameters = (s.PatchSize + 1) * s.Filters;
         var sums = chunks == 1 ? gradients.Matrix.All : scratch;
-        var arguments = FromImages(Implicit(s, x, dy, sums, chunks * parameters, x, batch, relu: false, imagesPerChunk), images);
+        var arguments = new ConvolutionBackwardParametersArguments
+        {
+            Input = Input(x, images),
+            OutputGradients = View(dy),
+            Sums = View(sums).SubView(0, chunks * parameters),
+            Shape = s,
+            Batch = batch,
+            ImagesPerChunk = imagesPerChunk,
+            Update = new ParameterUpdate { Weights = View(x), State1 = View(x), State2 = View(x) },
+        };
         var operation = new LaunchLabel("conv backward parameters", s.PatchSize, s.Filters);
         if (update is { } epilogue)
         {
@@ -154,7 +163,7 @@ public sealed partial class IlgpuBackend
             operation = new LaunchLabel(ConvolutionUpdatingOperations[(int)epilogue.Step.Rule], s.PatchSize, s.Filters);
         }
 
-        LaunchImplicit(ConvolutionProduct.BackwardParameters, s.PatchSize + 1, s.Filters, chunks, arguments, operation);
+        LaunchImplicit(implicitBackwardParameters, s.PatchSize + 1, s.Filters, chunks, arguments, operation);
         return chunks;
     }
 
@@ -170,43 +179,46 @@ public sealed partial class IlgpuBackend
     }
 
     /// <summary>One implicit product (M, N) over <paramref name="chunks"/> chunks.</summary>
-    private void LaunchImplicit(ConvolutionProduct product, int m, int n, int chunks, ConvolutionArguments arguments, LaunchLabel operation) =>
-        Launch(implicitConvolutions[(int)product], launch.ForImplicitConvolution(m, n, chunks), arguments, operation);
+    private void LaunchImplicit<T>(Kernel<T> kernel, int m, int n, int chunks, T arguments, LaunchLabel operation)
+        where T : struct =>
+        Launch(kernel, launch.ForImplicitConvolution(m, n, chunks), arguments, operation);
 
-    /// <summary>An implicit product's arguments, without pooling; each view cut to what the product reads or writes, and any view where one is unread.</summary>
-    private static ConvolutionArguments Implicit(
-        ConvolutionShape s, DeviceArray<float> maps, DeviceArray<float> operand, DeviceArray<float> output, int outputLength, DeviceArray<float> activation, int batch, bool relu, int imagesPerChunk) => new()
+    /// <summary>The maps a product reads: x, or the split's images when <paramref name="images"/> is set; any view where one is unread.</summary>
+    private static ConvolutionInput Input(DeviceArray<float> x, BatchImages? images) =>
+        images is not { } batch
+            ? new() { Maps = View(x), Images = View(x).Cast<byte>(), Order = View(x).Cast<int>() }
+            : new() { Maps = View(x), Images = View(batch.Source.Images), Order = View(batch.Source.Order), Start = batch.Start, FromImages = 1 };
+
+    /// <summary>The forward's arguments, without pooling: y cut to what it writes, any view where one is unread; from the images it gathers the batch's labels.</summary>
+    private static ConvolutionForwardArguments ForwardArguments(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu, BatchImages? images)
+    {
+        var s = layer.Shape;
+        return new()
         {
-            Maps = View(maps),
-            Operand = View(operand),
-            Output = View(output).SubView(0, outputLength),
-            Activation = View(activation),
-            Pooled = View(maps),
-            PoolMask = View(maps),
+            Input = Input(x, images),
+            Parameters = View(layer.Matrix.All),
+            Output = View(y).SubView(0, batch * s.Positions * s.Filters),
+            Pooled = View(x),
+            Labels = images is { } source ? View(source.Source.Labels) : View(x).Cast<byte>(),
+            BatchLabels = images is { } target ? View(target.Labels).SubView(0, batch) : View(x).Cast<int>(),
             Shape = s,
             Batch = batch,
             Relu = relu ? 1 : 0,
-            ImagesPerChunk = imagesPerChunk,
-            Images = View(maps).Cast<byte>(),
-            Labels = View(maps).Cast<byte>(),
-            Order = View(maps).Cast<int>(),
-            BatchLabels = View(maps).Cast<int>(),
-            Update = new ParameterUpdate { Weights = View(maps), State1 = View(maps), State2 = View(maps) },
         };
+    }
 
-    /// <summary>The arguments reading the maps from the split's images instead of x, when <paramref name="images"/> is set.</summary>
-    private static ConvolutionArguments FromImages(ConvolutionArguments arguments, BatchImages? images) =>
-        images is not { } batch
-            ? arguments
-            : arguments with
-            {
-                FromImages = 1,
-                Images = View(batch.Source.Images),
-                Labels = View(batch.Source.Labels),
-                Order = View(batch.Source.Order),
-                BatchLabels = View(batch.Labels).SubView(0, arguments.Batch),
-                Start = batch.Start,
-            };
+    /// <summary>The input gradient's arguments, without pooling: dx cut to <paramref name="dxLength"/>, the pool mask's view unread.</summary>
+    private static ConvolutionBackwardInputArguments BackwardInputArguments(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, int dxLength, int batch, bool relu) => new()
+    {
+        OutputGradients = View(dy),
+        Parameters = View(layer.Matrix.All),
+        InputGradients = View(dx).SubView(0, dxLength),
+        Activation = View(activation),
+        PoolMask = View(dy),
+        Shape = layer.Shape,
+        Batch = batch,
+        Relu = relu ? 1 : 0,
+    };
 
     /// <summary>
     /// Unrolls <paramref name="maps"/> into the scratch's first B·OH·OW·k·k·C floats (the products

@@ -30,7 +30,9 @@ public sealed partial class IlgpuBackend : ITrainingBackend
     private readonly Kernel<OptimizerArguments>[] optimizers;
     private readonly Kernel<PatchArguments> unroll, fold;
     private readonly Kernel<PartialSumArguments> sumPartials;
-    private readonly Kernel<ConvolutionArguments>[] implicitConvolutions;
+    private readonly Kernel<ConvolutionForwardArguments> implicitForward;
+    private readonly Kernel<ConvolutionBackwardInputArguments> implicitBackwardInput;
+    private readonly Kernel<ConvolutionBackwardParametersArguments> implicitBackwardParameters;
     private readonly Kernel<PoolingArguments> maxPoolForward, maxPoolBackward;
     private readonly Kernel<CopyArguments> copy;
     private readonly Kernel<FusedStep> fusedHiddenForward, fusedGradients;
@@ -66,9 +68,9 @@ public sealed partial class IlgpuBackend : ITrainingBackend
         unroll = Load<PatchArguments>(KernelInventory.Unroll);
         fold = Load<PatchArguments>(KernelInventory.Fold);
         sumPartials = Load<PartialSumArguments>(KernelInventory.SumPartials);
-        implicitConvolutions = Enum.GetValues<ConvolutionProduct>()
-            .Select(product => Load<ConvolutionArguments>(KernelInventory.ImplicitConvolution(product, launch.ConvolutionLayout)))
-            .ToArray();
+        implicitForward = Load<ConvolutionForwardArguments>(KernelInventory.ImplicitConvolution(ConvolutionProduct.Forward, launch.ConvolutionLayout));
+        implicitBackwardInput = Load<ConvolutionBackwardInputArguments>(KernelInventory.ImplicitConvolution(ConvolutionProduct.BackwardInput, launch.ConvolutionLayout));
+        implicitBackwardParameters = Load<ConvolutionBackwardParametersArguments>(KernelInventory.ImplicitConvolution(ConvolutionProduct.BackwardParameters, launch.ConvolutionLayout));
         maxPoolForward = Load<PoolingArguments>(KernelInventory.MaxPoolForward);
         maxPoolBackward = Load<PoolingArguments>(KernelInventory.MaxPoolBackward);
         copy = Load<CopyArguments>(KernelInventory.Copy);
