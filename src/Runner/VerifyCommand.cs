@@ -42,21 +42,27 @@ internal static class VerifyCommand
             Description = "Plan launches as for a GPU (shared-memory tiles, group reductions) whatever the device: to check the GPU kernels on a simulator such as Oclgrind",
         };
         var network = Options.Network("Only the checks a network of this kind needs: mlp (gather, dense products, softmax, optimizers, the dense training and fused steps) or a convolutional one, convnet or keras-convnet (convolutions, poolings, flatten, a convnet's training step)");
+        var small = new Option<bool>("--small")
+        {
+            Description = "Only the small checks: every size below 512 and no training step, one or more of each kernel — what a simulator such as Oclgrind, which runs each work item in turn, can afford",
+        };
         var list = new Option<bool>("--list") { Description = "List the checks that would run, with the form each runs in on the device, without running them" };
         var command = new Command("verify", "Check every kernel and a training step on a device against the double-precision reference")
         {
-            device, data, memoryLimit, threads, only, gpuPlan, network, list,
+            device, data, memoryLimit, threads, only, gpuPlan, network, small, list,
         };
         command.SetAction(parsed =>
         {
             var pattern = parsed.GetValue(only);
             string? kind = parsed.GetValue(network);
+            bool smallOnly = parsed.GetValue(small);
             var chosen = DeviceVerifier.Checks
                 .Where(check => kind is null || check.Convolutional == NetworkPresets.Find(kind)!.Convolutional)
+                .Where(check => !smallOnly || check.IsSmall)
                 .Where(check => pattern?.IsMatch(check.Name) ?? true)
                 .ToList();
             if (chosen.Count == 0)
-                throw new UserInputException($"--only {pattern}: no check{(kind is null ? "" : $" of --network {kind}")} matches; 'mnistgpu verify --list' lists them");
+                throw new UserInputException($"--only {pattern}: no {(smallOnly ? "small " : "")}check{(kind is null ? "" : $" of --network {kind}")} matches; 'mnistgpu verify --list' lists them");
             string? dataDirectory = parsed.GetValue(data)?.FullName;
             var digits = MnistData.Load(dataDirectory).Train;
             using var backend = DeviceOpener.Open(parsed.GetValue(device)!, parsed.GetValue(memoryLimit), diagnostics, parsed.GetValue(threads), parsed.GetValue(gpuPlan));

@@ -228,6 +228,23 @@ public sealed class DeviceCommandsTests
     }
 
     [Fact]
+    public void Verify_small_keeps_the_small_checks_of_every_kind_and_drops_the_large_ones_and_the_training_steps()
+    {
+        var (code, output, error) = CliRun.Run(["verify", "--device", "cpu", "--list", "--small"]);
+        Assert.Equal(("", 0), (error, code));
+        var expected = DeviceVerifier.Checks.Where(c => c.IsSmall).ToList();
+        Assert.Contains($"{expected.Count} checks on cpu:0", output, StringComparison.Ordinal);
+        foreach (var kind in new[] { "gather 7x13", "dense forward 1x1x1", "softmax-cross-entropy forward 1x10", "sgd nesterov 1", "conv backward parameters 2x5x5x1 5x5:3", "maxpool backward 1x2x2x1", "flatten copy+relu mask 300", "dropout forward 0.3 5x13", "dropout backward+relu mask 0.4 9x40", "batchnorm forward inference 5x3", "fused step vs composition: 2 steps of 49-32-10" })
+            Assert.Contains(kind, output, StringComparison.Ordinal);
+        Assert.DoesNotContain("dense forward 128x784x512", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("training: 2 steps", output, StringComparison.Ordinal);
+
+        var none = CliRun.Run(["verify", "--device", "cpu", "--small", "--only", "^dense forward 128x784x512$"]);
+        Assert.Equal(2, none.Code);
+        Assert.Contains("no small check matches", none.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Verify_list_names_each_check_s_form_without_running_it_and_every_row_of_a_run_names_it_too()
     {
         var listed = CliRun.Run(["verify", "--device", "cpu", "--list", "--only", "^conv forward 3x9x7x2 3x3:5( unrolled)?$|^fused step vs composition: 2 steps of 49-24"]);

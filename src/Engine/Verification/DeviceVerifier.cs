@@ -92,6 +92,7 @@ public sealed partial class DeviceVerifier : IDisposable
             Check($"maxpool backward+relu mask {s.Batch}x{s.Height}x{s.Width}x{s.Channels}", CheckKind.Convolution, s.Height * s.Width, v => v.MaxPool(s, backward: true, relu: true)),
         }),
         Check("flatten copy+relu mask 1,000", CheckKind.Convolution, 1_000, v => v.MaskedCopy(1_000)),
+        Check("flatten copy+relu mask 300", CheckKind.Convolution, 300, v => v.MaskedCopy(300)),
         .. Optimizers.SelectMany(o => new[] { 407_050, 1, 1_001 }.Select(n => Check($"{o.Name} {n}", CheckKind.Optimizer, n, v => v.OptimizerCheck(o.Name, o.Settings, n)))),
         Check("training: 2 steps of 784-512-10, rmsprop (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4 })),
         Check("training: 2 steps of 784-64-32-16-10, adam (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4, Layers = [64, 32, 16], Optimizer = OptimizerSettings.Adam })),

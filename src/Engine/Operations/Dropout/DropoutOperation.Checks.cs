@@ -15,6 +15,7 @@ public sealed partial class DropoutOperation
         Pass(0.3, 5, 13, backward: false, relu: false),
         Pass(0.5, 128, 512, backward: true, relu: true),
         Pass(0.2, 3, 1_600, backward: true, relu: false),
+        Pass(0.4, 9, 40, backward: true, relu: true),
         KeptFraction(0.5, 1 << 18),
         KeptFraction(0.1, 1 << 18),
     ];
