@@ -58,7 +58,7 @@ public sealed class DeviceCommandsTests
         var (code, output, error) = CliRun.Run(["kernels", "--device", "cpu", "--network", "convnet"]);
         Assert.Equal(("", 0), (error, code));
         Assert.Contains("One training step of the 784-conv3x3:32-maxpool-conv3x3:64-maxpool-conv3x3:64-flatten-64-10 network with rmsprop, batch 64: 18 launches", output);
-        foreach (string kernel in new[] { "ImplicitConvolutionKernels.ForwardPanel", "ImplicitConvolutionKernels.BackwardInputPanel", "ImplicitConvolutionKernels.BackwardParametersPanel", "PoolingKernels.Copy" })
+        foreach (string kernel in new[] { "ImplicitConvolutionKernels.ForwardPanel", "ImplicitConvolutionKernels.BackwardInputPanel", "ImplicitConvolutionKernels.BackwardParametersPanel", "CopyKernels.Apply" })
             Assert.Contains(kernel, output);
         Assert.Contains("gather + conv forward + maxpool 9->32", output);
         Assert.Contains("conv forward + maxpool 288->64", output);
@@ -71,13 +71,13 @@ public sealed class DeviceCommandsTests
         // Each layer's input gradient reads its weights before its kernel gradient's epilogue updates them.
         Assert.True(output.IndexOf("dense backward input 10->64", StringComparison.Ordinal) < output.IndexOf("dense backward parameters + rmsprop 64->10", StringComparison.Ordinal));
         Assert.True(output.IndexOf("conv backward input + maxpool backward 64->288", StringComparison.Ordinal) < output.IndexOf("conv backward parameters + rmsprop 288->64", StringComparison.Ordinal));
-        foreach (string kernel in new[] { "GatherKernels.Batch", "ConvolutionKernels.Unroll", "ConvolutionKernels.SumPartials", "PoolingKernels.MaxForward", "PoolingKernels.MaxBackward" })
+        foreach (string kernel in new[] { "GatherKernels.Batch", "ConvolutionKernels.Unroll", "ConvolutionKernels.SumPartials", "MaxPoolKernels.Forward", "MaxPoolKernels.Backward" })
             Assert.DoesNotContain(kernel, output);
 
         var unfused = CliRun.Run(["kernels", "--device", "cpu", "--network", "convnet", "--unfused"]);
         Assert.Equal(("", 0), (unfused.Error, unfused.Code));
         Assert.Contains("batch 64, as separate operations: 34 launches", unfused.Output);
-        foreach (string kernel in new[] { "ConvolutionKernels.Unroll", "ConvolutionKernels.Fold", "ConvolutionKernels.SumPartials", "PoolingKernels.MaxForward", "PoolingKernels.MaxBackward" })
+        foreach (string kernel in new[] { "ConvolutionKernels.Unroll", "ConvolutionKernels.Fold", "ConvolutionKernels.SumPartials", "MaxPoolKernels.Forward", "MaxPoolKernels.Backward" })
             Assert.Contains(kernel, unfused.Output);
         Assert.DoesNotContain("ImplicitConvolutionKernels", unfused.Output);
         Assert.DoesNotContain("The optimizer updates", unfused.Output);

@@ -58,15 +58,6 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
     public virtual void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu) =>
         Around($"conv{Size(layer)} backward input {Maps(layer)}{(relu ? " +ReLU mask" : "")}", ConvolutionFlops(layer, batch), () => Inner.ConvolutionBackwardInput(layer, dy, activation, dx, scratch, batch, relu));
 
-    public virtual void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch) =>
-        Around($"maxpool forward {input.Height}x{input.Width}x{input.Channels}", 0, () => Inner.MaxPoolForward(input, x, y, batch));
-
-    public virtual void MaxPoolBackward(MapShape input, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> dx, int batch, bool relu) =>
-        Around($"maxpool backward {input.Height}x{input.Width}x{input.Channels}{(relu ? " +ReLU mask" : "")}", 0, () => Inner.MaxPoolBackward(input, x, dy, dx, batch, relu));
-
-    public virtual void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu) =>
-        Around(relu ? "flatten backward +ReLU mask" : "flatten", 0, () => Inner.Copy(source, activation, target, length, relu));
-
     public virtual void Run(Operation operation) =>
         Around(operation.Label, operation.Flops, () => Inner.Run(operation));
 

@@ -73,15 +73,6 @@ public interface ITrainingBackend : IDisposable
     /// <summary>dy (B,OH,OW,F), K → dx (B,H,W,C): the input gradient, ⊙ [activation (B,H,W,C) &gt; 0] through the ReLU below when <paramref name="relu"/>.</summary>
     void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu);
 
-    /// <summary>x (B,H,W,C) → y (B,⌊H/2⌋,⌊W/2⌋,C): 2×2 max pooling, stride 2.</summary>
-    void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch);
-
-    /// <summary>dy (B,H/2,W/2,C), x (B,H,W,C) → dx (B,H,W,C): each window's gradient to its first maximum, ⊙ [x &gt; 0] when <paramref name="relu"/>.</summary>
-    void MaxPoolBackward(MapShape input, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> dx, int batch, bool relu);
-
-    /// <summary>target (n) = source (n), ⊙ [activation (n) &gt; 0] when <paramref name="relu"/>: Flatten's forward and backward.</summary>
-    void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu);
-
     /// <summary>logits (B,C), labels (B) → probabilities (B,C), outputs: loss and prediction (argmax) per row.</summary>
     void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs);
 

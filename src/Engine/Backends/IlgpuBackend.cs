@@ -33,8 +33,6 @@ public sealed partial class IlgpuBackend : ITrainingBackend
     private readonly Kernel<ConvolutionForwardArguments> implicitForward;
     private readonly Kernel<ConvolutionBackwardInputArguments> implicitBackwardInput;
     private readonly Kernel<ConvolutionBackwardParametersArguments> implicitBackwardParameters;
-    private readonly Kernel<PoolingArguments> maxPoolForward, maxPoolBackward;
-    private readonly Kernel<CopyArguments> copy;
     private readonly Kernel<FusedStep> fusedHiddenForward, fusedGradients;
     private readonly Kernel<TailArguments> fusedTail;
     private readonly Dictionary<KernelEntry, object> operationKernels = [];
@@ -71,9 +69,6 @@ public sealed partial class IlgpuBackend : ITrainingBackend
         implicitForward = Load<ConvolutionForwardArguments>(KernelInventory.ImplicitConvolution(ConvolutionProduct.Forward, launch.ConvolutionLayout));
         implicitBackwardInput = Load<ConvolutionBackwardInputArguments>(KernelInventory.ImplicitConvolution(ConvolutionProduct.BackwardInput, launch.ConvolutionLayout));
         implicitBackwardParameters = Load<ConvolutionBackwardParametersArguments>(KernelInventory.ImplicitConvolution(ConvolutionProduct.BackwardParameters, launch.ConvolutionLayout));
-        maxPoolForward = Load<PoolingArguments>(KernelInventory.MaxPoolForward);
-        maxPoolBackward = Load<PoolingArguments>(KernelInventory.MaxPoolBackward);
-        copy = Load<CopyArguments>(KernelInventory.Copy);
         foreach (var variant in launch.Variants)
             LoadMatMul(variant);
         var fused = launch.FusedLayout;
@@ -237,19 +232,6 @@ public sealed partial class IlgpuBackend : ITrainingBackend
     internal void DenseBackwardParametersUpdating(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch, ParameterUpdate update) =>
         Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs, update: true), x, dy, gradients.All, dy, new LaunchLabel(DenseUpdatingOperations[(int)update.Step.Rule], gradients.Inputs, gradients.Outputs), update);
 
-    public void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch) =>
-        Launch(maxPoolForward, launch.For(batch * PooledSize(input)), Pooling(input, x, y, x, batch, relu: false), new LaunchLabel("maxpool forward"));
-
-    public void MaxPoolBackward(MapShape input, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> dx, int batch, bool relu) =>
-        Launch(maxPoolBackward, launch.For(batch * input.Size), Pooling(input, x, dy, dx, batch, relu), new LaunchLabel("maxpool backward"));
-
-    public void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu) =>
-        Launch(
-            copy,
-            launch.For(length),
-            new CopyArguments { Source = View(source).SubView(0, length), Activation = View(activation).SubView(0, length), Target = View(target).SubView(0, length), Relu = relu ? 1 : 0 },
-            new LaunchLabel(relu ? "flatten backward" : "flatten"));
-
     public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
         Launch(softmaxForward, launch.For(batch), Softmax(logits, labels, batch, classes, probabilities, outputs), new LaunchLabel("softmax-cross-entropy forward"));
 
@@ -307,19 +289,6 @@ public sealed partial class IlgpuBackend : ITrainingBackend
         var arguments = new MatMulArguments(View(a), View(b), product, View(epilogueOperand), problem, update ?? new ParameterUpdate { Weights = product, State1 = product, State2 = product });
         Launch(matMul[variant], launch.ForMatMul(variant, problem), arguments, operation);
     }
-
-    private static int PooledSize(MapShape input) => input.Height / 2 * (input.Width / 2) * input.Channels;
-
-    private static PoolingArguments Pooling(MapShape input, DeviceArray<float> x, DeviceArray<float> output, DeviceArray<float> inputGradient, int batch, bool relu) => new()
-    {
-        Input = View(x).SubView(0, batch * input.Size),
-        Output = View(output).SubView(0, batch * PooledSize(input)),
-        InputGradient = View(inputGradient).SubView(0, batch * input.Size),
-        Height = input.Height,
-        Width = input.Width,
-        Channels = input.Channels,
-        Relu = relu ? 1 : 0,
-    };
 
     private static SoftmaxArguments Softmax(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> output, SampleOutputs outputs) => new()
     {

@@ -90,12 +90,6 @@ public static class KernelInventory
 
     public static KernelEntry SumPartials { get; } = Entry(typeof(ConvolutionKernels), nameof(ConvolutionKernels.SumPartials));
 
-    public static KernelEntry MaxPoolForward { get; } = Entry(typeof(PoolingKernels), nameof(PoolingKernels.MaxForward));
-
-    public static KernelEntry MaxPoolBackward { get; } = Entry(typeof(PoolingKernels), nameof(PoolingKernels.MaxBackward));
-
-    public static KernelEntry Copy { get; } = Entry(typeof(PoolingKernels), nameof(PoolingKernels.Copy));
-
     private static readonly KernelEntry[] MatMuls = Enum.GetValues<MatMulVariant>()
         .Select(variant => new KernelEntry($"{nameof(MatMulKernels)}.{variant}", Method(typeof(MatMulKernels), variant.ToString()))
         {
@@ -142,7 +136,7 @@ public static class KernelInventory
 
     public static IReadOnlyList<KernelEntry> All { get; } =
     [
-        Gather, .. MatMuls, SoftmaxForward, SoftmaxForwardBackward, .. Optimizers, Unroll, Fold, SumPartials, MaxPoolForward, MaxPoolBackward, Copy,
+        Gather, .. MatMuls, SoftmaxForward, SoftmaxForwardBackward, .. Optimizers, Unroll, Fold, SumPartials,
         HiddenForwardTiled, TailAlgorithmsSum, TailSharedMemorySum, GradientsTiled, HiddenForwardPanel, TailPerRow, GradientsPanel,
         .. ImplicitConvolutions, .. Brought(),
     ];

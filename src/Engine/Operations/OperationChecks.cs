@@ -12,7 +12,11 @@ namespace MnistGpu.Engine.Operations;
 /// </summary>
 /// <param name="Name">The row's name; it begins with the operation's, e.g. "dropout forward 0.5 128x512".</param>
 /// <param name="LargestDimension">The largest size it runs (verify's quick subset keeps the small ones).</param>
-public sealed record OperationCheck(string Name, int LargestDimension, double Absolute, double Relative, Func<DevicePair, OperationOutcome> Run);
+public sealed record OperationCheck(string Name, int LargestDimension, double Absolute, double Relative, Func<DevicePair, OperationOutcome> Run)
+{
+    /// <summary>Whether only convolutional networks use it (verify's <c>--network</c> keeps it for those).</summary>
+    public bool Convolutional { get; init; }
+}
 
 /// <summary>What an <see cref="OperationCheck"/> compares: named arrays, the reference's values against the device's, and a problem, if any, found besides.</summary>
 public sealed record OperationOutcome(IReadOnlyList<(string What, double[] Expected, float[] Actual)> Arrays, string? Problem = null);
@@ -33,6 +37,15 @@ public static class OperationChecks
     public static IReadOnlyList<OperationCheck> All { get; } = Found<OperationCheck>().OrderBy(check => check.Name, StringComparer.Ordinal).ToList();
 
     public static IReadOnlyList<NetworkCheck> Networks { get; } = Found<NetworkCheck>().OrderBy(check => check.Layers, StringComparer.Ordinal).ToList();
+
+    /// <summary><paramref name="length"/> values drawn uniformly from [<paramref name="low"/>, <paramref name="high"/>): the checks' inputs.</summary>
+    public static float[] Uniform(Random random, int length, float low = -1f, float high = 1f)
+    {
+        var values = new float[length];
+        for (int i = 0; i < length; i++)
+            values[i] = low + (random.NextSingle() * (high - low));
+        return values;
+    }
 
     private static IEnumerable<T> Found<T>() => typeof(Operation).Assembly.GetTypes()
         .Where(type => type.IsSubclassOf(typeof(Operation)))

@@ -65,16 +65,7 @@ public sealed class ReferenceBackend : ITrainingBackend
     public void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu) =>
         ReferenceMath.ConvolutionBackwardInput(Span(dy), Span(layer.Matrix.Weights), Span(activation), Span(dx), batch, layer.Shape, relu);
 
-    public void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch) =>
-        ReferenceMath.MaxPoolForward(Span(x), Span(y), batch, input);
-
-    public void MaxPoolBackward(MapShape input, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> dx, int batch, bool relu) =>
-        ReferenceMath.MaxPoolBackward(Span(x), Span(dy), Span(dx), batch, input, relu);
-
     public void Run(Operation operation) => operation.RunReference();
-
-    public void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu) =>
-        ReferenceMath.Copy(Span(source), Span(activation), Span(target), length, relu);
 
     public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
         ReferenceMath.SoftmaxCrossEntropy(Span(logits), Span(labels), Span(probabilities), [], Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes);

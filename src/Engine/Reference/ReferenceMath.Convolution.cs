@@ -104,65 +104,6 @@ internal static partial class ReferenceMath
         }
     }
 
-    /// <summary>x (B,H,W,C) → y (B,⌊H/2⌋,⌊W/2⌋,C): the maximum of each 2×2 window.</summary>
-    public static void MaxPoolForward(ReadOnlySpan<double> x, Span<double> y, int batch, MapShape s)
-    {
-        int outHeight = s.Height / 2, outWidth = s.Width / 2;
-        for (int b = 0; b < batch; b++)
-        {
-            for (int oh = 0; oh < outHeight; oh++)
-            {
-                for (int ow = 0; ow < outWidth; ow++)
-                {
-                    for (int c = 0; c < s.Channels; c++)
-                        y[Map(b, oh, ow, c, outHeight, outWidth, s.Channels)] = x[WindowMaximum(x, b, oh, ow, c, s)];
-                }
-            }
-        }
-    }
-
-    /// <summary>dy (B,H/2,W/2,C), x (B,H,W,C) → dx (B,H,W,C): each window's gradient to its first maximum (row-major), ⊙ [x &gt; 0] when <paramref name="relu"/>.</summary>
-    public static void MaxPoolBackward(ReadOnlySpan<double> x, ReadOnlySpan<double> dy, Span<double> dx, int batch, MapShape s, bool relu)
-    {
-        int outHeight = s.Height / 2, outWidth = s.Width / 2;
-        dx[..(batch * s.Size)].Clear();
-        for (int b = 0; b < batch; b++)
-        {
-            for (int oh = 0; oh < outHeight; oh++)
-            {
-                for (int ow = 0; ow < outWidth; ow++)
-                {
-                    for (int c = 0; c < s.Channels; c++)
-                    {
-                        int at = WindowMaximum(x, b, oh, ow, c, s);
-                        if (!relu || x[at] > 0)
-                            dx[at] = dy[Map(b, oh, ow, c, outHeight, outWidth, s.Channels)];
-                    }
-                }
-            }
-        }
-    }
-
-    /// <summary>target (n) = source, ⊙ [activation &gt; 0] when <paramref name="relu"/>.</summary>
-    public static void Copy(ReadOnlySpan<double> source, ReadOnlySpan<double> activation, Span<double> target, int length, bool relu)
-    {
-        for (int i = 0; i < length; i++)
-            target[i] = !relu || activation[i] > 0 ? source[i] : 0.0;
-    }
-
-    private static int WindowMaximum(ReadOnlySpan<double> x, int b, int oh, int ow, int c, MapShape s)
-    {
-        int best = Map(b, 2 * oh, 2 * ow, c, s.Height, s.Width, s.Channels);
-        foreach (var (dh, dw) in (ReadOnlySpan<(int, int)>)[(0, 1), (1, 0), (1, 1)])
-        {
-            int at = Map(b, 2 * oh + dh, 2 * ow + dw, c, s.Height, s.Width, s.Channels);
-            if (x[at] > x[best])
-                best = at;
-        }
-
-        return best;
-    }
-
     private static int Map(int b, int h, int w, int c, int height, int width, int channels) => ((b * height + h) * width + w) * channels + c;
 
     private static int Kernel(int i, int j, int c, int f, ConvolutionShape s) => ((i * s.KernelSize + j) * s.Channels + c) * s.Filters + f;

@@ -11,7 +11,7 @@ public enum CheckKind
     Optimizer,
     TrainingStep,
 
-    /// <summary>A convolution's, pooling's or flatten's operation.</summary>
+    /// <summary>A convolution's operation.</summary>
     Convolution,
 
     /// <summary>A fused step or evaluation against the composition of the separate operations on the same device.</summary>

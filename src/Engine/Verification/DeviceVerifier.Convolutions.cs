@@ -59,49 +59,6 @@ public sealed partial class DeviceVerifier
             .Result();
     }
 
-    /// <summary>
-    /// Inputs drawn from a few values, so that windows hold ties (the first maximum must win on
-    /// both sides) and, with a ReLU mask, zeros.
-    /// </summary>
-    private CheckResult MaxPool((int Batch, int Height, int Width, int Channels) s, bool backward, bool relu)
-    {
-        var random = new Random(s.Height * 3 + s.Width + s.Channels);
-        var shape = new MapShape(s.Height, s.Width, s.Channels);
-        int outputs = s.Batch * (s.Height / 2) * (s.Width / 2) * s.Channels;
-        var x = pair.Both(Enumerable.Range(0, s.Batch * shape.Size).Select(_ => random.Next(-2, 4) / 4f).ToArray());
-        var dy = pair.Both(Uniform(random, outputs));
-        var result = pair.Zeros<float>(backward ? s.Batch * shape.Size : outputs);
-        if (backward)
-        {
-            device.MaxPoolBackward(shape, x.Device, dy.Device, result.Device, s.Batch, relu);
-            reference.MaxPoolBackward(shape, x.Reference, dy.Reference, result.Reference, s.Batch, relu);
-        }
-        else
-        {
-            device.MaxPoolForward(shape, x.Device, result.Device, s.Batch);
-            reference.MaxPoolForward(shape, x.Reference, result.Reference, s.Batch);
-        }
-
-        return new Comparison(backward ? relu ? "maxpool backward+relu mask" : "maxpool backward" : "maxpool forward", $"{s.Batch}x{s.Height}x{s.Width}x{s.Channels}", 0, 0)
-            .Compare(backward ? "dx" : "y", pair.Expected(result.Reference), pair.Actual(result.Device))
-            .Result();
-    }
-
-    private CheckResult MaskedCopy(int length)
-    {
-        var random = new Random(length);
-        var source = pair.Both(Uniform(random, length));
-        var activation = pair.Both(Uniform(random, length).Select(v => Math.Max(v, 0f)).ToArray());
-        var target = pair.Zeros<float>(length);
-
-        device.Copy(source.Device, activation.Device, target.Device, length, relu: true);
-        reference.Copy(source.Reference, activation.Reference, target.Reference, length, relu: true);
-
-        return new Comparison("flatten copy+relu mask", $"{length}", 0, 0)
-            .Compare("target", pair.Expected(target.Reference), pair.Actual(target.Device))
-            .Result();
-    }
-
     private ((ConvolutionParameters Device, ConvolutionParameters Reference) Layer, (DeviceArray<float> Device, DeviceArray<float> Reference) Scratch) Convolution(
         Random random, ConvolutionCase s)
     {

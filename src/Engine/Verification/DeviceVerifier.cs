@@ -39,8 +39,6 @@ public sealed partial class DeviceVerifier : IDisposable
     ];
 
     /// <summary>(batch, height, width, channels): the convnet's poolings and odd sizes, whose last row and column are dropped.</summary>
-    private static readonly (int Batch, int Height, int Width, int Channels)[] PoolingShapes = [(2, 26, 26, 32), (3, 7, 5, 3), (1, 2, 2, 1)];
-
     /// <summary>
     /// A small convnet with both paddings, a linear convolution, and a first layer without a
     /// pooling (so the fused step gathers the batch rather than reading the images in it): what
@@ -85,14 +83,6 @@ public sealed partial class DeviceVerifier : IDisposable
             Check($"conv backward input+relu mask {s}{s.Form}", CheckKind.Convolution, s.Largest, v => v.ConvolutionBackwardInput(s, relu: true)),
             Check($"conv backward parameters {s}{s.Form}", CheckKind.Convolution, s.Largest, v => v.ConvolutionBackwardParameters(s)),
         })),
-        .. PoolingShapes.SelectMany(s => new[]
-        {
-            Check($"maxpool forward {s.Batch}x{s.Height}x{s.Width}x{s.Channels}", CheckKind.Convolution, s.Height * s.Width, v => v.MaxPool(s, backward: false, relu: false)),
-            Check($"maxpool backward {s.Batch}x{s.Height}x{s.Width}x{s.Channels}", CheckKind.Convolution, s.Height * s.Width, v => v.MaxPool(s, backward: true, relu: false)),
-            Check($"maxpool backward+relu mask {s.Batch}x{s.Height}x{s.Width}x{s.Channels}", CheckKind.Convolution, s.Height * s.Width, v => v.MaxPool(s, backward: true, relu: true)),
-        }),
-        Check("flatten copy+relu mask 1,000", CheckKind.Convolution, 1_000, v => v.MaskedCopy(1_000)),
-        Check("flatten copy+relu mask 300", CheckKind.Convolution, 300, v => v.MaskedCopy(300)),
         .. Optimizers.SelectMany(o => new[] { 407_050, 1, 1_001 }.Select(n => Check($"{o.Name} {n}", CheckKind.Optimizer, n, v => v.OptimizerCheck(o.Name, o.Settings, n)))),
         Check("training: 2 steps of 784-512-10, rmsprop (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4 })),
         Check("training: 2 steps of 784-64-32-16-10, adam (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(new TrainingSettings { Seed = 4, Layers = [64, 32, 16], Optimizer = OptimizerSettings.Adam })),
@@ -115,7 +105,7 @@ public sealed partial class DeviceVerifier : IDisposable
         Check("fused evaluation vs composition: 200 digits, the Keras convnet", CheckKind.FusedStep, 784, v => v.FusedEvaluation(v.digits.Take(200), new TrainingSettings { Seed = 7, Layers = TrainingSettings.Convnet.Layers }), convolutional: true),
         Check("fused evaluation vs composition: 1,000 digits", CheckKind.FusedStep, 1_000, v => v.FusedEvaluation(v.digits.Take(1_000), new TrainingSettings { Seed = 7 })),
         Check("fused evaluation vs composition: 1,000 digits, 784-64-32-10", CheckKind.FusedStep, 1_000, v => v.FusedEvaluation(v.digits.Take(1_000), new TrainingSettings { Seed = 7, Layers = [64, 32] })),
-        .. OperationChecks.All.Select(c => Check(c.Name, CheckKind.Operation, c.LargestDimension, v => v.Brought(c))),
+        .. OperationChecks.All.Select(c => Check(c.Name, CheckKind.Operation, c.LargestDimension, v => v.Brought(c), c.Convolutional)),
         .. OperationChecks.Networks.SelectMany(n => new[]
         {
             Check($"training: 2 steps of 784-{n.Layers.Replace(',', '-')}-10, sgd momentum (128 + 72 digits)", CheckKind.TrainingStep, 784, v => v.TrainingSteps(Brought(n)), convolutional: n.Layers.Contains("conv", StringComparison.Ordinal)),

@@ -16,7 +16,6 @@ public sealed class HostBackend : ITrainingBackend
     private readonly IProducts products;
     private readonly IOptimizerWork optimizer;
     private readonly MemoryBudget memory;
-    private readonly HostConvolution convolution;
 
     /// <param name="threads">Threads to compute with, the caller's included; default: one per core.</param>
     /// <param name="memoryLimitBytes">Caps what this backend may allocate, below what the host has.</param>
@@ -26,7 +25,6 @@ public sealed class HostBackend : ITrainingBackend
         (products, optimizer) = Avx512Float.IsSupported ? ((IProducts)new Products<Avx512Float>(pool), (IOptimizerWork)new OptimizerWork<Avx512Float>(pool.Threads))
             : Avx2Float.IsSupported ? (new Products<Avx2Float>(pool), new OptimizerWork<Avx2Float>(pool.Threads))
             : (new Products<PortableFloat>(pool), new OptimizerWork<PortableFloat>(pool.Threads));
-        convolution = new HostConvolution(pool);
         DeviceName = $"host ({SimdName}, {pool.Threads} threads)";
         memory = new MemoryBudget(DeviceName, memoryLimitBytes);
     }
@@ -111,16 +109,7 @@ public sealed class HostBackend : ITrainingBackend
     public void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu) =>
         products.ConvolutionBackwardInput(layer.Shape, Storage(dy), Storage(layer.Matrix.Weights), Storage(activation), Storage(dx), batch, relu);
 
-    public void MaxPoolForward(MapShape input, DeviceArray<float> x, DeviceArray<float> y, int batch) =>
-        convolution.MaxPoolForward(input, Storage(x), Storage(y), batch);
-
-    public void MaxPoolBackward(MapShape input, DeviceArray<float> x, DeviceArray<float> dy, DeviceArray<float> dx, int batch, bool relu) =>
-        convolution.MaxPoolBackward(input, Storage(x), Storage(dy), Storage(dx), batch, relu);
-
     public void Run(Operation operation) => operation.RunHost(this);
-
-    public void Copy(DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int length, bool relu) =>
-        HostConvolution.Copy(Span(source), Span(activation), Span(target), length, relu);
 
     public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
         SoftmaxCrossEntropy(Span(logits), Span(labels), Span(probabilities), Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes, gradient: false);

@@ -88,7 +88,7 @@ internal sealed partial class HostConvolutionProducts<TVec>
             Fold(s, patchGradients, stride, dx);
 
             if (relu)
-                HostConvolution.Copy(dx, epilogueOperand.Span.Slice(image * imageSize, imageSize), dx, imageSize, mask: true);
+                HostCopy.Masked(dx, epilogueOperand.Span.Slice(image * imageSize, imageSize), dx, imageSize, mask: true);
         }
     }
 

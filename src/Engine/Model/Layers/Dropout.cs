@@ -1,5 +1,6 @@
 using System.Globalization;
 using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Operations.Copy;
 using MnistGpu.Engine.Operations.Dropout;
 using MnistGpu.Kernels;
 
@@ -64,7 +65,7 @@ public sealed class DropoutOnDevice(int values, double rate, LayerArrays arrays)
     {
         if (!context.Training || rate == 0)
         {
-            backend.Copy(x, x, Output, batch * values, relu: false);
+            backend.Run(CopyOperation.Reuse(ref identity, "dropout (identity)", backward: false, x, x, Output, batch * values, relu: false));
             return;
         }
 
@@ -79,7 +80,7 @@ public sealed class DropoutOnDevice(int values, double rate, LayerArrays arrays)
     {
         if (rate == 0)
         {
-            backend.Copy(OutputGradient, activation, dx, batch * values, relu);
+            backend.Run(CopyOperation.Reuse(ref identityBackward, "dropout (identity)", backward: true, OutputGradient, activation, dx, batch * values, relu));
             return;
         }
 
@@ -87,6 +88,7 @@ public sealed class DropoutOnDevice(int values, double rate, LayerArrays arrays)
     }
 
     private DropoutOperation? forward, backward;
+    private CopyOperation? identity, identityBackward;
 
     private DropoutOperation Pass(StepContext context, bool backward, DeviceArray<float> source, DeviceArray<float> activation, DeviceArray<float> target, int batch, bool relu) => DropoutOperation.Reuse(
         ref backward ? ref this.backward : ref forward, rate, backward, source, activation, target, batch * values, relu, DropoutMask.Key(context.Seed, context.Step, arrays.Position));

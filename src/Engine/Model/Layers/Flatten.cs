@@ -1,11 +1,12 @@
 using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Operations.Copy;
 
 namespace MnistGpu.Engine.Model.Layers;
 
 /// <summary>
 /// Keras' Flatten: feature maps (H,W,C) as flat rows of H·W·C values in channels-last order, so a
 /// dense layer's weights after it are Keras' row for row. The values do not move; on a backend it
-/// is a copy (<see cref="ITrainingBackend.Copy"/>) forward and backward. Spec: "flatten".
+/// is a copy (<see cref="CopyOperation"/>) forward and backward. Spec: "flatten".
 /// </summary>
 public sealed class Flatten : ILayerKind
 {
@@ -48,13 +49,15 @@ public sealed class FlattenLayerShape(FeatureShape input, long offset)
 /// <summary>Flatten on a backend: a copy of the batch's values each way.</summary>
 public sealed class FlattenOnDevice(int values, LayerArrays arrays) : LayerOnDevice(arrays.Output, arrays.OutputGradient)
 {
+    private CopyOperation? forward, backward;
+
     public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu, StepContext context) =>
-        backend.Copy(x, x, Output, batch * values, relu: false);
+        backend.Run(CopyOperation.Reuse(ref forward, "flatten", backward: false, x, x, Output, batch * values, relu: false));
 
     public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch, StepContext context)
     {
     }
 
     public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu, StepContext context) =>
-        backend.Copy(OutputGradient, activation, dx, batch * values, relu);
+        backend.Run(CopyOperation.Reuse(ref backward, "flatten", backward: true, OutputGradient, activation, dx, batch * values, relu));
 }

@@ -1,12 +1,12 @@
 using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Operations.Pooling;
 
 namespace MnistGpu.Engine.Model.Layers;
 
 /// <summary>
 /// 2×2 max pooling, stride 2, Keras' MaxPooling2D with its defaults: (H,W,C) → (⌊H/2⌋,⌊W/2⌋,C),
 /// a last odd row or column dropped. No parameters. Spec: "maxpool" (or "maxpool2x2"). Its
-/// reference is <see cref="Reference.ReferenceMath.MaxPoolForward"/> and the backward; its kernels
-/// <see cref="MnistGpu.Kernels.PoolingKernels"/>.
+/// operation, every form of it, is <see cref="MaxPoolOperation"/>.
 /// </summary>
 public sealed class MaxPool2D : ILayerKind
 {
@@ -56,13 +56,15 @@ public sealed class MaxPool2DLayerShape(FeatureShape input, long offset)
 /// <summary>A pooling on a backend: its input's shape, its output and output gradient.</summary>
 public sealed class MaxPool2DOnDevice(MapShape input, LayerArrays arrays) : LayerOnDevice(arrays.Output, arrays.OutputGradient)
 {
+    private MaxPoolOperation? forward, backward;
+
     public override void Forward(ITrainingBackend backend, DeviceArray<float> x, int batch, bool relu, StepContext context) =>
-        backend.MaxPoolForward(input, x, Output, batch);
+        backend.Run(MaxPoolOperation.Reuse(ref forward, backward: false, input, x, Output, x, batch, relu: false));
 
     public override void BackwardParameters(ITrainingBackend backend, DeviceArray<float> x, int batch, StepContext context)
     {
     }
 
     public override void BackwardInput(ITrainingBackend backend, DeviceArray<float> activation, DeviceArray<float> dx, int batch, bool relu, StepContext context) =>
-        backend.MaxPoolBackward(input, activation, OutputGradient, dx, batch, relu);
+        backend.Run(MaxPoolOperation.Reuse(ref backward, backward: true, input, activation, OutputGradient, dx, batch, relu));
 }

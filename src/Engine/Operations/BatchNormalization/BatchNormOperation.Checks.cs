@@ -29,14 +29,14 @@ public sealed partial class BatchNormOperation
         {
             var random = new Random((rows * 31) + features);
             int length = rows * features;
-            var x = pair.Both(Values(random, length, -1f, 3f));
+            var x = pair.Both(OperationChecks.Uniform(random, length, -1f, 3f));
             // A batch-mean loss's gradients are small: dy of 1e-2 keeps dγ over 86,528 rows near 1,
             // where a float result rounds within 1e-5 of the reference's double.
-            var dy = pair.Both(Values(random, length, -0.01f, 0.01f));
+            var dy = pair.Both(OperationChecks.Uniform(random, length, -0.01f, 0.01f));
             var target = pair.Zeros<float>(length);
-            var parameters = pair.Both([.. Values(random, features, 0.5f, 1.5f), .. Values(random, features, -0.5f, 0.5f)]);
+            var parameters = pair.Both([.. OperationChecks.Uniform(random, features, 0.5f, 1.5f), .. OperationChecks.Uniform(random, features, -0.5f, 0.5f)]);
             var gradients = pair.Zeros<float>(2 * features);
-            var state = pair.Both([.. Values(random, features, -0.2f, 0.2f), .. Values(random, features, 0.5f, 1.5f)]);
+            var state = pair.Both([.. OperationChecks.Uniform(random, features, -0.2f, 0.2f), .. OperationChecks.Uniform(random, features, 0.5f, 1.5f)]);
             // The backward passes read what the forward saved: a training forward on each side first.
             var saved = pair.Zeros<float>(2 * features);
             int chunkRows = positions * Math.Max(1, Math.Min(rows / positions / 2, BatchNormKernels.MaxChunkRows / positions));
@@ -85,12 +85,4 @@ public sealed partial class BatchNormOperation
         BatchNormPass.BackwardParameters => "backward parameters",
         _ => "backward input",
     };
-
-    private static float[] Values(Random random, int length, float low, float high)
-    {
-        var values = new float[length];
-        for (int i = 0; i < length; i++)
-            values[i] = low + (random.NextSingle() * (high - low));
-        return values;
-    }
 }

@@ -30,8 +30,8 @@ public sealed partial class DropoutOperation
         pair =>
         {
             var random = new Random(batch * values);
-            var source = pair.Both(Values(random, batch * values));
-            var activation = pair.Both(Values(random, batch * values));
+            var source = pair.Both(OperationChecks.Uniform(random, batch * values));
+            var activation = pair.Both(OperationChecks.Uniform(random, batch * values));
             var target = pair.Zeros<float>(batch * values);
             uint key = DropoutMask.Key(seed: 3, step: 17, position: 1);
             foreach (var (backend, on) in new[] { (pair.Device, 0), (pair.Reference, 1) })
@@ -82,14 +82,6 @@ public sealed partial class DropoutOperation
                 : null;
             return new OperationOutcome([], problem);
         });
-
-    private static float[] Values(Random random, int length)
-    {
-        var values = new float[length];
-        for (int i = 0; i < length; i++)
-            values[i] = random.NextSingle() * 2 - 1;
-        return values;
-    }
 
     private static string Format(double rate) => rate.ToString("0.###", CultureInfo.InvariantCulture);
 }

@@ -1,12 +1,12 @@
 using ILGPU;
 
-namespace MnistGpu.Kernels;
+namespace MnistGpu.Engine.Operations.Pooling;
 
 /// <summary>
 /// 2×2 max pooling, stride 2, of maps (B,H,W,C) channels last into (B,⌊H/2⌋,⌊W/2⌋,C): a last odd
 /// row or column is dropped, as Keras' 'valid' pooling does.
 /// </summary>
-public readonly struct PoolingArguments
+public readonly struct MaxPoolArguments
 {
     /// <summary>(B,H,W,C): the pooling's input.</summary>
     public ArrayView<float> Input { get; init; }
@@ -27,33 +27,14 @@ public readonly struct PoolingArguments
     public int Relu { get; init; }
 }
 
-/// <summary>A copy that may mask by a ReLU: Flatten's forward (a plain copy) and backward.</summary>
-public readonly struct CopyArguments
-{
-    public ArrayView<float> Source { get; init; }
-
-    /// <summary>The values whose sign masks the copy when <see cref="Relu"/> is 1.</summary>
-    public ArrayView<float> Activation { get; init; }
-
-    /// <summary>Its length is the count copied.</summary>
-    public ArrayView<float> Target { get; init; }
-
-    public int Relu { get; init; }
-
-    /// <summary>
-    /// Unread: it makes the 4-byte fields an even number, so the struct has no trailing padding,
-    /// which strict OpenCL drivers (Mesa's) refuse in an argument (KernelArgumentLayoutTests).
-    /// </summary>
-    public int Reserved { get; init; }
-}
-
-public static class PoolingKernels
+/// <summary>The pooling's two kernels, grid-stride loops over their outputs.</summary>
+public static class MaxPoolKernels
 {
     /// <summary>input (B,H,W,C) → output (B,H/2,W/2,C) = the maximum of each 2×2 window.</summary>
-    public static void MaxForward(PoolingArguments a)
+    public static void Forward(MaxPoolArguments a)
     {
         int total = a.Output.IntLength, channels = a.Channels, outWidth = a.Width / 2, outHeight = a.Height / 2;
-        for (int index = GridStride.First, step = GridStride.Step; index < total; index += step)
+        for (int index = Grid.GlobalIndex.X, step = Grid.DimX * Group.DimX; index < total; index += step)
         {
             int first = WindowStart(index, channels, outWidth, outHeight, a.Width, a.Height);
             int row = a.Width * channels;
@@ -65,10 +46,10 @@ public static class PoolingKernels
     /// dy (B,H/2,W/2,C), input (B,H,W,C) → dx (B,H,W,C): each window's gradient to the first of its
     /// maxima in row-major order, 0 elsewhere (and in a dropped last row or column), ⊙ [input &gt; 0] when relu.
     /// </summary>
-    public static void MaxBackward(PoolingArguments a)
+    public static void Backward(MaxPoolArguments a)
     {
         int total = a.InputGradient.IntLength, channels = a.Channels, outWidth = a.Width / 2, outHeight = a.Height / 2;
-        for (int index = GridStride.First, step = GridStride.Step; index < total; index += step)
+        for (int index = Grid.GlobalIndex.X, step = Grid.DimX * Group.DimX; index < total; index += step)
         {
             int c = index % channels, rest = index / channels;
             int w = rest % a.Width;
@@ -86,14 +67,6 @@ public static class PoolingKernels
 
             a.InputGradient[index] = gradient;
         }
-    }
-
-    /// <summary>target = source, or source ⊙ [activation &gt; 0] when relu, over the target's length.</summary>
-    public static void Copy(CopyArguments a)
-    {
-        int total = a.Target.IntLength;
-        for (int index = GridStride.First, step = GridStride.Step; index < total; index += step)
-            a.Target[index] = a.Relu == 0 || a.Activation[index] > 0f ? a.Source[index] : 0f;
     }
 
     /// <summary>The input index of the top-left element of output <paramref name="output"/>'s window.</summary>
