@@ -29,7 +29,7 @@ public readonly struct ConvolutionInput
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int StoredImage(int image) => FromImages != 0 ? Order[Start + image] : image;
 
-    /// <summary>The maps' value at <paramref name="offset"/>: a float of x, or an image's byte / 255 exactly as <see cref="GatherKernels.Batch"/> computes it.</summary>
+    /// <summary>The maps' value at <paramref name="offset"/>: a float of x, or an image's byte / 255 exactly as the gather's kernel (<c>GatherKernels.Batch</c>) computes it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Value(int offset) => FromImages != 0 ? Images[offset] / 255f : Maps[offset];
 }

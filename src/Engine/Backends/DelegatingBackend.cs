@@ -37,9 +37,6 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
 
     public TimeSpan LaunchIssueTime => Inner.LaunchIssueTime;
 
-    public virtual void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels) =>
-        Around("gather", 0, () => Inner.GatherBatch(source, start, batch, x, labels));
-
     public virtual void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
         Around($"dense forward {layer.Inputs}->{layer.Outputs}{(relu ? " +ReLU" : "")}", DenseFlops(layer, batch), () => Inner.DenseForward(layer, x, y, batch, relu));
 
@@ -60,12 +57,6 @@ public abstract class DelegatingBackend(ITrainingBackend inner) : ITrainingBacke
 
     public virtual void Run(Operation operation) =>
         Around(operation.Label, operation.Flops, () => Inner.Run(operation));
-
-    public virtual void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
-        Around("softmax-cross-entropy forward", 0, () => Inner.SoftmaxCrossEntropyForward(logits, labels, batch, classes, probabilities, outputs));
-
-    public virtual void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
-        Around("softmax-cross-entropy forward+backward", 0, () => Inner.SoftmaxCrossEntropyForwardBackward(logits, labels, batch, classes, logitGradients, outputs));
 
     public virtual void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update) =>
         Around(update.Rule switch { UpdateRule.RmsProp => "rmsprop", UpdateRule.Adam => "adam", _ => "sgd" }, 0, () => Inner.OptimizerUpdate(weights, gradients, state, update));

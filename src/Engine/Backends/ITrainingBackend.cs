@@ -49,9 +49,6 @@ public interface ITrainingBackend : IDisposable
     /// <summary>Host time spent issuing those launches (what a launch-bound GPU step costs the CPU).</summary>
     TimeSpan LaunchIssueTime => TimeSpan.Zero;
 
-    /// <summary>source → x (B,P) = images[order[start+b]] / 255, labels (B) = labels[order[start+b]]</summary>
-    void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels);
-
     /// <summary>x (B,I) · W (I,O) + b (O) → y (B,O), ReLU applied when <paramref name="relu"/>.</summary>
     void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu);
 
@@ -72,12 +69,6 @@ public interface ITrainingBackend : IDisposable
 
     /// <summary>dy (B,OH,OW,F), K → dx (B,H,W,C): the input gradient, ⊙ [activation (B,H,W,C) &gt; 0] through the ReLU below when <paramref name="relu"/>.</summary>
     void ConvolutionBackwardInput(ConvolutionParameters layer, DeviceArray<float> dy, DeviceArray<float> activation, DeviceArray<float> dx, DeviceArray<float> scratch, int batch, bool relu);
-
-    /// <summary>logits (B,C), labels (B) → probabilities (B,C), outputs: loss and prediction (argmax) per row.</summary>
-    void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs);
-
-    /// <summary>As the forward, and the gradient of the batch-mean loss: dlogits (B,C) = (softmax − onehot) / B.</summary>
-    void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs);
 
     /// <summary>
     /// One optimizer update, elementwise over whole flat arrays: weights (P) with gradients (P),

@@ -24,9 +24,7 @@ public sealed partial class IlgpuBackend : ITrainingBackend
     private MatMulVariant? variantOverride;
 
     private readonly bool recordOnly;
-    private readonly Kernel<GatherArguments> gather;
     private readonly Dictionary<MatMulVariant, Kernel<MatMulArguments>> matMul = [];
-    private readonly Kernel<SoftmaxArguments> softmaxForward, softmaxForwardBackward;
     private readonly Kernel<OptimizerArguments>[] optimizers;
     private readonly Kernel<PatchArguments> unroll, fold;
     private readonly Kernel<PartialSumArguments> sumPartials;
@@ -59,9 +57,6 @@ public sealed partial class IlgpuBackend : ITrainingBackend
         memory = new MemoryBudget(deviceName, memoryLimitBytes);
 
         this.recordOnly = recordOnly;
-        gather = Load<GatherArguments>(KernelInventory.Gather);
-        softmaxForward = Load<SoftmaxArguments>(KernelInventory.SoftmaxForward);
-        softmaxForwardBackward = Load<SoftmaxArguments>(KernelInventory.SoftmaxForwardBackward);
         optimizers = Enum.GetValues<UpdateRule>().Select(rule => Load<OptimizerArguments>(KernelInventory.Optimizer(rule))).ToArray();
         unroll = Load<PatchArguments>(KernelInventory.Unroll);
         fold = Load<PatchArguments>(KernelInventory.Fold);
@@ -199,22 +194,6 @@ public sealed partial class IlgpuBackend : ITrainingBackend
     internal void FusedGradients(FusedStep step, IReadOnlyList<(int Inputs, int Outputs)> layers) =>
         Launch(fusedGradients, launch.ForFusedGradients(layers), step, new LaunchLabel(FusedGradientOperations[(int)step.Optimizer.Rule]));
 
-    public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels) =>
-        Launch(
-            gather,
-            launch.For(batch * source.Pixels),
-            new GatherArguments
-            {
-                Images = View(source.Images),
-                Labels = View(source.Labels),
-                Order = View(source.Order),
-                X = View(x).SubView(0, batch * source.Pixels),
-                BatchLabels = View(labels).SubView(0, batch),
-                Start = start,
-                Pixels = source.Pixels,
-            },
-            new LaunchLabel("gather"));
-
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
         Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), x, layer.Weights, y, layer.Bias, new LaunchLabel("dense forward", layer.Inputs, layer.Outputs));
 
@@ -231,12 +210,6 @@ public sealed partial class IlgpuBackend : ITrainingBackend
     /// </summary>
     internal void DenseBackwardParametersUpdating(DenseParameters gradients, DeviceArray<float> x, DeviceArray<float> dy, int batch, ParameterUpdate update) =>
         Multiply(MatMulProblem.BackwardParameters(batch, gradients.Inputs, gradients.Outputs, update: true), x, dy, gradients.All, dy, new LaunchLabel(DenseUpdatingOperations[(int)update.Step.Rule], gradients.Inputs, gradients.Outputs), update);
-
-    public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
-        Launch(softmaxForward, launch.For(batch), Softmax(logits, labels, batch, classes, probabilities, outputs), new LaunchLabel("softmax-cross-entropy forward"));
-
-    public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
-        Launch(softmaxForwardBackward, launch.For(batch), Softmax(logits, labels, batch, classes, logitGradients, outputs), new LaunchLabel("softmax-cross-entropy forward+backward"));
 
     /// <exception cref="ArgumentException">The update's views are shorter than the <paramref name="parameters"/> a product's epilogue updates.</exception>
     private static void RequireLength(ParameterUpdate update, long parameters)
@@ -289,17 +262,6 @@ public sealed partial class IlgpuBackend : ITrainingBackend
         var arguments = new MatMulArguments(View(a), View(b), product, View(epilogueOperand), problem, update ?? new ParameterUpdate { Weights = product, State1 = product, State2 = product });
         Launch(matMul[variant], launch.ForMatMul(variant, problem), arguments, operation);
     }
-
-    private static SoftmaxArguments Softmax(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> output, SampleOutputs outputs) => new()
-    {
-        Logits = View(logits).SubView(0, batch * classes),
-        Labels = View(labels).SubView(0, batch),
-        Output = View(output).SubView(0, batch * classes),
-        Losses = View(outputs.Losses),
-        Predictions = View(outputs.Predictions),
-        OutputOffset = outputs.Offset,
-        Classes = classes,
-    };
 
     /// <summary>
     /// Every launch goes through here: named for a failure's message, then recorded

@@ -78,12 +78,6 @@ public static class KernelInventory
     /// <summary>The PTX ISA version every PTX file is written for, as ptxas names it.</summary>
     public static string PtxVersion => $"{PtxInstructionSet.Major}.{PtxInstructionSet.Minor}";
 
-    public static KernelEntry Gather { get; } = Entry(typeof(GatherKernels), nameof(GatherKernels.Batch));
-
-    public static KernelEntry SoftmaxForward { get; } = Entry(typeof(SoftmaxCrossEntropyKernels), nameof(SoftmaxCrossEntropyKernels.Forward));
-
-    public static KernelEntry SoftmaxForwardBackward { get; } = Entry(typeof(SoftmaxCrossEntropyKernels), nameof(SoftmaxCrossEntropyKernels.ForwardBackward));
-
     public static KernelEntry Unroll { get; } = Entry(typeof(ConvolutionKernels), nameof(ConvolutionKernels.Unroll));
 
     public static KernelEntry Fold { get; } = Entry(typeof(ConvolutionKernels), nameof(ConvolutionKernels.Fold));
@@ -136,7 +130,7 @@ public static class KernelInventory
 
     public static IReadOnlyList<KernelEntry> All { get; } =
     [
-        Gather, .. MatMuls, SoftmaxForward, SoftmaxForwardBackward, .. Optimizers, Unroll, Fold, SumPartials,
+        .. MatMuls, .. Optimizers, Unroll, Fold, SumPartials,
         HiddenForwardTiled, TailAlgorithmsSum, TailSharedMemorySum, GradientsTiled, HiddenForwardPanel, TailPerRow, GradientsPanel,
         .. ImplicitConvolutions, .. Brought(),
     ];

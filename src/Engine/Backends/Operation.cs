@@ -30,10 +30,12 @@ public abstract class Operation
     internal abstract void RunIlgpu(IlgpuBackend device);
 
     /// <summary>A reference array's values, in double precision.</summary>
-    protected static Span<double> Precise(DeviceArray<float> array) => HostArray<float, double>.Of(array).Span;
+    protected static Span<double> Precise<T>(DeviceArray<T> array)
+        where T : unmanaged, INumber<T> => HostArray<T, double>.Of(array).Span;
 
     /// <summary>A host array's values.</summary>
-    protected static Span<float> OnHost(DeviceArray<float> array) => HostArray<float, float>.Of(array).Span;
+    protected static Span<T> OnHost<T>(DeviceArray<T> array)
+        where T : unmanaged, INumber<T> => HostArray<T, T>.Of(array).Span;
 
     /// <summary>An ILGPU array's view, for a kernel's arguments.</summary>
     protected static ArrayView<T> View<T>(DeviceArray<T> array)

@@ -1,5 +1,6 @@
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Model.Layers;
+using MnistGpu.Engine.Operations.Softmax;
 
 namespace MnistGpu.Engine.Model;
 
@@ -13,6 +14,7 @@ namespace MnistGpu.Engine.Model;
 public sealed class Network : IDisposable
 {
     private readonly List<IDisposable> owned = [];
+    private SoftmaxCrossEntropyOperation? loss;
 
     /// <param name="optimizerStateArrays">How many arrays of state the optimizer keeps (<see cref="OptimizerSettings.StateArrays"/>); 0 for a network that is only evaluated.</param>
     /// <param name="convolutions">How its convolutions' products run on ILGPU devices.</param>
@@ -172,7 +174,7 @@ public sealed class Network : IDisposable
     internal void ComputeGradients(int batch, SampleOutputs outputs, StepContext context, int lowestLayer = 0)
     {
         Forward(batch, context, lowestLayer);
-        Backend.SoftmaxCrossEntropyForwardBackward(Logits, Labels, batch, Shape.Classes, LogitGradients, outputs);
+        Backend.Run(SoftmaxCrossEntropyOperation.Reuse(ref loss, backward: true, Logits, Labels, LogitGradients, Shape.Classes, outputs, batch));
         for (int i = Layers.Count - 1; i >= lowestLayer; i--)
         {
             Layers[i].BackwardParameters(Backend, LayerInput(i), batch, context);

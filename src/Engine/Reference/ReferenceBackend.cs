@@ -44,9 +44,6 @@ public sealed class ReferenceBackend : ITrainingBackend
             target[i] = T.CreateChecked(span[i]);
     }
 
-    public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels) =>
-        ReferenceMath.GatherBatch(Span(source.Images), Span(source.Labels), Span(source.Order), start, Span(x), Span(labels), batch, source.Pixels);
-
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
         ReferenceMath.DenseForward(Span(x), Span(layer.Weights), Span(layer.Bias), Span(y), batch, layer.Inputs, layer.Outputs, relu);
 
@@ -66,12 +63,6 @@ public sealed class ReferenceBackend : ITrainingBackend
         ReferenceMath.ConvolutionBackwardInput(Span(dy), Span(layer.Matrix.Weights), Span(activation), Span(dx), batch, layer.Shape, relu);
 
     public void Run(Operation operation) => operation.RunReference();
-
-    public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
-        ReferenceMath.SoftmaxCrossEntropy(Span(logits), Span(labels), Span(probabilities), [], Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes);
-
-    public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
-        ReferenceMath.SoftmaxCrossEntropy(Span(logits), Span(labels), [], Span(logitGradients), Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes);
 
     public void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update)
     {

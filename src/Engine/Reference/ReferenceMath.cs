@@ -7,20 +7,6 @@ namespace MnistGpu.Engine.Reference;
 /// </summary>
 internal static partial class ReferenceMath
 {
-    /// <summary>images (N,P), labels (N), order (N) → x (B,P) = images[order[start+b]] / 255, batchLabels (B)</summary>
-    public static void GatherBatch(
-        ReadOnlySpan<double> images, ReadOnlySpan<double> labels, ReadOnlySpan<double> order, int start,
-        Span<double> x, Span<double> batchLabels, int batch, int pixels)
-    {
-        for (int b = 0; b < batch; b++)
-        {
-            int sample = (int)order[start + b];
-            for (int p = 0; p < pixels; p++)
-                x[b * pixels + p] = images[sample * pixels + p] / 255.0;
-            batchLabels[b] = labels[sample];
-        }
-    }
-
     /// <summary>x (B,I) · W (I,O) + bias (O) → y (B,O), then ReLU when <paramref name="relu"/>.</summary>
     public static void DenseForward(
         ReadOnlySpan<double> x, ReadOnlySpan<double> w, ReadOnlySpan<double> bias, Span<double> y,
@@ -77,44 +63,6 @@ internal static partial class ReferenceMath
             for (int b = 0; b < batch; b++)
                 sum += dy[b * outputs + o];
             db[o] = sum;
-        }
-    }
-
-    /// <summary>
-    /// logits (B,C), labels (B) → probabilities (B,C) = softmax, losses[offset+b] = −log p[label],
-    /// predictions[offset+b] = argmax (first on ties); when <paramref name="gradient"/> is given,
-    /// also dlogits (B,C) = (p − onehot(label)) / B.
-    /// </summary>
-    public static void SoftmaxCrossEntropy(
-        ReadOnlySpan<double> logits, ReadOnlySpan<double> labels, Span<double> probabilities, Span<double> gradient,
-        Span<double> losses, Span<double> predictions, int outputOffset, int batch, int classes)
-    {
-        for (int b = 0; b < batch; b++)
-        {
-            var row = logits.Slice(b * classes, classes);
-            int argmax = 0;
-            for (int c = 1; c < classes; c++)
-            {
-                if (row[c] > row[argmax])
-                    argmax = c;
-            }
-
-            double max = row[argmax];
-            double sum = 0;
-            for (int c = 0; c < classes; c++)
-                sum += Math.Exp(row[c] - max);
-
-            int label = (int)labels[b];
-            losses[outputOffset + b] = Math.Log(sum) - (row[label] - max);
-            predictions[outputOffset + b] = argmax;
-            for (int c = 0; c < classes; c++)
-            {
-                double p = Math.Exp(row[c] - max) / sum;
-                if (!probabilities.IsEmpty)
-                    probabilities[b * classes + c] = p;
-                if (!gradient.IsEmpty)
-                    gradient[b * classes + c] = (c == label ? p - 1 : p) / batch;
-            }
         }
     }
 

@@ -1,6 +1,8 @@
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
+using MnistGpu.Engine.Operations.Gather;
+using MnistGpu.Engine.Operations.Softmax;
 
 namespace MnistGpu.Engine.Steps;
 
@@ -23,13 +25,16 @@ public sealed class EvaluationPass(Network network, BatchSource source, DeviceAr
     public DeviceArray<int> Predictions { get; } = predictions;
 
     /// <summary>The batch as separate operations: gather, forward, softmax-cross-entropy forward.</summary>
+    private GatherOperation? gather;
+    private SoftmaxCrossEntropyOperation? loss;
+
     public void Compose(int start, int batch)
     {
         var backend = Network.Backend;
         int classes = Network.Shape.Classes;
-        backend.GatherBatch(Source, start, batch, Network.Input, Network.Labels);
+        backend.Run(GatherOperation.Reuse(ref gather, Source, start, batch, Network.Input, Network.Labels));
         Network.Forward(batch, StepContext.Inference);
         using var batchProbabilities = backend.Slice(Probabilities, start * classes, batch * classes);
-        backend.SoftmaxCrossEntropyForward(Network.Logits, Network.Labels, batch, classes, batchProbabilities, new SampleOutputs(Losses, Predictions, start));
+        backend.Run(SoftmaxCrossEntropyOperation.Reuse(ref loss, backward: false, Network.Logits, Network.Labels, batchProbabilities, classes, new SampleOutputs(Losses, Predictions, start), batch));
     }
 }

@@ -2,6 +2,7 @@ using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Backends.Host;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
+using MnistGpu.Engine.Operations.Softmax;
 
 namespace MnistGpu.Engine.Steps;
 
@@ -42,6 +43,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
     // A deeper network's layers above the first, as views into its flat arrays (they own no
     // storage), made at its first step: a runner, and so this step, serves one network.
     private UpperViews? upper;
+    private SoftmaxCrossEntropyOperation? evaluationLoss;
 
     public HostFusedStep(WorkerPool pool) => state = new HostStepState<TVec>(pool);
 
@@ -103,7 +105,7 @@ internal sealed class HostFusedStep<TVec> : IHostFusedStep
         network.Forward(batch, StepContext.Inference, fromLayer: 1);
         int classes = network.Shape.Classes;
         using var probabilities = network.Backend.Slice(work.Probabilities, start * classes, batch * classes);
-        network.Backend.SoftmaxCrossEntropyForward(network.Logits, network.Labels, batch, classes, probabilities, new SampleOutputs(work.Losses, work.Predictions, start));
+        network.Backend.Run(SoftmaxCrossEntropyOperation.Reuse(ref evaluationLoss, backward: false, network.Logits, network.Labels, probabilities, classes, new SampleOutputs(work.Losses, work.Predictions, start), batch));
         s.Release();
     }
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MnistGpu.Engine.Backends.Host;
+using MnistGpu.Engine.Operations.Softmax;
 
 namespace MnistGpu.Engine.Steps;
 
@@ -52,7 +53,7 @@ internal sealed class HostStepTail<TVec> : HostStepPhase<TVec>
                 logits[c] = z[c] + bias[c];
             var p = s.backward ? s.dzPadded.AsSpan(b * padded, classes) : s.output.AsSpan((s.outputOffset + b) * classes, classes);
             int label = s.labels[s.order[s.start + b]];
-            s.losses[s.outputOffset + b] = HostBackend.SoftmaxRow(logits, p, label, scale, out int argmax);
+            s.losses[s.outputOffset + b] = SoftmaxCrossEntropyOperation.HostRow(logits, p, label, scale, out int argmax);
             s.predictions[s.outputOffset + b] = argmax;
             if (!s.backward)
                 continue;

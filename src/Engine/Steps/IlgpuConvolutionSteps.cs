@@ -2,6 +2,8 @@ using System.Globalization;
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
+using MnistGpu.Engine.Operations.Gather;
+using MnistGpu.Engine.Operations.Softmax;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Steps;
@@ -31,6 +33,8 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
 
     /// <summary>By the first layer updated in an epilogue: the span below it, updated after the gradients.</summary>
     private readonly Dictionary<int, UpdateSpan> separateSpans = [];
+    private GatherOperation? gather;
+    private SoftmaxCrossEntropyOperation? trainingLoss, evaluationLoss;
 
     public IlgpuConvolutionSteps(IlgpuBackend device, Network network)
         : base(network)
@@ -94,7 +98,7 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
     {
         var images = Gather(work.Source, start, batch);
         Forward(batch, images, work.Context);
-        device.SoftmaxCrossEntropyForwardBackward(Network.Logits, Network.Labels, batch, Network.Shape.Classes, Network.LogitGradients, new SampleOutputs(work.Losses, work.Predictions, start));
+        device.Run(SoftmaxCrossEntropyOperation.Reuse(ref trainingLoss, backward: true, Network.Logits, Network.Labels, Network.LogitGradients, Network.Shape.Classes, new SampleOutputs(work.Losses, work.Predictions, start), batch));
         int firstInEpilogue = FirstUpdatedInEpilogue(shapes, batch), chunks = 0;
         for (int i = layers.Count - 1; i >= 0; i--)
         {
@@ -136,7 +140,7 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
         int classes = Network.Shape.Classes;
         Forward(batch, Gather(work.Source, start, batch), StepContext.Inference);
         using var probabilities = device.Slice(work.Probabilities, start * classes, batch * classes);
-        device.SoftmaxCrossEntropyForward(Network.Logits, Network.Labels, batch, classes, probabilities, new SampleOutputs(work.Losses, work.Predictions, start));
+        device.Run(SoftmaxCrossEntropyOperation.Reuse(ref evaluationLoss, backward: false, Network.Logits, Network.Labels, probabilities, classes, new SampleOutputs(work.Losses, work.Predictions, start), batch));
     }
 
     /// <summary>
@@ -147,7 +151,7 @@ internal sealed class IlgpuConvolutionSteps : FusedStepRunner
     {
         if (pooledAbove[0])
             return new BatchImages(source, start, Network.Labels);
-        device.GatherBatch(source, start, batch, Network.Input, Network.Labels);
+        device.Run(GatherOperation.Reuse(ref gather, source, start, batch, Network.Input, Network.Labels));
         return null;
     }
 

@@ -1,6 +1,7 @@
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
+using MnistGpu.Engine.Operations.Gather;
 using MnistGpu.Kernels;
 
 namespace MnistGpu.Engine.Steps;
@@ -36,10 +37,12 @@ public sealed class TrainingStep(Network network, BatchSource source, DeviceArra
     /// The step as separate operations on the network's backend: gather, forward, loss,
     /// backward, one optimizer launch over the flat arrays. The definition a fused step must match.
     /// </summary>
+    private GatherOperation? gather;
+
     public void Compose(int start, int batch)
     {
         var backend = Network.Backend;
-        backend.GatherBatch(Source, start, batch, Network.Input, Network.Labels);
+        backend.Run(GatherOperation.Reuse(ref gather, Source, start, batch, Network.Input, Network.Labels));
         Network.ComputeGradients(batch, new SampleOutputs(Losses, Predictions, start), Context);
         backend.OptimizerUpdate(Network.Parameters, Network.Gradients, Network.OptimizerState, Update);
     }

@@ -3,6 +3,7 @@ using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
+using MnistGpu.Engine.Operations.Softmax;
 using MnistGpu.Engine.Steps;
 
 namespace MnistGpu.Engine.Training;
@@ -17,6 +18,7 @@ public sealed class Evaluator : IDisposable
     private readonly Network network;
     private readonly IStepRunner runner;
     private readonly bool ownsRunner;
+    private SoftmaxCrossEntropyOperation? loss;
     private readonly Dictionary<LabeledImages, (DeviceDataset Data, EvaluationPass Pass)> splits = [];
 
     /// <param name="runner">The network's step runner when its owner already has one (a trainer's), so the fused step's buffers and device tables exist once; it stays the owner's.</param>
@@ -75,7 +77,7 @@ public sealed class Evaluator : IDisposable
             backend.Upload(pixels.Slice(start * inputs, batch * inputs), input);
             backend.Upload<int>(labels.AsSpan(0, batch), batchLabels);
             network.Forward(batch, StepContext.Inference);
-            backend.SoftmaxCrossEntropyForward(network.Logits, network.Labels, batch, classes, batchProbabilities, new SampleOutputs(losses, predictions, 0));
+            backend.Run(SoftmaxCrossEntropyOperation.Reuse(ref loss, backward: false, network.Logits, network.Labels, batchProbabilities, classes, new SampleOutputs(losses, predictions, 0), batch));
             backend.Download(batchProbabilities, result.AsSpan(start * classes, batch * classes));
         }
 

@@ -5,9 +5,7 @@ namespace MnistGpu.Engine.Verification;
 /// <summary>What a verifier check exercises.</summary>
 public enum CheckKind
 {
-    Gather,
     MatMul,
-    SoftmaxCrossEntropy,
     Optimizer,
     TrainingStep,
 

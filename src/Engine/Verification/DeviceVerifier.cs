@@ -65,16 +65,10 @@ public sealed partial class DeviceVerifier : IDisposable
 
     private static readonly (VerifierCheck Check, Func<DeviceVerifier, CheckResult> Run)[] All =
     [
-        .. new[] { (128, 784), (1, 784), (7, 13) }.Select(s => Check($"gather {s.Item1}x{s.Item2}", CheckKind.Gather, Math.Max(s.Item1, s.Item2), v => v.Gather(s.Item1, s.Item2))),
         .. DenseShapes.Select(s => Check($"dense forward {Name(s)}", CheckKind.MatMul, Largest(s), v => v.DenseForward(s, relu: false))),
         .. DenseShapes.Select(s => Check($"dense forward+relu {Name(s)}", CheckKind.MatMul, Largest(s), v => v.DenseForward(s, relu: true))),
         .. DenseShapes.Select(s => Check($"dense backward input {Name(s)}", CheckKind.MatMul, Largest(s), v => v.DenseBackwardInput(s))),
         .. DenseShapes.Select(s => Check($"dense backward parameters {Name(s)}", CheckKind.MatMul, Largest(s), v => v.DenseBackwardParameters(s))),
-        .. new[] { (128, 10), (1, 10), (5, 3), (17, 1) }.SelectMany(s => new[]
-        {
-            Check($"softmax-cross-entropy forward {s.Item1}x{s.Item2}", CheckKind.SoftmaxCrossEntropy, Math.Max(s.Item1, s.Item2), v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: false)),
-            Check($"softmax-cross-entropy forward+backward {s.Item1}x{s.Item2}", CheckKind.SoftmaxCrossEntropy, Math.Max(s.Item1, s.Item2), v => v.SoftmaxCrossEntropy(s.Item1, s.Item2, backward: true)),
-        }),
         .. ConvolutionShapes.SelectMany(c => new[] { ConvolutionAlgorithm.Implicit, ConvolutionAlgorithm.Unrolled }.Select(algorithm => c with { Algorithm = algorithm }).SelectMany(s => new[]
         {
             Check($"conv forward {s}{s.Form}", CheckKind.Convolution, s.Largest, v => v.ConvolutionForward(s, relu: false)),
@@ -225,28 +219,6 @@ public sealed partial class DeviceVerifier : IDisposable
     private static string Name((int Batch, int Inputs, int Outputs) s) => $"{s.Batch}x{s.Inputs}x{s.Outputs}";
 
 
-    private CheckResult Gather(int batch, int pixels)
-    {
-        var random = new Random(batch * 31 + pixels);
-        const int samples = 200;
-        var order = Enumerable.Range(0, samples).ToArray();
-        random.Shuffle(order);
-        int start = samples - batch - 3;
-        var images = pair.Both(Bytes(random, samples * pixels));
-        var labels = pair.Both(Bytes(random, samples));
-        var orderArrays = pair.Both(order);
-        var x = pair.Zeros<float>(batch * pixels);
-        var batchLabels = pair.Zeros<int>(batch);
-
-        device.GatherBatch(new BatchSource(images.Device, labels.Device, orderArrays.Device, pixels), start, batch, x.Device, batchLabels.Device);
-        reference.GatherBatch(new BatchSource(images.Reference, labels.Reference, orderArrays.Reference, pixels), start, batch, x.Reference, batchLabels.Reference);
-
-        return new Comparison("gather", $"{batch}x{pixels}", 1e-7, 0)
-            .Compare("x", pair.Expected(x.Reference), pair.Actual(x.Device))
-            .Compare("labels", pair.Expected(batchLabels.Reference), ToFloat(pair.Actual(batchLabels.Device)))
-            .Result();
-    }
-
     private CheckResult DenseForward((int Batch, int Inputs, int Outputs) s, bool relu)
     {
         var random = new Random(s.Batch + s.Inputs * 7 + s.Outputs * 13);
@@ -294,41 +266,6 @@ public sealed partial class DeviceVerifier : IDisposable
         return new Comparison("dense backward parameters", Name(s), MatMulAbsolute, MatMulRelative)
             .Compare("dW", pair.Expected(gradients.Reference.Weights), pair.Actual(gradients.Device.Weights))
             .Compare("db", pair.Expected(gradients.Reference.Bias), pair.Actual(gradients.Device.Bias))
-            .Result();
-    }
-
-    private CheckResult SoftmaxCrossEntropy(int batch, int classes, bool backward)
-    {
-        var random = new Random(batch * 3 + classes);
-        var logitValues = Uniform(random, batch * classes, -10f, 10f);
-        // A row of huge logits: exp overflows unless the maximum is subtracted first.
-        for (int c = 0; c < classes; c++)
-            logitValues[c] = 1000f + c;
-        var labelValues = new int[batch];
-        for (int i = 0; i < batch; i++)
-            labelValues[i] = random.Next(classes);
-        const int offset = 3;
-        var logits = pair.Both(logitValues);
-        var labels = pair.Both(labelValues);
-        var output = pair.Zeros<float>(batch * classes);
-        var losses = pair.Zeros<float>(batch + offset);
-        var predictions = pair.Zeros<int>(batch + offset);
-
-        if (backward)
-        {
-            device.SoftmaxCrossEntropyForwardBackward(logits.Device, labels.Device, batch, classes, output.Device, new SampleOutputs(losses.Device, predictions.Device, offset));
-            reference.SoftmaxCrossEntropyForwardBackward(logits.Reference, labels.Reference, batch, classes, output.Reference, new SampleOutputs(losses.Reference, predictions.Reference, offset));
-        }
-        else
-        {
-            device.SoftmaxCrossEntropyForward(logits.Device, labels.Device, batch, classes, output.Device, new SampleOutputs(losses.Device, predictions.Device, offset));
-            reference.SoftmaxCrossEntropyForward(logits.Reference, labels.Reference, batch, classes, output.Reference, new SampleOutputs(losses.Reference, predictions.Reference, offset));
-        }
-
-        return new Comparison(backward ? "softmax-cross-entropy forward+backward" : "softmax-cross-entropy forward", $"{batch}x{classes}", 1e-5, 1e-5)
-            .Compare(backward ? "dlogits" : "probabilities", pair.Expected(output.Reference), pair.Actual(output.Device))
-            .Compare("losses", pair.Expected(losses.Reference), pair.Actual(losses.Device))
-            .Compare("predictions", pair.Expected(predictions.Reference), ToFloat(pair.Actual(predictions.Device)))
             .Result();
     }
 
@@ -454,8 +391,6 @@ public sealed partial class DeviceVerifier : IDisposable
         return (shape.Within(device, parameters.Device), shape.Within(reference, parameters.Reference));
     }
 
-    private static float[] ToFloat(int[] values) => Array.ConvertAll(values, v => (float)v);
-
     private static float[] Uniform(Random random, int length, float min = -1f, float max = 1f)
     {
         var values = new float[length];
@@ -464,10 +399,4 @@ public sealed partial class DeviceVerifier : IDisposable
         return values;
     }
 
-    private static byte[] Bytes(Random random, int length)
-    {
-        var values = new byte[length];
-        random.NextBytes(values);
-        return values;
-    }
 }

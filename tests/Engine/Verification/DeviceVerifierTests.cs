@@ -1,4 +1,5 @@
 using MnistGpu.Engine.Backends;
+using MnistGpu.Engine.Operations.Softmax;
 using MnistGpu.Engine.Reference;
 using MnistGpu.Engine.Verification;
 using MnistGpu.Tests.Support;
@@ -76,8 +77,12 @@ public sealed class DeviceVerifierTests
     /// <summary>The reference, except that the softmax forward throws, as a launch a driver refuses.</summary>
     private sealed class FailingSoftmax(ReferenceBackend inner) : DelegatingBackend(inner)
     {
-        public override void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
-            throw new InvalidOperationException("CL_INVALID_ARG_SIZE, as a strict driver says it");
+        public override void Run(Operation operation)
+        {
+            if (operation is SoftmaxCrossEntropyOperation { Backward: false })
+                throw new InvalidOperationException("CL_INVALID_ARG_SIZE, as a strict driver says it");
+            Inner.Run(operation);
+        }
     }
 
     /// <summary>The reference, except that every dense forward output's element 5 is 1e-3 too large.</summary>

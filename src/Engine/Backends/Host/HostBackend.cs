@@ -72,24 +72,6 @@ public sealed class HostBackend : ITrainingBackend
         Span(source).CopyTo(target);
     }
 
-    public void GatherBatch(BatchSource source, int start, int batch, DeviceArray<float> x, DeviceArray<int> labels)
-    {
-        var images = Span(source.Images);
-        var allLabels = Span(source.Labels);
-        var order = Span(source.Order);
-        var xSpan = Span(x);
-        var labelSpan = Span(labels);
-        int pixels = source.Pixels;
-        for (int row = 0; row < batch; row++)
-        {
-            int sample = order[start + row];
-            var target = xSpan.Slice(row * pixels, pixels);
-            TensorPrimitives.ConvertChecked<byte, float>(images.Slice(sample * pixels, pixels), target);
-            TensorPrimitives.Divide(target, 255f, target);
-            labelSpan[row] = allLabels[sample];
-        }
-    }
-
     public void DenseForward(DenseParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu) =>
         products.Multiply(MatMulProblem.Forward(batch, layer.Inputs, layer.Outputs, relu), Storage(x), Storage(layer.Weights), Storage(y), Storage(layer.Bias));
 
@@ -111,12 +93,6 @@ public sealed class HostBackend : ITrainingBackend
 
     public void Run(Operation operation) => operation.RunHost(this);
 
-    public void SoftmaxCrossEntropyForward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> probabilities, SampleOutputs outputs) =>
-        SoftmaxCrossEntropy(Span(logits), Span(labels), Span(probabilities), Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes, gradient: false);
-
-    public void SoftmaxCrossEntropyForwardBackward(DeviceArray<float> logits, DeviceArray<int> labels, int batch, int classes, DeviceArray<float> logitGradients, SampleOutputs outputs) =>
-        SoftmaxCrossEntropy(Span(logits), Span(labels), Span(logitGradients), Span(outputs.Losses), Span(outputs.Predictions), outputs.Offset, batch, classes, gradient: true);
-
     public void OptimizerUpdate(DeviceArray<float> weights, DeviceArray<float> gradients, OptimizerState state, OptimizerStep update)
     {
         var arrays = state.Arrays;
@@ -137,47 +113,6 @@ public sealed class HostBackend : ITrainingBackend
     public IReadOnlyList<string> MatMulVariants => [Implementation];
 
     public void Dispose() => pool.Dispose();
-
-    /// <summary>
-    /// The same arithmetic as <see cref="SoftmaxCrossEntropyKernels"/>, in the same order, so the
-    /// two agree to rounding: max-subtracted exponentials, loss = log Σ − (z[label] − max).
-    /// </summary>
-    private static void SoftmaxCrossEntropy(
-        ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, Span<float> output, Span<float> losses, Span<int> predictions,
-        int outputOffset, int batch, int classes, bool gradient)
-    {
-        float scale = 1f / batch;
-        for (int row = 0; row < batch; row++)
-        {
-            losses[outputOffset + row] = SoftmaxRow(logits.Slice(row * classes, classes), output.Slice(row * classes, classes), labels[row], gradient ? scale : 0f, out int argmax);
-            predictions[outputOffset + row] = argmax;
-        }
-    }
-
-    /// <summary>
-    /// One row of softmax-cross-entropy: p = softmax(z), and with a nonzero <paramref name="gradientScale"/>
-    /// p becomes (p − onehot) · scale. Returns the loss log Σ exp(z − max) − (z[label] − max).
-    /// </summary>
-    internal static float SoftmaxRow(ReadOnlySpan<float> z, Span<float> p, int label, float gradientScale, out int argmax)
-    {
-        argmax = TensorPrimitives.IndexOfMax(z);
-        float max = z[argmax];
-        float sum = 0f;
-        for (int c = 0; c < z.Length; c++)
-        {
-            p[c] = MathF.Exp(z[c] - max);
-            sum += p[c];
-        }
-
-        TensorPrimitives.Multiply(p, 1f / sum, p);
-        if (gradientScale != 0f)
-        {
-            p[label] -= 1f;
-            TensorPrimitives.Multiply(p, gradientScale, p);
-        }
-
-        return MathF.Log(sum) - (z[label] - max);
-    }
 
     private static Span<T> Span<T>(DeviceArray<T> array)
         where T : unmanaged, INumber<T> => HostArray<T, T>.Of(array).Span;

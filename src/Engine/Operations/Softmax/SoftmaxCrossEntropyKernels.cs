@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace MnistGpu.Kernels;
+namespace MnistGpu.Engine.Operations.Softmax;
 
 /// <summary>
 /// The softmax-cross-entropy kernels' argument: logits (B,C) and labels (B), whose lengths give
@@ -33,7 +33,7 @@ public static class SoftmaxCrossEntropyKernels
     public static void Forward(SoftmaxArguments a)
     {
         int classes = a.Classes, batch = a.Labels.IntLength;
-        for (int row = GridStride.First, step = GridStride.Step; row < batch; row += step)
+        for (int row = Grid.GlobalIndex.X, step = Grid.DimX * Group.DimX; row < batch; row += step)
         {
             float sum = SoftmaxRow(a.Logits, a.Output, row, classes, out float max, out int argmax);
             int label = a.Labels[row];
@@ -51,7 +51,7 @@ public static class SoftmaxCrossEntropyKernels
     {
         int classes = a.Classes, batch = a.Labels.IntLength;
         float scale = 1f / batch;
-        for (int row = GridStride.First, step = GridStride.Step; row < batch; row += step)
+        for (int row = Grid.GlobalIndex.X, step = Grid.DimX * Group.DimX; row < batch; row += step)
         {
             float sum = SoftmaxRow(a.Logits, a.Output, row, classes, out float max, out int argmax);
             int label = a.Labels[row];

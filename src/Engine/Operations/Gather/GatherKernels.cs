@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace MnistGpu.Kernels;
+namespace MnistGpu.Engine.Operations.Gather;
 
 /// <summary>
 /// The gather's argument: the device-resident split (images (N,P) uint8, labels (N)), the epoch's
@@ -28,7 +28,7 @@ public static class GatherKernels
     public static void Batch(GatherArguments a)
     {
         int total = a.X.IntLength, pixels = a.Pixels;
-        for (int i = GridStride.First, step = GridStride.Step; i < total; i += step)
+        for (int i = Grid.GlobalIndex.X, step = Grid.DimX * Group.DimX; i < total; i += step)
         {
             int row = i / pixels;
             int pixel = i - row * pixels;
