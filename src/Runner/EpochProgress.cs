@@ -55,6 +55,8 @@ internal sealed class EpochProgress(TextWriter output, bool live) : TrainingObse
         string line = string.Create(CultureInfo.InvariantCulture, $"{result.Steps}/{result.Steps} - {result.Duration.TotalSeconds:F1}s - loss: {result.Loss:F4} - accuracy: {result.Accuracy:F4}");
         if (test is not null)
             line += string.Create(CultureInfo.InvariantCulture, $" - test_loss: {test.Loss:F4} - test_accuracy: {test.Accuracy:F4}");
+        if (result.LearningRate is double rate)
+            line += string.Create(CultureInfo.InvariantCulture, $" - learning_rate: {rate:0.####e+0}");
         output.WriteLine(line);
     }
 }

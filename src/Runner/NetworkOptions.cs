@@ -106,13 +106,44 @@ internal sealed class NetworkOptions
 
     private readonly Option<bool> nesterov = new("--nesterov") { Description = "SGD's Nesterov momentum (needs --momentum)" };
 
-    public IEnumerable<Option> All => [network, layers, hidden, optimizer, learningRate, momentum, nesterov];
+    private readonly Option<LearningRateSchedule?> schedule = new("--lr-schedule")
+    {
+        Description = $"How the learning rate moves each step, --learning-rate its maximum, over the run's --epochs: {LearningRateSchedule.Usage} (default constant; one-cycle is PyTorch's OneCycleLR: 30 % cosine warm-up from lr/25, cosine down to lr/25/10^4)",
+        CustomParser = result =>
+        {
+            try
+            {
+                return LearningRateSchedule.Parse(result.Tokens.Count > 0 ? result.Tokens[0].Value : "");
+            }
+            catch (UserInputException e)
+            {
+                result.AddError($"--lr-schedule: {e.Message}");
+                return null;
+            }
+        },
+    };
+
+    private readonly Option<int?> warmupSteps = new("--warmup-steps")
+    {
+        Description = "Steps of linear warm-up before the schedule (the rate times (t+1)/N), for every schedule but one-cycle (default 0)",
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value))
+                result.AddError($"--warmup-steps must be a whole number of 0 or more, got '{text}'");
+            else
+                return value;
+            return null;
+        },
+    };
+
+    public IEnumerable<Option> All => [network, layers, hidden, optimizer, learningRate, momentum, nesterov, schedule, warmupSteps];
 
     /// <summary>The options that describe the layers alone (summary's).</summary>
     public IEnumerable<Option> Shape => [network, layers, hidden];
 
     /// <summary>What a checkpoint fixes, so that resuming refuses a change of it.</summary>
-    public IEnumerable<Option> FixedByCheckpoint => [network, layers, hidden, optimizer, learningRate, momentum, nesterov];
+    public IEnumerable<Option> FixedByCheckpoint => [network, layers, hidden, optimizer, learningRate, momentum, nesterov, schedule, warmupSteps];
 
     /// <summary>Adds the checks that need more than one option to <paramref name="command"/>.</summary>
     public void Validate(Command command) => command.Validators.Add(result =>
@@ -128,6 +159,8 @@ internal sealed class NetworkOptions
         bool someMomentum = float.TryParse(Text(result, momentum), NumberStyles.Float, CultureInfo.InvariantCulture, out float value) && value > 0f;
         if (sgd && Given(result, nesterov) && !someMomentum)
             result.AddError("--nesterov needs a --momentum above 0");
+        if (Given(result, warmupSteps) && string.Equals(Text(result, schedule)?.Trim(), "one-cycle", StringComparison.OrdinalIgnoreCase))
+            result.AddError("--warmup-steps: one-cycle warms up by its own rule (its first 30 % of steps); give one or the other");
     });
 
     /// <summary>
@@ -155,7 +188,9 @@ internal sealed class NetworkOptions
             };
         }
 
-        return settings with { Layers = Layers(parsed, settings.Layers), Optimizer = chosen };
+        var rates = parsed.GetValue(schedule) ?? preset?.Settings.Schedule ?? LearningRateSchedule.Constant;
+        rates = rates with { WarmupSteps = parsed.GetValue(warmupSteps) ?? rates.WarmupSteps };
+        return settings with { Layers = Layers(parsed, settings.Layers), Optimizer = chosen, Schedule = rates };
     }
 
     /// <summary>The named network --network gives, or null.</summary>

@@ -111,7 +111,7 @@ internal static class TrainCommand
             : new TrainingRun(backend, data, checkpoint, request.Epochs ?? checkpoint.Settings.Epochs, options);
         var trainer = run.Trainer;
         var settings = trainer.Settings;
-        diagnostics.WriteLine(Invariant($"Network {trainer.Network.Shape}, batch {settings.BatchSize}, {settings.Optimizer}, seed {settings.Seed}"));
+        diagnostics.WriteLine(Invariant($"Network {trainer.Network.Shape}, batch {settings.BatchSize}, {settings.Optimizer}{(settings.Schedule.Varies ? $", learning rate {settings.Schedule} over {Options.Count(settings.ScheduleEpochs > 0 ? settings.ScheduleEpochs : settings.Epochs, "epoch")}" : "")}, seed {settings.Seed}"));
         if (checkpoint is not null)
             diagnostics.WriteLine($"Resuming {request.ResumePath}: {Describe(trainer.Position, trainer.StepsPerEpoch)}");
         if (trainer.Position.EpochsDone >= settings.Epochs)
@@ -203,8 +203,8 @@ internal static class TrainCommand
         var summary = new
         {
             device,
-            settings = new { settings.Epochs, settings.BatchSize, settings.Layers, optimizer = OptimizerJson(settings.Optimizer), settings.LearningRate, settings.Seed },
-            epochs = epochs.Select(e => new { e.Epoch, e.Loss, e.Accuracy, seconds = e.Duration.TotalSeconds, e.TestLoss, e.TestAccuracy }),
+            settings = new { settings.Epochs, settings.BatchSize, settings.Layers, optimizer = OptimizerJson(settings.Optimizer), settings.LearningRate, lrSchedule = settings.Schedule.Text, settings.Schedule.WarmupSteps, settings.Seed },
+            epochs = epochs.Select(e => new { e.Epoch, e.Loss, e.Accuracy, seconds = e.Duration.TotalSeconds, e.TestLoss, e.TestAccuracy, learningRate = e.LearningRate ?? settings.LearningRate }),
             test = new { test.Loss, test.Accuracy, test.Correct, test.Count },
         };
         OutputFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(summary, Json.Options), signalsBefore);

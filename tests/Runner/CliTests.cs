@@ -38,6 +38,11 @@ public sealed class CliTests
     [InlineData("--layers conv3x3:0,flatten", "layer 1 (conv3x3:0): a convolution needs at least 1 filter, not 0")]
     [InlineData("--layers conv3x3:3000000:same,flatten", "has more values per image than one array holds")]
     [InlineData("--layers conv3x3:8,maxpool", "layer 3 (10): a dense layer after 13x13x8 feature maps needs a flatten before it")]
+    [InlineData("--lr-schedule linear", "--lr-schedule: a learning-rate schedule is constant, step:EPOCHS:FACTOR, exponential:RATE, cosine or one-cycle, not 'linear'")]
+    [InlineData("--lr-schedule step:0:0.5", "step:EPOCHS:FACTOR needs EPOCHS a whole number of at least 1, got '0'")]
+    [InlineData("--lr-schedule exponential:0", "a schedule's factor or rate must be a positive number, got '0'")]
+    [InlineData("--lr-schedule one-cycle --warmup-steps 10", "--warmup-steps: one-cycle warms up by its own rule")]
+    [InlineData("--warmup-steps -1", "--warmup-steps must be a whole number of 0 or more, got '-1'")]
     public void Train_rejects_bad_input_with_one_line_and_exit_code_2(string arguments, string expected)
     {
         var (code, output, error) = CliRun.Run(["train", .. arguments.Split(' ')]);
@@ -54,6 +59,8 @@ public sealed class CliTests
     [InlineData("--learning-rate 0.01")]
     [InlineData("--optimizer sgd --momentum 0.5")]
     [InlineData("--network convnet")]
+    [InlineData("--lr-schedule cosine")]
+    [InlineData("--warmup-steps 5")]
     public void Resuming_refuses_a_change_of_what_the_checkpoint_fixes(string arguments)
     {
         var (code, _, error) = CliRun.Run(["train", "--resume", "any.ckpt", .. arguments.Split(' ')]);

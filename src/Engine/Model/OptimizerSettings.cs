@@ -96,13 +96,15 @@ public sealed record OptimizerSettings
     /// computed here once per step in double precision from the float hyperparameters (Keras
     /// computes it in float32; the two agree to float rounding).
     /// </summary>
-    public OptimizerStep ForUpdate(long step)
+    /// <param name="learningRate">This update's rate, when a schedule moves it; by default <see cref="LearningRate"/>.</param>
+    public OptimizerStep ForUpdate(long step, float? learningRate = null)
     {
-        float size = LearningRate;
+        float rate = learningRate ?? LearningRate;
+        float size = rate;
         if (Kind == OptimizerKind.Adam)
         {
             double t = step;
-            size = (float)(LearningRate * Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t)));
+            size = (float)(rate * Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t)));
         }
 
         return new OptimizerStep(Rule, size, Rho, Beta1, Beta2, Epsilon, Momentum, Nesterov);

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using MnistGpu.Engine.IO;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
@@ -173,7 +174,7 @@ public sealed partial record Checkpoint(
         var metadata = JsonSerializer.SerializeToUtf8Bytes(
             new Metadata(
                 Architecture, Shape.Inputs, InputOf(Shape), [.. Shape.HiddenLayers], Shape.Classes,
-                new RunSettings(Settings.Epochs, Settings.BatchSize, Settings.Seed),
+                new RunSettings(Settings.Epochs, Settings.BatchSize, Settings.Seed, ScheduleRecord.Of(Settings)),
                 new OptimizerRecord(o.Name, o.LearningRate, o.Rho, o.Beta1, o.Beta2, o.Epsilon, o.Momentum, o.Nesterov, OptimizerUpdates),
                 Position, History, DataHash),
             JsonOptions);
@@ -360,7 +361,22 @@ public sealed partial record Checkpoint(
             throw new InvalidDataException($"the checkpoint's metadata makes no sense: {e.Message}", e);
         }
 
-        var settings = new TrainingSettings { Epochs = s.Epochs, BatchSize = s.BatchSize, Seed = s.Seed, Layers = layers, Optimizer = optimizer };
+        var schedule = LearningRateSchedule.Constant;
+        try
+        {
+            if (s.Schedule is { } record)
+            {
+                schedule = LearningRateSchedule.Parse(record.Name, record.WarmupSteps);
+                if (record.Epochs < 1 || record.Epochs > TrainingSettings.MaxEpochs)
+                    throw new UserInputException($"the schedule spans {record.Epochs} epochs, not 1..{TrainingSettings.MaxEpochs}");
+            }
+        }
+        catch (UserInputException e)
+        {
+            throw new InvalidDataException($"the checkpoint's metadata makes no sense: {e.Message}", e);
+        }
+
+        var settings = new TrainingSettings { Epochs = s.Epochs, BatchSize = s.BatchSize, Seed = s.Seed, Layers = layers, Optimizer = optimizer, Schedule = schedule, ScheduleEpochs = s.Schedule?.Epochs ?? 0 };
         return (new NetworkShape(inputs, layers, classes), settings, position, history, dataHash, o.Updates);
     }
 
@@ -419,7 +435,17 @@ public sealed partial record Checkpoint(
         string Architecture, int Inputs, LayerSpec[] Layers, int Classes, RunSettings Settings, OptimizerRecord Optimizer, TrainingPosition Position,
         IReadOnlyList<EpochResult?> History, string DataHash);
 
-    private sealed record RunSettings(int Epochs, int BatchSize, int Seed);
+    /// <param name="Schedule">Written only when the learning rate moves: a constant-rate run's metadata is as before.</param>
+    private sealed record RunSettings(
+        int Epochs, int BatchSize, int Seed,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ScheduleRecord? Schedule = null);
+
+    /// <summary>A learning-rate schedule as --lr-schedule writes it, its warm-up, and the epochs it spans (the run's --epochs as first given).</summary>
+    private sealed record ScheduleRecord(string Name, int WarmupSteps, int Epochs)
+    {
+        public static ScheduleRecord? Of(TrainingSettings settings) =>
+            settings.Schedule.Varies ? new ScheduleRecord(settings.Schedule.Text, settings.Schedule.WarmupSteps, settings.ScheduleEpochs > 0 ? settings.ScheduleEpochs : settings.Epochs) : null;
+    }
 
     private sealed record OptimizerRecord(
         string Name, float LearningRate, float Rho, float Beta1, float Beta2, float Epsilon, float Momentum, bool Nesterov, long Updates);

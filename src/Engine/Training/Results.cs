@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace MnistGpu.Engine.Training;
 
@@ -11,6 +12,10 @@ public sealed record EpochResult(int Epoch, int Steps, double Loss, double Accur
     public double? TestLoss { get; init; }
 
     public double? TestAccuracy { get; init; }
+
+    /// <summary>The learning rate of the epoch's last step, when a schedule moves it (otherwise the optimizer's, and not recorded).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? LearningRate { get; init; }
 
     /// <summary>"epoch 2: 469 steps in 0.41 s, loss 0.1046, accuracy 0.9697; test loss 0.0894, test accuracy 0.9726", the test part only when it was evaluated.</summary>
     public override string ToString() => string.Create(

@@ -132,7 +132,8 @@ public sealed class Trainer : IDisposable
         while (done < StepsPerEpoch && !stop.IsCancellationRequested)
         {
             int start = done * Settings.BatchSize;
-            step.Update = Settings.Optimizer.ForUpdate(++OptimizerUpdates);
+            ++OptimizerUpdates;
+            step.Update = Settings.Optimizer.ForUpdate(OptimizerUpdates, Settings.LearningRateAt(OptimizerUpdates, StepsPerEpoch));
             step.Context = StepContext.ForTraining(OptimizerUpdates, Settings.Seed);
             runner.Train(step, start, Math.Min(Settings.BatchSize, count - start));
             done++;
@@ -149,7 +150,10 @@ public sealed class Trainer : IDisposable
         }
 
         Position = new TrainingPosition(epoch, 0, 0, 0);
-        var result = new EpochResult(epoch, StepsPerEpoch, lossSum / count, (double)correct / count, clock.Elapsed);
+        var result = new EpochResult(epoch, StepsPerEpoch, lossSum / count, (double)correct / count, clock.Elapsed)
+        {
+            LearningRate = Settings.Schedule.Varies ? Settings.LearningRateAt(OptimizerUpdates, StepsPerEpoch) : null,
+        };
         history.Add(result);
         return result;
     }

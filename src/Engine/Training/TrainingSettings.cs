@@ -68,6 +68,19 @@ public sealed record TrainingSettings
         BatchSize = 64,
     };
 
+    /// <summary>How the learning rate moves from step to step; the optimizer's rate is its maximum. Constant by default.</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
+
+    /// <summary>
+    /// The epochs the schedule spans: the run's --epochs as first given (0: <see cref="Epochs"/>),
+    /// kept when a resumed run trains to another total.
+    /// </summary>
+    public int ScheduleEpochs { get; init; }
+
+    /// <summary>The learning rate of optimizer update <paramref name="update"/> (1 for the first), epochs being <paramref name="stepsPerEpoch"/> steps.</summary>
+    public float LearningRateAt(long update, int stepsPerEpoch) =>
+        Schedule.Rate(Optimizer.LearningRate, update, stepsPerEpoch, (long)(ScheduleEpochs > 0 ? ScheduleEpochs : Epochs) * stepsPerEpoch);
+
     /// <summary>Seeds the initial weights and every epoch's shuffle.</summary>
     public int Seed { get; init; } = 1;
 
@@ -77,9 +90,9 @@ public sealed record TrainingSettings
 
     public bool Equals(TrainingSettings? other) =>
         other is not null && Epochs == other.Epochs && BatchSize == other.BatchSize && Seed == other.Seed
-        && Optimizer == other.Optimizer && layers.SequenceEqual(other.layers);
+        && Optimizer == other.Optimizer && layers.SequenceEqual(other.layers) && Schedule == other.Schedule && ScheduleEpochs == other.ScheduleEpochs;
 
-    public override int GetHashCode() => HashCode.Combine(Epochs, BatchSize, Seed, Optimizer, LayersText);
+    public override int GetHashCode() => HashCode.Combine(Epochs, BatchSize, Seed, Optimizer, LayersText, Schedule);
 
     /// <exception cref="UserInputException">A setting is out of range.</exception>
     public void Validate()
