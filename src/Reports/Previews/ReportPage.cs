@@ -123,11 +123,17 @@ internal static class ReportPage
         var shown = CurvePanel.Thinned(history, MostEpochRows);
         if (shown.Count < history.Count)
             page.Append(CultureInfo.InvariantCulture, $"<p>{shown.Count} of {history.Count:N0} epochs, evenly spaced, the last included.</p>\n");
-        page.Append("<table><tr><th>epoch</th><th>time</th><th>train loss</th><th>train accuracy</th><th>test loss</th><th>test accuracy</th></tr>\n");
+        // A schedule's rates, when one moved them (a constant rate is the optimizer's, in the summary above).
+        bool scheduled = history.Any(h => h.LearningRate is not null);
+        page.Append("<table><tr><th>epoch</th><th>time</th><th>train loss</th><th>train accuracy</th><th>test loss</th><th>test accuracy</th>")
+            .Append(scheduled ? "<th>learning rate (last step)</th>" : "").Append("</tr>\n");
         foreach (var h in shown)
         {
             page.Append(CultureInfo.InvariantCulture, $"<tr><td>{h.Epoch}</td><td>{h.Duration.TotalSeconds:F1} s</td><td>{h.Loss:F4}</td><td>{h.Accuracy:P2}</td>");
-            page.Append(CultureInfo.InvariantCulture, $"<td>{h.TestLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "–"}</td><td>{h.TestAccuracy?.ToString("P2", CultureInfo.InvariantCulture) ?? "–"}</td></tr>\n");
+            page.Append(CultureInfo.InvariantCulture, $"<td>{h.TestLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "–"}</td><td>{h.TestAccuracy?.ToString("P2", CultureInfo.InvariantCulture) ?? "–"}</td>");
+            if (scheduled)
+                page.Append(CultureInfo.InvariantCulture, $"<td>{h.LearningRate?.ToString("0.####e+0", CultureInfo.InvariantCulture) ?? "–"}</td>");
+            page.Append("</tr>\n");
         }
 
         page.Append("</table>\n");

@@ -144,7 +144,17 @@ public sealed class ReportPageTests : IDisposable
     }
 
     /// <summary>Writes the previews of the synthetic evaluation; returns report.html's text.</summary>
-    private string Write(int epochs, int limit)
+    [Fact]
+    public void The_epoch_table_gives_a_schedule_s_rates_and_no_such_column_for_a_constant_rate()
+    {
+        Assert.DoesNotContain("learning rate", Write(epochs: 2, limit: 1), StringComparison.Ordinal);
+        string html = Write(epochs: 2, limit: 1, rate: epoch => 0.001 / epoch);
+        Assert.Contains("<th>learning rate (last step)</th>", html, StringComparison.Ordinal);
+        Assert.Contains("<td>1e-3</td></tr>", html, StringComparison.Ordinal);
+        Assert.Contains("<td>5e-4</td></tr>", html, StringComparison.Ordinal);
+    }
+
+    private string Write(int epochs, int limit, Func<int, double>? rate = null)
     {
         var labels = testSet.Labels;
         var predictions = labels.Select((label, i) => i % 37 == 0 ? (label + 3) % 10 : label).ToArray();
@@ -157,7 +167,7 @@ public sealed class ReportPageTests : IDisposable
 
         var test = new Evaluation(0.1, 1 - Mistakes / (double)Digits, predictions, probabilities, labels, TimeSpan.FromSeconds(1));
         var history = Enumerable.Range(1, epochs)
-            .Select(e => new EpochResult(e, 469, 0.3 / e, 1 - 0.05 / e, TimeSpan.FromSeconds(2)) { TestLoss = 0.2 / e, TestAccuracy = 1 - 0.04 / e })
+            .Select(e => new EpochResult(e, 469, 0.3 / e, 1 - 0.05 / e, TimeSpan.FromSeconds(2)) { TestLoss = 0.2 / e, TestAccuracy = 1 - 0.04 / e, LearningRate = rate?.Invoke(e) })
             .ToList();
         var run = new RunReport("test-device:0", "/data/<digits>", new NetworkShape(784, 64, 10), new TrainingSettings { HiddenUnits = 64 }, history, test, DateTimeOffset.UnixEpoch);
         PreviewWriter.Write(folder.Path, run, testSet, limit);
