@@ -15,7 +15,7 @@ namespace MnistGpu.Runner;
 /// </summary>
 internal sealed class NetworkOptions
 {
-    private readonly Option<string?> network = Options.Network($"A named network, with the batch size, optimizer and epochs it trains with unless given: {string.Join("; ", NetworkPresets.All.Select(preset => $"{preset.Name} ({preset.Description})"))}");
+    private readonly Option<string?> network = Options.Network($"A named network, with the batch size, optimizer (and learning-rate schedule) and epochs it trains with unless given: {string.Join("; ", NetworkPresets.All.Select(preset => $"{preset.Name} ({preset.Description})"))}");
 
     private readonly Option<LayerSpec[]?> layers = new("--layers")
     {

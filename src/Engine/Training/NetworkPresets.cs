@@ -3,7 +3,7 @@ namespace MnistGpu.Engine.Training;
 /// <summary>A named network and the recipe it trains with, as <c>--network NAME</c> gives it.</summary>
 /// <param name="Name">What --network takes, e.g. "keras-convnet".</param>
 /// <param name="Description">What it is, for help: its source and layers.</param>
-/// <param name="Settings">Its layers, batch size, optimizer and epochs; options given beside it override the last three.</param>
+/// <param name="Settings">Its layers, batch size, optimizer, learning-rate schedule and epochs; options given beside it override all but the layers.</param>
 public sealed record NetworkPreset(string Name, string Description, TrainingSettings Settings)
 {
     /// <summary>Whether its layers include a convolution (verify's convnet checks).</summary>
@@ -38,15 +38,17 @@ public static class NetworkPresets
     /// A BatchNormalization convnet: two pairs of 3×3 convolutions (32, then 64 filters), each
     /// convolution linear and followed by BatchNormalization with a ReLU (the pre-activation form),
     /// a max pooling after each pair, Flatten, Dense(256, ReLU), Dropout(0.4), then the dense
-    /// softmax layer; Adam (lr 1e-3), batch 128, 5 epochs.
+    /// softmax layer; Adam (lr 1e-3) with a cosine schedule over the run (without it the last
+    /// epoch's noise between seeds, ±0.15 points, was as large as what it gains), batch 128, 5 epochs.
     /// </summary>
     public static NetworkPreset BnConvnet { get; } = new(
         "bn-convnet",
-        "conv3x3:32:linear,batchnorm:relu twice, maxpool, conv3x3:64:linear,batchnorm:relu twice, maxpool, flatten, 256, dropout:0.4, Adam, batch 128, 5 epochs",
+        "conv3x3:32:linear,batchnorm:relu twice, maxpool, conv3x3:64:linear,batchnorm:relu twice, maxpool, flatten, 256, dropout:0.4, Adam with a cosine learning rate, batch 128, 5 epochs",
         new TrainingSettings
         {
             Layers = Model.Layers.LayerSpec.ParseList("conv3x3:32:linear,batchnorm:relu,conv3x3:32:linear,batchnorm:relu,maxpool,conv3x3:64:linear,batchnorm:relu,conv3x3:64:linear,batchnorm:relu,maxpool,flatten,256,dropout:0.4"),
             Optimizer = Model.OptimizerSettings.Adam,
+            Schedule = LearningRateSchedule.Parse("cosine"),
             BatchSize = 128,
             Epochs = 5,
         });
