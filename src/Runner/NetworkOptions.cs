@@ -106,6 +106,30 @@ internal sealed class NetworkOptions
 
     private readonly Option<bool> nesterov = new("--nesterov") { Description = "SGD's Nesterov momentum (needs --momentum)" };
 
+    private readonly Option<float?> beta1 = new("--beta1")
+    {
+        Description = "Adam's first-moment decay, in [0, 1) (default 0.9)",
+        CustomParser = result => Number(result, "--beta1", value => value >= 0f && value < 1f, "in [0, 1)"),
+    };
+
+    private readonly Option<float?> beta2 = new("--beta2")
+    {
+        Description = "Adam's second-moment decay, in [0, 1) (default 0.999)",
+        CustomParser = result => Number(result, "--beta2", value => value >= 0f && value < 1f, "in [0, 1)"),
+    };
+
+    private readonly Option<float?> rho = new("--rho")
+    {
+        Description = "RMSprop's decay of the mean squares, in [0, 1) (default 0.9)",
+        CustomParser = result => Number(result, "--rho", value => value >= 0f && value < 1f, "in [0, 1)"),
+    };
+
+    private readonly Option<float?> epsilon = new("--epsilon")
+    {
+        Description = "RMSprop's and Adam's ε, added outside the square root, a positive number (default 1e-7)",
+        CustomParser = result => Number(result, "--epsilon", value => value > 0f && float.IsFinite(value), "a positive number"),
+    };
+
     private readonly Option<LearningRateSchedule?> schedule = new("--lr-schedule")
     {
         Description = $"How the learning rate moves each step, --learning-rate its maximum, over the run's --epochs: {LearningRateSchedule.Usage} (default constant; one-cycle is PyTorch's OneCycleLR: 30 % cosine warm-up from lr/25, cosine down to lr/25/10^4)",
@@ -137,13 +161,13 @@ internal sealed class NetworkOptions
         },
     };
 
-    public IEnumerable<Option> All => [network, layers, hidden, optimizer, learningRate, momentum, nesterov, schedule, warmupSteps];
+    public IEnumerable<Option> All => [network, layers, hidden, optimizer, learningRate, momentum, nesterov, beta1, beta2, rho, epsilon, schedule, warmupSteps];
 
     /// <summary>The options that describe the layers alone (summary's).</summary>
     public IEnumerable<Option> Shape => [network, layers, hidden];
 
     /// <summary>What a checkpoint fixes, so that resuming refuses a change of it.</summary>
-    public IEnumerable<Option> FixedByCheckpoint => [network, layers, hidden, optimizer, learningRate, momentum, nesterov, schedule, warmupSteps];
+    public IEnumerable<Option> FixedByCheckpoint => [network, layers, hidden, optimizer, learningRate, momentum, nesterov, beta1, beta2, rho, epsilon, schedule, warmupSteps];
 
     /// <summary>Adds the checks that need more than one option to <paramref name="command"/>.</summary>
     public void Validate(Command command) => command.Validators.Add(result =>
@@ -159,6 +183,18 @@ internal sealed class NetworkOptions
         bool someMomentum = float.TryParse(Text(result, momentum), NumberStyles.Float, CultureInfo.InvariantCulture, out float value) && value > 0f;
         if (sgd && Given(result, nesterov) && !someMomentum)
             result.AddError("--nesterov needs a --momentum above 0");
+        // The optimizer --optimizer names, else the named network's, else RMSprop: each takes only its own hyperparameters.
+        var kind = KindNamed(Text(result, optimizer))
+            ?? (Text(result, network) is { } preset ? NetworkPresets.Find(preset.Trim())?.Settings.Optimizer.Kind : null)
+            ?? OptimizerKind.RmsProp;
+        foreach (var (option, owner) in new[] { (beta1, OptimizerKind.Adam), (beta2, OptimizerKind.Adam), (rho, OptimizerKind.RmsProp) })
+        {
+            if (Given(result, option) && kind != owner)
+                result.AddError($"{option.Name} is an option of --optimizer {(owner == OptimizerKind.Adam ? "adam" : "rmsprop")}, not of {kind.ToString().ToLowerInvariant()}");
+        }
+
+        if (Given(result, epsilon) && kind == OptimizerKind.Sgd)
+            result.AddError("--epsilon is an option of --optimizer rmsprop or adam; sgd has none");
         if (Given(result, warmupSteps) && string.Equals(Text(result, schedule)?.Trim(), "one-cycle", StringComparison.OrdinalIgnoreCase))
             result.AddError("--warmup-steps: one-cycle warms up by its own rule (its first 30 % of steps); give one or the other");
     });
@@ -178,6 +214,10 @@ internal sealed class NetworkOptions
             LearningRate = parsed.GetValue(learningRate) ?? chosen.LearningRate,
             Momentum = parsed.GetValue(momentum) ?? chosen.Momentum,
             Nesterov = parsed.GetValue(nesterov),
+            Beta1 = parsed.GetValue(beta1) ?? chosen.Beta1,
+            Beta2 = parsed.GetValue(beta2) ?? chosen.Beta2,
+            Rho = parsed.GetValue(rho) ?? chosen.Rho,
+            Epsilon = parsed.GetValue(epsilon) ?? chosen.Epsilon,
         };
         if (preset is not null)
         {
@@ -202,6 +242,15 @@ internal sealed class NetworkOptions
         : parsed.GetResult(layers) is { Implicit: false } ? parsed.GetValue(layers)!
         : parsed.GetValue(hidden) is int width ? [width]
         : otherwise;
+
+    /// <summary>The optimizer kind a --optimizer text names, or null (unknown ones are reported by the option's own parser).</summary>
+    private static OptimizerKind? KindNamed(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        "rmsprop" => OptimizerKind.RmsProp,
+        "adam" => OptimizerKind.Adam,
+        "sgd" => OptimizerKind.Sgd,
+        _ => null,
+    };
 
     private static bool Given(System.CommandLine.Parsing.CommandResult result, Option option) => result.GetResult(option) is { Implicit: false };
 

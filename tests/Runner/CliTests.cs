@@ -43,6 +43,12 @@ public sealed class CliTests
     [InlineData("--lr-schedule exponential:0", "a schedule's factor or rate must be a positive number, got '0'")]
     [InlineData("--lr-schedule one-cycle --warmup-steps 10", "--warmup-steps: one-cycle warms up by its own rule")]
     [InlineData("--warmup-steps -1", "--warmup-steps must be a whole number of 0 or more, got '-1'")]
+    [InlineData("--beta1 0.8", "--beta1 is an option of --optimizer adam, not of rmsprop")]
+    [InlineData("--optimizer adam --rho 0.8", "--rho is an option of --optimizer rmsprop, not of adam")]
+    [InlineData("--network keras-convnet --rho 0.8", "--rho is an option of --optimizer rmsprop, not of adam")]
+    [InlineData("--optimizer sgd --epsilon 1e-8", "--epsilon is an option of --optimizer rmsprop or adam; sgd has none")]
+    [InlineData("--optimizer adam --beta2 1", "--beta2 must be in [0, 1), got 1")]
+    [InlineData("--epsilon -1", "--epsilon must be a positive number, got -1")]
     public void Train_rejects_bad_input_with_one_line_and_exit_code_2(string arguments, string expected)
     {
         var (code, output, error) = CliRun.Run(["train", .. arguments.Split(' ')]);
@@ -61,6 +67,8 @@ public sealed class CliTests
     [InlineData("--network convnet")]
     [InlineData("--lr-schedule cosine")]
     [InlineData("--warmup-steps 5")]
+    [InlineData("--rho 0.8")]
+    [InlineData("--epsilon 1e-6")]
     public void Resuming_refuses_a_change_of_what_the_checkpoint_fixes(string arguments)
     {
         var (code, _, error) = CliRun.Run(["train", "--resume", "any.ckpt", .. arguments.Split(' ')]);
@@ -116,5 +124,25 @@ public sealed class CliTests
         Assert.Equal(200, root.GetProperty("test").GetProperty("count").GetInt32());
         double accuracy = root.GetProperty("test").GetProperty("accuracy").GetDouble();
         Assert.InRange(accuracy, 0.5, 1.0);
+    }
+
+    [Fact]
+    public void The_optimizer_s_own_hyperparameters_and_a_schedule_reach_the_run_and_its_summary()
+    {
+        using var folder = IdxWriter.MnistSubset(trainCount: 400, testCount: 100);
+        string json = folder.File("run.json");
+
+        var run = CliRun.Run(["train", "--device", "host", "--data", folder.Path, "--epochs", "2", "--layers", "16", "--optimizer", "adam", "--beta1", "0.8", "--beta2", "0.99", "--epsilon", "1e-6", "--lr-schedule", "cosine", "--warmup-steps", "2", "--json", json]);
+
+        Assert.Equal(("", 0), (run.Error, run.Code));
+        Assert.Contains("Adam (lr 0.001, beta1 0.8, beta2 0.99, epsilon 1e-6), learning rate cosine after 2 warm-up steps over 2 epochs", run.Diagnostics);
+        Assert.Matches(@"4/4 - .* - learning_rate: [0-9.]+e-[0-9]+\n", run.Output);
+        using var summary = JsonDocument.Parse(File.ReadAllText(json));
+        var settings = summary.RootElement.GetProperty("settings");
+        var optimizer = settings.GetProperty("optimizer");
+        Assert.Equal((0.8f, 0.99f, 1e-6f), (optimizer.GetProperty("beta1").GetSingle(), optimizer.GetProperty("beta2").GetSingle(), optimizer.GetProperty("epsilon").GetSingle()));
+        Assert.Equal(("cosine", 2), (settings.GetProperty("lrSchedule").GetString(), settings.GetProperty("warmupSteps").GetInt32()));
+        var rates = summary.RootElement.GetProperty("epochs").EnumerateArray().Select(e => e.GetProperty("learningRate").GetDouble()).ToList();
+        Assert.True(rates[0] > rates[1] && rates[1] > 0, $"the cosine's rates fall: {string.Join(", ", rates)}");
     }
 }
