@@ -26,11 +26,10 @@ public sealed class InterruptionTests : IDisposable
         }
 
         Assert.NotNull(line);
-        using (var kill = Process.Start("kill", $"-{signal} {process.Id}"))
-            kill.WaitForExit();
+        RunnerProcess.Signal(process, signal);
         process.StandardOutput.ReadToEnd();
         string rest = process.StandardError.ReadToEnd();
-        Assert.True(process.WaitForExit(60_000), "the runner did not stop");
+        Assert.True(RunnerProcess.ExitsWithin(process, 60_000), "the runner did not stop");
 
         Assert.Equal(exitCode, process.ExitCode);
         Assert.Matches($@"Interrupted: (epoch \d+, \d+ of 16 steps done|\d+ epochs? done); checkpoint written to {System.Text.RegularExpressions.Regex.Escape(checkpoint)}", rest);

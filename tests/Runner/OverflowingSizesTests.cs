@@ -221,8 +221,7 @@ public sealed class OverflowingSizesTests : IDisposable
         Assert.StartsWith("Epoch 1/", process.StandardOutput.ReadLine());
         foreach (string signal in new[] { "TERM", "TERM", "INT" })
         {
-            using var kill = Process.Start("kill", $"-{signal} {process.Id}");
-            kill.WaitForExit();
+            RunnerProcess.Signal(process, signal);
         }
 
         process.StandardOutput.ReadToEnd();

@@ -63,9 +63,8 @@ public sealed class ServeCommandTests
         using (var client = new HttpClient())
             Assert.Contains("<canvas", await client.GetStringAsync(new Uri(address!)), StringComparison.Ordinal);
 
-        using (var kill = System.Diagnostics.Process.Start("kill", $"-{signal} {process.Id}"))
-            kill.WaitForExit();
-        Assert.True(process.WaitForExit(30_000), "serve did not stop within 30 s");
+        RunnerProcess.Signal(process, signal);
+        Assert.True(RunnerProcess.ExitsWithin(process, 30_000), "serve did not stop within 30 s");
         Assert.Equal(expected, process.ExitCode);
         Assert.Equal("", await process.StandardOutput.ReadToEndAsync());
         Assert.StartsWith("Device: host", Assert.Single((await error).TrimEnd('\n').Split('\n')), StringComparison.Ordinal);

@@ -30,6 +30,36 @@ internal static class RunnerProcess
     }
 
     /// <summary>
+    /// Sends <paramref name="signal"/> ("INT", "TERM") to <paramref name="process"/>, first failing
+    /// the test with the reason when the child ignores it: a process started with SIGINT ignored (a
+    /// shell's <c>nohup … &amp;</c> does that to everything it starts) keeps it ignored, and .NET then
+    /// installs no handler, so a test of Ctrl-C would otherwise only time out and leave the child running.
+    /// </summary>
+    public static void Signal(Process process, string signal)
+    {
+        int number = signal switch { "INT" => 2, "TERM" => 15, _ => throw new ArgumentException($"no such signal here: {signal}", nameof(signal)) };
+        string status = $"/proc/{process.Id}/status";
+        string? ignored = File.Exists(status) ? File.ReadLines(status).FirstOrDefault(line => line.StartsWith("SigIgn:", StringComparison.Ordinal)) : null;
+        if (ignored is not null && (ulong.Parse(ignored["SigIgn:".Length..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture) & (1UL << (number - 1))) != 0)
+        {
+            process.Kill();
+            Assert.Fail($"the child ignores SIG{signal} ({ignored.Trim()}): it inherited that from the test run's parent (started with nohup … & ?); run the tests from a shell that does not ignore it");
+        }
+
+        using var kill = Process.Start("kill", $"-{signal} {process.Id}")!;
+        kill.WaitForExit();
+    }
+
+    /// <summary>Whether <paramref name="process"/> exits within <paramref name="milliseconds"/>; if not, it is killed, so a failing test leaves nothing running.</summary>
+    public static bool ExitsWithin(Process process, int milliseconds)
+    {
+        if (process.WaitForExit(milliseconds))
+            return true;
+        process.Kill(entireProcessTree: true);
+        return false;
+    }
+
+    /// <summary>
     /// Runs to the end and returns the exit code, stderr and the process's peak resident memory
     /// (Linux's VmHWM, a high-water mark, read until the process is gone).
     /// </summary>
