@@ -99,8 +99,7 @@ public sealed class ServeCommandTests
         await Task.Delay(300);
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        using (var kill = System.Diagnostics.Process.Start("kill", $"-TERM {process.Id}"))
-            kill.WaitForExit();
+        RunnerProcess.Signal(process, "TERM");
         Assert.True(process.WaitForExit(10_000), "serve did not stop within 10 s");
         Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(5));
         Assert.Equal(143, process.ExitCode);
@@ -122,8 +121,7 @@ public sealed class ServeCommandTests
             await Task.Delay(5);
         }
 
-        using (var kill = System.Diagnostics.Process.Start("kill", $"-TERM {process.Id}"))
-            kill.WaitForExit();
+        RunnerProcess.Signal(process, "TERM");
         Assert.True(process.WaitForExit(10_000), "serve did not stop within 10 s");
         Assert.Equal(143, process.ExitCode);
         Assert.Equal("", await output);

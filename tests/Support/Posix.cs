@@ -16,6 +16,16 @@ internal static partial class Posix
         return path;
     }
 
+    /// <summary>Sends signal <paramref name="signal"/> to process <paramref name="pid"/> at once (no `kill` program to start first).</summary>
+    public static void Kill(int pid, int signal)
+    {
+        if (SendSignal(pid, signal) != 0)
+            throw new IOException($"kill({pid}, {signal}) failed with errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SendSignal(int pid, int signal);
+
     [LibraryImport("libc", EntryPoint = "mkfifo", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int MkFifo(string path, uint mode);
 }

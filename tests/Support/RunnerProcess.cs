@@ -46,8 +46,7 @@ internal static class RunnerProcess
             Assert.Fail($"the child ignores SIG{signal} ({ignored.Trim()}): it inherited that from the test run's parent (started with nohup … & ?); run the tests from a shell that does not ignore it");
         }
 
-        using var kill = Process.Start("kill", $"-{signal} {process.Id}")!;
-        kill.WaitForExit();
+        Posix.Kill(process.Id, number);
     }
 
     /// <summary>Whether <paramref name="process"/> exits within <paramref name="milliseconds"/>; if not, it is killed, so a failing test leaves nothing running.</summary>
