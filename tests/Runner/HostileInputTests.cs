@@ -149,6 +149,22 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Theory]
+    [InlineData("linear", 0, 5, "a learning-rate schedule is constant, step:EPOCHS:FACTOR, exponential:RATE, cosine or one-cycle, not 'linear'")]
+    [InlineData("step:0:0.5", 0, 5, "step:EPOCHS:FACTOR needs EPOCHS a whole number of at least 1")]
+    [InlineData("one-cycle", 10, 5, "one-cycle warms up by its own rule")]
+    [InlineData("cosine", -1, 5, "warm-up steps must be 0 or more, got -1")]
+    [InlineData("cosine", 0, 0, "the schedule spans 0 epochs, not 1..1000000")]
+    public void A_checkpoint_with_a_meaningless_schedule_is_refused_in_one_line(string name, int warmupSteps, int epochs, string expected)
+    {
+        string model = Write("schedule.ckpt", CraftedCheckpoint.WithMetadata(SmallModel.Bytes, json =>
+            json["settings"]!["schedule"] = new System.Text.Json.Nodes.JsonObject { ["name"] = name, ["warmupSteps"] = warmupSteps, ["epochs"] = epochs }));
+        var (code, _, error) = CliRun.Run(["evaluate", "--model", model, "--data", data.Path, "--device", "host"]);
+        Assert.Equal(2, code);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.Contains($"the checkpoint's metadata makes no sense: {expected}", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("evaluate")]
     [InlineData("predict")]
     [InlineData("predict --json")]
