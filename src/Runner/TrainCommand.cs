@@ -111,7 +111,7 @@ internal static class TrainCommand
             : new TrainingRun(backend, data, checkpoint, request.Epochs ?? checkpoint.Settings.Epochs, options);
         var trainer = run.Trainer;
         var settings = trainer.Settings;
-        diagnostics.WriteLine(Invariant($"Network {trainer.Network.Shape}, batch {settings.BatchSize}, {settings.Optimizer}{(settings.Schedule.Varies ? $", learning rate {settings.Schedule} over {Options.Count(settings.ScheduleEpochs > 0 ? settings.ScheduleEpochs : settings.Epochs, "epoch")}" : "")}, seed {settings.Seed}"));
+        diagnostics.WriteLine(Invariant($"Network {trainer.Network.Shape}, batch {settings.BatchSize}, {settings.Optimizer}{(settings.Schedule.Varies ? $", learning rate {settings.Schedule} over {Options.Count(settings.ScheduleLength, "epoch")}" : "")}, seed {settings.Seed}"));
         if (checkpoint is not null)
             diagnostics.WriteLine($"Resuming {request.ResumePath}: {Describe(trainer.Position, trainer.StepsPerEpoch)}");
         if (trainer.Position.EpochsDone >= settings.Epochs)

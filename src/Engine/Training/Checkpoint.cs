@@ -444,7 +444,7 @@ public sealed partial record Checkpoint(
     private sealed record ScheduleRecord(string Name, int WarmupSteps, int Epochs)
     {
         public static ScheduleRecord? Of(TrainingSettings settings) =>
-            settings.Schedule.Varies ? new ScheduleRecord(settings.Schedule.Text, settings.Schedule.WarmupSteps, settings.ScheduleEpochs > 0 ? settings.ScheduleEpochs : settings.Epochs) : null;
+            settings.Schedule.Varies ? new ScheduleRecord(settings.Schedule.Text, settings.Schedule.WarmupSteps, settings.ScheduleLength) : null;
     }
 
     private sealed record OptimizerRecord(

@@ -77,9 +77,13 @@ public sealed record TrainingSettings
     /// </summary>
     public int ScheduleEpochs { get; init; }
 
+    /// <summary>The epochs the schedule spans: <see cref="ScheduleEpochs"/>, or <see cref="Epochs"/> when that is 0.</summary>
+    [JsonIgnore]
+    public int ScheduleLength => ScheduleEpochs > 0 ? ScheduleEpochs : Epochs;
+
     /// <summary>The learning rate of optimizer update <paramref name="update"/> (1 for the first), epochs being <paramref name="stepsPerEpoch"/> steps.</summary>
     public float LearningRateAt(long update, int stepsPerEpoch) =>
-        Schedule.Rate(Optimizer.LearningRate, update, stepsPerEpoch, (long)(ScheduleEpochs > 0 ? ScheduleEpochs : Epochs) * stepsPerEpoch);
+        Schedule.Rate(Optimizer.LearningRate, update, stepsPerEpoch, (long)ScheduleLength * stepsPerEpoch);
 
     /// <summary>Seeds the initial weights and every epoch's shuffle.</summary>
     public int Seed { get; init; } = 1;
