@@ -22,16 +22,21 @@ public readonly struct ConvolutionInput
     /// <summary>The batch's first row in <see cref="Order"/>.</summary>
     public int Start { get; init; }
 
-    /// <summary>1: the maps are the batch's images (<see cref="Images"/> through <see cref="Order"/>), each byte / 255 as the gather computes it. 0: <see cref="Maps"/>.</summary>
+    /// <summary>1: the maps are the batch's images (<see cref="Images"/> through <see cref="Order"/>), each byte scaled as the gather scales it. 0: <see cref="Maps"/>.</summary>
     public int FromImages { get; init; }
+
+    /// <summary>The network's input scaling, as the gather's (<c>GatherArguments</c>): 0 and 1 leave byte / 255 as it is.</summary>
+    public float Mean { get; init; }
+
+    public float InverseDeviation { get; init; }
 
     /// <summary>Where image <paramref name="image"/> of the batch lies in the maps: in the split through the order, when read from the images.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int StoredImage(int image) => FromImages != 0 ? Order[Start + image] : image;
 
-    /// <summary>The maps' value at <paramref name="offset"/>: a float of x, or an image's byte / 255 exactly as the gather's kernel (<c>GatherKernels.Batch</c>) computes it.</summary>
+    /// <summary>The maps' value at <paramref name="offset"/>: a float of x, or an image's byte scaled exactly as the gather's kernel (<c>GatherKernels.Batch</c>) scales it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public float Value(int offset) => FromImages != 0 ? Images[offset] / 255f : Maps[offset];
+    public float Value(int offset) => FromImages != 0 ? ((Images[offset] / 255f) - Mean) * InverseDeviation : Maps[offset];
 }
 
 /// <summary>

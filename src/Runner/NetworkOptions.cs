@@ -10,8 +10,8 @@ namespace MnistGpu.Runner;
 /// <summary>
 /// The options that describe the network and its optimizer, shared by train, bench and kernels:
 /// --network (a named recipe) or --layers (or its one-layer shorthand --hidden), --optimizer with
-/// its learning rate, and SGD's --momentum and --nesterov. Each optimizer's learning rate
-/// defaults to Keras'.
+/// its learning rate, and SGD's --momentum and --nesterov, the schedule, the initializer and the
+/// input standardisation. Each optimizer's learning rate defaults to Keras'.
 /// </summary>
 internal sealed class NetworkOptions
 {
@@ -161,13 +161,35 @@ internal sealed class NetworkOptions
         },
     };
 
-    public IEnumerable<Option> All => [network, layers, hidden, optimizer, learningRate, momentum, nesterov, beta1, beta2, rho, epsilon, schedule, warmupSteps];
+    private readonly Option<Initializer?> initializer = new("--initializer")
+    {
+        Description = $"How a new run draws its weights and biases: {string.Join(" (Keras' default: Glorot-uniform weights, zero biases) or ", Initialization.Names)} (PyTorch's default: weights and biases U(±1/√fan-in)); default: the --network's, else glorot-uniform",
+        CustomParser = result =>
+        {
+            try
+            {
+                return Initialization.Parse(result.Tokens.Count > 0 ? result.Tokens[0].Value : "");
+            }
+            catch (UserInputException e)
+            {
+                result.AddError(e.Message);
+                return null;
+            }
+        },
+    };
+
+    private readonly Option<bool?> standardize = new("--standardize")
+    {
+        Description = "Standardise the inputs: subtract one mean and divide by one standard deviation, both over every pixel of the training split, kept in the checkpoint so evaluate, predict, serve and export do the same (default: the --network's, else off; --standardize false turns a network's off)",
+    };
+
+    public IEnumerable<Option> All => [network, layers, hidden, optimizer, learningRate, momentum, nesterov, beta1, beta2, rho, epsilon, schedule, warmupSteps, initializer, standardize];
 
     /// <summary>The options that describe the layers alone (summary's).</summary>
     public IEnumerable<Option> Shape => [network, layers, hidden];
 
     /// <summary>What a checkpoint fixes, so that resuming refuses a change of it.</summary>
-    public IEnumerable<Option> FixedByCheckpoint => [network, layers, hidden, optimizer, learningRate, momentum, nesterov, beta1, beta2, rho, epsilon, schedule, warmupSteps];
+    public IEnumerable<Option> FixedByCheckpoint => [network, layers, hidden, optimizer, learningRate, momentum, nesterov, beta1, beta2, rho, epsilon, schedule, warmupSteps, initializer, standardize];
 
     /// <summary>Adds the checks that need more than one option to <paramref name="command"/>.</summary>
     public void Validate(Command command) => command.Validators.Add(result =>
@@ -230,7 +252,14 @@ internal sealed class NetworkOptions
 
         var rates = parsed.GetValue(schedule) ?? preset?.Settings.Schedule ?? LearningRateSchedule.Constant;
         rates = rates with { WarmupSteps = parsed.GetValue(warmupSteps) ?? rates.WarmupSteps };
-        return settings with { Layers = Layers(parsed, settings.Layers), Optimizer = chosen, Schedule = rates };
+        return settings with
+        {
+            Layers = Layers(parsed, settings.Layers),
+            Optimizer = chosen,
+            Schedule = rates,
+            Initializer = parsed.GetValue(initializer) ?? preset?.Settings.Initializer ?? settings.Initializer,
+            Standardize = parsed.GetValue(standardize) ?? preset?.Settings.Standardize ?? settings.Standardize,
+        };
     }
 
     /// <summary>The named network --network gives, or null.</summary>

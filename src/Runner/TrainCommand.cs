@@ -6,6 +6,7 @@ using MnistGpu.Engine;
 using MnistGpu.Engine.Data;
 using MnistGpu.Engine.IO;
 using MnistGpu.Engine.Model;
+using MnistGpu.Engine.Model.Layers;
 using MnistGpu.Engine.Training;
 using MnistGpu.Reports.Previews;
 
@@ -111,7 +112,9 @@ internal static class TrainCommand
             : new TrainingRun(backend, data, checkpoint, request.Epochs ?? checkpoint.Settings.Epochs, options);
         var trainer = run.Trainer;
         var settings = trainer.Settings;
-        diagnostics.WriteLine(Invariant($"Network {trainer.Network.Shape}, batch {settings.BatchSize}, {settings.Optimizer}{(settings.Schedule.Varies ? $", learning rate {settings.Schedule} over {Options.Count(settings.ScheduleLength, "epoch")}" : "")}, seed {settings.Seed}"));
+        var scaling = trainer.Network.Shape.Scaling;
+        diagnostics.WriteLine(Invariant(
+            $"Network {trainer.Network.Shape}, batch {settings.BatchSize}, {settings.Optimizer}{(settings.Schedule.Varies ? $", learning rate {settings.Schedule} over {Options.Count(settings.ScheduleLength, "epoch")}" : "")}{(settings.Initializer == Initializer.GlorotUniform ? "" : $", {settings.Initializer.Name()} initializer")}{(scaling.IsUnit ? "" : $", inputs standardized ({scaling})")}, seed {settings.Seed}"));
         if (checkpoint is not null)
             diagnostics.WriteLine($"Resuming {request.ResumePath}: {Describe(trainer.Position, trainer.StepsPerEpoch)}");
         if (trainer.Position.EpochsDone >= settings.Epochs)
@@ -150,7 +153,7 @@ internal static class TrainCommand
         if (outcome.Checkpoint is not null)
             diagnostics.WriteLine($"Checkpoint: {outcome.Checkpoint}");
         if (request.JsonPath is not null)
-            WriteSummary(request.JsonPath, device, settings, trainer.History, test, signalsBefore);
+            WriteSummary(request.JsonPath, device, settings, trainer.Network.Shape.Scaling, trainer.History, test, signalsBefore);
         if (request.PreviewFolder is not null)
         {
             var firstLayer = FirstLayerPicturesOf(trainer, data.Test);
@@ -198,12 +201,24 @@ internal static class TrainCommand
         ? $"{Options.Count(position.EpochsDone, "epoch")} done"
         : $"epoch {position.EpochsDone + 1}, {position.StepsDoneInEpoch} of {stepsPerEpoch} steps done";
 
-    private static void WriteSummary(string path, string device, TrainingSettings settings, IReadOnlyList<EpochResult> epochs, Evaluation test, int signalsBefore)
+    private static void WriteSummary(string path, string device, TrainingSettings settings, InputScaling scaling, IReadOnlyList<EpochResult> epochs, Evaluation test, int signalsBefore)
     {
         var summary = new
         {
             device,
-            settings = new { settings.Epochs, settings.BatchSize, settings.Layers, optimizer = OptimizerJson(settings.Optimizer), settings.LearningRate, lrSchedule = settings.Schedule.Text, settings.Schedule.WarmupSteps, settings.Seed },
+            settings = new
+            {
+                settings.Epochs,
+                settings.BatchSize,
+                settings.Layers,
+                optimizer = OptimizerJson(settings.Optimizer),
+                settings.LearningRate,
+                lrSchedule = settings.Schedule.Text,
+                settings.Schedule.WarmupSteps,
+                settings.Seed,
+                initializer = settings.Initializer.Name(),
+                inputScaling = scaling.IsUnit ? null : new { scaling.Mean, scaling.Deviation },
+            },
             epochs = epochs.Select(e => new { e.Epoch, e.Loss, e.Accuracy, seconds = e.Duration.TotalSeconds, e.TestLoss, e.TestAccuracy, learningRate = e.LearningRate ?? settings.LearningRate }),
             test = new { test.Loss, test.Accuracy, test.Correct, test.Count },
         };

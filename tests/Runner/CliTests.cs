@@ -29,7 +29,7 @@ public sealed class CliTests
     [InlineData("--optimizer sgd --momentum 1", "--momentum must be in [0, 1), got 1")]
     [InlineData("--optimizer sgd --nesterov", "--nesterov needs a --momentum above 0")]
     [InlineData("--network convnet --layers 64", "--network names a whole network: give it or --layers, not both")]
-    [InlineData("--network resnet", "--network must be mlp, convnet, keras-convnet or bn-convnet, got 'resnet'")]
+    [InlineData("--network resnet", "--network must be mlp, convnet, keras-convnet, bn-convnet or speedrun, got 'resnet'")]
     [InlineData("--layers pool,flatten", "--layers: 'pool' is not a layer: a width, or one of dense, conv, maxpool, flatten")]
     [InlineData("--layers conv3x4:8,flatten", "a convolution is written conv<k>x<k>:<filters>[:same][:linear], e.g. conv3x3:32, not 'conv3x4:8'")]
     [InlineData("--layers conv3x3:8,flatten,conv3x3:4,16", "layer 3 (conv3x3:4): a convolution takes the images or feature maps, not the 5408 flat values of a flatten or dense layer before it")]
@@ -49,6 +49,8 @@ public sealed class CliTests
     [InlineData("--optimizer sgd --epsilon 1e-8", "--epsilon is an option of --optimizer rmsprop or adam; sgd has none")]
     [InlineData("--optimizer adam --beta2 1", "--beta2 must be in [0, 1), got 1")]
     [InlineData("--epsilon -1", "--epsilon must be a positive number, got -1")]
+    [InlineData("--initializer he-normal", "--initializer takes glorot-uniform or fan-in-uniform, got 'he-normal'")]
+    [InlineData("--standardize maybe", "'maybe'")]
     public void Train_rejects_bad_input_with_one_line_and_exit_code_2(string arguments, string expected)
     {
         var (code, output, error) = CliRun.Run(["train", .. arguments.Split(' ')]);
@@ -69,6 +71,8 @@ public sealed class CliTests
     [InlineData("--warmup-steps 5")]
     [InlineData("--rho 0.8")]
     [InlineData("--epsilon 1e-6")]
+    [InlineData("--initializer fan-in-uniform")]
+    [InlineData("--standardize")]
     public void Resuming_refuses_a_change_of_what_the_checkpoint_fixes(string arguments)
     {
         var (code, _, error) = CliRun.Run(["train", "--resume", "any.ckpt", .. arguments.Split(' ')]);

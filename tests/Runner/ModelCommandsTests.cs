@@ -146,9 +146,10 @@ public sealed class ModelCommandsTests : IDisposable
     [InlineData("bn-convnet", "Reshape -> Transpose -> Conv -> BatchNormalization -> Relu -> Conv -> BatchNormalization -> Relu -> MaxPool -> Conv -> BatchNormalization -> Relu -> Conv -> BatchNormalization -> Relu -> MaxPool -> Transpose -> Flatten -> Gemm -> Relu -> Identity -> Gemm")]
     [InlineData("batchnorm", "Reshape -> Transpose -> Conv -> BatchNormalization -> Relu -> MaxPool -> Transpose -> Flatten -> Gemm -> Relu -> BatchNormalization -> Gemm")]
     [InlineData("convnet", "Reshape -> Transpose -> Conv -> Relu -> MaxPool -> Conv -> Relu -> Conv -> MaxPool -> Transpose -> Flatten -> Gemm -> Relu -> Gemm")]
+    [InlineData("speedrun", "Sub -> Mul -> Reshape -> Transpose -> Conv -> Relu -> MaxPool -> Conv -> Relu -> MaxPool -> Transpose -> Flatten -> Gemm -> Relu -> Gemm")]
     public void Export_writes_an_onnx_model_that_onnx_runtime_runs_to_the_same_answers(string kind, string operators)
     {
-        var checkpoint = kind switch { "deeper" => SmallModel.Deeper, "convnet" => SmallModel.Convnet, "dropout" => SmallModel.WithDropout, "batchnorm" => SmallModel.WithBatchNorm, "keras-convnet" or "bn-convnet" => SmallModel.Preset(kind), _ => SmallModel.Checkpoint };
+        var checkpoint = kind switch { "deeper" => SmallModel.Deeper, "convnet" => SmallModel.Convnet, "dropout" => SmallModel.WithDropout, "batchnorm" => SmallModel.WithBatchNorm, "keras-convnet" or "bn-convnet" or "speedrun" => SmallModel.Preset(kind), _ => SmallModel.Checkpoint };
         string path = kind == "dense" ? model : folder.File($"{kind}.ckpt");
         if (kind != "dense")
             checkpoint.Save(path);
@@ -164,7 +165,7 @@ public sealed class ModelCommandsTests : IDisposable
         float[] engine;
         double engineAccuracy;
         // The presets' convolutions at full size run on the host: the CPU accelerator takes tens of seconds for them.
-        using (ITrainingBackend device = kind.EndsWith("-convnet", StringComparison.Ordinal) ? new MnistGpu.Engine.Backends.Host.HostBackend() : IlgpuBackend.CreateCpuAccelerator())
+        using (ITrainingBackend device = kind.EndsWith("-convnet", StringComparison.Ordinal) || kind == "speedrun" ? new MnistGpu.Engine.Backends.Host.HostBackend() : IlgpuBackend.CreateCpuAccelerator())
         using (var network = new TrainedNetwork(device, checkpoint))
         {
             engine = network.Probabilities(pixels);

@@ -55,10 +55,30 @@ public sealed class NetworkPresetTests
     }
 
     [Fact]
+    public void The_speedrun_is_the_published_recipe_with_its_initializer_and_standardized_inputs()
+    {
+        var summary = CliRun.Run(["summary", "--network", "speedrun"]);
+        Assert.Equal(("", 0), (summary.Error, summary.Code));
+        // PyTorch's count for the recipe: 624 + 6,944 + 205,056 + 2,570.
+        Assert.Contains(" Total params: 215,194 ", summary.Output, StringComparison.Ordinal);
+
+        using var data = IdxWriter.MnistSubset(trainCount: 300, testCount: 50);
+        var run = CliRun.Run(["train", "--network", "speedrun", "--device", "host", "--data", data.Path, "--no-progress"]);
+        Assert.Equal(("", 0), (run.Error, run.Code));
+        Assert.Matches(@"Network 784-conv5x5:24-maxpool-conv3x3:32-maxpool-flatten-256-10, batch 256, Adam \(lr 0\.01, beta1 0\.7, beta2 0\.9, epsilon 1e-8\), learning rate one-cycle over 1 epoch, fan-in-uniform initializer, inputs standardized \(mean 0\.1\d+, deviation 0\.3\d+\), seed 1", run.Diagnostics);
+        Assert.Contains("Epoch 1/1", run.Output, StringComparison.Ordinal);
+
+        var plain = CliRun.Run(["train", "--network", "speedrun", "--standardize", "false", "--initializer", "glorot-uniform", "--device", "host", "--data", data.Path, "--no-progress"]);
+        Assert.Equal(("", 0), (plain.Error, plain.Code));
+        Assert.DoesNotContain("standardized", plain.Diagnostics, StringComparison.Ordinal);
+        Assert.DoesNotContain("initializer", plain.Diagnostics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void An_unknown_name_lists_the_presets_and_suggests_the_nearest()
     {
         var (code, output, error) = CliRun.Run(["train", "--network", "keras-conv"]);
         Assert.Equal((2, ""), (code, output));
-        Assert.Equal("mnistgpu: --network must be mlp, convnet, keras-convnet or bn-convnet, got 'keras-conv'; did you mean 'keras-convnet'? (see mnistgpu train --help)\n", error);
+        Assert.Equal("mnistgpu: --network must be mlp, convnet, keras-convnet, bn-convnet or speedrun, got 'keras-conv'; did you mean 'keras-convnet'? (see mnistgpu train --help)\n", error);
     }
 }

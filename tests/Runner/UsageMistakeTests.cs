@@ -22,7 +22,7 @@ public sealed class UsageMistakeTests
     [InlineData("evaluate m.ckpt", "mnistgpu: evaluate takes the checkpoint as --model: did you mean --model m.ckpt? (see mnistgpu evaluate --help)")]
     [InlineData("export m.ckpt --onnx m.onnx", "mnistgpu: export takes the checkpoint as --model: did you mean --model m.ckpt? (see mnistgpu export --help)")]
     [InlineData("train --optimizer adamw", "mnistgpu: --optimizer: unknown optimizer 'adamw': use rmsprop, adam or sgd; did you mean 'adam'? (see mnistgpu train --help)")]
-    [InlineData("train --network convnett", "mnistgpu: --network must be mlp, convnet, keras-convnet or bn-convnet, got 'convnett'; did you mean 'convnet'? (see mnistgpu train --help)")]
+    [InlineData("train --network convnett", "mnistgpu: --network must be mlp, convnet, keras-convnet, bn-convnet or speedrun, got 'convnett'; did you mean 'convnet'? (see mnistgpu train --help)")]
     [InlineData("predict --model m x.png --top 5", "mnistgpu: predict: unknown option '--top' (a file whose name starts with '-' goes after --) (see mnistgpu predict --help)")]
     [InlineData("predict --model m x.png -v", "mnistgpu: predict: unknown option '-v' (a file whose name starts with '-' goes after --) (see mnistgpu predict --help)")]
     [InlineData("train --nesterov --foo", "mnistgpu: train: unknown option '--foo' (a file whose name starts with '-' goes after --) (see mnistgpu train --help)")]

@@ -187,7 +187,16 @@ public sealed partial class IlgpuBackend
     private static ConvolutionInput Input(DeviceArray<float> x, BatchImages? images) =>
         images is not { } batch
             ? new() { Maps = View(x), Images = View(x).Cast<byte>(), Order = View(x).Cast<int>() }
-            : new() { Maps = View(x), Images = View(batch.Source.Images), Order = View(batch.Source.Order), Start = batch.Start, FromImages = 1 };
+            : new()
+            {
+                Maps = View(x),
+                Images = View(batch.Source.Images),
+                Order = View(batch.Source.Order),
+                Start = batch.Start,
+                FromImages = 1,
+                Mean = batch.Source.Scaling.Mean,
+                InverseDeviation = batch.Source.Scaling.InverseDeviation,
+            };
 
     /// <summary>The forward's arguments, without pooling: y cut to what it writes, any view where one is unread; from the images it gathers the batch's labels.</summary>
     private static ConvolutionForwardArguments ForwardArguments(ConvolutionParameters layer, DeviceArray<float> x, DeviceArray<float> y, int batch, bool relu, BatchImages? images)

@@ -4,9 +4,13 @@ namespace MnistGpu.Engine.Backends;
 
 /// <summary>
 /// Where a batch is gathered from: a split resident on the device as bytes, and the order in
-/// which this epoch visits it. images (N,P) uint8, labels (N) uint8, order (N).
+/// which this epoch visits it. images (N,P) uint8, labels (N) uint8, order (N); each pixel byte
+/// becomes x as the network's <see cref="Scaling"/> says.
 /// </summary>
-public sealed record BatchSource(DeviceArray<byte> Images, DeviceArray<byte> Labels, DeviceArray<int> Order, int Pixels);
+public sealed record BatchSource(DeviceArray<byte> Images, DeviceArray<byte> Labels, DeviceArray<int> Order, int Pixels)
+{
+    public Data.InputScaling Scaling { get; init; } = Data.InputScaling.Unit;
+}
 
 /// <summary>A batch read where it lies: rows [<see cref="Start"/>, start + batch) of <see cref="Source"/>'s order, its labels gathered into <see cref="Labels"/>.</summary>
 public readonly record struct BatchImages(BatchSource Source, int Start, DeviceArray<int> Labels);

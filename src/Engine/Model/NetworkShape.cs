@@ -1,3 +1,4 @@
+using MnistGpu.Engine.Data;
 using MnistGpu.Engine.Model.Layers;
 
 namespace MnistGpu.Engine.Model;
@@ -57,6 +58,9 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
     public static NetworkShape Default { get; } = new(784, 512, 10);
 
     public int Inputs { get; }
+
+    /// <summary>What the network does to each pixel before its first layer (<see cref="InputScaling"/>): byte / 255 unless the run standardised its inputs.</summary>
+    public InputScaling Scaling { get; init; } = InputScaling.Unit;
 
     /// <summary>The hidden layers as specs, input side first.</summary>
     public IReadOnlyList<LayerSpec> HiddenLayers => hidden;
@@ -121,7 +125,7 @@ public sealed class NetworkShape : IEquatable<NetworkShape>
     public override string ToString() => string.Join('-', [Inputs, .. hidden.Select(spec => spec.ToString()), Classes]);
 
     public bool Equals(NetworkShape? other) =>
-        other is not null && Inputs == other.Inputs && Classes == other.Classes && hidden.AsSpan().SequenceEqual(other.hidden);
+        other is not null && Inputs == other.Inputs && Classes == other.Classes && hidden.AsSpan().SequenceEqual(other.hidden) && Scaling == other.Scaling;
 
     public override bool Equals(object? obj) => Equals(obj as NetworkShape);
 

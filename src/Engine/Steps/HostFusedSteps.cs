@@ -19,8 +19,11 @@ internal sealed class HostFusedSteps : FusedStepRunner
             : new HostFusedStep<PortableFloat>(device.Pool);
     }
 
-    /// <summary>A dense stack whose images' pixel indices fit the step's 16-bit lists; it fuses the first layer of any depth, and the output layer too of one hidden layer.</summary>
-    public static bool Covers(NetworkShape shape) => shape.IsDenseStack && HostFusedStep<PortableFloat>.Fits(shape.Inputs);
+    /// <summary>
+    /// A dense stack whose images' pixel indices fit the step's 16-bit lists; it fuses the first layer of any depth, and the output layer too of one hidden layer.
+    /// It skips zero pixels as byte / 255 makes them 0: a standardised network, whose zero bytes are not 0, runs composed.
+    /// </summary>
+    public static bool Covers(NetworkShape shape) => shape.IsDenseStack && HostFusedStep<PortableFloat>.Fits(shape.Inputs) && shape.Scaling.IsUnit;
 
     protected override void TrainFused(TrainingStep work, int start, int batch) => fused.Train(work, start, batch);
 

@@ -40,8 +40,9 @@ internal sealed class IlgpuFusedSteps : FusedStepRunner
     /// <summary>
     /// A dense stack (dropouts included) whose softmax has at most <see cref="FusedStepKernels.MaxClasses"/>
     /// classes: the kernels keep a row's logits in registers (or shared memory). Any depth and any optimizer fuse.
+    /// Its first launch reads pixels as byte / 255: a standardised network runs composed.
     /// </summary>
-    public static bool Covers(NetworkShape shape) => shape.IsDenseStack && shape.Classes <= FusedStepKernels.MaxClasses;
+    public static bool Covers(NetworkShape shape) => shape.IsDenseStack && shape.Classes <= FusedStepKernels.MaxClasses && shape.Scaling.IsUnit;
 
     protected override void TrainFused(TrainingStep work, int start, int batch)
     {

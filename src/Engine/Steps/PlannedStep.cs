@@ -38,7 +38,7 @@ public static class PlannedStep
         using var order = backend.Allocate<int>(batch);
         using var losses = backend.Allocate<float>(batch);
         using var predictions = backend.Allocate<int>(batch);
-        var step = new TrainingStep(network, new BatchSource(images, labels, order, shape.Inputs), losses, predictions, optimizer);
+        var step = new TrainingStep(network, new BatchSource(images, labels, order, shape.Inputs) { Scaling = shape.Scaling }, losses, predictions, optimizer);
         using var runner = StepRunners.For(network, steps.Form);
         return recorder.Record(() => runner.Train(step, 0, batch));
     }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MnistGpu.Engine.Data;
 using MnistGpu.Engine.IO;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Model.Layers;
@@ -174,9 +175,12 @@ public sealed partial record Checkpoint(
         var metadata = JsonSerializer.SerializeToUtf8Bytes(
             new Metadata(
                 Architecture, Shape.Inputs, InputOf(Shape), [.. Shape.HiddenLayers], Shape.Classes,
-                new RunSettings(Settings.Epochs, Settings.BatchSize, Settings.Seed, ScheduleRecord.Of(Settings)),
+                new RunSettings(Settings.Epochs, Settings.BatchSize, Settings.Seed, ScheduleRecord.Of(Settings), InitializerName(Settings.Initializer)),
                 new OptimizerRecord(o.Name, o.LearningRate, o.Rho, o.Beta1, o.Beta2, o.Epsilon, o.Momentum, o.Nesterov, OptimizerUpdates),
-                Position, History, DataHash),
+                Position, History, DataHash)
+            {
+                Scaling = Shape.Scaling.IsUnit ? null : new ScalingRecord(Shape.Scaling.Mean, Shape.Scaling.Deviation),
+            },
             JsonOptions);
         using var writer = new HashedWriter(stream);
         var header = new byte[HeaderLength];
@@ -329,7 +333,17 @@ public sealed partial record Checkpoint(
         var result = FromMetadata(metadata.Inputs, metadata.Layers, metadata.Classes, metadata.Settings, metadata.Optimizer, metadata.Position, metadata.History, metadata.DataHash);
         if (!metadata.Input.AsSpan().SequenceEqual(InputOf(result.Item1)))
             throw new InvalidDataException($"input [{string.Join(", ", metadata.Input)}] is not how this build reads {metadata.Inputs} inputs: [{string.Join(", ", InputOf(result.Item1))}]");
-        return result;
+        if (metadata.Scaling is not { } scaling)
+            return result;
+        try
+        {
+            var shape = new NetworkShape(result.Item1.Inputs, result.Item1.HiddenLayers, result.Item1.Classes) { Scaling = new InputScaling(scaling.Mean, scaling.Deviation) };
+            return result with { Item1 = shape, Item2 = result.Item2 with { Standardize = true } };
+        }
+        catch (UserInputException e)
+        {
+            throw new InvalidDataException($"the checkpoint's metadata makes no sense: {e.Message}", e);
+        }
     }
 
     /// <summary>The network's input as (height, width, channels): 28×28×1 images, or flat vectors as 1×1×n.</summary>
@@ -376,7 +390,27 @@ public sealed partial record Checkpoint(
             throw new InvalidDataException($"the checkpoint's metadata makes no sense: {e.Message}", e);
         }
 
-        var settings = new TrainingSettings { Epochs = s.Epochs, BatchSize = s.BatchSize, Seed = s.Seed, Layers = layers, Optimizer = optimizer, Schedule = schedule, ScheduleEpochs = s.Schedule?.Epochs ?? 0 };
+        Initializer initializer;
+        try
+        {
+            initializer = s.Initializer is { } name ? Initialization.Parse(name) : Initializer.GlorotUniform;
+        }
+        catch (UserInputException e)
+        {
+            throw new InvalidDataException($"the checkpoint's metadata makes no sense: {e.Message}", e);
+        }
+
+        var settings = new TrainingSettings
+        {
+            Epochs = s.Epochs,
+            BatchSize = s.BatchSize,
+            Seed = s.Seed,
+            Layers = layers,
+            Optimizer = optimizer,
+            Schedule = schedule,
+            ScheduleEpochs = s.Schedule?.Epochs ?? 0,
+            Initializer = initializer,
+        };
         return (new NetworkShape(inputs, layers, classes), settings, position, history, dataHash, o.Updates);
     }
 
@@ -429,16 +463,28 @@ public sealed partial record Checkpoint(
     /// <param name="Input">The input's (height, width, channels), which the convolutions read it as.</param>
     private sealed record Metadata(
         string Architecture, int Inputs, int[] Input, LayerSpec[] Layers, int Classes, RunSettings Settings, OptimizerRecord Optimizer, TrainingPosition Position,
-        IReadOnlyList<EpochResult?> History, string DataHash);
+        IReadOnlyList<EpochResult?> History, string DataHash)
+    {
+        /// <summary>The input scaling of a standardised network (<see cref="NetworkShape.Scaling"/>); absent (byte / 255) otherwise, so other networks' metadata is as before.</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public ScalingRecord? Scaling { get; init; }
+    }
+
+    private sealed record ScalingRecord(float Mean, float Deviation);
+
+    /// <summary>An initializer's name for the metadata: absent for Keras' default, so other runs' metadata is as before.</summary>
+    private static string? InitializerName(Initializer initializer) => initializer == Initializer.GlorotUniform ? null : initializer.Name();
 
     private sealed record MetadataVersion2(
         string Architecture, int Inputs, LayerSpec[] Layers, int Classes, RunSettings Settings, OptimizerRecord Optimizer, TrainingPosition Position,
         IReadOnlyList<EpochResult?> History, string DataHash);
 
     /// <param name="Schedule">Written only when the learning rate moves: a constant-rate run's metadata is as before.</param>
+    /// <param name="Initializer">Written only when it is not Keras' Glorot-uniform.</param>
     private sealed record RunSettings(
         int Epochs, int BatchSize, int Seed,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ScheduleRecord? Schedule = null);
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ScheduleRecord? Schedule = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Initializer = null);
 
     /// <summary>A learning-rate schedule as --lr-schedule writes it, its warm-up, and the epochs it spans (the run's --epochs as first given).</summary>
     private sealed record ScheduleRecord(string Name, int WarmupSteps, int Epochs)

@@ -1,5 +1,6 @@
 using MnistGpu.Engine.Backends;
 using MnistGpu.Engine.Data;
+using MnistGpu.Engine.Model;
 
 namespace MnistGpu.Engine.Training;
 
@@ -10,7 +11,8 @@ namespace MnistGpu.Engine.Training;
 /// </summary>
 internal sealed class DeviceDataset : IDisposable
 {
-    public DeviceDataset(ITrainingBackend backend, LabeledImages split, int classes, bool keepProbabilities)
+    /// <param name="scaling">How the network reads a pixel byte (its <see cref="NetworkShape.Scaling"/>).</param>
+    public DeviceDataset(ITrainingBackend backend, LabeledImages split, int classes, bool keepProbabilities, InputScaling scaling)
     {
         Split = split;
         Images = backend.Allocate<byte>(split.Images.Length);
@@ -22,7 +24,7 @@ internal sealed class DeviceDataset : IDisposable
         backend.Upload<byte>(split.Images, Images);
         backend.Upload<byte>(split.Labels, Labels);
         backend.Upload<int>(Enumerable.Range(0, split.Count).ToArray(), Order);
-        Source = new BatchSource(Images, Labels, Order, split.Pixels);
+        Source = new BatchSource(Images, Labels, Order, split.Pixels) { Scaling = scaling };
     }
 
     /// <summary>Adds what the constructor allocates for <paramref name="split"/> to <paramref name="plan"/>.</summary>

@@ -37,7 +37,7 @@ public sealed class Evaluator : IDisposable
         if (!splits.TryGetValue(split, out var resident))
         {
             DeviceDataset.Plan(new MemoryPlan(), split, network.Shape.Classes, keepProbabilities: true).RequireFits(backend);
-            var dataset = new DeviceDataset(backend, split, network.Shape.Classes, keepProbabilities: true);
+            var dataset = new DeviceDataset(backend, split, network.Shape.Classes, keepProbabilities: true, network.Shape.Scaling);
             resident = (dataset, new EvaluationPass(network, dataset.Source, dataset.Probabilities!, dataset.Losses, dataset.Predictions));
             splits.Add(split, resident);
         }
@@ -58,9 +58,16 @@ public sealed class Evaluator : IDisposable
         return new Evaluation(outcome.MeanLoss, outcome.Accuracy, predictions, allProbabilities, split.Labels, clock.Elapsed);
     }
 
-    /// <summary>Class probabilities (N,C) for N images given as pixels in [0,1], (N,P) row-major.</summary>
+    /// <summary>Class probabilities (N,C) for N images given as pixels in [0,1], (N,P) row-major, scaled first as the network's inputs are (<see cref="NetworkShape.Scaling"/>).</summary>
     public float[] Probabilities(ReadOnlySpan<float> pixels)
     {
+        if (!network.Shape.Scaling.IsUnit)
+        {
+            var scaled = pixels.ToArray();
+            network.Shape.Scaling.ApplyInPlace(scaled);
+            pixels = scaled;
+        }
+
         int inputs = network.Shape.Inputs, classes = network.Shape.Classes;
         int count = pixels.Length / inputs;
         var result = new float[count * classes];

@@ -53,7 +53,28 @@ public static class NetworkPresets
             Epochs = 5,
         });
 
-    public static IReadOnlyList<NetworkPreset> All { get; } = [Mlp, Convnet, KerasConvnet, BnConvnet];
+    /// <summary>
+    /// The fastest published recipe to 99 % in one epoch (tuomaso/train_mnist_fast): Conv2D(24, 5×5),
+    /// MaxPool, ReLU, Conv2D(32, 3×3), MaxPool, ReLU, Flatten, Dense(256, ReLU), then the dense
+    /// softmax layer (a ReLU commutes with a max pooling, so each convolution's ReLU comes first,
+    /// fused with its pooling); PyTorch's default initialisation (fan-in uniform), standardised
+    /// inputs, Adam (β 0.7, 0.9, ε 1e-8) with a one-cycle learning rate of at most 0.01, batch 256, one epoch.
+    /// </summary>
+    public static NetworkPreset Speedrun { get; } = new(
+        "speedrun",
+        "tuomaso/train_mnist_fast's one-epoch recipe: conv5x5:24,maxpool,conv3x3:32,maxpool,flatten,256, fan-in-uniform initializer, standardized inputs, Adam (lr 0.01, beta1 0.7, beta2 0.9, epsilon 1e-8) with a one-cycle learning rate, batch 256, 1 epoch",
+        new TrainingSettings
+        {
+            Layers = Model.Layers.LayerSpec.ParseList("conv5x5:24,maxpool,conv3x3:32,maxpool,flatten,256"),
+            Optimizer = Model.OptimizerSettings.Adam with { LearningRate = 0.01f, Beta1 = 0.7f, Beta2 = 0.9f, Epsilon = 1e-8f },
+            Schedule = LearningRateSchedule.Parse("one-cycle"),
+            Initializer = Model.Layers.Initializer.FanInUniform,
+            Standardize = true,
+            BatchSize = 256,
+            Epochs = 1,
+        });
+
+    public static IReadOnlyList<NetworkPreset> All { get; } = [Mlp, Convnet, KerasConvnet, BnConvnet, Speedrun];
 
     public static NetworkPreset? Find(string name) => All.FirstOrDefault(preset => preset.Name == name);
 }

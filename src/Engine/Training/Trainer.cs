@@ -29,7 +29,7 @@ public sealed class Trainer : IDisposable
     private readonly float[] losses;
     private readonly int[] predictions;
 
-    /// <summary>A new run: Glorot-uniform weights and zero biases from <see cref="TrainingSettings.Seed"/>.</summary>
+    /// <summary>A new run: weights and biases drawn as <see cref="TrainingSettings.Initializer"/> says (Glorot-uniform, zero biases, by default) from <see cref="TrainingSettings.Seed"/>.</summary>
     /// <param name="evaluationSet">The split that will be evaluated, when known: its device copy is counted when checking that the run fits the device.</param>
     /// <exception cref="UserInputException">A setting is invalid, or the network is too large to exist.</exception>
     /// <param name="steps">How the steps run: fused (the default) or as the plain definition.</param>
@@ -37,7 +37,7 @@ public sealed class Trainer : IDisposable
     public Trainer(ITrainingBackend backend, LabeledImages trainingSet, TrainingSettings settings, LabeledImages? evaluationSet = null, StepOptions? steps = null)
         : this(backend, trainingSet, settings, ShapeFor(trainingSet, settings), evaluationSet, resuming: false, steps ?? StepOptions.Fused)
     {
-        UploadInitialWeights(Network, settings.Seed);
+        UploadInitialWeights(Network, settings);
         ReleaseHostMemory(backend, Network.Shape);
     }
 
@@ -77,7 +77,7 @@ public sealed class Trainer : IDisposable
         this.backend = backend;
         Settings = settings;
         Network = new Network(backend, shape, batchCapacity, settings.Optimizer.StateArrays, steps.Convolutions);
-        train = new DeviceDataset(backend, trainingSet, shape.Classes, keepProbabilities: false);
+        train = new DeviceDataset(backend, trainingSet, shape.Classes, keepProbabilities: false, shape.Scaling);
         step = new TrainingStep(Network, train.Source, train.Losses, train.Predictions, settings.Optimizer);
         runner = StepRunners.For(Network, steps.Form);
         evaluator = new Evaluator(backend, Network, runner);
@@ -88,9 +88,13 @@ public sealed class Trainer : IDisposable
 
     public TrainingSettings Settings { get; }
 
-    /// <summary>The network a new run with <paramref name="settings"/> trains on <paramref name="trainingSet"/>.</summary>
+    /// <summary>The network a new run with <paramref name="settings"/> trains on <paramref name="trainingSet"/>, its input scaling taken from that set when it standardises.</summary>
+    /// <exception cref="UserInputException">A layer spec does not fit, or --standardize meets a set whose pixels do not vary.</exception>
     public static NetworkShape ShapeFor(LabeledImages trainingSet, TrainingSettings settings) =>
-        new(trainingSet.Pixels, settings.Layers, MnistData.Classes);
+        new(trainingSet.Pixels, settings.Layers, MnistData.Classes)
+        {
+            Scaling = settings.Standardize ? InputScaling.Standardizing(trainingSet) : InputScaling.Unit,
+        };
 
     public Network Network { get; }
 
@@ -220,7 +224,8 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>In a method of its own, so that the host copy of the weights is unreachable once it returns.</summary>
-    private static void UploadInitialWeights(Network network, int seed) => network.SetParameters(GlorotUniform.Initialize(network.Shape, seed));
+    private static void UploadInitialWeights(Network network, TrainingSettings settings) =>
+        network.SetParameters(InitialWeights.Of(network.Shape, settings.Seed, settings.Initializer));
 
     /// <summary>
     /// On a device that shares the host's memory, collects the large arrays no longer used — the

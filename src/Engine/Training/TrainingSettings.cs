@@ -88,13 +88,23 @@ public sealed record TrainingSettings
     /// <summary>Seeds the initial weights and every epoch's shuffle.</summary>
     public int Seed { get; init; } = 1;
 
+    /// <summary>How a new run draws its weights and biases: Keras' Glorot-uniform by default.</summary>
+    public Initializer Initializer { get; init; } = Initializer.GlorotUniform;
+
+    /// <summary>
+    /// Whether the network standardises its inputs (<c>--standardize</c>): one mean and one standard
+    /// deviation over every pixel of the training split, kept with the network (<see cref="NetworkShape.Scaling"/>).
+    /// </summary>
+    public bool Standardize { get; init; }
+
     /// <summary>The hidden layers as the command line writes them, e.g. "512,256".</summary>
     [JsonIgnore]
     public string LayersText => NetworkShape.FormatLayers(layers);
 
     public bool Equals(TrainingSettings? other) =>
         other is not null && Epochs == other.Epochs && BatchSize == other.BatchSize && Seed == other.Seed
-        && Optimizer == other.Optimizer && layers.SequenceEqual(other.layers) && Schedule == other.Schedule && ScheduleEpochs == other.ScheduleEpochs;
+        && Optimizer == other.Optimizer && layers.SequenceEqual(other.layers) && Schedule == other.Schedule && ScheduleEpochs == other.ScheduleEpochs
+        && Initializer == other.Initializer && Standardize == other.Standardize;
 
     public override int GetHashCode() => HashCode.Combine(Epochs, BatchSize, Seed, Optimizer, LayersText, Schedule);
 

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using MnistGpu.Engine;
+using MnistGpu.Engine.Data;
 using MnistGpu.Engine.IO;
 using MnistGpu.Engine.Model;
 using MnistGpu.Engine.Training;
@@ -9,8 +10,9 @@ using Onnx;
 namespace MnistGpu.Reports.Export;
 
 /// <summary>
-/// Writes a checkpoint's network as an ONNX model: input "input" float [N, inputs] in [0,1],
-/// each layer in its kind's form (<see cref="ReportLayers"/>; a dense layer is a Gemm, a
+/// Writes a checkpoint's network as an ONNX model: input "input" float [N, inputs] in [0,1]
+/// (byte / 255; a standardised network's first nodes subtract its mean and multiply by its
+/// inverse deviation, as its kernels do), each layer in its kind's form (<see cref="ReportLayers"/>; a dense layer is a Gemm, a
 /// convolution a Conv on channels-first maps), a Relu after each layer that has one, then
 /// Softmax: output "probabilities" float [N, classes].
 /// </summary>
@@ -42,7 +44,7 @@ public static class OnnxExporter
         var graph = new GraphProto { Name = $"mnistgpu {shape}" };
         graph.Input.Add(Tensor(InputName, shape.Inputs));
         graph.Output.Add(Tensor(OutputName, shape.Classes));
-        string activation = InputName;
+        string activation = Standardized(graph, shape.Scaling);
         for (int i = 0; i < shape.Layers.Count; i++)
         {
             var layer = shape.Layers[i];
@@ -73,6 +75,18 @@ public static class OnnxExporter
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OperatorSet });
         return model;
+    }
+
+    /// <summary>The name of the input as the first layer reads it: (input − mean) · (1 / deviation) for a standardised network, the input itself otherwise.</summary>
+    private static string Standardized(GraphProto graph, InputScaling scaling)
+    {
+        if (scaling.IsUnit)
+            return InputName;
+        graph.Initializer.Add(OnnxGraph.Initializer("input_mean", [scaling.Mean]));
+        graph.Initializer.Add(OnnxGraph.Initializer("input_inverse_deviation", [scaling.InverseDeviation]));
+        graph.Node.Add(OnnxGraph.Node("Sub", "centre", [InputName, "input_mean"], "centred"));
+        graph.Node.Add(OnnxGraph.Node("Mul", "standardize", ["centred", "input_inverse_deviation"], "standardized"));
+        return "standardized";
     }
 
     private static ValueInfoProto Tensor(string name, int width)

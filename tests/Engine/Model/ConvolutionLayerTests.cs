@@ -108,7 +108,7 @@ public sealed class ConvolutionLayerTests
     /// </summary>
     private static float[] Parameters(int seed)
     {
-        var parameters = GlorotUniform.Initialize(Small, seed);
+        var parameters = InitialWeights.Of(Small, seed);
         var random = new Random(seed);
         foreach (var layer in Small.Layers.Where(layer => layer.ParameterCount > 0))
         {

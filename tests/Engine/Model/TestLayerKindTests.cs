@@ -64,7 +64,7 @@ public sealed class TestLayerKindTests
     public void The_test_kinds_backward_equals_finite_differences_of_the_loss()
     {
         var shape = new NetworkShape(784, [12, LayerSpec.Parse("scale"), 8], 10);
-        var parameters = GlorotUniform.Initialize(shape, seed: 5);
+        var parameters = InitialWeights.Of(shape, seed: 5);
         var scaleLayer = shape.Layers[1];
         var random = new Random(4);
         for (int i = 0; i < scaleLayer.ParameterCount; i++)
@@ -103,7 +103,7 @@ public sealed class TestLayerKindTests
 
         public override LayerSpec Spec => new(Scale.Kind, "");
 
-        public override void Initialize(Span<float> parameters, Random random)
+        public override void Initialize(Span<float> parameters, Random random, Initializer initializer)
         {
             parameters[..Inputs].Fill(1f);
             parameters[Inputs..].Clear();

@@ -38,7 +38,7 @@ public sealed class BatchNormTests(OpenClFixture openCl)
         using var output = backend.Allocate<float>(8);
         using var outputGradient = backend.Allocate<float>(8);
         var initial = new float[4];
-        layer.Initialize(initial, new Random(1));
+        layer.Initialize(initial, new Random(1), Initializer.GlorotUniform);
         backend.Upload<float>(initial, parameters);
         var initialState = new float[4];
         layer.InitializeState(initialState);
@@ -68,7 +68,7 @@ public sealed class BatchNormTests(OpenClFixture openCl)
     public void The_backward_equals_finite_differences_of_the_training_loss(string layers)
     {
         var shape = new NetworkShape(784, Specs(layers), 10);
-        var parameters = GlorotUniform.Initialize(shape, seed: 5);
+        var parameters = InitialWeights.Of(shape, seed: 5);
         var random = new Random(4);
         var norm = shape.Layers.OfType<BatchNormLayerShape>().Single();
         for (int i = 0; i < norm.ParameterCount; i++)

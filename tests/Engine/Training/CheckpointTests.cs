@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using MnistGpu.Engine;
+using MnistGpu.Engine.Model.Layers;
 using MnistGpu.Engine.Training;
 using MnistGpu.Tests.Support;
 
@@ -114,6 +115,29 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(saved.Parameters, version3.Parameters);
         Assert.Equal(saved.OptimizerState[0], version3.OptimizerState[0]);
         Assert.Equal(CraftedCheckpoint.AsVersion3(bytes), CraftedCheckpoint.AsVersion3(version3.Encode()));
+    }
+
+    [Fact]
+    public void A_standardized_fan_in_run_keeps_its_input_scaling_and_initializer_and_other_runs_write_neither()
+    {
+        var subset = Bundled.Mnist.Train.Take(256);
+        var settings = new TrainingSettings { Layers = [16], Standardize = true, Initializer = MnistGpu.Engine.Model.Layers.Initializer.FanInUniform, Seed = 2 };
+        var saved = CpuTraining.Train(subset, settings, epochs: 1, from: null, () => new MnistGpu.Engine.Backends.Host.HostBackend());
+        var loaded = Checkpoint.Load(Write(saved.Encode()));
+        Assert.Equal(MnistGpu.Engine.Data.InputScaling.Standardizing(subset), loaded.Shape.Scaling);
+        Assert.Equal(settings with { Epochs = 1 }, loaded.Settings);
+        string metadata = Encoding.UTF8.GetString(saved.Encode());
+        Assert.Contains("\"scaling\":{\"mean\":", metadata, StringComparison.Ordinal);
+        Assert.Contains("\"initializer\":\"fan-in-uniform\"", metadata, StringComparison.Ordinal);
+
+        string plain = Encoding.UTF8.GetString(SmallModel.Bytes);
+        Assert.DoesNotContain("\"scaling\"", plain, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"initializer\"", plain, StringComparison.Ordinal);
+
+        var meaningless = CraftedCheckpoint.WithMetadata(saved.Encode(), json => json["scaling"]!["deviation"] = 0);
+        Assert.Contains("the checkpoint's metadata makes no sense: an input scaling needs a finite mean and a positive deviation, got mean", Refusal(Write(meaningless)));
+        var unknown = CraftedCheckpoint.WithMetadata(saved.Encode(), json => json["settings"]!["initializer"] = "he-normal");
+        Assert.Contains("the checkpoint's metadata makes no sense: --initializer takes glorot-uniform or fan-in-uniform, got 'he-normal'", Refusal(Write(unknown)));
     }
 
     [Fact]

@@ -78,7 +78,7 @@ public sealed class GradientCheckTests
         public Probe(ITrainingBackend backend)
         {
             Network = new Network(backend, Shape, Batch, optimizerStateArrays: 0);
-            var parameters = GlorotUniform.Initialize(Shape, seed: 11);
+            var parameters = InitialWeights.Of(Shape, seed: 11);
             var random = new Random(3);
             foreach (var layer in Shape.DenseLayers)
             {

@@ -65,7 +65,7 @@ public sealed class BatchNormLayerShape(FeatureShape input, bool relu, long offs
 
     public override LayerSpec Spec => new(BatchNormalization.Kind, relu ? "relu" : "");
 
-    public override void Initialize(Span<float> parameters, Random random)
+    public override void Initialize(Span<float> parameters, Random random, Initializer initializer)
     {
         parameters[..Features].Fill(1f);
         parameters[Features..].Clear();

@@ -106,13 +106,10 @@ public sealed class Conv2DLayerShape(FeatureShape input, int kernelSize, int fil
     private int WeightCount => KernelSize * KernelSize * Input.Channels * Filters;
 
     /// <summary>Glorot-uniform kernels, U(−l, l) with l = √(6 / (k·k·C + k·k·F)), Keras' fans for a convolution; zero biases.</summary>
-    public override void Initialize(Span<float> parameters, Random random)
+    public override void Initialize(Span<float> parameters, Random random, Initializer initializer)
     {
-        double area = (double)KernelSize * KernelSize;
-        double limit = Math.Sqrt(6.0 / (area * Input.Channels + area * Filters));
-        var weights = parameters[..WeightCount];
-        for (int i = 0; i < weights.Length; i++)
-            weights[i] = (float)((random.NextDouble() * 2 - 1) * limit);
+        int area = KernelSize * KernelSize;
+        Initialization.Fill(parameters[..WeightCount], parameters[WeightCount..], area * Input.Channels, area * Filters, random, initializer);
     }
 
     public override string Locate(int index)

@@ -68,13 +68,8 @@ public sealed class DenseLayerShape(FeatureShape input, int outputs, long offset
     public override LayerSpec Spec => Dense.Spec(Outputs);
 
     /// <summary>Glorot-uniform weights, U(−l, l) with l = √(6 / (fan_in + fan_out)); zero biases.</summary>
-    public override void Initialize(Span<float> parameters, Random random)
-    {
-        double limit = Math.Sqrt(6.0 / (Inputs + Outputs));
-        var weights = parameters[..WeightCount];
-        for (int i = 0; i < weights.Length; i++)
-            weights[i] = (float)((random.NextDouble() * 2 - 1) * limit);
-    }
+    public override void Initialize(Span<float> parameters, Random random, Initializer initializer) =>
+        Initialization.Fill(parameters[..WeightCount], parameters[WeightCount..], Inputs, Outputs, random, initializer);
 
     public override string Locate(int index) => index < WeightCount
         ? $"weight [{index / Outputs}, {index % Outputs}]"

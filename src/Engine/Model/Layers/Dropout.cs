@@ -47,7 +47,7 @@ public sealed class DropoutLayerShape(FeatureShape input, double rate, string ar
 
     public override LayerSpec Spec => new(Dropout.Kind, argument);
 
-    public override void Initialize(Span<float> parameters, Random random)
+    public override void Initialize(Span<float> parameters, Random random, Initializer initializer)
     {
     }
 

@@ -37,7 +37,7 @@ public sealed class FlattenLayerShape(FeatureShape input, long offset)
 
     public override LayerSpec Spec => new(Flatten.Kind, "");
 
-    public override void Initialize(Span<float> parameters, Random random)
+    public override void Initialize(Span<float> parameters, Random random, Initializer initializer)
     {
     }
 

@@ -55,8 +55,8 @@ public abstract class Layer(ILayerKind kind, FeatureShape input, FeatureShape ou
     /// <summary>Why these sizes cannot be a layer of this kind beyond the positive sizes <see cref="NetworkShape.Validate"/> checks for every layer (a kernel larger than its input, maps where flat rows are needed), or null.</summary>
     public virtual string? Problem => null;
 
-    /// <summary>Keras' initialisation of this layer's <paramref name="parameters"/> (<see cref="ParameterCount"/> of them), drawing from <paramref name="random"/>.</summary>
-    public abstract void Initialize(Span<float> parameters, Random random);
+    /// <summary>A new network's values of this layer's <paramref name="parameters"/> (<see cref="ParameterCount"/> of them), drawing from <paramref name="random"/>; weights and biases as <paramref name="initializer"/> says.</summary>
+    public abstract void Initialize(Span<float> parameters, Random random, Initializer initializer);
 
     /// <summary>What parameter <paramref name="index"/> (counted from <see cref="Offset"/>) is, for messages: "weight [3, 17]".</summary>
     public abstract string Locate(int index);

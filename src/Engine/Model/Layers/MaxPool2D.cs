@@ -44,7 +44,7 @@ public sealed class MaxPool2DLayerShape(FeatureShape input, long offset)
 
     public MapShape Maps => new(Input.Height, Input.Width, Input.Channels);
 
-    public override void Initialize(Span<float> parameters, Random random)
+    public override void Initialize(Span<float> parameters, Random random, Initializer initializer)
     {
     }
 

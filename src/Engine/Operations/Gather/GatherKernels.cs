@@ -15,6 +15,10 @@ public readonly struct GatherArguments
     public ArrayView<int> BatchLabels { get; init; }
     public int Start { get; init; }
     public int Pixels { get; init; }
+
+    /// <summary>The network's input scaling (<c>Model.InputScaling</c>): 0 and 1 leave byte / 255 as it is, to the bit.</summary>
+    public float Mean { get; init; }
+    public float InverseDeviation { get; init; }
 }
 
 public static class GatherKernels
@@ -22,7 +26,7 @@ public static class GatherKernels
     /// <summary>
     /// Assembles a mini-batch from the device-resident dataset, so no image crosses the bus
     /// after the one upload.
-    /// images (N,P) uint8, labels (N), order (N) → x (B,P) = images[order[start + b]] / 255,
+    /// images (N,P) uint8, labels (N), order (N) → x (B,P) = (images[order[start + b]] / 255 − mean) · inverseDeviation,
     /// batchLabels (B) = labels[order[start + b]]
     /// </summary>
     public static void Batch(GatherArguments a)
@@ -33,7 +37,7 @@ public static class GatherKernels
             int row = i / pixels;
             int pixel = i - row * pixels;
             int sample = a.Order[a.Start + row];
-            a.X[i] = a.Images[sample * pixels + pixel] / 255f;
+            a.X[i] = ((a.Images[sample * pixels + pixel] / 255f) - a.Mean) * a.InverseDeviation;
             if (pixel == 0)
                 a.BatchLabels[row] = a.Labels[sample];
         }

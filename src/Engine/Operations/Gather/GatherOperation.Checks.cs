@@ -2,15 +2,17 @@ using MnistGpu.Engine.Backends;
 
 namespace MnistGpu.Engine.Operations.Gather;
 
-/// <summary>The gather's rows in <c>mnistgpu verify</c>: a shuffled order, a batch starting inside it.</summary>
+/// <summary>The gather's rows in <c>mnistgpu verify</c>: a shuffled order, a batch starting inside it; pixels as byte / 255, and standardised (MNIST's mean and deviation).</summary>
 public sealed partial class GatherOperation
 {
-    internal static IReadOnlyList<OperationCheck> Checks { get; } = [Rows(128, 784), Rows(1, 784), Rows(7, 13)];
+    internal static IReadOnlyList<OperationCheck> Checks { get; } = [Rows(128, 784), Rows(1, 784), Rows(7, 13), Rows(7, 13, new Data.InputScaling(0.1307f, 0.3081f))];
 
-    private static OperationCheck Rows(int batch, int pixels) => new(
-        $"gather {batch}x{pixels}",
+    /// <param name="scaling">Unit (byte / 255) when null.</param>
+    private static OperationCheck Rows(int batch, int pixels, Data.InputScaling? scaling = null) => new(
+        $"gather {batch}x{pixels}{(scaling is null ? "" : " standardized")}",
         Math.Max(batch, pixels),
-        1e-7,
+        // A standardised pixel reaches 2.8: a few float roundings of it are still within 1e-6.
+        scaling is null ? 1e-7 : 1e-6,
         0,
         pair =>
         {
@@ -32,7 +34,9 @@ public sealed partial class GatherOperation
             {
                 backend.Run(new GatherOperation
                 {
-                    Source = on == 0 ? new BatchSource(imageArrays.Device, labels.Device, orderArrays.Device, pixels) : new BatchSource(imageArrays.Reference, labels.Reference, orderArrays.Reference, pixels),
+                    Source = (on == 0 ? new BatchSource(imageArrays.Device, labels.Device, orderArrays.Device, pixels) : new BatchSource(imageArrays.Reference, labels.Reference, orderArrays.Reference, pixels))
+                        with
+                    { Scaling = scaling ?? Data.InputScaling.Unit },
                     X = on == 0 ? x.Device : x.Reference,
                     BatchLabels = on == 0 ? batchLabels.Device : batchLabels.Reference,
                     Start = start,

@@ -5,7 +5,8 @@ namespace MnistGpu.Engine.Operations.Gather;
 
 /// <summary>
 /// A batch assembled from the device-resident split, so no image crosses the bus after the one
-/// upload: x (B,P) = images[order[start + b]] / 255, batchLabels (B) = labels[order[start + b]].
+/// upload: x (B,P) = images[order[start + b]] scaled as <see cref="BatchSource.Scaling"/> says
+/// (byte / 255 by default), batchLabels (B) = labels[order[start + b]].
 /// </summary>
 public sealed partial class GatherOperation : Operation
 {
@@ -40,11 +41,12 @@ public sealed partial class GatherOperation : Operation
     {
         Span<double> images = Precise(Source.Images), labels = Precise(Source.Labels), order = Precise(Source.Order), x = Precise(X), batchLabels = Precise(BatchLabels);
         int pixels = Source.Pixels;
+        var scaling = Source.Scaling;
         for (int b = 0; b < Batch; b++)
         {
             int sample = (int)order[Start + b];
             for (int p = 0; p < pixels; p++)
-                x[b * pixels + p] = images[sample * pixels + p] / 255.0;
+                x[b * pixels + p] = scaling.Apply(images[sample * pixels + p]);
             batchLabels[b] = labels[sample];
         }
     }
@@ -55,12 +57,14 @@ public sealed partial class GatherOperation : Operation
         Span<int> order = OnHost(Source.Order), batchLabels = OnHost(BatchLabels);
         Span<float> x = OnHost(X);
         int pixels = Source.Pixels;
+        var scaling = Source.Scaling;
         for (int row = 0; row < Batch; row++)
         {
             int sample = order[Start + row];
             var target = x.Slice(row * pixels, pixels);
             TensorPrimitives.ConvertChecked<byte, float>(images.Slice(sample * pixels, pixels), target);
             TensorPrimitives.Divide(target, 255f, target);
+            scaling.ApplyInPlace(target);
             batchLabels[row] = labels[sample];
         }
     }
@@ -77,6 +81,8 @@ public sealed partial class GatherOperation : Operation
             BatchLabels = View(BatchLabels).SubView(0, Batch),
             Start = Start,
             Pixels = Source.Pixels,
+            Mean = Source.Scaling.Mean,
+            InverseDeviation = Source.Scaling.InverseDeviation,
         },
         Label);
 }
