@@ -32,11 +32,44 @@ internal static class BenchCommand
         var memoryLimit = Options.MemoryLimit();
         var unfused = new Option<bool>("--unfused") { Description = "Run every step as separate operations instead of fused, to compare the two" };
         var yes = new Option<bool>("--yes") { Description = $"With --device all on a terminal: run even when the estimate is over {LongRun.TotalMinutes:N0} minutes" };
-        var network = new NetworkOptions();
-        var command = new Command("bench", "Measure training speed and accuracy per device")
+        var targetAccuracy = new Option<double?>("--target-accuracy")
         {
-            device, epochs, seed, data, json, threads, memoryLimit, unfused, yes,
+            Description = "Instead of the usual measurements: train until the test accuracy, evaluated after every epoch (and every --eval-every updates), reaches this fraction (e.g. 0.99), and report the training time to get there, evaluations timed apart; at most --epochs epochs",
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+                    result.AddError($"--target-accuracy must be a number, got '{text}'");
+                else if (!(value > 0 && value <= 1))
+                    result.AddError($"--target-accuracy must be a fraction in (0, 1], such as 0.99, got {text}");
+                else
+                    return value;
+                return null;
+            },
         };
+        var evaluateEvery = new Option<int?>("--eval-every")
+        {
+            Description = "With --target-accuracy: also evaluate the test set every this many optimizer updates within an epoch",
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) || value < 1)
+                    result.AddError($"--eval-every must be a whole number of at least 1, got '{text}'");
+                else
+                    return value;
+                return null;
+            },
+        };
+        var network = new NetworkOptions();
+        var command = new Command("bench", "Measure training speed and accuracy per device, or the time to a test accuracy (--target-accuracy)")
+        {
+            device, epochs, seed, data, json, threads, memoryLimit, unfused, yes, targetAccuracy, evaluateEvery,
+        };
+        command.Validators.Add(result =>
+        {
+            if (result.GetResult(evaluateEvery) is { Implicit: false } && result.GetResult(targetAccuracy) is not { Implicit: false })
+                result.AddError("--eval-every is an option of --target-accuracy");
+        });
         foreach (var option in network.All)
             command.Options.Add(option);
         network.Validate(command);
@@ -47,7 +80,9 @@ internal static class BenchCommand
             new CommandFiles().Output("--json", jsonPath).Inputs("--data", MnistData.Files(dataDirectory)).Check();
             if (jsonPath is not null)
                 OutputFile.Check(jsonPath, "--json", OutputFile.SummaryBytes);
-            var settings = network.Apply(parsed, defaults with { Epochs = parsed.GetValue(epochs), Seed = parsed.GetValue(seed) });
+            // Time to accuracy trains a --network's recipe as it is, its epochs (and so its schedule's length) included, unless --epochs is given.
+            bool recipeEpochs = parsed.GetResult(targetAccuracy) is { Implicit: false } && parsed.GetResult(epochs) is not { Implicit: false };
+            var settings = network.Apply(parsed, defaults with { Epochs = parsed.GetValue(epochs), Seed = parsed.GetValue(seed) }, epochsGiven: !recipeEpochs);
             var mnist = MnistData.Load(dataDirectory);
             Trainer.ShapeFor(mnist.Train, settings).Validate();
             var provenance = Provenance.Collect();
@@ -65,6 +100,29 @@ internal static class BenchCommand
                     throw new UserInputException($"bench --device all would take about {Minutes(total)}; run it with --yes, or name one device (--device {estimates.MinBy(e => e.Time).Spec})");
             }
 
+            var steps = parsed.GetValue(unfused) ? Engine.Steps.StepOptions.Unfused : Engine.Steps.StepOptions.Fused;
+            if (parsed.GetValue(targetAccuracy) is double target)
+            {
+                var times = new List<TimeToAccuracyResult>();
+                foreach (string spec in specs)
+                {
+                    diagnostics.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Training {Trainer.ShapeFor(mnist.Train, settings)} on {spec} to a test accuracy of {target:P2}, at most {Options.Count(settings.Epochs, "epoch")}"));
+                    times.Add(TimeToAccuracy.Run(
+                        () => DeviceOpener.Open(spec, parsed.GetValue(memoryLimit), diagnostics, parsed.GetValue(threads)),
+                        mnist,
+                        settings,
+                        target,
+                        parsed.GetValue(evaluateEvery) ?? 0,
+                        steps,
+                        check => diagnostics.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  epoch {check.Epoch}, step {check.Step} (update {check.Update}): {check.TrainingSeconds:F2} s of training, test accuracy {check.Accuracy:P2}"))));
+                }
+
+                ReportTimes(output, provenance, times);
+                if (jsonPath is not null)
+                    WriteJson(jsonPath, provenance, settings, devices: null, times);
+                return Cli.Ok;
+            }
+
             var results = new List<DeviceBenchmark>();
             foreach (string spec in specs)
             {
@@ -73,16 +131,30 @@ internal static class BenchCommand
                     () => DeviceOpener.Open(spec, parsed.GetValue(memoryLimit), diagnostics, parsed.GetValue(threads)),
                     mnist,
                     settings,
-                    parsed.GetValue(unfused) ? Engine.Steps.StepOptions.Unfused : Engine.Steps.StepOptions.Fused,
+                    steps,
                     onEpoch: epoch => diagnostics.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  epoch {epoch.Epoch}: {epoch.Duration.TotalSeconds:F2} s, loss {epoch.Loss:F4}, accuracy {epoch.Accuracy:F4}"))));
             }
 
             Report(output, provenance, results);
             if (jsonPath is not null)
-                WriteJson(jsonPath, provenance, settings, results);
+                WriteJson(jsonPath, provenance, settings, results, timeToAccuracy: null);
             return Cli.Ok;
         });
         return command;
+    }
+
+    /// <summary>Each device's time to the target: where it was reached and after how much training, or that it was not.</summary>
+    private static void ReportTimes(TextWriter output, Provenance provenance, List<TimeToAccuracyResult> results)
+    {
+        output.WriteLine($"commit {provenance.Commit}");
+        output.WriteLine($"{provenance.DotNet}, ILGPU {provenance.Ilgpu}, CPU {provenance.Cpu} ({provenance.CpuCores} cores), {provenance.OperatingSystem}");
+        foreach (var r in results)
+        {
+            string evaluations = string.Create(CultureInfo.InvariantCulture, $"{Options.Count(r.Checks.Count, "evaluation")} took {Duration(r.EvaluationSeconds)} more; opening the device {Duration(r.KernelCompileSeconds)}");
+            output.WriteLine(r.Reached is { } at
+                ? string.Create(CultureInfo.InvariantCulture, $"{r.Device}: test accuracy {at.Accuracy:P2} >= {r.Target:P2} at epoch {at.Epoch}, step {at.Step} (update {at.Update}) after {Duration(at.TrainingSeconds)} of training ({evaluations})")
+                : string.Create(CultureInfo.InvariantCulture, $"{r.Device}: {r.Target:P2} not reached in {Options.Count(r.Checks[^1].Epoch, "epoch")} ({Duration(r.TrainingSeconds)} of training, best test accuracy {r.Checks.Max(c => c.Accuracy):P2}; {evaluations})"));
+        }
     }
 
     /// <summary>Longer than this, --device all on a terminal waits for --yes.</summary>
@@ -184,15 +256,13 @@ internal static class BenchCommand
     private static string Duration(double seconds) =>
         seconds < 1 ? string.Create(CultureInfo.InvariantCulture, $"{seconds * 1e3:F1} ms") : string.Create(CultureInfo.InvariantCulture, $"{seconds:F2} s");
 
-    private static void WriteJson(string path, Provenance provenance, TrainingSettings settings, List<DeviceBenchmark> results)
+    /// <summary>The results as JSON: the usual benchmark's <c>devices</c>, or with --target-accuracy <c>timeToAccuracy</c>, one per device (docs/benchmarks.md).</summary>
+    private static void WriteJson(string path, Provenance provenance, TrainingSettings settings, List<DeviceBenchmark>? devices, List<TimeToAccuracyResult>? timeToAccuracy)
     {
-        var document = new
-        {
-            schema = Schema,
-            provenance,
-            settings = new { settings.Epochs, settings.BatchSize, settings.HiddenUnits, settings.Layers, optimizer = TrainCommand.OptimizerJson(settings.Optimizer), settings.LearningRate, settings.Seed },
-            devices = results,
-        };
+        var settingsJson = new { settings.Epochs, settings.BatchSize, settings.HiddenUnits, settings.Layers, optimizer = TrainCommand.OptimizerJson(settings.Optimizer), settings.LearningRate, lrSchedule = settings.Schedule.Text, settings.Seed };
+        object document = devices is not null
+            ? new { schema = Schema, provenance, settings = settingsJson, devices }
+            : new { schema = Schema, provenance, settings = settingsJson, timeToAccuracy };
         OutputFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(document, Json.Options));
     }
 }

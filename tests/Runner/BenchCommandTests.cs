@@ -38,6 +38,48 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public void Target_accuracy_reports_where_and_after_how_much_training_it_was_reached_or_that_it_was_not()
+    {
+        using var folder = IdxWriter.MnistSubset(trainCount: 1_000, testCount: 200);
+        string json = folder.File("bench.json");
+        // 8 steps an epoch: evaluations after updates 4 and 8, 12 and 16.
+        var missed = CliRun.Run(["bench", "--device", "host", "--epochs", "2", "--data", folder.Path, "--layers", "32", "--target-accuracy", "1", "--eval-every", "4", "--json", json]);
+        Assert.Equal(("", 0), (missed.Error, missed.Code));
+        Assert.Matches(@"host \(.*\): 100\.00 % not reached in 2 epochs \([\d.]+ m?s of training, best test accuracy \d+\.\d\d %; 4 evaluations took [\d.]+ m?s more; opening the device [\d.]+ m?s\)", missed.Output);
+        Assert.Matches(@"(?m)^  epoch 1, step 4 \(update 4\): ", missed.Diagnostics);
+        Assert.Matches(@"(?m)^  epoch 2, step 8 \(update 16\): ", missed.Diagnostics);
+        using (var document = JsonDocument.Parse(File.ReadAllText(json)))
+        {
+            var result = Assert.Single(document.RootElement.GetProperty("timeToAccuracy").EnumerateArray().ToList());
+            Assert.Equal(JsonValueKind.Null, result.GetProperty("reached").ValueKind);
+            Assert.Equal([4L, 8L, 12L, 16L], result.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("update").GetInt64()));
+        }
+
+        var reached = CliRun.Run(["bench", "--device", "host", "--epochs", "2", "--data", folder.Path, "--layers", "32", "--target-accuracy", "0.4", "--json", json]);
+        Assert.Equal(("", 0), (reached.Error, reached.Code));
+        Assert.Matches(@"host \(.*\): test accuracy \d+\.\d\d % >= 40\.00 % at epoch 1, step 8 \(update 8\) after [\d.]+ m?s of training \(1 evaluation took", reached.Output);
+        using (var document = JsonDocument.Parse(File.ReadAllText(json)))
+        {
+            var result = Assert.Single(document.RootElement.GetProperty("timeToAccuracy").EnumerateArray().ToList());
+            Assert.Equal(1, result.GetProperty("reached").GetProperty("epoch").GetInt32());
+            Assert.True(result.GetProperty("reached").GetProperty("accuracy").GetDouble() >= 0.4);
+        }
+    }
+
+    [Theory]
+    [InlineData("--target-accuracy 1.5", "--target-accuracy must be a fraction in (0, 1], such as 0.99, got 1.5")]
+    [InlineData("--target-accuracy 0", "--target-accuracy must be a fraction in (0, 1], such as 0.99, got 0")]
+    [InlineData("--eval-every 10", "--eval-every is an option of --target-accuracy")]
+    [InlineData("--target-accuracy 0.99 --eval-every 0", "--eval-every must be a whole number of at least 1, got '0'")]
+    public void Bad_targets_are_one_line_and_exit_2(string arguments, string expected)
+    {
+        var (code, output, error) = CliRun.Run(["bench", .. arguments.Split(' ')]);
+        Assert.Equal((2, ""), (code, output));
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
     public async Task Every_device_says_its_estimated_time_first_and_the_tables_fit_100_columns_or_a_row_a_line()
     {
         // Every device but OpenCL's (an empty folder of OpenCL runtimes for the child): the host
