@@ -32,21 +32,11 @@ internal static class BenchCommand
         var memoryLimit = Options.MemoryLimit();
         var unfused = new Option<bool>("--unfused") { Description = "Run every step as separate operations instead of fused, to compare the two" };
         var yes = new Option<bool>("--yes") { Description = $"With --device all on a terminal: run even when the estimate is over {LongRun.TotalMinutes:N0} minutes" };
-        var targetAccuracy = new Option<double?>("--target-accuracy")
-        {
-            Description = "Instead of the usual measurements: train until the test accuracy, evaluated after every epoch (and every --eval-every updates), reaches this fraction (e.g. 0.99), and report the training time to get there, evaluations timed apart; at most --epochs epochs",
-            CustomParser = result =>
-            {
-                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-                if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
-                    result.AddError($"--target-accuracy must be a number, got '{text}'");
-                else if (!(value > 0 && value <= 1))
-                    result.AddError($"--target-accuracy must be a fraction in (0, 1], such as 0.99, got {text}");
-                else
-                    return value;
-                return null;
-            },
-        };
+        var targetAccuracy = Options.Fraction(
+            "--target-accuracy",
+            "Instead of the usual measurements: train until the test accuracy, evaluated after every epoch (and every --eval-every updates), reaches this fraction (e.g. 0.99), and report the training time to get there, evaluations timed apart; at most --epochs epochs",
+            value => value > 0 && value <= 1,
+            "a fraction in (0, 1], such as 0.99");
         var evaluateEvery = new Option<int?>("--eval-every")
         {
             Description = "With --target-accuracy: also evaluate the test set every this many optimizer updates within an epoch",

@@ -53,6 +53,8 @@ internal sealed class EpochProgress(TextWriter output, bool live) : TrainingObse
     public override void EpochFinished(EpochResult result, Evaluation? test)
     {
         string line = string.Create(CultureInfo.InvariantCulture, $"{result.Steps}/{result.Steps} - {result.Duration.TotalSeconds:F1}s - loss: {result.Loss:F4} - accuracy: {result.Accuracy:F4}");
+        if (result.ValidationLoss is double validationLoss && result.ValidationAccuracy is double validationAccuracy)
+            line += string.Create(CultureInfo.InvariantCulture, $" - val_loss: {validationLoss:F4} - val_accuracy: {validationAccuracy:F4}");
         if (test is not null)
             line += string.Create(CultureInfo.InvariantCulture, $" - test_loss: {test.Loss:F4} - test_accuracy: {test.Accuracy:F4}");
         if (result.LearningRate is double rate)

@@ -95,13 +95,13 @@ internal sealed class NetworkOptions
     private readonly Option<float?> learningRate = new("--learning-rate")
     {
         Description = "Step size (default: the optimizer's, 0.001 for rmsprop and adam, 0.01 for sgd)",
-        CustomParser = result => Number(result, "--learning-rate", value => value > 0f && float.IsFinite(value), "a positive number"),
+        CustomParser = result => Options.Number<float>(result, "--learning-rate", value => value > 0f && float.IsFinite(value), "a positive number"),
     };
 
     private readonly Option<float?> momentum = new("--momentum")
     {
         Description = "SGD's momentum, in [0, 1) (default 0)",
-        CustomParser = result => Number(result, "--momentum", value => value >= 0f && value < 1f, "in [0, 1)"),
+        CustomParser = result => Options.Number<float>(result, "--momentum", value => value >= 0f && value < 1f, "in [0, 1)"),
     };
 
     private readonly Option<bool> nesterov = new("--nesterov") { Description = "SGD's Nesterov momentum (needs --momentum)" };
@@ -109,25 +109,25 @@ internal sealed class NetworkOptions
     private readonly Option<float?> beta1 = new("--beta1")
     {
         Description = "Adam's first-moment decay, in [0, 1) (default 0.9)",
-        CustomParser = result => Number(result, "--beta1", value => value >= 0f && value < 1f, "in [0, 1)"),
+        CustomParser = result => Options.Number<float>(result, "--beta1", value => value >= 0f && value < 1f, "in [0, 1)"),
     };
 
     private readonly Option<float?> beta2 = new("--beta2")
     {
         Description = "Adam's second-moment decay, in [0, 1) (default 0.999)",
-        CustomParser = result => Number(result, "--beta2", value => value >= 0f && value < 1f, "in [0, 1)"),
+        CustomParser = result => Options.Number<float>(result, "--beta2", value => value >= 0f && value < 1f, "in [0, 1)"),
     };
 
     private readonly Option<float?> rho = new("--rho")
     {
         Description = "RMSprop's decay of the mean squares, in [0, 1) (default 0.9)",
-        CustomParser = result => Number(result, "--rho", value => value >= 0f && value < 1f, "in [0, 1)"),
+        CustomParser = result => Options.Number<float>(result, "--rho", value => value >= 0f && value < 1f, "in [0, 1)"),
     };
 
     private readonly Option<float?> epsilon = new("--epsilon")
     {
         Description = "RMSprop's and Adam's ε, added outside the square root, a positive number (default 1e-7)",
-        CustomParser = result => Number(result, "--epsilon", value => value > 0f && float.IsFinite(value), "a positive number"),
+        CustomParser = result => Options.Number<float>(result, "--epsilon", value => value > 0f && float.IsFinite(value), "a positive number"),
     };
 
     private readonly Option<LearningRateSchedule?> schedule = new("--lr-schedule")
@@ -285,16 +285,4 @@ internal sealed class NetworkOptions
 
     private static string? Text(System.CommandLine.Parsing.CommandResult result, Option option) =>
         result.GetResult(option) is { Implicit: false, Tokens: [var token, ..] } ? token.Value : null;
-
-    private static float? Number(System.CommandLine.Parsing.ArgumentResult result, string name, Func<float, bool> isValid, string requirement)
-    {
-        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-        if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value))
-            result.AddError($"{name} must be a number, got '{text}'");
-        else if (!isValid(value))
-            result.AddError($"{name} must be {requirement}, got {text}");
-        else
-            return value;
-        return null;
-    }
 }

@@ -43,6 +43,27 @@ internal static class Options
     /// <summary>"1 epoch", "5 epochs".</summary>
     public static string Count(int count, string singular) => count == 1 ? $"1 {singular}" : $"{count} {singular}s";
 
+    /// <summary>An option whose value is a fraction: a number for which <paramref name="isValid"/> holds, else one line saying it must be <paramref name="requirement"/>.</summary>
+    public static Option<double?> Fraction(string name, string description, Func<double, bool> isValid, string requirement) => new(name)
+    {
+        Description = description,
+        CustomParser = result => Number(result, name, isValid, requirement),
+    };
+
+    /// <summary>An option's number, or null with one line saying it must be a number, or <paramref name="requirement"/>.</summary>
+    public static T? Number<T>(System.CommandLine.Parsing.ArgumentResult result, string name, Func<T, bool> isValid, string requirement)
+        where T : struct, System.Numerics.INumber<T>
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        if (!T.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out T value))
+            result.AddError($"{name} must be a number, got '{text}'");
+        else if (!isValid(value))
+            result.AddError($"{name} must be {requirement}, got {text}");
+        else
+            return value;
+        return null;
+    }
+
     public static Option<DirectoryInfo?> Data() => new("--data")
     {
         Description = "Folder with an MNIST-layout IDX set (raw or .gz); default: the bundled MNIST",

@@ -39,19 +39,30 @@ internal static class TrainCommand
         var previewLimit = PreviewOptions.Limit();
         var noProgress = new Option<bool>("--no-progress") { Description = "Plain epoch lines instead of a live progress bar" };
         var threads = Options.Threads();
+        var validationSplit = Options.Fraction(
+            "--validation-split",
+            "Hold out the last this fraction of the training set (before shuffling, as Keras' validation_split) and report its loss and accuracy after every epoch (default 0: none)",
+            value => value >= 0 && value < 1,
+            "in [0, 1)");
+        var validationData = new Option<DirectoryInfo?>("--validation-data")
+        {
+            Description = "Folder in the MNIST layout whose t10k-* files are the validation set, evaluated after every epoch",
+        };
 
         var command = new Command("train", "Train the network and report test accuracy")
         {
-            device, epochs, batchSize, seed, data, json, memoryLimit, save, resume, previews, previewLimit, noProgress, threads,
+            device, epochs, batchSize, seed, data, json, memoryLimit, save, resume, previews, previewLimit, noProgress, threads, validationSplit, validationData,
         };
         foreach (var option in network.All)
             command.Options.Add(option);
         network.Validate(command);
         command.Validators.Add(result =>
         {
+            if (result.GetResult(validationSplit) is { Implicit: false } && result.GetResult(validationData) is { Implicit: false })
+                result.AddError("--validation-split takes the validation set from the training set and --validation-data gives one: give one of them");
             if (result.GetResult(resume) is null)
                 return;
-            foreach (var fixedByCheckpoint in new Option[] { batchSize, seed }.Concat(network.FixedByCheckpoint))
+            foreach (var fixedByCheckpoint in new Option[] { batchSize, seed, validationSplit }.Concat(network.FixedByCheckpoint))
             {
                 if (result.GetResult(fixedByCheckpoint) is { Implicit: false })
                     result.AddError($"{fixedByCheckpoint.Name} cannot be changed when resuming: the checkpoint fixes it");
@@ -71,6 +82,7 @@ internal static class TrainCommand
                 parsed.GetValue(previews)?.FullName,
                 parsed.GetValue(previewLimit),
                 !parsed.GetValue(noProgress),
+                parsed.GetValue(validationData)?.FullName,
                 network.Apply(
                     parsed,
                     defaults with
@@ -78,6 +90,7 @@ internal static class TrainCommand
                         Epochs = parsed.GetValue(epochs),
                         BatchSize = parsed.GetValue(batchSize),
                         Seed = parsed.GetValue(seed),
+                        ValidationSplit = parsed.GetValue(validationSplit) ?? 0,
                     },
                     batchSizeGiven: parsed.GetResult(batchSize) is { Implicit: false },
                     epochsGiven: parsed.GetResult(epochs) is { Implicit: false }));
@@ -100,13 +113,20 @@ internal static class TrainCommand
         using var saveLock = savePath is null ? null : SaveLock.Take(savePath, request.SavePath is null ? "--resume" : "--save");
         var checkpoint = request.ResumePath is null ? null : Checkpoint.Load(request.ResumePath);
         var data = MnistData.Load(request.DataDirectory);
-        // A network that cannot exist is refused before the device is opened.
+        var validationData = request.ValidationDirectory is null ? null : ValidationSet(MnistData.Load(request.ValidationDirectory), data);
+        // A network that cannot exist, or a split that leaves nothing, is refused before the device is opened.
+        double split = checkpoint?.Settings.ValidationSplit ?? request.Settings.ValidationSplit;
+        var trained = split > 0 ? data.Train.SplitOff(split).Train : data.Train;
         if (checkpoint is null)
-            Trainer.ShapeFor(data.Train, request.Settings).Validate();
+            Trainer.ShapeFor(trained, request.Settings).Validate();
         using var backend = DeviceOpener.Open(request.Device, request.MemoryLimit, diagnostics, request.Threads);
         diagnostics.WriteLine($"Data: {data.Train.Count} training and {data.Test.Count} test images of {data.Train.Rows}x{data.Train.Columns} from {data.Source}");
+        if (split > 0)
+            diagnostics.WriteLine(Invariant($"Validation: the last {data.Train.Count - trained.Count} training images ({split:0.###} of them), never trained on"));
+        else if (validationData is not null)
+            diagnostics.WriteLine($"Validation: {validationData.Count} images from {request.ValidationDirectory}");
 
-        var options = new TrainingRunOptions { SavePath = request.SavePath ?? request.ResumePath, EvaluateEveryEpoch = request.PreviewFolder is not null };
+        var options = new TrainingRunOptions { SavePath = request.SavePath ?? request.ResumePath, EvaluateEveryEpoch = request.PreviewFolder is not null, Validation = validationData };
         using var run = checkpoint is null
             ? new TrainingRun(backend, data, request.Settings, options)
             : new TrainingRun(backend, data, checkpoint, request.Epochs ?? checkpoint.Settings.Epochs, options);
@@ -163,6 +183,16 @@ internal static class TrainCommand
         return Cli.Ok;
     }
 
+    /// <summary>The t10k split of --validation-data's folder, when its images have the training images' size.</summary>
+    /// <exception cref="UserInputException">The images are of another size.</exception>
+    private static LabeledImages ValidationSet(MnistData folder, MnistData data)
+    {
+        var validation = folder.Test;
+        if (validation.Rows != data.Train.Rows || validation.Columns != data.Train.Columns)
+            throw new UserInputException($"--validation-data holds {validation.Rows}x{validation.Columns} images; the training images are {data.Train.Rows}x{data.Train.Columns}");
+        return validation;
+    }
+
     /// <summary>A convnet's first-layer pictures, as <c>report</c> draws them, from the trained network loaded once more for one digit; null for other networks.</summary>
     private static FirstLayerPictures? FirstLayerPicturesOf(Trainer trainer, LabeledImages test)
     {
@@ -190,7 +220,7 @@ internal static class TrainCommand
         string? saved = savesBack ? request.ResumePath : request.SavePath;
         if (saved is not null && FileKinds.Of(saved) is not (FileKind.CharacterDevice or FileKind.Fifo))
             files.Output("--save's lock file", SaveLock.PathFor(saved));
-        files.Inputs("--data", MnistData.Files(request.DataDirectory)).Output("--json", request.JsonPath).Output(request.PreviewFolder).Check();
+        files.Inputs("--data", MnistData.Files(request.DataDirectory)).Inputs("--validation-data", request.ValidationDirectory is null ? [] : MnistData.Files(request.ValidationDirectory)).Output("--json", request.JsonPath).Output(request.PreviewFolder).Check();
         if (savesBack)
             OutputFile.Check(request.ResumePath!, "--resume");
         else if (request.SavePath is not null)
@@ -217,9 +247,10 @@ internal static class TrainCommand
                 settings.Schedule.WarmupSteps,
                 settings.Seed,
                 initializer = settings.Initializer.Name(),
+                settings.ValidationSplit,
                 inputScaling = scaling.IsUnit ? null : new { scaling.Mean, scaling.Deviation },
             },
-            epochs = epochs.Select(e => new { e.Epoch, e.Loss, e.Accuracy, seconds = e.Duration.TotalSeconds, e.TestLoss, e.TestAccuracy, learningRate = e.LearningRate ?? settings.LearningRate }),
+            epochs = epochs.Select(e => new { e.Epoch, e.Loss, e.Accuracy, seconds = e.Duration.TotalSeconds, e.ValidationLoss, e.ValidationAccuracy, e.TestLoss, e.TestAccuracy, learningRate = e.LearningRate ?? settings.LearningRate }),
             test = new { test.Loss, test.Accuracy, test.Correct, test.Count },
         };
         OutputFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(summary, Json.Options), signalsBefore);
@@ -237,5 +268,5 @@ internal static class TrainCommand
 
     private sealed record TrainRequest(
         string Device, long? MemoryLimit, int? Threads, string? DataDirectory, string? JsonPath, string? SavePath, string? ResumePath, int? Epochs,
-        string? PreviewFolder, int PreviewLimit, bool ShowProgress, TrainingSettings Settings);
+        string? PreviewFolder, int PreviewLimit, bool ShowProgress, string? ValidationDirectory, TrainingSettings Settings);
 }

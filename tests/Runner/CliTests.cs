@@ -51,6 +51,8 @@ public sealed class CliTests
     [InlineData("--epsilon -1", "--epsilon must be a positive number, got -1")]
     [InlineData("--initializer he-normal", "--initializer takes glorot-uniform or fan-in-uniform, got 'he-normal'")]
     [InlineData("--standardize maybe", "'maybe'")]
+    [InlineData("--validation-split 1", "--validation-split must be in [0, 1), got 1")]
+    [InlineData("--validation-split 0.1 --validation-data /tmp", "--validation-split takes the validation set from the training set and --validation-data gives one: give one of them")]
     public void Train_rejects_bad_input_with_one_line_and_exit_code_2(string arguments, string expected)
     {
         var (code, output, error) = CliRun.Run(["train", .. arguments.Split(' ')]);
@@ -73,6 +75,7 @@ public sealed class CliTests
     [InlineData("--epsilon 1e-6")]
     [InlineData("--initializer fan-in-uniform")]
     [InlineData("--standardize")]
+    [InlineData("--validation-split 0.2")]
     public void Resuming_refuses_a_change_of_what_the_checkpoint_fixes(string arguments)
     {
         var (code, _, error) = CliRun.Run(["train", "--resume", "any.ckpt", .. arguments.Split(' ')]);

@@ -46,6 +46,23 @@ public sealed class LabeledImages
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
+    /// <summary>
+    /// Keras' validation_split: the last <paramref name="fraction"/> of the samples, taken before any
+    /// shuffling, as the validation set, and the rest to train on (the first ⌊count·(1 − fraction)⌋).
+    /// </summary>
+    /// <exception cref="UserInputException">The fraction is not in (0, 1), or leaves either part empty.</exception>
+    public (LabeledImages Train, LabeledImages Validation) SplitOff(double fraction)
+    {
+        if (!(fraction > 0 && fraction < 1))
+            throw new UserInputException($"a validation split is a fraction in (0, 1), got {fraction.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        int train = (int)(Count * (1 - fraction));
+        if (train < 1 || train >= Count)
+            throw new UserInputException($"a validation split of {fraction.ToString(System.Globalization.CultureInfo.InvariantCulture)} of {Count} {Name} images leaves {(train < 1 ? "nothing to train on" : "no validation images")}");
+        return (
+            new LabeledImages(Name, Images[..(train * Pixels)], Labels[..train], Rows, Columns),
+            new LabeledImages("validation", Images[(train * Pixels)..], Labels[train..], Rows, Columns));
+    }
+
     /// <summary>The first <paramref name="count"/> samples, for quick runs and tests.</summary>
     public LabeledImages Take(int count)
     {

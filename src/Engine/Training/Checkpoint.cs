@@ -175,7 +175,7 @@ public sealed partial record Checkpoint(
         var metadata = JsonSerializer.SerializeToUtf8Bytes(
             new Metadata(
                 Architecture, Shape.Inputs, InputOf(Shape), [.. Shape.HiddenLayers], Shape.Classes,
-                new RunSettings(Settings.Epochs, Settings.BatchSize, Settings.Seed, ScheduleRecord.Of(Settings), InitializerName(Settings.Initializer)),
+                new RunSettings(Settings.Epochs, Settings.BatchSize, Settings.Seed, ScheduleRecord.Of(Settings), InitializerName(Settings.Initializer), Settings.ValidationSplit),
                 new OptimizerRecord(o.Name, o.LearningRate, o.Rho, o.Beta1, o.Beta2, o.Epsilon, o.Momentum, o.Nesterov, OptimizerUpdates),
                 Position, History, DataHash)
             {
@@ -410,7 +410,10 @@ public sealed partial record Checkpoint(
             Schedule = schedule,
             ScheduleEpochs = s.Schedule?.Epochs ?? 0,
             Initializer = initializer,
+            ValidationSplit = s.ValidationSplit,
         };
+        if (!(s.ValidationSplit >= 0 && s.ValidationSplit < 1))
+            throw new InvalidDataException($"the checkpoint's metadata makes no sense: a validation split of {s.ValidationSplit.ToString(CultureInfo.InvariantCulture)}");
         return (new NetworkShape(inputs, layers, classes), settings, position, history, dataHash, o.Updates);
     }
 
@@ -481,10 +484,12 @@ public sealed partial record Checkpoint(
 
     /// <param name="Schedule">Written only when the learning rate moves: a constant-rate run's metadata is as before.</param>
     /// <param name="Initializer">Written only when it is not Keras' Glorot-uniform.</param>
+    /// <param name="ValidationSplit">The fraction of the training set held out for validation (the data hash is the rest's); written only when there is one.</param>
     private sealed record RunSettings(
         int Epochs, int BatchSize, int Seed,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ScheduleRecord? Schedule = null,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Initializer = null);
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Initializer = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double ValidationSplit = 0);
 
     /// <summary>A learning-rate schedule as --lr-schedule writes it, its warm-up, and the epochs it spans (the run's --epochs as first given).</summary>
     private sealed record ScheduleRecord(string Name, int WarmupSteps, int Epochs)

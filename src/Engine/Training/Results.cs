@@ -5,13 +5,21 @@ namespace MnistGpu.Engine.Training;
 
 /// <summary>
 /// One epoch: mean training loss and accuracy over its samples (as each was trained, Keras-style),
-/// and the test loss and accuracy when the test set was evaluated after it.
+/// the validation loss and accuracy when the run has a validation set, and the test loss and
+/// accuracy when the test set was evaluated after it.
 /// </summary>
 public sealed record EpochResult(int Epoch, int Steps, double Loss, double Accuracy, TimeSpan Duration)
 {
     public double? TestLoss { get; init; }
 
     public double? TestAccuracy { get; init; }
+
+    /// <summary>The validation set's loss after the epoch, when the run has one (<see cref="TrainingSettings.ValidationSplit"/> or validation data).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? ValidationLoss { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? ValidationAccuracy { get; init; }
 
     /// <summary>The learning rate of the epoch's last step, when a schedule moves it (otherwise the optimizer's, and not recorded).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

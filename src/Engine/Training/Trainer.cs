@@ -187,6 +187,15 @@ public sealed class Trainer : IDisposable
         return evaluation;
     }
 
+    /// <summary>Evaluates the validation set and records its loss and accuracy with the last finished epoch.</summary>
+    public Evaluation ValidateAfterEpoch(LabeledImages validation)
+    {
+        var evaluation = Evaluate(validation);
+        if (history.Count > 0)
+            history[^1] = history[^1] with { ValidationLoss = evaluation.Loss, ValidationAccuracy = evaluation.Accuracy };
+        return evaluation;
+    }
+
     /// <summary>Loss, accuracy and per-sample predictions of the current network on <paramref name="split"/>.</summary>
     public Evaluation Evaluate(LabeledImages split) => evaluator.Evaluate(split);
 

@@ -20,6 +20,13 @@ public sealed record TrainingRunOptions
 
     /// <summary>How a new run's steps run: fused (the default), or the plain definition, to compare the two (bench --unfused).</summary>
     public StepOptions Steps { get; init; } = StepOptions.Fused;
+
+    /// <summary>
+    /// A validation set from elsewhere (<c>--validation-data</c>), evaluated after every epoch; null
+    /// for none, or for the settings' <see cref="TrainingSettings.ValidationSplit"/>, which takes
+    /// the validation set from the training set. Not both.
+    /// </summary>
+    public LabeledImages? Validation { get; init; }
 }
 
 /// <summary>How a run ended. <see cref="Test"/> is the final evaluation, absent when the run was stopped.</summary>
@@ -55,7 +62,8 @@ public class TrainingObserver
 
 /// <summary>
 /// A training run from start (or a checkpoint) to the test accuracy: the epoch loop, the
-/// evaluation of the test set (after every epoch when asked, and at the end), the checkpoint
+/// validation set's evaluation after every epoch when there is one, the evaluation of the test
+/// set (after every epoch when asked, and at the end), the checkpoint
 /// policy (after every epoch, on stop, at the end) and stopping between steps. The command
 /// line, the benchmark and library users all train through it.
 /// </summary>
@@ -69,7 +77,7 @@ public sealed class TrainingRun : IDisposable
     /// <exception cref="UserInputException">A setting is invalid, the network is too large to exist, or the save path cannot be written.</exception>
     /// <exception cref="EngineException">The run does not fit the device's memory, or the disk has no room for a checkpoint.</exception>
     public TrainingRun(ITrainingBackend backend, MnistData data, TrainingSettings settings, TrainingRunOptions? options = null)
-        : this(data, options, Trainer.ShapeFor(data.Train, settings), settings.Optimizer, () => new Trainer(backend, data.Train, settings, data.Test, options?.Steps))
+        : this(data, options, settings, Trainer.ShapeFor(Split(data, settings, options).Train, settings), settings.Optimizer, train => new Trainer(backend, train, settings, data.Test, options?.Steps))
     {
     }
 
@@ -77,24 +85,39 @@ public sealed class TrainingRun : IDisposable
     /// <exception cref="UserInputException">The checkpoint does not fit this data, or the save path cannot be written.</exception>
     /// <exception cref="EngineException">The run does not fit the device's memory, or the disk has no room for a checkpoint.</exception>
     public TrainingRun(ITrainingBackend backend, MnistData data, Checkpoint checkpoint, int epochs, TrainingRunOptions? options = null)
-        : this(data, options, checkpoint.Shape, checkpoint.Settings.Optimizer, () => new Trainer(backend, data.Train, checkpoint, epochs, data.Test))
+        : this(data, options, checkpoint.Settings, checkpoint.Shape, checkpoint.Settings.Optimizer, train => new Trainer(backend, train, checkpoint, epochs, data.Test))
     {
     }
 
-    private TrainingRun(MnistData data, TrainingRunOptions? options, NetworkShape shape, OptimizerSettings optimizer, Func<Trainer> createTrainer)
+    private TrainingRun(MnistData data, TrainingRunOptions? options, TrainingSettings settings, NetworkShape shape, OptimizerSettings optimizer, Func<LabeledImages, Trainer> createTrainer)
     {
         testSet = data.Test;
         this.options = options ?? new TrainingRunOptions();
+        (var train, Validation) = Split(data, settings, options);
         if (this.options.SavePath is string path)
         {
             shape.Validate();
             OutputFile.Check(path, "checkpoint", Checkpoint.FileBytes(shape, optimizer));
         }
 
-        Trainer = createTrainer();
+        Trainer = createTrainer(train);
     }
 
     public Trainer Trainer { get; }
+
+    /// <summary>The validation set evaluated after every epoch: the split's, or the options' own; null for none.</summary>
+    public LabeledImages? Validation { get; }
+
+    /// <summary>What the run trains on, and what it validates on.</summary>
+    /// <exception cref="UserInputException">Both a validation split and validation data, or a split that leaves a part empty.</exception>
+    private static (LabeledImages Train, LabeledImages? Validation) Split(MnistData data, TrainingSettings settings, TrainingRunOptions? options)
+    {
+        if (settings.ValidationSplit == 0)
+            return (data.Train, options?.Validation);
+        if (options?.Validation is not null)
+            throw new UserInputException("--validation-split takes the validation set from the training set and --validation-data gives one: give one of them");
+        return data.Train.SplitOff(settings.ValidationSplit);
+    }
 
     /// <summary>
     /// Trains up to the run's number of epochs, then evaluates the test set. When
@@ -131,6 +154,8 @@ public sealed class TrainingRun : IDisposable
             if (result is null)
                 return new TrainingOutcome(false, Trainer.Position, null, Save());
 
+            if (Validation is not null)
+                result = Validate(epoch);
             afterLastEpoch = options.EvaluateEveryEpoch ? Evaluate(epoch) : null;
             observer.EpochFinished(result, afterLastEpoch);
             Save();
@@ -150,6 +175,15 @@ public sealed class TrainingRun : IDisposable
         if (!double.IsFinite(evaluation.Loss))
             throw new TrainingDivergedException($"training diverged: the test loss became {evaluation.Loss} after epoch {epoch}");
         return evaluation;
+    }
+
+    /// <summary>The validation set after <paramref name="epoch"/>, recorded with it: the epoch's result with its validation figures.</summary>
+    private EpochResult Validate(int epoch)
+    {
+        var evaluation = Trainer.ValidateAfterEpoch(Validation!);
+        if (!double.IsFinite(evaluation.Loss))
+            throw new TrainingDivergedException($"training diverged: the validation loss became {evaluation.Loss} after epoch {epoch}");
+        return Trainer.History[^1];
     }
 
     private static string Describe(TrainingPosition position) => position.StepsDoneInEpoch == 0

@@ -88,6 +88,12 @@ public sealed record TrainingSettings
     /// <summary>Seeds the initial weights and every epoch's shuffle.</summary>
     public int Seed { get; init; } = 1;
 
+    /// <summary>
+    /// Keras' validation_split: the last this fraction of the training set, taken before shuffling, is
+    /// never trained on and is evaluated after every epoch; 0 (the default) for none.
+    /// </summary>
+    public double ValidationSplit { get; init; }
+
     /// <summary>How a new run draws its weights and biases: Keras' Glorot-uniform by default.</summary>
     public Initializer Initializer { get; init; } = Initializer.GlorotUniform;
 
@@ -104,7 +110,7 @@ public sealed record TrainingSettings
     public bool Equals(TrainingSettings? other) =>
         other is not null && Epochs == other.Epochs && BatchSize == other.BatchSize && Seed == other.Seed
         && Optimizer == other.Optimizer && layers.SequenceEqual(other.layers) && Schedule == other.Schedule && ScheduleEpochs == other.ScheduleEpochs
-        && Initializer == other.Initializer && Standardize == other.Standardize;
+        && Initializer == other.Initializer && Standardize == other.Standardize && ValidationSplit == other.ValidationSplit;
 
     public override int GetHashCode() => HashCode.Combine(Epochs, BatchSize, Seed, Optimizer, LayersText, Schedule);
 
@@ -117,6 +123,8 @@ public sealed record TrainingSettings
             throw new UserInputException($"batch size must be from 1 to {MaxBatchSize:N0}, got {BatchSize:N0}");
         if (layers.Count == 0 || layers.Any(spec => spec.DenseWidth is < 1))
             throw new UserInputException($"every hidden layer needs at least 1 unit, got '{LayersText}'");
+        if (!(ValidationSplit >= 0 && ValidationSplit < 1))
+            throw new UserInputException($"--validation-split must be in [0, 1), got {ValidationSplit.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
         if (layers.Count > NetworkShape.MaxHiddenLayers)
             throw new UserInputException($"at most {NetworkShape.MaxHiddenLayers} hidden layers, got {layers.Count}");
         Optimizer.Validate();

@@ -125,11 +125,17 @@ internal static class ReportPage
             page.Append(CultureInfo.InvariantCulture, $"<p>{shown.Count} of {history.Count:N0} epochs, evenly spaced, the last included.</p>\n");
         // A schedule's rates, when one moved them (a constant rate is the optimizer's, in the summary above).
         bool scheduled = history.Any(h => h.LearningRate is not null);
-        page.Append("<table><tr><th>epoch</th><th>time</th><th>train loss</th><th>train accuracy</th><th>test loss</th><th>test accuracy</th>")
+        // Validation columns only for a run that had a validation set: nothing else claims to be validation.
+        bool validated = history.Any(h => h.ValidationLoss is not null);
+        page.Append("<table><tr><th>epoch</th><th>time</th><th>train loss</th><th>train accuracy</th>")
+            .Append(validated ? "<th>validation loss</th><th>validation accuracy</th>" : "")
+            .Append("<th>test loss</th><th>test accuracy</th>")
             .Append(scheduled ? "<th>learning rate (last step)</th>" : "").Append("</tr>\n");
         foreach (var h in shown)
         {
             page.Append(CultureInfo.InvariantCulture, $"<tr><td>{h.Epoch}</td><td>{h.Duration.TotalSeconds:F1} s</td><td>{h.Loss:F4}</td><td>{h.Accuracy:P2}</td>");
+            if (validated)
+                page.Append(CultureInfo.InvariantCulture, $"<td>{h.ValidationLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "–"}</td><td>{h.ValidationAccuracy?.ToString("P2", CultureInfo.InvariantCulture) ?? "–"}</td>");
             page.Append(CultureInfo.InvariantCulture, $"<td>{h.TestLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "–"}</td><td>{h.TestAccuracy?.ToString("P2", CultureInfo.InvariantCulture) ?? "–"}</td>");
             if (scheduled)
                 page.Append(CultureInfo.InvariantCulture, $"<td>{h.LearningRate?.ToString("0.####e+0", CultureInfo.InvariantCulture) ?? "–"}</td>");

@@ -23,6 +23,47 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void A_validation_split_holds_out_the_last_images_evaluates_them_every_epoch_and_never_trains_on_them()
+    {
+        string path = folder.File("v.ckpt");
+        using var device = new MnistGpu.Engine.Backends.Host.HostBackend();
+        using var run = new TrainingRun(device, data, Settings with { ValidationSplit = 0.1 }, new TrainingRunOptions { SavePath = path });
+        var outcome = run.Run();
+
+        // Keras' validation_split: the last 10 % before shuffling; the first 900 are the training set.
+        Assert.Equal(100, run.Validation!.Count);
+        Assert.Equal(data.Train.Labels[900..], run.Validation.Labels);
+        Assert.Equal(9, run.Trainer.StepsPerEpoch);
+        var saved = Checkpoint.Load(path);
+        Assert.Equal(data.Train.Take(900).ContentHash, saved.DataHash);
+        Assert.Equal(0.1, saved.Settings.ValidationSplit);
+        Assert.All(saved.History, epoch => Assert.NotNull(epoch!.ValidationLoss));
+        Assert.Null(saved.History[0]!.TestLoss);
+
+        // The last epoch's figures are the trained network's on the held-out images.
+        using var network = new TrainedNetwork(device, saved);
+        var again = network.Evaluate(run.Validation);
+        Assert.Equal(again.Loss, saved.History[^1]!.ValidationLoss);
+        Assert.Equal(again.Accuracy, saved.History[^1]!.ValidationAccuracy);
+        Assert.True(outcome.Finished);
+
+        // Resuming splits the same way, so the data is recognised and the figures go on.
+        using var resumed = new TrainingRun(device, data, saved, epochs: 4);
+        resumed.Run();
+        Assert.Equal(4, resumed.Trainer.History.Count(e => e.ValidationLoss is not null));
+    }
+
+    [Fact]
+    public void A_split_that_leaves_either_part_empty_or_comes_with_validation_data_is_refused()
+    {
+        var tiny = data.Train.Take(10);
+        Assert.Equal("a validation split of 0.95 of 10 train images leaves nothing to train on", Assert.Throws<UserInputException>(() => tiny.SplitOff(0.95)).Message);
+        Assert.Equal("a validation split of 1E-17 of 10 train images leaves no validation images", Assert.Throws<UserInputException>(() => tiny.SplitOff(1e-17)).Message);
+        using var device = new MnistGpu.Engine.Backends.Host.HostBackend();
+        Assert.Contains("give one of them", Assert.Throws<UserInputException>(() => new TrainingRun(device, data, Settings with { ValidationSplit = 0.1 }, new TrainingRunOptions { Validation = data.Test })).Message);
+    }
+
+    [Fact]
     public void A_checkpoint_is_written_after_every_epoch_and_after_the_final_evaluation()
     {
         string path = folder.File("m.ckpt");
