@@ -61,4 +61,8 @@ internal sealed class EpochProgress(TextWriter output, bool live) : TrainingObse
             line += string.Create(CultureInfo.InvariantCulture, $" - learning_rate: {rate:0.####e+0}");
         output.WriteLine(line);
     }
+
+    public override void BestRestored(BestEpoch best) => output.WriteLine(string.Create(
+        CultureInfo.InvariantCulture,
+        $"Early stopping: {(best.Stopped ? $"stopped after {best.EpochsWithoutImprovement} epoch{(best.EpochsWithoutImprovement == 1 ? "" : "s")} without a lower val_loss; " : "")}restored the weights of epoch {best.Epoch} (val_loss: {best.ValidationLoss:F4})"));
 }

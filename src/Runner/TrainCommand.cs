@@ -49,9 +49,24 @@ internal static class TrainCommand
             Description = "Folder in the MNIST layout whose t10k-* files are the validation set, evaluated after every epoch",
         };
 
+        var earlyStopping = new Option<int?>("--early-stopping")
+        {
+            Description = "Stop once the validation loss has not fallen for this many epochs, and end with the weights of the epoch where it was lowest (needs --validation-split or --validation-data)",
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) || value < 1 || value > TrainingSettings.MaxEpochs)
+                    result.AddError($"--early-stopping must be a whole number of epochs from 1 to {TrainingSettings.MaxEpochs}, got '{text}'");
+                else
+                    return value;
+                return null;
+            },
+        };
+        var saveBest = new Option<FileInfo?>("--save-best") { Description = "Write the checkpoint of the lowest validation loss so far here, each time it falls (needs --validation-split or --validation-data)" };
+
         var command = new Command("train", "Train the network and report test accuracy")
         {
-            device, epochs, batchSize, seed, data, json, memoryLimit, save, resume, previews, previewLimit, noProgress, threads, validationSplit, validationData,
+            device, epochs, batchSize, seed, data, json, memoryLimit, save, resume, previews, previewLimit, noProgress, threads, validationSplit, validationData, earlyStopping, saveBest,
         };
         foreach (var option in network.All)
             command.Options.Add(option);
@@ -60,9 +75,19 @@ internal static class TrainCommand
         {
             if (result.GetResult(validationSplit) is { Implicit: false } && result.GetResult(validationData) is { Implicit: false })
                 result.AddError("--validation-split takes the validation set from the training set and --validation-data gives one: give one of them");
+            bool validated = result.GetResult(validationSplit) is { Implicit: false } || result.GetResult(validationData) is { Implicit: false };
+            if (result.GetResult(resume) is null && !validated)
+            {
+                foreach (var watcher in new Option[] { earlyStopping, saveBest })
+                {
+                    if (result.GetResult(watcher) is { Implicit: false })
+                        result.AddError($"{watcher.Name} watches the validation loss: give --validation-split or --validation-data");
+                }
+            }
+
             if (result.GetResult(resume) is null)
                 return;
-            foreach (var fixedByCheckpoint in new Option[] { batchSize, seed, validationSplit }.Concat(network.FixedByCheckpoint))
+            foreach (var fixedByCheckpoint in new Option[] { batchSize, seed, validationSplit, earlyStopping }.Concat(network.FixedByCheckpoint))
             {
                 if (result.GetResult(fixedByCheckpoint) is { Implicit: false })
                     result.AddError($"{fixedByCheckpoint.Name} cannot be changed when resuming: the checkpoint fixes it");
@@ -83,6 +108,7 @@ internal static class TrainCommand
                 parsed.GetValue(previewLimit),
                 !parsed.GetValue(noProgress),
                 parsed.GetValue(validationData)?.FullName,
+                parsed.GetValue(saveBest)?.FullName,
                 network.Apply(
                     parsed,
                     defaults with
@@ -91,6 +117,7 @@ internal static class TrainCommand
                         BatchSize = parsed.GetValue(batchSize),
                         Seed = parsed.GetValue(seed),
                         ValidationSplit = parsed.GetValue(validationSplit) ?? 0,
+                        EarlyStoppingPatience = parsed.GetValue(earlyStopping) ?? 0,
                     },
                     batchSizeGiven: parsed.GetResult(batchSize) is { Implicit: false },
                     epochsGiven: parsed.GetResult(epochs) is { Implicit: false }));
@@ -126,7 +153,7 @@ internal static class TrainCommand
         else if (validationData is not null)
             diagnostics.WriteLine($"Validation: {validationData.Count} images from {request.ValidationDirectory}");
 
-        var options = new TrainingRunOptions { SavePath = request.SavePath ?? request.ResumePath, EvaluateEveryEpoch = request.PreviewFolder is not null, Validation = validationData };
+        var options = new TrainingRunOptions { SavePath = request.SavePath ?? request.ResumePath, EvaluateEveryEpoch = request.PreviewFolder is not null, Validation = validationData, SaveBestPath = request.SaveBestPath };
         using var run = checkpoint is null
             ? new TrainingRun(backend, data, request.Settings, options)
             : new TrainingRun(backend, data, checkpoint, request.Epochs ?? checkpoint.Settings.Epochs, options);
@@ -220,7 +247,7 @@ internal static class TrainCommand
         string? saved = savesBack ? request.ResumePath : request.SavePath;
         if (saved is not null && FileKinds.Of(saved) is not (FileKind.CharacterDevice or FileKind.Fifo))
             files.Output("--save's lock file", SaveLock.PathFor(saved));
-        files.Inputs("--data", MnistData.Files(request.DataDirectory)).Inputs("--validation-data", request.ValidationDirectory is null ? [] : MnistData.Files(request.ValidationDirectory)).Output("--json", request.JsonPath).Output(request.PreviewFolder).Check();
+        files.Inputs("--data", MnistData.Files(request.DataDirectory)).Inputs("--validation-data", request.ValidationDirectory is null ? [] : MnistData.Files(request.ValidationDirectory)).Output("--json", request.JsonPath).Output("--save-best", request.SaveBestPath).Output(request.PreviewFolder).Check();
         if (savesBack)
             OutputFile.Check(request.ResumePath!, "--resume");
         else if (request.SavePath is not null)
@@ -248,6 +275,7 @@ internal static class TrainCommand
                 settings.Seed,
                 initializer = settings.Initializer.Name(),
                 settings.ValidationSplit,
+                earlyStopping = settings.EarlyStoppingPatience,
                 inputScaling = scaling.IsUnit ? null : new { scaling.Mean, scaling.Deviation },
             },
             epochs = epochs.Select(e => new { e.Epoch, e.Loss, e.Accuracy, seconds = e.Duration.TotalSeconds, e.ValidationLoss, e.ValidationAccuracy, e.TestLoss, e.TestAccuracy, learningRate = e.LearningRate ?? settings.LearningRate }),
@@ -268,5 +296,5 @@ internal static class TrainCommand
 
     private sealed record TrainRequest(
         string Device, long? MemoryLimit, int? Threads, string? DataDirectory, string? JsonPath, string? SavePath, string? ResumePath, int? Epochs,
-        string? PreviewFolder, int PreviewLimit, bool ShowProgress, string? ValidationDirectory, TrainingSettings Settings);
+        string? PreviewFolder, int PreviewLimit, bool ShowProgress, string? ValidationDirectory, string? SaveBestPath, TrainingSettings Settings);
 }

@@ -52,6 +52,9 @@ public sealed class CliTests
     [InlineData("--initializer he-normal", "--initializer takes glorot-uniform or fan-in-uniform, got 'he-normal'")]
     [InlineData("--standardize maybe", "'maybe'")]
     [InlineData("--validation-split 1", "--validation-split must be in [0, 1), got 1")]
+    [InlineData("--early-stopping 2", "--early-stopping watches the validation loss: give --validation-split or --validation-data")]
+    [InlineData("--save-best best.ckpt", "--save-best watches the validation loss: give --validation-split or --validation-data")]
+    [InlineData("--validation-split 0.1 --early-stopping 0", "--early-stopping must be a whole number of epochs from 1 to 1000000, got '0'")]
     [InlineData("--validation-split 0.1 --validation-data /tmp", "--validation-split takes the validation set from the training set and --validation-data gives one: give one of them")]
     public void Train_rejects_bad_input_with_one_line_and_exit_code_2(string arguments, string expected)
     {
@@ -76,6 +79,7 @@ public sealed class CliTests
     [InlineData("--initializer fan-in-uniform")]
     [InlineData("--standardize")]
     [InlineData("--validation-split 0.2")]
+    [InlineData("--early-stopping 3")]
     public void Resuming_refuses_a_change_of_what_the_checkpoint_fixes(string arguments)
     {
         var (code, _, error) = CliRun.Run(["train", "--resume", "any.ckpt", .. arguments.Split(' ')]);

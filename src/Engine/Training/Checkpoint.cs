@@ -78,7 +78,13 @@ public sealed partial record Checkpoint(
     /// <summary>The layers' untrained state (<see cref="NetworkShape.StateCount"/> values: BatchNormalization's moving statistics), layer after layer.</summary>
     public float[] LayerState { get; init; } = [];
 
+    /// <summary>The best validation epoch so far, when the run validates; with early stopping it holds that epoch's weights, which make the file version <see cref="BestWeightsVersion"/>.</summary>
+    public BestEpoch? Best { get; init; }
+
     public const int FormatVersion = 4;
+
+    /// <summary>Version 4 with the best epoch's parameters and layer state after the layer state: written only when early stopping keeps them, so every other file stays version 4.</summary>
+    public const int BestWeightsVersion = 5;
 
     /// <summary>What versions 3 and 4 call any stack of layers (each kind as its spec says) with a dense softmax layer last.</summary>
     public const string Architecture = "layers-softmax";
@@ -175,17 +181,18 @@ public sealed partial record Checkpoint(
         var metadata = JsonSerializer.SerializeToUtf8Bytes(
             new Metadata(
                 Architecture, Shape.Inputs, InputOf(Shape), [.. Shape.HiddenLayers], Shape.Classes,
-                new RunSettings(Settings.Epochs, Settings.BatchSize, Settings.Seed, ScheduleRecord.Of(Settings), InitializerName(Settings.Initializer), Settings.ValidationSplit),
+                new RunSettings(Settings.Epochs, Settings.BatchSize, Settings.Seed, ScheduleRecord.Of(Settings), InitializerName(Settings.Initializer), Settings.ValidationSplit, Settings.EarlyStoppingPatience),
                 new OptimizerRecord(o.Name, o.LearningRate, o.Rho, o.Beta1, o.Beta2, o.Epsilon, o.Momentum, o.Nesterov, OptimizerUpdates),
                 Position, History, DataHash)
             {
                 Scaling = Shape.Scaling.IsUnit ? null : new ScalingRecord(Shape.Scaling.Mean, Shape.Scaling.Deviation),
+                Best = Best is null ? null : new BestRecord(Best.Epoch, Best.ValidationLoss, Best.EpochsWithoutImprovement, Best.Stopped, Best.Parameters is not null),
             },
             JsonOptions);
         using var writer = new HashedWriter(stream);
         var header = new byte[HeaderLength];
         Magic.CopyTo(header, 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(Magic.Length), FormatVersion);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(Magic.Length), (uint)(Best?.Parameters is null ? FormatVersion : BestWeightsVersion));
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(Magic.Length + 4), (uint)metadata.Length);
         writer.Bytes(header);
         writer.Bytes(metadata);
@@ -198,6 +205,12 @@ public sealed partial record Checkpoint(
         foreach (var state in OptimizerState)
             writer.Floats(state);
         writer.Floats(LayerState);
+        if (Best?.Parameters is { } bestParameters)
+        {
+            writer.Floats(bestParameters);
+            writer.Floats(Best.LayerState ?? []);
+        }
+
         stream.Write(writer.Hash());
     }
 
@@ -216,7 +229,9 @@ public sealed partial record Checkpoint(
             throw new InvalidDataException($"the file is truncated or damaged: its metadata runs past the end of the file ({length:N0} bytes)");
         var json = reader.Bytes((int)metadataLength);
         var (parameters, stateArrays, layerState) = Counts(version, reader.Bytes(countsLength));
-        long expected = countOffset + countsLength + 4L * parameters * (1 + stateArrays) + 4L * layerState + HashLength;
+        // A version-5 file holds the best epoch's parameters and layer state after the layer state.
+        long bestArrays = version == BestWeightsVersion ? parameters + layerState : 0;
+        long expected = countOffset + countsLength + 4L * parameters * (1 + stateArrays) + 4L * layerState + 4L * bestArrays + HashLength;
         if (expected != length)
             throw new InvalidDataException($"the file is truncated or damaged: it is {length:N0} bytes, but its header and array counts make {expected:N0}");
 
@@ -235,6 +250,9 @@ public sealed partial record Checkpoint(
         for (int a = 0; a < arrays.Length; a++)
             arrays[a] = reader.Floats((int)parameters);
         var kept = reader.Floats((int)layerState);
+        var best = ReadBest(version, json, settings, position);
+        if (version == BestWeightsVersion)
+            best = best! with { Parameters = reader.Floats((int)parameters), LayerState = reader.Floats((int)layerState) };
         var stored = new byte[HashLength];
         stream.ReadExactly(stored);
         if (!reader.Hash().AsSpan().SequenceEqual(stored))
@@ -249,7 +267,29 @@ public sealed partial record Checkpoint(
                 throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"layer state value {i} is {kept[i]}"));
         }
 
-        return new Checkpoint(shape, settings, position, history.Select(e => e!).ToList(), dataHash, arrays[0], arrays[1..], updates) { LayerState = kept };
+        if (best?.Parameters is { } bestParameters)
+            RequireFinite(shape, bestParameters, "best epoch's parameter", mayBeNegative: true);
+        if (best?.LayerState is { } bestState && !bestState.All(float.IsFinite))
+            throw new InvalidDataException("a value of the best epoch's layer state is not finite");
+
+        return new Checkpoint(shape, settings, position, history.Select(e => e!).ToList(), dataHash, arrays[0], arrays[1..], updates) { LayerState = kept, Best = best };
+    }
+
+    /// <summary>The best validation epoch a version-4 or -5 file records (without its arrays), checked against the run; version 5 must have one that kept weights.</summary>
+    private static BestEpoch? ReadBest(int version, ReadOnlySpan<byte> json, TrainingSettings settings, TrainingPosition position)
+    {
+        var record = version >= 4 ? Deserialize<BestHolder>(json).Best : null;
+        if (record is null)
+        {
+            return version == BestWeightsVersion
+                ? throw new InvalidDataException("the checkpoint's metadata makes no sense: a version-5 file without its best epoch")
+                : null;
+        }
+
+        if (record.KeptWeights != (version == BestWeightsVersion) || record.Epoch < 1 || record.Epoch > position.EpochsDone || record.EpochsWithoutImprovement < 0 || record.EpochsWithoutImprovement > position.EpochsDone - record.Epoch
+            || !double.IsFinite(record.ValidationLoss) || record.ValidationLoss < 0 || (record.Stopped && record.EpochsWithoutImprovement < settings.EarlyStoppingPatience))
+            throw new InvalidDataException($"the checkpoint's metadata makes no sense: its best epoch {record.Epoch} after {position.EpochsDone} epochs, {record.EpochsWithoutImprovement} without improvement{(record.Stopped ? ", stopped" : "")}");
+        return new BestEpoch(record.Epoch, record.ValidationLoss, record.EpochsWithoutImprovement, record.Stopped);
     }
 
     /// <summary>The metadata of a version-<paramref name="version"/> file, every field checked for meaning and against the others.</summary>
@@ -411,7 +451,10 @@ public sealed partial record Checkpoint(
             ScheduleEpochs = s.Schedule?.Epochs ?? 0,
             Initializer = initializer,
             ValidationSplit = s.ValidationSplit,
+            EarlyStoppingPatience = s.EarlyStopping,
         };
+        if (s.EarlyStopping < 0)
+            throw new InvalidDataException($"the checkpoint's metadata makes no sense: early stopping's patience is {s.EarlyStopping}");
         if (!(s.ValidationSplit >= 0 && s.ValidationSplit < 1))
             throw new InvalidDataException($"the checkpoint's metadata makes no sense: a validation split of {s.ValidationSplit.ToString(CultureInfo.InvariantCulture)}");
         return (new NetworkShape(inputs, layers, classes), settings, position, history, dataHash, o.Updates);
@@ -447,8 +490,8 @@ public sealed partial record Checkpoint(
         if (header.Length < HeaderLength || !header[..Magic.Length].SequenceEqual(Magic))
             throw new InvalidDataException("not an MnistGpu checkpoint (no MNGPUCKP header)");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(header[Magic.Length..]);
-        if (version is not (1 or 2 or 3 or FormatVersion))
-            throw new InvalidDataException($"checkpoint format version {version}; this build reads versions 1 to {FormatVersion}");
+        if (version is not (1 or 2 or 3 or FormatVersion or BestWeightsVersion))
+            throw new InvalidDataException($"checkpoint format version {version}; this build reads versions 1 to {BestWeightsVersion}");
         return ((int)version, BinaryPrimitives.ReadUInt32LittleEndian(header[(Magic.Length + 4)..]));
     }
 
@@ -471,9 +514,19 @@ public sealed partial record Checkpoint(
         /// <summary>The input scaling of a standardised network (<see cref="NetworkShape.Scaling"/>); absent (byte / 255) otherwise, so other networks' metadata is as before.</summary>
         [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
         public ScalingRecord? Scaling { get; init; }
+
+        /// <summary>The best validation epoch, when the run validates; absent otherwise.</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public BestRecord? Best { get; init; }
     }
 
     private sealed record ScalingRecord(float Mean, float Deviation);
+
+    /// <summary>The best validation epoch (<see cref="BestEpoch"/>): <paramref name="KeptWeights"/> says its arrays follow the layer state (version 5).</summary>
+    private sealed record BestRecord(int Epoch, double ValidationLoss, int EpochsWithoutImprovement, bool Stopped, bool KeptWeights);
+
+    /// <summary>The metadata's best epoch alone, read apart from the rest.</summary>
+    private sealed record BestHolder(BestRecord? Best = null);
 
     /// <summary>An initializer's name for the metadata: absent for Keras' default, so other runs' metadata is as before.</summary>
     private static string? InitializerName(Initializer initializer) => initializer == Initializer.GlorotUniform ? null : initializer.Name();
@@ -485,11 +538,13 @@ public sealed partial record Checkpoint(
     /// <param name="Schedule">Written only when the learning rate moves: a constant-rate run's metadata is as before.</param>
     /// <param name="Initializer">Written only when it is not Keras' Glorot-uniform.</param>
     /// <param name="ValidationSplit">The fraction of the training set held out for validation (the data hash is the rest's); written only when there is one.</param>
+    /// <param name="EarlyStopping">Early stopping's patience in epochs; written only when it is on.</param>
     private sealed record RunSettings(
         int Epochs, int BatchSize, int Seed,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ScheduleRecord? Schedule = null,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Initializer = null,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double ValidationSplit = 0);
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double ValidationSplit = 0,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int EarlyStopping = 0);
 
     /// <summary>A learning-rate schedule as --lr-schedule writes it, its warm-up, and the epochs it spans (the run's --epochs as first given).</summary>
     private sealed record ScheduleRecord(string Name, int WarmupSteps, int Epochs)

@@ -27,11 +27,20 @@ public sealed record TrainingRunOptions
     /// the validation set from the training set. Not both.
     /// </summary>
     public LabeledImages? Validation { get; init; }
+
+    /// <summary>
+    /// Where the checkpoint of the lowest validation loss so far is written, each time the loss
+    /// falls below the best before (<c>--save-best</c>); null for none. Needs a validation set.
+    /// </summary>
+    public string? SaveBestPath { get; init; }
 }
 
 /// <summary>How a run ended. <see cref="Test"/> is the final evaluation, absent when the run was stopped.</summary>
 public sealed record TrainingOutcome(bool Finished, TrainingPosition Position, Evaluation? Test, string? Checkpoint)
 {
+    /// <summary>The best validation epoch, when the run validated: under early stopping, the epoch whose weights the network holds at the end.</summary>
+    public BestEpoch? Best { get; init; }
+
     /// <summary>"finished after 5 epochs; test: loss …; checkpoint m.ckpt", each part only when there is one.</summary>
     public override string ToString() =>
         $"{(Finished ? "finished" : "stopped")} after {Position.EpochsDone} epoch{(Position.EpochsDone == 1 ? "" : "s")}{(Position.StepsDoneInEpoch > 0 ? $" and {Position.StepsDoneInEpoch} steps" : "")}{(Test is null ? "" : $"; test: {Test}")}{(Checkpoint is null ? "" : $"; checkpoint {Checkpoint}")}";
@@ -56,6 +65,11 @@ public class TrainingObserver
 
     /// <param name="test">The test evaluation after this epoch, when the run evaluates every epoch.</param>
     public virtual void EpochFinished(EpochResult result, Evaluation? test)
+    {
+    }
+
+    /// <summary>Early stopping put back the weights of <paramref name="best"/>'s epoch, before the final evaluation.</summary>
+    public virtual void BestRestored(BestEpoch best)
     {
     }
 }
@@ -87,6 +101,7 @@ public sealed class TrainingRun : IDisposable
     public TrainingRun(ITrainingBackend backend, MnistData data, Checkpoint checkpoint, int epochs, TrainingRunOptions? options = null)
         : this(data, options, checkpoint.Settings, checkpoint.Shape, checkpoint.Settings.Optimizer, train => new Trainer(backend, train, checkpoint, epochs, data.Test))
     {
+        Best = checkpoint.Best;
     }
 
     private TrainingRun(MnistData data, TrainingRunOptions? options, TrainingSettings settings, NetworkShape shape, OptimizerSettings optimizer, Func<LabeledImages, Trainer> createTrainer)
@@ -94,6 +109,10 @@ public sealed class TrainingRun : IDisposable
         testSet = data.Test;
         this.options = options ?? new TrainingRunOptions();
         (var train, Validation) = Split(data, settings, options);
+        if (Validation is null && (settings.EarlyStoppingPatience > 0 || this.options.SaveBestPath is not null))
+            throw new UserInputException($"{(settings.EarlyStoppingPatience > 0 ? "--early-stopping" : "--save-best")} watches the validation loss: give --validation-split or --validation-data");
+        if (this.options.SaveBestPath is string best)
+            OutputFile.Check(best, "--save-best", Checkpoint.FileBytes(shape, optimizer) * 2);
         if (this.options.SavePath is string path)
         {
             shape.Validate();
@@ -107,6 +126,9 @@ public sealed class TrainingRun : IDisposable
 
     /// <summary>The validation set evaluated after every epoch: the split's, or the options' own; null for none.</summary>
     public LabeledImages? Validation { get; }
+
+    /// <summary>The epoch of the lowest validation loss so far (with its weights under early stopping); null before the first validation.</summary>
+    public BestEpoch? Best { get; private set; }
 
     /// <summary>What the run trains on, and what it validates on.</summary>
     /// <exception cref="UserInputException">Both a validation split and validation data, or a split that leaves a part empty.</exception>
@@ -146,7 +168,7 @@ public sealed class TrainingRun : IDisposable
         observer ??= new TrainingObserver();
         var settings = Trainer.Settings;
         Evaluation? afterLastEpoch = null;
-        while (Trainer.Position.EpochsDone < settings.Epochs)
+        while (Trainer.Position.EpochsDone < settings.Epochs && Best?.Stopped != true)
         {
             int epoch = Trainer.Position.EpochsDone + 1;
             observer.EpochStarting(epoch, settings.Epochs, Trainer.Position.StepsDoneInEpoch);
@@ -158,14 +180,25 @@ public sealed class TrainingRun : IDisposable
                 result = Validate(epoch);
             afterLastEpoch = options.EvaluateEveryEpoch ? Evaluate(epoch) : null;
             observer.EpochFinished(result, afterLastEpoch);
+            if (Best is { } best && settings.EarlyStoppingPatience > 0 && best.EpochsWithoutImprovement >= settings.EarlyStoppingPatience)
+                Best = best with { Stopped = true };
             Save();
             // A stop asked for during an epoch's last step stops here, the epoch saved, before the evaluation.
             if (stop.IsCancellationRequested)
                 return new TrainingOutcome(false, Trainer.Position, null, options.SavePath);
         }
 
+        // Early stopping ends with the best epoch's weights, whether it stopped the run or not.
+        if (Best?.Parameters is { } parameters && Best.Epoch != Trainer.Position.EpochsDone)
+        {
+            Trainer.Network.SetParameters(parameters);
+            Trainer.Network.SetState(Best.LayerState!);
+            afterLastEpoch = null;
+            observer.BestRestored(Best);
+        }
+
         var test = afterLastEpoch ?? Evaluate(Trainer.Position.EpochsDone);
-        return new TrainingOutcome(true, Trainer.Position, test, Save());
+        return new TrainingOutcome(true, Trainer.Position, test, Save()) { Best = Best };
     }
 
     /// <summary>The test set after <paramref name="epoch"/>; a loss that is not finite means the weights overflowed in the epoch's last steps.</summary>
@@ -177,12 +210,20 @@ public sealed class TrainingRun : IDisposable
         return evaluation;
     }
 
-    /// <summary>The validation set after <paramref name="epoch"/>, recorded with it: the epoch's result with its validation figures.</summary>
+    /// <summary>
+    /// The validation set after <paramref name="epoch"/>, recorded with it, and the best epoch
+    /// updated (with the weights, under early stopping; the best checkpoint written, with
+    /// --save-best): the epoch's result with its validation figures.
+    /// </summary>
     private EpochResult Validate(int epoch)
     {
         var evaluation = Trainer.ValidateAfterEpoch(Validation!);
         if (!double.IsFinite(evaluation.Loss))
             throw new TrainingDivergedException($"training diverged: the validation loss became {evaluation.Loss} after epoch {epoch}");
+        var keep = Trainer.Settings.EarlyStoppingPatience > 0 ? () => (Trainer.Network.GetParameters(), Trainer.Network.GetState()) : ((Func<(float[], float[])>?)null);
+        Best = BestEpoch.After(Best, epoch, evaluation.Loss, keep);
+        if (Best.Epoch == epoch && options.SaveBestPath is string path)
+            WriteCheckpoint(path);
         return Trainer.History[^1];
     }
 
@@ -207,7 +248,7 @@ public sealed class TrainingRun : IDisposable
     /// <returns>The position saved.</returns>
     private TrainingPosition WriteCheckpoint(string path)
     {
-        var checkpoint = Trainer.CreateCheckpoint();
+        var checkpoint = Trainer.CreateCheckpoint() with { Best = Best };
         if (!checkpoint.IsFinite)
         {
             var at = checkpoint.Position;

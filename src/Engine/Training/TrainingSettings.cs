@@ -94,6 +94,13 @@ public sealed record TrainingSettings
     /// </summary>
     public double ValidationSplit { get; init; }
 
+    /// <summary>
+    /// Early stopping (<c>--early-stopping PATIENCE</c>): ends the run once the validation loss has
+    /// not fallen for this many epochs, and restores the weights of the epoch where it was lowest
+    /// (whether the run stopped early or not); 0 (the default) for none. Needs a validation set.
+    /// </summary>
+    public int EarlyStoppingPatience { get; init; }
+
     /// <summary>How a new run draws its weights and biases: Keras' Glorot-uniform by default.</summary>
     public Initializer Initializer { get; init; } = Initializer.GlorotUniform;
 
@@ -110,7 +117,7 @@ public sealed record TrainingSettings
     public bool Equals(TrainingSettings? other) =>
         other is not null && Epochs == other.Epochs && BatchSize == other.BatchSize && Seed == other.Seed
         && Optimizer == other.Optimizer && layers.SequenceEqual(other.layers) && Schedule == other.Schedule && ScheduleEpochs == other.ScheduleEpochs
-        && Initializer == other.Initializer && Standardize == other.Standardize && ValidationSplit == other.ValidationSplit;
+        && Initializer == other.Initializer && Standardize == other.Standardize && ValidationSplit == other.ValidationSplit && EarlyStoppingPatience == other.EarlyStoppingPatience;
 
     public override int GetHashCode() => HashCode.Combine(Epochs, BatchSize, Seed, Optimizer, LayersText, Schedule);
 
@@ -123,6 +130,8 @@ public sealed record TrainingSettings
             throw new UserInputException($"batch size must be from 1 to {MaxBatchSize:N0}, got {BatchSize:N0}");
         if (layers.Count == 0 || layers.Any(spec => spec.DenseWidth is < 1))
             throw new UserInputException($"every hidden layer needs at least 1 unit, got '{LayersText}'");
+        if (EarlyStoppingPatience < 0 || EarlyStoppingPatience > MaxEpochs)
+            throw new UserInputException($"--early-stopping must be a whole number of epochs from 1 to {MaxEpochs}, got {EarlyStoppingPatience}");
         if (!(ValidationSplit >= 0 && ValidationSplit < 1))
             throw new UserInputException($"--validation-split must be in [0, 1), got {ValidationSplit.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
         if (layers.Count > NetworkShape.MaxHiddenLayers)

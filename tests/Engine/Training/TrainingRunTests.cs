@@ -54,6 +54,56 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void Early_stopping_ends_with_the_best_epoch_s_weights_and_a_resumed_run_stops_where_a_straight_one_does()
+    {
+        var settings = Settings with { Epochs = 40, ValidationSplit = 0.2, EarlyStoppingPatience = 2, Optimizer = MnistGpu.Engine.Model.OptimizerSettings.Adam with { LearningRate = 0.01f } };
+        string straight = folder.File("straight.ckpt"), best = folder.File("best.ckpt");
+        using var device = new MnistGpu.Engine.Backends.Host.HostBackend();
+        TrainingOutcome outcome;
+        using (var run = new TrainingRun(device, data, settings, new TrainingRunOptions { SavePath = straight, SaveBestPath = best }))
+        {
+            outcome = run.Run();
+            var stopped = outcome.Best!;
+            Assert.True(stopped.Stopped, $"no early stop in 40 epochs; best epoch {stopped.Epoch}");
+            Assert.Equal(stopped.Epoch + 2, outcome.Position.EpochsDone);
+
+            // The weights the run ends with are the best epoch's: their validation loss is that epoch's, to the bit.
+            Assert.Equal(run.Trainer.History[stopped.Epoch - 1].ValidationLoss, run.Trainer.Evaluate(run.Validation!).Loss);
+            Assert.True(run.Trainer.History.Skip(stopped.Epoch).All(e => e.ValidationLoss >= stopped.ValidationLoss));
+        }
+
+        var saved = Checkpoint.Load(straight);
+        Assert.Equal(saved.Best!.Parameters, saved.Parameters);
+        Assert.Equal(Checkpoint.BestWeightsVersion, BitConverter.ToInt32(File.ReadAllBytes(straight), 8));
+        var bestFile = Checkpoint.Load(best);
+        Assert.Equal(outcome.Best!.Epoch, bestFile.Position.EpochsDone);
+        Assert.Equal(saved.Parameters, bestFile.Parameters);
+
+        // Stopped (as by Ctrl-C) after 3 epochs and resumed: the same epochs, the same stop, the same bits.
+        string resumed = folder.File("resumed.ckpt");
+        using (var first = new TrainingRun(device, data, settings, new TrainingRunOptions { SavePath = resumed }))
+        {
+            using var stop = new CancellationTokenSource();
+            Assert.False(first.Run(new Observer { Finished = (epoch, _) => { if (epoch.Epoch == 3) stop.Cancel(); } }, stop.Token).Finished);
+        }
+
+        using (var second = new TrainingRun(device, data, Checkpoint.Load(resumed), epochs: 40, new TrainingRunOptions { SavePath = resumed }))
+            Assert.Equal(outcome.Position, second.Run().Position);
+        var again = Checkpoint.Load(resumed);
+        Assert.Equal(saved.Parameters, again.Parameters);
+        Assert.Equal(saved.OptimizerState, again.OptimizerState);
+        Assert.Equal(saved.Best with { Parameters = null, LayerState = null }, again.Best! with { Parameters = null, LayerState = null });
+    }
+
+    [Fact]
+    public void Early_stopping_and_save_best_without_a_validation_set_are_refused()
+    {
+        using var device = new MnistGpu.Engine.Backends.Host.HostBackend();
+        Assert.Equal("--early-stopping watches the validation loss: give --validation-split or --validation-data", Assert.Throws<UserInputException>(() => new TrainingRun(device, data, Settings with { EarlyStoppingPatience = 2 })).Message);
+        Assert.Equal("--save-best watches the validation loss: give --validation-split or --validation-data", Assert.Throws<UserInputException>(() => new TrainingRun(device, data, Settings, new TrainingRunOptions { SaveBestPath = folder.File("b.ckpt") })).Message);
+    }
+
+    [Fact]
     public void A_split_that_leaves_either_part_empty_or_comes_with_validation_data_is_refused()
     {
         var tiny = data.Train.Take(10);
