@@ -200,7 +200,7 @@ internal static class TrainCommand
         if (outcome.Checkpoint is not null)
             diagnostics.WriteLine($"Checkpoint: {outcome.Checkpoint}");
         if (request.JsonPath is not null)
-            WriteSummary(request.JsonPath, device, settings, trainer.Network.Shape.Scaling, trainer.History, test, signalsBefore);
+            WriteSummary(request.JsonPath, device, settings, trainer.Network.Shape.Scaling, trainer.History, outcome.Best, test, signalsBefore);
         if (request.PreviewFolder is not null)
         {
             var firstLayer = FirstLayerPicturesOf(trainer, data.Test);
@@ -258,7 +258,8 @@ internal static class TrainCommand
         ? $"{Options.Count(position.EpochsDone, "epoch")} done"
         : $"epoch {position.EpochsDone + 1}, {position.StepsDoneInEpoch} of {stepsPerEpoch} steps done";
 
-    private static void WriteSummary(string path, string device, TrainingSettings settings, InputScaling scaling, IReadOnlyList<EpochResult> epochs, Evaluation test, int signalsBefore)
+    /// <param name="best">The best validation epoch, when the run validated: the JSON's "best" (with early stopping, the epoch whose weights the test figures are).</param>
+    private static void WriteSummary(string path, string device, TrainingSettings settings, InputScaling scaling, IReadOnlyList<EpochResult> epochs, BestEpoch? best, Evaluation test, int signalsBefore)
     {
         var summary = new
         {
@@ -279,6 +280,7 @@ internal static class TrainCommand
                 inputScaling = scaling.IsUnit ? null : new { scaling.Mean, scaling.Deviation },
             },
             epochs = epochs.Select(e => new { e.Epoch, e.Loss, e.Accuracy, seconds = e.Duration.TotalSeconds, e.ValidationLoss, e.ValidationAccuracy, e.TestLoss, e.TestAccuracy, learningRate = e.LearningRate ?? settings.LearningRate }),
+            best = best is null ? null : new { best.Epoch, best.ValidationLoss, best.EpochsWithoutImprovement, stoppedEarly = best.Stopped, restored = best.Parameters is not null },
             test = new { test.Loss, test.Accuracy, test.Correct, test.Count },
         };
         OutputFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(summary, Json.Options), signalsBefore);

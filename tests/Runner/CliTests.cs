@@ -138,6 +138,28 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void Validation_and_early_stopping_show_in_the_epoch_lines_and_the_summary()
+    {
+        using var folder = IdxWriter.MnistSubset(trainCount: 500, testCount: 100);
+        string json = folder.File("run.json");
+
+        var run = CliRun.Run(["train", "--device", "host", "--data", folder.Path, "--epochs", "30", "--layers", "32", "--optimizer", "adam", "--learning-rate", "0.01", "--validation-split", "0.2", "--early-stopping", "1", "--no-progress", "--json", json]);
+
+        Assert.Equal(("", 0), (run.Error, run.Code));
+        Assert.Contains("Validation: the last 100 training images (0.2 of them), never trained on", run.Diagnostics);
+        Assert.Matches(@"(?m)^4/4 - .* - val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4}$", run.Output);
+        var stop = System.Text.RegularExpressions.Regex.Match(run.Output, @"Early stopping: stopped after 1 epoch without a lower val_loss; restored the weights of epoch (\d+) \(val_loss: \d\.\d{4}\)");
+        Assert.True(stop.Success, run.Output);
+        using var summary = JsonDocument.Parse(File.ReadAllText(json));
+        var best = summary.RootElement.GetProperty("best");
+        Assert.Equal(int.Parse(stop.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), best.GetProperty("epoch").GetInt32());
+        Assert.True(best.GetProperty("stoppedEarly").GetBoolean());
+        var epochs = summary.RootElement.GetProperty("epochs").EnumerateArray().ToList();
+        Assert.Equal(best.GetProperty("epoch").GetInt32() + 1, epochs.Count);
+        Assert.Equal(best.GetProperty("validationLoss").GetDouble(), epochs.Min(e => e.GetProperty("validationLoss").GetDouble()));
+    }
+
+    [Fact]
     public void The_optimizer_s_own_hyperparameters_and_a_schedule_reach_the_run_and_its_summary()
     {
         using var folder = IdxWriter.MnistSubset(trainCount: 400, testCount: 100);
