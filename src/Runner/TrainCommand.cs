@@ -171,7 +171,10 @@ internal static class TrainCommand
         int signalsBefore = OutputFile.StopSignalCount;
         try
         {
-            return Finish(output, diagnostics, request, data, backend.DeviceName, run, run.Run(new EpochProgress(output, request.ShowProgress), stop.Token), stop, signalsBefore);
+            TrainingObserver progress = new EpochProgress(output, request.ShowProgress);
+            if (request.PreviewFolder is not null)
+                progress = new PreviewsEveryEpoch(progress, epochTest => WritePreviews(diagnostics, request, data, backend.DeviceName, trainer, epochTest, announce: false));
+            return Finish(output, diagnostics, request, data, backend.DeviceName, run, run.Run(progress, stop.Token), stop, signalsBefore);
         }
         catch (EngineException e) when (stop.Token.IsCancellationRequested)
         {
@@ -202,12 +205,36 @@ internal static class TrainCommand
         if (request.JsonPath is not null)
             WriteSummary(request.JsonPath, device, settings, trainer.Network.Shape.Scaling, trainer.History, outcome.Best, test, signalsBefore);
         if (request.PreviewFolder is not null)
+            WritePreviews(diagnostics, request, data, device, trainer, test, announce: true);
+        return Cli.Ok;
+    }
+
+    /// <summary>report.html and the pictures beside it for the run so far, <paramref name="test"/> its latest test evaluation: after every epoch, and at the end (announced).</summary>
+    private static void WritePreviews(TextWriter diagnostics, TrainRequest request, MnistData data, string device, Trainer trainer, Evaluation test, bool announce)
+    {
+        var firstLayer = FirstLayerPicturesOf(trainer, data.Test);
+        var report = new RunReport(device, data.Source, trainer.Network.Shape, trainer.Settings, trainer.History, test, DateTimeOffset.UtcNow, firstLayer);
+        PreviewOptions.Write(announce ? diagnostics : TextWriter.Null, request.PreviewFolder!, report, data.Test, request.PreviewLimit);
+    }
+
+    /// <summary>
+    /// With --previews, the report after every epoch (each file replaced whole, so a reader
+    /// refreshing report.html sees the run so far), around what <paramref name="inner"/> shows.
+    /// </summary>
+    private sealed class PreviewsEveryEpoch(TrainingObserver inner, Action<Evaluation> write) : TrainingObserver
+    {
+        public override void EpochStarting(int epoch, int epochs, int fromStep) => inner.EpochStarting(epoch, epochs, fromStep);
+
+        public override EpochResult? RunEpoch(Trainer trainer, int epoch, Func<Action<int>?, EpochResult?> train) => inner.RunEpoch(trainer, epoch, train);
+
+        public override void EpochFinished(EpochResult result, Evaluation? test)
         {
-            var firstLayer = FirstLayerPicturesOf(trainer, data.Test);
-            PreviewOptions.Write(diagnostics, request.PreviewFolder, new RunReport(device, data.Source, trainer.Network.Shape, settings, trainer.History, test, DateTimeOffset.UtcNow, firstLayer), data.Test, request.PreviewLimit);
+            inner.EpochFinished(result, test);
+            if (test is not null)
+                write(test);
         }
 
-        return Cli.Ok;
+        public override void BestRestored(BestEpoch best) => inner.BestRestored(best);
     }
 
     /// <summary>The t10k split of --validation-data's folder, when its images have the training images' size.</summary>

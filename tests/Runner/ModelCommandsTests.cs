@@ -138,6 +138,34 @@ public sealed class ModelCommandsTests : IDisposable
         Assert.Contains("The 6 5x5 kernels of conv5x5:6", File.ReadAllText(Path.Combine(previews, "report.html")));
     }
 
+    [SkippableFact]
+    public async Task Train_previews_rewrite_the_report_after_every_epoch()
+    {
+        Skip.If(Posix.NoFifos is not null, Posix.NoFifos);
+        using var data = IdxWriter.MnistSubset(trainCount: 256, testCount: 100);
+        string previews = folder.File("live");
+        // The summary goes to a FIFO nobody reads yet: the run waits there, after its last epoch and
+        // before its final report, so a report.html that exists then was written epoch by epoch.
+        string fifo = Posix.MakeFifo(folder.File("summary.json"));
+        using var process = RunnerProcess.Start("train", "--device", "host", "--epochs", "2", "--data", data.Path, "--layers", "16", "--validation-split", "0.25", "--previews", previews, "--no-progress", "--json", fifo);
+        string? line;
+        while ((line = await process.StandardOutput.ReadLineAsync()) is not null && !line.StartsWith("Test loss", StringComparison.Ordinal))
+        {
+        }
+
+        Assert.NotNull(line);
+        string html = await File.ReadAllTextAsync(Path.Combine(previews, "report.html"));
+        Assert.Contains("<th>validation loss</th>", html, StringComparison.Ordinal);
+        Assert.Matches(@"<tr><td>2</td><td>[\d.]+ s</td>", html);
+        Assert.False(process.HasExited);
+
+        await using (var reader = new FileStream(fifo, FileMode.Open, FileAccess.Read))
+            await reader.CopyToAsync(Stream.Null);
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, await error);
+    }
+
     [Theory]
     [InlineData("dense", "Gemm -> Relu -> Gemm")]
     [InlineData("deeper", "Gemm -> Relu -> Gemm -> Relu -> Gemm -> Relu -> Gemm")]
