@@ -37,19 +37,11 @@ internal static class BenchCommand
             "Instead of the usual measurements: train until the test accuracy, evaluated after every epoch (and every --eval-every updates), reaches this fraction (e.g. 0.99), and report the training time to get there, evaluations timed apart; at most --epochs epochs",
             value => value > 0 && value <= 1,
             "a fraction in (0, 1], such as 0.99");
-        var evaluateEvery = new Option<int?>("--eval-every")
-        {
-            Description = "With --target-accuracy: also evaluate the test set every this many optimizer updates within an epoch",
-            CustomParser = result =>
-            {
-                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-                if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) || value < 1)
-                    result.AddError($"--eval-every must be a whole number of at least 1, got '{text}'");
-                else
-                    return value;
-                return null;
-            },
-        };
+        var evaluateEvery = Options.WholeNumber(
+            "--eval-every",
+            "With --target-accuracy: also evaluate the test set every this many optimizer updates within an epoch",
+            value => value >= 1,
+            "a whole number of at least 1");
         var network = new NetworkOptions();
         var command = new Command("bench", "Measure training speed and accuracy per device, or the time to a test accuracy (--target-accuracy)")
         {

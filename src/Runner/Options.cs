@@ -50,6 +50,21 @@ internal static class Options
         CustomParser = result => Number(result, name, isValid, requirement),
     };
 
+    /// <summary>An option whose value is a whole number (digits only) for which <paramref name="isValid"/> holds, else one line saying it must be <paramref name="requirement"/>.</summary>
+    public static Option<int?> WholeNumber(string name, string description, Func<int, bool> isValid, string requirement) => new(name)
+    {
+        Description = description,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int value) || !isValid(value))
+                result.AddError($"{name} must be {requirement}, got '{text}'");
+            else
+                return value;
+            return null;
+        },
+    };
+
     /// <summary>An option's number, or null with one line saying it must be a number, or <paramref name="requirement"/>.</summary>
     public static T? Number<T>(System.CommandLine.Parsing.ArgumentResult result, string name, Func<T, bool> isValid, string requirement)
         where T : struct, System.Numerics.INumber<T>

@@ -49,24 +49,21 @@ internal static class TrainCommand
             Description = "Folder in the MNIST layout whose t10k-* files are the validation set, evaluated after every epoch",
         };
 
-        var earlyStopping = new Option<int?>("--early-stopping")
-        {
-            Description = "Stop once the validation loss has not fallen for this many epochs, and end with the weights of the epoch where it was lowest (needs --validation-split or --validation-data)",
-            CustomParser = result =>
-            {
-                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-                if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) || value < 1 || value > TrainingSettings.MaxEpochs)
-                    result.AddError($"--early-stopping must be a whole number of epochs from 1 to {TrainingSettings.MaxEpochs}, got '{text}'");
-                else
-                    return value;
-                return null;
-            },
-        };
+        var earlyStopping = Options.WholeNumber(
+            "--early-stopping",
+            "Stop once the validation loss has not fallen for this many epochs, and end with the weights of the epoch where it was lowest (needs --validation-split or --validation-data)",
+            value => value >= 1 && value <= TrainingSettings.MaxEpochs,
+            $"a whole number of epochs from 1 to {TrainingSettings.MaxEpochs}");
+        var logEvery = Options.WholeNumber(
+            "--log-every",
+            "With --json: also record the training loss and accuracy of every this many steps (default: a few dozen points an epoch)",
+            value => value >= 1,
+            "a whole number of steps of at least 1");
         var saveBest = new Option<FileInfo?>("--save-best") { Description = "Write the checkpoint of the lowest validation loss so far here, each time it falls (needs --validation-split or --validation-data)" };
 
         var command = new Command("train", "Train the network and report test accuracy")
         {
-            device, epochs, batchSize, seed, data, json, memoryLimit, save, resume, previews, previewLimit, noProgress, threads, validationSplit, validationData, earlyStopping, saveBest,
+            device, epochs, batchSize, seed, data, json, memoryLimit, save, resume, previews, previewLimit, noProgress, threads, validationSplit, validationData, earlyStopping, saveBest, logEvery,
         };
         foreach (var option in network.All)
             command.Options.Add(option);
@@ -75,6 +72,8 @@ internal static class TrainCommand
         {
             if (result.GetResult(validationSplit) is { Implicit: false } && result.GetResult(validationData) is { Implicit: false })
                 result.AddError("--validation-split takes the validation set from the training set and --validation-data gives one: give one of them");
+            if (result.GetResult(logEvery) is { Implicit: false } && result.GetResult(json) is not { Implicit: false })
+                result.AddError("--log-every records steps in the --json summary: give --json too");
             bool validated = result.GetResult(validationSplit) is { Implicit: false } || result.GetResult(validationData) is { Implicit: false };
             if (result.GetResult(resume) is null && !validated)
             {
@@ -109,6 +108,7 @@ internal static class TrainCommand
                 !parsed.GetValue(noProgress),
                 parsed.GetValue(validationData)?.FullName,
                 parsed.GetValue(saveBest)?.FullName,
+                parsed.GetValue(logEvery),
                 network.Apply(
                     parsed,
                     defaults with
@@ -172,9 +172,11 @@ internal static class TrainCommand
         try
         {
             TrainingObserver progress = new EpochProgress(output, request.ShowProgress);
+            var steps = request.JsonPath is null ? null : new StepLog(progress, request.LogEvery ?? StepLog.DefaultEvery(trainer.StepsPerEpoch));
+            progress = steps ?? progress;
             if (request.PreviewFolder is not null)
                 progress = new PreviewsEveryEpoch(progress, epochTest => WritePreviews(diagnostics, request, data, backend.DeviceName, trainer, epochTest, announce: false));
-            return Finish(output, diagnostics, request, data, backend.DeviceName, run, run.Run(progress, stop.Token), stop, signalsBefore);
+            return Finish(output, diagnostics, request, data, backend.DeviceName, run, run.Run(progress, stop.Token), stop, signalsBefore, steps?.Points ?? []);
         }
         catch (EngineException e) when (stop.Token.IsCancellationRequested)
         {
@@ -185,7 +187,8 @@ internal static class TrainCommand
     }
 
     /// <param name="signalsBefore">Stop signals before the run began: a later one, even one that came too late to stop the training, ends a wait for a FIFO's reader.</param>
-    private static int Finish(TextWriter output, TextWriter diagnostics, TrainRequest request, MnistData data, string device, TrainingRun run, TrainingOutcome outcome, StopSignals stop, int signalsBefore)
+    /// <param name="steps">The --json summary's points within the epochs (--log-every).</param>
+    private static int Finish(TextWriter output, TextWriter diagnostics, TrainRequest request, MnistData data, string device, TrainingRun run, TrainingOutcome outcome, StopSignals stop, int signalsBefore, IReadOnlyList<StepPoint> steps)
     {
         var trainer = run.Trainer;
         var settings = trainer.Settings;
@@ -203,7 +206,7 @@ internal static class TrainCommand
         if (outcome.Checkpoint is not null)
             diagnostics.WriteLine($"Checkpoint: {outcome.Checkpoint}");
         if (request.JsonPath is not null)
-            WriteSummary(request.JsonPath, device, settings, trainer.Network.Shape.Scaling, trainer.History, outcome.Best, test, signalsBefore);
+            WriteSummary(request.JsonPath, device, settings, trainer.Network.Shape.Scaling, trainer.History, steps, outcome.Best, test, signalsBefore);
         if (request.PreviewFolder is not null)
             WritePreviews(diagnostics, request, data, device, trainer, test, announce: true);
         return Cli.Ok;
@@ -286,7 +289,7 @@ internal static class TrainCommand
         : $"epoch {position.EpochsDone + 1}, {position.StepsDoneInEpoch} of {stepsPerEpoch} steps done";
 
     /// <param name="best">The best validation epoch, when the run validated: the JSON's "best" (with early stopping, the epoch whose weights the test figures are).</param>
-    private static void WriteSummary(string path, string device, TrainingSettings settings, InputScaling scaling, IReadOnlyList<EpochResult> epochs, BestEpoch? best, Evaluation test, int signalsBefore)
+    private static void WriteSummary(string path, string device, TrainingSettings settings, InputScaling scaling, IReadOnlyList<EpochResult> epochs, IReadOnlyList<StepPoint> steps, BestEpoch? best, Evaluation test, int signalsBefore)
     {
         var summary = new
         {
@@ -307,6 +310,7 @@ internal static class TrainCommand
                 inputScaling = scaling.IsUnit ? null : new { scaling.Mean, scaling.Deviation },
             },
             epochs = epochs.Select(e => new { e.Epoch, e.Loss, e.Accuracy, seconds = e.Duration.TotalSeconds, e.ValidationLoss, e.ValidationAccuracy, e.TestLoss, e.TestAccuracy, learningRate = e.LearningRate ?? settings.LearningRate }),
+            steps,
             best = best is null ? null : new { best.Epoch, best.ValidationLoss, best.EpochsWithoutImprovement, stoppedEarly = best.Stopped, restored = best.Parameters is not null },
             test = new { test.Loss, test.Accuracy, test.Correct, test.Count },
         };
@@ -325,5 +329,5 @@ internal static class TrainCommand
 
     private sealed record TrainRequest(
         string Device, long? MemoryLimit, int? Threads, string? DataDirectory, string? JsonPath, string? SavePath, string? ResumePath, int? Epochs,
-        string? PreviewFolder, int PreviewLimit, bool ShowProgress, string? ValidationDirectory, string? SaveBestPath, TrainingSettings Settings);
+        string? PreviewFolder, int PreviewLimit, bool ShowProgress, string? ValidationDirectory, string? SaveBestPath, int? LogEvery, TrainingSettings Settings);
 }

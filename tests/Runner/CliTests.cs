@@ -52,6 +52,8 @@ public sealed class CliTests
     [InlineData("--initializer he-normal", "--initializer takes glorot-uniform or fan-in-uniform, got 'he-normal'")]
     [InlineData("--standardize maybe", "'maybe'")]
     [InlineData("--validation-split 1", "--validation-split must be in [0, 1), got 1")]
+    [InlineData("--log-every 0 --json run.json", "--log-every must be a whole number of steps of at least 1, got '0'")]
+    [InlineData("--log-every 10", "--log-every records steps in the --json summary: give --json too")]
     [InlineData("--early-stopping 2", "--early-stopping watches the validation loss: give --validation-split or --validation-data")]
     [InlineData("--save-best best.ckpt", "--save-best watches the validation loss: give --validation-split or --validation-data")]
     [InlineData("--validation-split 0.1 --early-stopping 0", "--early-stopping must be a whole number of epochs from 1 to 1000000, got '0'")]
@@ -135,6 +137,35 @@ public sealed class CliTests
         Assert.Equal(200, root.GetProperty("test").GetProperty("count").GetInt32());
         double accuracy = root.GetProperty("test").GetProperty("accuracy").GetDouble();
         Assert.InRange(accuracy, 0.5, 1.0);
+    }
+
+    [Fact]
+    public void Log_every_records_the_loss_of_each_run_of_steps_which_averages_to_the_epoch_s()
+    {
+        using var folder = IdxWriter.MnistSubset(trainCount: 1_000, testCount: 100);
+        string json = folder.File("run.json");
+
+        var run = CliRun.Run(["train", "--device", "host", "--data", folder.Path, "--epochs", "2", "--layers", "16", "--batch-size", "64", "--log-every", "5", "--json", json, "--no-progress"]);
+
+        Assert.Equal(("", 0), (run.Error, run.Code));
+        using var summary = JsonDocument.Parse(File.ReadAllText(json));
+        var points = summary.RootElement.GetProperty("steps").EnumerateArray().ToList();
+        // 16 steps an epoch (the last of 40 images): points after steps 5, 10, 15 and 16 of each.
+        Assert.Equal([5L, 10L, 15L, 16L, 21L, 26L, 31L, 32L], points.Select(p => p.GetProperty("update").GetInt64()));
+        foreach (var epoch in summary.RootElement.GetProperty("epochs").EnumerateArray())
+        {
+            int number = epoch.GetProperty("epoch").GetInt32();
+            var own = points.Where(p => p.GetProperty("epoch").GetInt32() == number).ToList();
+            double sum = 0;
+            for (int i = 0, before = 0; i < own.Count; i++)
+            {
+                int samples = Math.Min(own[i].GetProperty("step").GetInt32() * 64, 1_000);
+                sum += own[i].GetProperty("loss").GetDouble() * (samples - before);
+                before = samples;
+            }
+
+            Assert.Equal(epoch.GetProperty("loss").GetDouble(), sum / 1_000, 9);
+        }
     }
 
     [Fact]

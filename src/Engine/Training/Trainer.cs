@@ -109,6 +109,9 @@ public sealed class Trainer : IDisposable
 
     public int StepsPerEpoch => Steps(train.Split.Count, Settings.BatchSize);
 
+    /// <summary>Images an epoch trains on.</summary>
+    public int TrainingSamples => train.Split.Count;
+
     /// <summary>Steps of an epoch: full batches and a last, smaller one; counted in 64 bits, so a batch size near its maximum cannot wrap to 0 steps.</summary>
     private static int Steps(int samples, int batchSize) => (int)((samples + (long)batchSize - 1) / batchSize);
 
