@@ -188,16 +188,21 @@ public sealed class TrainingRun : IDisposable
                 return new TrainingOutcome(false, Trainer.Position, null, options.SavePath);
         }
 
-        // Early stopping ends with the best epoch's weights, whether it stopped the run or not.
+        // Early stopping ends with the best epoch's weights, whether it stopped the run or not; their
+        // test figures are not the last epoch's, so they stay out of its history entry.
+        Evaluation test;
         if (Best?.Parameters is { } parameters && Best.Epoch != Trainer.Position.EpochsDone)
         {
             Trainer.Network.SetParameters(parameters);
             Trainer.Network.SetState(Best.LayerState!);
-            afterLastEpoch = null;
             observer.BestRestored(Best);
+            test = Trainer.Evaluate(testSet);
+        }
+        else
+        {
+            test = afterLastEpoch ?? Evaluate(Trainer.Position.EpochsDone);
         }
 
-        var test = afterLastEpoch ?? Evaluate(Trainer.Position.EpochsDone);
         return new TrainingOutcome(true, Trainer.Position, test, Save()) { Best = Best };
     }
 
