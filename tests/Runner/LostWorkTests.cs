@@ -41,6 +41,10 @@ public sealed partial class LostWorkTests : IDisposable
         { "train {small} --previews {folder}/p --json {folder}/p/first-layer-feature-maps.png", "--previews {folder}/p/first-layer-feature-maps.png: is the same file as --json {folder}/p/first-layer-feature-maps.png" },
         { "train {small} --previews {folder}/p --save {folder}/p/misclassified/m.ckpt", "--save {folder}/p/misclassified/m.ckpt: lies in {folder}/p/misclassified, which --previews rewrites" },
         { "report --model {model} --data {data} --device host --previews {data}/..", "" },
+        { "train {small} --validation-split 0.1 --save {new} --save-best {new}", "--save-best {new}: is the same file as --save {new}; give each output its own file" },
+        { "train --data {data} --device host --resume {model} --save-best {link}", "--save-best {link}: is the same file as --resume {model}; give each output its own file" },
+        { "train {small} --validation-split 0.1 --save-best {data}/t10k-labels-idx1-ubyte", "--save-best {data}/t10k-labels-idx1-ubyte: is the same file as --data {data}/t10k-labels-idx1-ubyte, which this command reads" },
+        { "train {small} --validation-data {data} --json {folder}/../{name}/run.json --save-best {folder}/run.json", "--save-best {folder}/run.json: is the same file as --json {folder}/run.json; give each output its own file" },
         { "bench --data {data} --device host --hidden 16 --epochs 1 --json {data}/t10k-labels-idx1-ubyte", "--json {data}/t10k-labels-idx1-ubyte: is the same file as --data {data}/t10k-labels-idx1-ubyte, which this command reads" },
     };
 
