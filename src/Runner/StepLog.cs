@@ -22,7 +22,7 @@ internal sealed class StepLog(TrainingObserver inner, int every) : TrainingObser
     public override EpochResult? RunEpoch(Trainer trainer, int epoch, Func<Action<int>?, EpochResult?> train)
     {
         // The running figures cover the epoch from its first step, a resumed one's included.
-        (long Samples, double Loss, double Correct) before = (0, 0, 0);
+        var before = (Samples: 0L, LossSum: 0.0, Correct: 0.0);
         return inner.RunEpoch(trainer, epoch, onStep => train(step =>
         {
             onStep?.Invoke(step);
@@ -30,10 +30,10 @@ internal sealed class StepLog(TrainingObserver inner, int every) : TrainingObser
                 return;
             var (loss, accuracy) = trainer.RunningMetrics(step);
             long samples = Math.Min((long)step * trainer.Settings.BatchSize, trainer.TrainingSamples);
-            var now = (samples, loss * samples, accuracy * samples);
-            long window = now.samples - before.Samples;
+            var now = (Samples: samples, LossSum: loss * samples, Correct: accuracy * samples);
+            long window = now.Samples - before.Samples;
             if (window > 0)
-                points.Add(new StepPoint(epoch, step, trainer.OptimizerUpdates, (now.Item2 - before.Loss) / window, (now.Item3 - before.Correct) / window));
+                points.Add(new StepPoint(epoch, step, trainer.OptimizerUpdates, (now.LossSum - before.LossSum) / window, (now.Correct - before.Correct) / window));
             before = now;
         }));
     }

@@ -91,7 +91,7 @@ public sealed class TrainingRun : IDisposable
     /// <exception cref="UserInputException">A setting is invalid, the network is too large to exist, or the save path cannot be written.</exception>
     /// <exception cref="EngineException">The run does not fit the device's memory, or the disk has no room for a checkpoint.</exception>
     public TrainingRun(ITrainingBackend backend, MnistData data, TrainingSettings settings, TrainingRunOptions? options = null)
-        : this(data, options, settings, Trainer.ShapeFor(Split(data, settings, options).Train, settings), settings.Optimizer, train => new Trainer(backend, train, settings, data.Test, options?.Steps))
+        : this(data, options, settings, train => Trainer.ShapeFor(train, settings), train => new Trainer(backend, train, settings, data.Test, options?.Steps))
     {
     }
 
@@ -99,16 +99,19 @@ public sealed class TrainingRun : IDisposable
     /// <exception cref="UserInputException">The checkpoint does not fit this data, or the save path cannot be written.</exception>
     /// <exception cref="EngineException">The run does not fit the device's memory, or the disk has no room for a checkpoint.</exception>
     public TrainingRun(ITrainingBackend backend, MnistData data, Checkpoint checkpoint, int epochs, TrainingRunOptions? options = null)
-        : this(data, options, checkpoint.Settings, checkpoint.Shape, checkpoint.Settings.Optimizer, train => new Trainer(backend, train, checkpoint, epochs, data.Test))
+        : this(data, options, checkpoint.Settings, _ => checkpoint.Shape, train => new Trainer(backend, train, checkpoint, epochs, data.Test))
     {
         Best = checkpoint.Best;
     }
 
-    private TrainingRun(MnistData data, TrainingRunOptions? options, TrainingSettings settings, NetworkShape shape, OptimizerSettings optimizer, Func<LabeledImages, Trainer> createTrainer)
+    /// <param name="shapeOf">The network trained on the training part (a new run's scaling is that part's).</param>
+    private TrainingRun(MnistData data, TrainingRunOptions? options, TrainingSettings settings, Func<LabeledImages, NetworkShape> shapeOf, Func<LabeledImages, Trainer> createTrainer)
     {
         testSet = data.Test;
         this.options = options ?? new TrainingRunOptions();
         (var train, Validation) = Split(data, settings, options);
+        var shape = shapeOf(train);
+        var optimizer = settings.Optimizer;
         if (Validation is null && (settings.EarlyStoppingPatience > 0 || this.options.SaveBestPath is not null))
             throw new UserInputException($"{(settings.EarlyStoppingPatience > 0 ? "--early-stopping" : "--save-best")} watches the validation loss: give --validation-split or --validation-data");
         if (this.options.SaveBestPath is string best)
